@@ -1,0 +1,126 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Omr
+{
+    /// <summary>What one tested address is, judged from its replies.</summary>
+    public enum RelayVerdict
+    {
+        /// <summary>A foreign recipient was accepted by at least one test (not yet proof of delivery).</summary>
+        Open,
+        /// <summary>Every relay attempt was refused with a permanent (5xx) reply.</summary>
+        Closed,
+        /// <summary>No decision: temporary replies, TLS/AUTH demanded, dropped connection, deadline.</summary>
+        Inconclusive,
+        /// <summary>No connection or no greeting.</summary>
+        Unreachable,
+        /// <summary>The domain publishes a null MX (RFC 7505): it accepts no mail.</summary>
+        NoMail,
+    }
+
+    /// <summary>How far a relay was proven.</summary>
+    public enum RelayProof
+    {
+        None,
+        RecipientAccepted,
+        DataAccepted,
+        Delivered,
+    }
+
+    /// <summary>One line of an SMTP conversation.</summary>
+    public sealed class TranscriptEntry
+    {
+        public TranscriptEntry() { }
+
+        public TranscriptEntry(DateTimeOffset time, string direction, string text)
+        {
+            Time = time; Direction = direction; Text = text;
+        }
+
+        public DateTimeOffset Time { get; set; }
+        /// <summary>"C" for what we sent, "S" for what the server sent, "*" for notes (connect, TLS, errors).</summary>
+        public string Direction { get; set; } = "*";
+        public string Text { get; set; } = string.Empty;
+
+        public override string ToString() => $"{Time:yyyy-MM-ddTHH:mm:ss.fffK} {Direction}: {Text}";
+    }
+
+    /// <summary>The outcome of one relay test on one address.</summary>
+    public sealed class RelayTestOutcome
+    {
+        public string Name { get; set; } = string.Empty;
+        /// <summary>Exact argument sent after "MAIL FROM:".</summary>
+        public string MailFrom { get; set; } = string.Empty;
+        /// <summary>Exact argument sent after "RCPT TO:".</summary>
+        public string RcptTo { get; set; } = string.Empty;
+        /// <summary>Reply to MAIL FROM.</summary>
+        public int MailReplyCode { get; set; }
+        /// <summary>The deciding reply code: RCPT's, or MAIL's when MAIL was refused (0 when the test did not complete).</summary>
+        public int ReplyCode { get; set; }
+        /// <summary>RFC 3463 enhanced status code, when the server gave one.</summary>
+        public string? EnhancedCode { get; set; }
+        /// <summary>Text of the deciding reply (RCPT, or MAIL when MAIL was refused).</summary>
+        public string? Text { get; set; }
+        /// <summary>Which reply decided the test: "MAIL" when MAIL FROM was refused, else "RCPT".</summary>
+        public string? Stage { get; set; }
+        /// <summary>True when the foreign recipient was accepted (2xx to both MAIL and RCPT).</summary>
+        public bool Accepted { get; set; }
+        /// <summary>Set when the test could not be completed (connection lost, deadline).</summary>
+        public string? Error { get; set; }
+        /// <summary>What an accepted reply would show.</summary>
+        public string? Proves { get; set; }
+
+        public override string ToString()
+            => $"{Name}: MAIL FROM:{MailFrom} RCPT TO:{RcptTo} -> {(ReplyCode == 0 ? (Error ?? MailReplyCode.ToString(System.Globalization.CultureInfo.InvariantCulture)) : ReplyCode.ToString(System.Globalization.CultureInfo.InvariantCulture))}{(Accepted ? " ACCEPTED" : string.Empty)}";
+    }
+
+    /// <summary>The result for one tested address and port.</summary>
+    public sealed class RelayTestResult
+    {
+        /// <summary>What the user passed (domain, host or address).</summary>
+        public string Target { get; set; } = string.Empty;
+        public string? Domain { get; set; }
+        /// <summary>The mail host (MX target, or the host given directly).</summary>
+        public string? ComputerName { get; set; }
+        public string? Address { get; set; }
+        public int Port { get; set; }
+        /// <summary>MX preference; null for hosts given directly, and for the implicit MX.</summary>
+        public int? Preference { get; set; }
+        public RelayVerdict Verdict { get; set; }
+        public string Reason { get; set; } = string.Empty;
+        public string? Banner { get; set; }
+        /// <summary>TLS description: "None", "TLSv1.3 (certificate ok)", "TLSv1.2 (certificate: RemoteCertificateNameMismatch)".</summary>
+        public string Tls { get; set; } = "None";
+        public string[] RelayedBy { get; set; } = Array.Empty<string>();
+        public RelayProof Proof { get; set; }
+        public RelayTestOutcome[] Tests { get; set; } = Array.Empty<RelayTestOutcome>();
+        public TranscriptEntry[] Transcript { get; set; } = Array.Empty<TranscriptEntry>();
+        public DateTimeOffset StartTime { get; set; }
+        public TimeSpan Duration { get; set; }
+        /// <summary>Unique id of this probe; later the verification token.</summary>
+        public string ProbeId { get; set; } = string.Empty;
+        /// <summary>The EHLO extensions the server offered (inside TLS when TLS was used).</summary>
+        public string[] Extensions { get; set; } = Array.Empty<string>();
+        /// <summary>How many connections the battery needed (more than one when the server hung up).</summary>
+        public int Connections { get; set; }
+
+        /// <summary>The operator's mailbox the verification message was sent to (-Verify).</summary>
+        public string? VerifyAddress { get; set; }
+        /// <summary>The relay test whose MAIL FROM/RCPT TO carried the verification message.</summary>
+        public string? VerifiedWith { get; set; }
+        /// <summary>Message-ID of the verification message (carries the ProbeId).</summary>
+        public string? VerificationMessageId { get; set; }
+        /// <summary>The server's reply to the verification (after the final dot, or the refusal).</summary>
+        public string? VerificationReply { get; set; }
+
+        /// <summary>The transcript as text, one line per entry.</summary>
+        public string TranscriptText => string.Join(Environment.NewLine, Transcript.Select(t => t.ToString()));
+
+        public override string ToString()
+        {
+            var where = Address is null ? ComputerName ?? Target : $"{ComputerName ?? Address} [{Address}]:{Port}";
+            return $"{where} {Verdict}: {Reason}";
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+
+namespace Omr.Engine.Probing
+{
+    public enum TlsMode
+    {
+        /// <summary>Use STARTTLS when offered; go on in clear text when it is not.</summary>
+        Auto,
+        /// <summary>Insist on TLS; a server without it is Inconclusive.</summary>
+        Required,
+        /// <summary>Never start TLS (implicit-TLS ports excepted).</summary>
+        None,
+    }
+
+    /// <summary>Everything that shapes how one address is probed.</summary>
+    public sealed class ProbeSettings
+    {
+        public const string DefaultProbeFrom = "omr-probe@example.org";
+        public const string DefaultProbeRecipient = "relay-test@example.net";
+
+        public string ProbeFrom { get; set; } = DefaultProbeFrom;
+        public string ProbeRecipient { get; set; } = DefaultProbeRecipient;
+        /// <summary>Name announced in EHLO/HELO; null = this machine's FQDN, or the local address literal.</summary>
+        public string? HeloName { get; set; }
+        public TlsMode Tls { get; set; } = TlsMode.Auto;
+        public IReadOnlyList<RelayTestDefinition> Tests { get; set; } = RelayTestCatalog.All;
+        public bool StopOnFirst { get; set; }
+        /// <summary>Deadline for one address (all its connections).</summary>
+        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
+        /// <summary>Zero = off; otherwise a battery with temporary refusals is re-run once after this delay.</summary>
+        public TimeSpan GreylistRetry { get; set; } = TimeSpan.Zero;
+        public SmtpLimits Limits { get; set; } = new SmtpLimits();
+        /// <summary>Tests sent per pipelined write (3 commands each).</summary>
+        public int PipelineChunk { get; set; } = 8;
+        /// <summary>Most connections per address when the server keeps hanging up.</summary>
+        public int MaxConnections { get; set; } = 30;
+
+        public void Validate()
+        {
+            RelayTestCatalog.SplitAddress(ProbeFrom);
+            RelayTestCatalog.SplitAddress(ProbeRecipient);
+            if (Tests.Count == 0) throw new ArgumentException("At least one relay test must be selected.");
+            if (Timeout <= TimeSpan.Zero) throw new ArgumentException("The timeout must be positive.");
+        }
+    }
+
+    /// <summary>One address to probe and how it was found.</summary>
+    public sealed class ProbeAddress
+    {
+        public ProbeAddress(string target, string? domain, string? host, IPAddress address, int port, int? preference)
+        {
+            Target = target; Domain = domain; Host = host; Address = address; Port = port; Preference = preference;
+        }
+
+        public string Target { get; }
+        public string? Domain { get; }
+        public string? Host { get; }
+        public IPAddress Address { get; }
+        public int Port { get; }
+        public int? Preference { get; }
+    }
+}

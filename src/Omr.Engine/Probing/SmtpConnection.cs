@@ -1,0 +1,364 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Omr.Engine.Probing
+{
+    /// <summary>Limits applied to what one server may send us.</summary>
+    public sealed class SmtpLimits
+    {
+        /// <summary>Longest reply line accepted (RFC 5321 4.5.3.1.5 says 512; servers exceed it, hostile ones never stop).</summary>
+        public int MaxLineLength { get; set; } = 4096;
+        /// <summary>Most lines in one multi-line reply.</summary>
+        public int MaxReplyLines { get; set; } = 200;
+        /// <summary>Most bytes read from one address over all its connections.</summary>
+        public long MaxBytesPerHost { get; set; } = 1024 * 1024;
+        /// <summary>Longest wait for one reply (bounded further by the host deadline).</summary>
+        public TimeSpan ReplyTimeout { get; set; } = TimeSpan.FromSeconds(30);
+        /// <summary>Longest wait for the TCP connection.</summary>
+        public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
+        /// <summary>A reply slower than this marks the server as a possible tarpit.</summary>
+        public TimeSpan SlowReply { get; set; } = TimeSpan.FromSeconds(5);
+    }
+
+    /// <summary>Result of a TLS handshake, as recorded in the result.</summary>
+    public sealed class TlsInfo
+    {
+        public TlsInfo(string protocol, string cipher, SslPolicyErrors errors, string? subject, string? issuer, DateTime? notAfter)
+        {
+            Protocol = protocol; Cipher = cipher; Errors = errors; Subject = subject; Issuer = issuer; NotAfter = notAfter;
+        }
+
+        public string Protocol { get; }
+        public string Cipher { get; }
+        public SslPolicyErrors Errors { get; }
+        public string? Subject { get; }
+        public string? Issuer { get; }
+        public DateTime? NotAfter { get; }
+
+        public override string ToString()
+            => Protocol + (Errors == SslPolicyErrors.None ? " (certificate ok)" : " (certificate: " + Errors + ")");
+    }
+
+    /// <summary>
+    /// A raw SMTP client connection: exact command control, bounded reading, a transcript of every
+    /// line. Not thread-safe; one per session.
+    /// </summary>
+    public sealed class SmtpConnection : IDisposable
+    {
+        private readonly Transcript _transcript;
+        private readonly SmtpLimits _limits;
+        private readonly ByteBudget _budget;
+        private Socket? _socket;
+        private Stream? _stream;
+        private readonly byte[] _buffer = new byte[8192];
+        private int _bufStart, _bufEnd;
+        private CancellationTokenRegistration _abortRegistration;
+
+        public SmtpConnection(Transcript transcript, SmtpLimits limits, ByteBudget budget)
+        {
+            _transcript = transcript; _limits = limits; _budget = budget;
+        }
+
+        public EndPoint? LocalEndPoint => _socket?.LocalEndPoint;
+        public bool IsTls => _stream is SslStream;
+        public TimeSpan SlowestReply { get; private set; }
+
+        public async Task ConnectAsync(IPAddress address, int port, bool implicitTls, string? tlsHost, CancellationToken ct)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            _socket = socket;
+            // Closing the socket is the one thing that always unblocks a pending read, whatever the runtime.
+            _abortRegistration = ct.Register(() => { try { socket.Dispose(); } catch (ObjectDisposedException) { } });
+            _transcript.Note($"connecting to {Format(address, port)}");
+            using (var cts = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                cts.CancelAfter(_limits.ConnectTimeout);
+                using (cts.Token.Register(() => { try { socket.Dispose(); } catch (ObjectDisposedException) { } }))
+                {
+                    try
+                    {
+                        await socket.ConnectAsync(address, port).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        var msg = cts.IsCancellationRequested
+                            ? $"no TCP connection within {_limits.ConnectTimeout.TotalSeconds:0} s"
+                            : ex is SocketException se ? Describe(se) : "connection failed";
+                        _transcript.Note("connect failed: " + msg);
+                        throw new SmtpSessionException(SmtpFailureKind.ConnectFailed, msg, ex);
+                    }
+                }
+            }
+            _transcript.Note($"connected from {socket.LocalEndPoint}");
+            _stream = new NetworkStream(socket, ownsSocket: true);
+            if (implicitTls)
+                await StartTlsAsync(tlsHost ?? address.ToString(), ct).ConfigureAwait(false);
+        }
+
+        private static string Describe(SocketException se) => se.SocketErrorCode switch
+        {
+            SocketError.ConnectionRefused => "connection refused",
+            SocketError.TimedOut => "connection timed out",
+            SocketError.HostUnreachable => "host unreachable",
+            SocketError.NetworkUnreachable => "network unreachable",
+            SocketError.AddressNotAvailable => "address not available",
+            _ => se.SocketErrorCode.ToString(),
+        };
+
+        public static string Format(IPAddress address, int port)
+            => address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]:{port}" : $"{address}:{port}";
+
+        public TlsInfo? Tls { get; private set; }
+
+        public async Task<TlsInfo> StartTlsAsync(string targetHost, CancellationToken ct)
+        {
+            if (_stream is null) throw new InvalidOperationException("Not connected.");
+            if (_bufEnd > _bufStart)
+                throw new SmtpSessionException(SmtpFailureKind.ProtocolViolation, "server sent data after its STARTTLS reply (possible STARTTLS injection); TLS refused");
+            SslPolicyErrors seen = SslPolicyErrors.None;
+            var ssl = new SslStream(_stream, leaveInnerStreamOpen: false, (sender, cert, chain, errors) =>
+            {
+                seen = errors;
+                return true; // A bad certificate does not stop a relay test; it is recorded.
+            });
+            try
+            {
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                cts.CancelAfter(_limits.ReplyTimeout);
+                using var reg = cts.Token.Register(() => { try { _socket?.Dispose(); } catch (ObjectDisposedException) { } });
+                var host = targetHost.TrimEnd('.');
+#pragma warning disable SYSLIB0039 // TLS 1.0/1.1 allowed on purpose: we test what the server offers.
+                await ssl.AuthenticateAsClientAsync(host, null, SslProtocols.Tls12 | SslProtocols.Tls11 | SslProtocols.Tls | (SslProtocols)12288 /* Tls13 */, checkCertificateRevocation: false).ConfigureAwait(false);
+#pragma warning restore SYSLIB0039
+            }
+            catch (Exception ex) when (ex is IOException || ex is AuthenticationException || ex is ObjectDisposedException || ex is SocketException || ex is ArgumentException)
+            {
+                ct.ThrowIfCancellationRequested();
+                _transcript.Note("TLS handshake failed: " + ex.Message);
+                throw new SmtpSessionException(SmtpFailureKind.TlsFailed, "TLS handshake failed: " + ex.Message, ex);
+            }
+            _stream = ssl;
+            string? subject = null, issuer = null; DateTime? notAfter = null;
+            if (ssl.RemoteCertificate is X509Certificate rc)
+            {
+                using var c2 = new X509Certificate2(rc);
+                subject = c2.Subject; issuer = c2.Issuer; notAfter = c2.NotAfter;
+            }
+            var protocol = ProtocolName(ssl.SslProtocol);
+            Tls = new TlsInfo(protocol, ssl.CipherAlgorithm.ToString(), seen, subject, issuer, notAfter);
+            _transcript.Note($"TLS established: {protocol}, certificate subject '{subject}', issuer '{issuer}', errors: {seen}");
+            return Tls;
+        }
+
+        private static string ProtocolName(SslProtocols p) => (int)p switch
+        {
+            12288 => "TLSv1.3",
+            3072 => "TLSv1.2",
+            768 => "TLSv1.1",
+            192 => "TLSv1.0",
+            _ => p.ToString(),
+        };
+
+        /// <summary>Sends one or more command lines in one write (pipelining when more than one).</summary>
+        public async Task SendAsync(IReadOnlyList<string> lines, CancellationToken ct)
+        {
+            if (_stream is null) throw new InvalidOperationException("Not connected.");
+            var sb = new StringBuilder();
+            foreach (var line in lines)
+            {
+                if (line.IndexOf('\r') >= 0 || line.IndexOf('\n') >= 0)
+                    throw new ArgumentException("An SMTP command line may not contain CR or LF.", nameof(lines));
+                _transcript.Client(line);
+                sb.Append(line).Append("\r\n");
+            }
+            var bytes = Encoding.UTF8.GetBytes(sb.ToString());
+            try
+            {
+                await _stream.WriteAsync(bytes, 0, bytes.Length, ct).ConfigureAwait(false);
+                await _stream.FlushAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException)
+            {
+                ct.ThrowIfCancellationRequested();
+                _transcript.Note("connection lost while sending: " + ex.Message);
+                throw new SmtpSessionException(SmtpFailureKind.ConnectionClosed, "the server closed the connection", ex);
+            }
+        }
+
+        public Task SendAsync(string line, CancellationToken ct) => SendAsync(new[] { line }, ct);
+
+        /// <summary>Writes raw bytes (the DATA body), not transcribed line by line.</summary>
+        public async Task SendRawAsync(byte[] data, string note, CancellationToken ct)
+        {
+            if (_stream is null) throw new InvalidOperationException("Not connected.");
+            _transcript.Client(note);
+            try
+            {
+                await _stream.WriteAsync(data, 0, data.Length, ct).ConfigureAwait(false);
+                await _stream.FlushAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException)
+            {
+                ct.ThrowIfCancellationRequested();
+                throw new SmtpSessionException(SmtpFailureKind.ConnectionClosed, "the server closed the connection", ex);
+            }
+        }
+
+        /// <summary>Reads one complete reply within the reply timeout.</summary>
+        public async Task<SmtpReply> ReadReplyAsync(CancellationToken ct, bool isGreeting = false)
+        {
+            var started = DateTimeOffset.UtcNow;
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(_limits.ReplyTimeout);
+            var lines = new List<string>();
+            int code = -1;
+            try
+            {
+                while (true)
+                {
+                    var line = await ReadLineAsync(cts.Token, isGreeting && lines.Count == 0).ConfigureAwait(false);
+                    _transcript.Server(line);
+                    if (line.Length < 3 || !IsDigits(line, 3) || (line.Length > 3 && line[3] != ' ' && line[3] != '-'))
+                    {
+                        if (isGreeting && lines.Count == 0)
+                            throw new SmtpSessionException(SmtpFailureKind.NotSmtp, "not an SMTP greeting: '" + Transcript.Sanitize(Trim(line, 80)) + "'");
+                        throw new SmtpSessionException(SmtpFailureKind.ProtocolViolation, "malformed reply line: '" + Transcript.Sanitize(Trim(line, 80)) + "'");
+                    }
+                    var lineCode = int.Parse(line.Substring(0, 3), CultureInfo.InvariantCulture);
+                    if (code < 0) code = lineCode;
+                    else if (lineCode != code)
+                        throw new SmtpSessionException(SmtpFailureKind.ProtocolViolation, $"reply code changed within a multi-line reply ({code} then {lineCode})");
+                    if (code < 200 || code > 599)
+                        throw new SmtpSessionException(isGreeting ? SmtpFailureKind.NotSmtp : SmtpFailureKind.ProtocolViolation, $"reply code {code} is outside 2xx-5xx");
+                    lines.Add(line.Length > 4 ? line.Substring(4) : string.Empty);
+                    if (line.Length == 3 || line[3] == ' ')
+                        break;
+                    if (lines.Count >= _limits.MaxReplyLines)
+                        throw new SmtpSessionException(SmtpFailureKind.TooManyLines, $"reply exceeded {_limits.MaxReplyLines} lines");
+                }
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                var waited = DateTimeOffset.UtcNow - started;
+                SlowestReply = waited > SlowestReply ? waited : SlowestReply;
+                _transcript.Note($"no complete reply within {_limits.ReplyTimeout.TotalSeconds:0.#} s");
+                throw new SmtpSessionException(SmtpFailureKind.Timeout, $"no reply within {_limits.ReplyTimeout.TotalSeconds:0.#} s");
+            }
+            var elapsed = DateTimeOffset.UtcNow - started;
+            if (elapsed > SlowestReply) SlowestReply = elapsed;
+            return new SmtpReply(code, lines);
+        }
+
+        private static string Trim(string s, int n) => s.Length <= n ? s : s.Substring(0, n) + "…";
+
+        private static bool IsDigits(string s, int n)
+        {
+            for (int i = 0; i < n; i++) if (s[i] < '0' || s[i] > '9') return false;
+            return true;
+        }
+
+        /// <summary>True when the server has already sent bytes we have not consumed.</summary>
+        public bool HasBufferedData => _bufEnd > _bufStart;
+
+        private async Task<string> ReadLineAsync(CancellationToken ct, bool firstGreetingLine)
+        {
+            var line = new List<byte>(128);
+            while (true)
+            {
+                for (int i = _bufStart; i < _bufEnd; i++)
+                {
+                    if (_buffer[i] == (byte)'\n')
+                    {
+                        for (int j = _bufStart; j < i; j++) line.Add(_buffer[j]);
+                        _bufStart = i + 1;
+                        if (line.Count > 0 && line[line.Count - 1] == (byte)'\r') line.RemoveAt(line.Count - 1);
+                        if (line.Count > _limits.MaxLineLength)
+                        {
+                            _transcript.Server(Decode(line.GetRange(0, 200)) + "…");
+                            throw new SmtpSessionException(SmtpFailureKind.LineTooLong, $"reply line longer than {_limits.MaxLineLength} bytes");
+                        }
+                        return Decode(line);
+                    }
+                }
+                for (int j = _bufStart; j < _bufEnd; j++) line.Add(_buffer[j]);
+                _bufStart = _bufEnd = 0;
+                if (line.Count > _limits.MaxLineLength)
+                {
+                    _transcript.Server(Decode(line.GetRange(0, Math.Min(line.Count, 200))) + "…");
+                    throw new SmtpSessionException(SmtpFailureKind.LineTooLong, $"reply line longer than {_limits.MaxLineLength} bytes");
+                }
+                int n;
+                try
+                {
+                    n = await _stream!.ReadAsync(_buffer, 0, _buffer.Length, ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    _transcript.Note("connection lost: " + ex.Message);
+                    throw new SmtpSessionException(firstGreetingLine && line.Count == 0 ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
+                        firstGreetingLine && line.Count == 0 ? "connection closed before the greeting" : "the server closed the connection", ex);
+                }
+                if (n == 0)
+                {
+                    if (line.Count > 0) _transcript.Server(Decode(line) + " [no CRLF]");
+                    _transcript.Note("connection closed by the server");
+                    throw new SmtpSessionException(firstGreetingLine && line.Count == 0 ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
+                        firstGreetingLine && line.Count == 0 ? "connection closed before the greeting" : "the server closed the connection");
+                }
+                if (!_budget.Take(n))
+                    throw new SmtpSessionException(SmtpFailureKind.TooMuchData, $"the server sent more than {_budget.Limit} bytes");
+                if (firstGreetingLine) GreetingBytesSeen = true;
+                _bufEnd = n;
+            }
+        }
+
+        /// <summary>True once any byte of the greeting arrived (tells a tarpit from a silent port).</summary>
+        public bool GreetingBytesSeen { get; private set; }
+
+        private static string Decode(List<byte> bytes)
+        {
+            var arr = bytes.ToArray();
+            try
+            {
+                return new UTF8Encoding(false, true).GetString(arr);
+            }
+            catch (DecoderFallbackException)
+            {
+                return Encoding.GetEncoding("ISO-8859-1").GetString(arr);
+            }
+        }
+
+        public void Dispose()
+        {
+            _abortRegistration.Dispose();
+            try { _stream?.Dispose(); } catch (IOException) { } catch (ObjectDisposedException) { }
+            try { _socket?.Dispose(); } catch (ObjectDisposedException) { }
+            _stream = null; _socket = null;
+        }
+    }
+
+    /// <summary>Bytes a host may still send us, shared by all its connections.</summary>
+    public sealed class ByteBudget
+    {
+        private long _left;
+
+        public ByteBudget(long limit) { Limit = limit; _left = limit; }
+
+        public long Limit { get; }
+        public long Used => Limit - Interlocked.Read(ref _left);
+
+        public bool Take(int n) => Interlocked.Add(ref _left, -n) >= 0;
+    }
+}

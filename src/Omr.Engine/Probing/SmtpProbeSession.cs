@@ -1,0 +1,555 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Omr.Engine.Probing
+{
+    /// <summary>
+    /// Probes one address: greeting, EHLO (HELO fallback), STARTTLS, then the relay battery over one
+    /// connection (RSET between tests, pipelined when offered), reconnecting when the server hangs up.
+    /// Never sends DATA.
+    /// </summary>
+    public sealed class SmtpProbeSession
+    {
+        private static readonly Regex HostToken = new Regex(@"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})+\.?$", RegexOptions.CultureInvariant);
+
+        private readonly ProbeAddress _target;
+        private readonly ProbeSettings _settings;
+        private readonly Transcript _transcript;
+        private readonly ByteBudget _budget;
+        private readonly ProbeFacts _facts = new ProbeFacts();
+        private readonly RelayTestOutcome?[] _outcomes;
+        private List<ExpandedRelayTest>? _expanded;
+        private bool _plainOnly;
+        private string? _banner;
+        private TlsInfo? _tls;
+        private string? _tlsNote;
+        private string[] _extensions = Array.Empty<string>();
+        private int _connections;
+        private ProbeContext? _context;
+        private RelayProof _proof;
+        private string? _verifyAddress, _verifiedWith, _verificationMessageId, _verificationReply, _verificationNote;
+
+        public SmtpProbeSession(ProbeAddress target, ProbeSettings settings, Transcript? transcript = null)
+        {
+            _target = target;
+            _settings = settings;
+            _transcript = transcript ?? new Transcript();
+            _budget = new ByteBudget(settings.Limits.MaxBytesPerHost);
+            _outcomes = new RelayTestOutcome?[settings.Tests.Count];
+            _facts.Timeout = settings.Timeout;
+            _facts.SlowReplyThreshold = settings.Limits.SlowReply;
+        }
+
+        public bool ImplicitTls => _target.Port == 465;
+
+        /// <summary>Runs the battery and returns the result for this address (greylist retry included).</summary>
+        public async Task<RelayTestResult> RunAsync(string probeId, CancellationToken ct)
+        {
+            await RunFirstAsync(ct).ConfigureAwait(false);
+            if (NeedsGreylistRetry)
+            {
+                await Task.Delay(_settings.GreylistRetry, ct).ConfigureAwait(false);
+                await RetryTemporaryAsync(ct).ConfigureAwait(false);
+            }
+            return BuildResult(probeId);
+        }
+
+        private DateTimeOffset? _start;
+
+        /// <summary>The first battery.</summary>
+        public Task RunFirstAsync(CancellationToken ct)
+        {
+            _start ??= DateTimeOffset.UtcNow;
+            return RunBatteryAsync(Enumerable.Range(0, _outcomes.Length).ToList(), ct);
+        }
+
+        /// <summary>True when -GreylistRetrySec is set, nothing was accepted and some tests got 4xx.</summary>
+        public bool NeedsGreylistRetry
+            => _settings.GreylistRetry > TimeSpan.Zero && !_facts.GreylistRetried && !_outcomes.Any(o => o?.Accepted == true) && _outcomes.Any(IsTemporary);
+
+        /// <summary>Re-runs, once, the tests that got temporary refusals (the caller waits the delay).</summary>
+        public async Task RetryTemporaryAsync(CancellationToken ct)
+        {
+            var again = Enumerable.Range(0, _outcomes.Length).Where(i => IsTemporary(_outcomes[i])).ToList();
+            _transcript.Note($"greylist retry after {_settings.GreylistRetry.TotalSeconds:0.#} s: re-running {again.Count} test(s) that got 4xx");
+            foreach (var i in again) _outcomes[i] = null;
+            _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null; _facts.DeadlineReached = false;
+            _facts.GreylistRetried = true;
+            await RunBatteryAsync(again, ct).ConfigureAwait(false);
+        }
+
+        public RelayTestResult BuildResult(string probeId)
+        {
+            var start = _start ?? DateTimeOffset.UtcNow;
+            _facts.Outcomes = _outcomes;
+            var (verdict, reason) = VerdictRules.Decide(_facts);
+            if (_verificationNote != null) reason += " " + _verificationNote;
+            return new RelayTestResult
+            {
+                Target = _target.Target,
+                Domain = _target.Domain,
+                ComputerName = _target.Host ?? _target.Address.ToString(),
+                Address = _target.Address.ToString(),
+                Port = _target.Port,
+                Preference = _target.Preference,
+                Verdict = verdict,
+                Reason = reason,
+                Banner = _banner,
+                Tls = _tls?.ToString() ?? ("None" + (_tlsNote is null ? string.Empty : " (" + _tlsNote + ")")),
+                RelayedBy = _outcomes.Where(o => o?.Accepted == true).Select(o => o!.Name).ToArray(),
+                Proof = _proof > RelayProof.RecipientAccepted ? _proof : _outcomes.Any(o => o?.Accepted == true) ? RelayProof.RecipientAccepted : RelayProof.None,
+                VerifyAddress = _verifyAddress,
+                VerifiedWith = _verifiedWith,
+                VerificationMessageId = _verificationMessageId,
+                VerificationReply = _verificationReply,
+                Tests = _outcomes.Select((o, i) => o ?? NotRun(i)).ToArray(),
+                Transcript = _transcript.ToArray(),
+                StartTime = start,
+                Duration = DateTimeOffset.UtcNow - start,
+                ProbeId = probeId,
+                Extensions = _extensions,
+                Connections = _connections,
+            };
+        }
+
+        /// <summary>The first accepted test, the one -Verify sends its message through.</summary>
+        public ExpandedRelayTest? VerificationTest(string verifyAddress)
+        {
+            if (_expanded is null || _context is null) return null;
+            var i = Array.FindIndex(_outcomes, o => o?.Accepted == true);
+            if (i < 0) return null;
+            // The same variant, addressed to the operator's own mailbox.
+            var ctx = new ProbeContext(_context.ProbeFrom, verifyAddress, _context.AddressLiteral, _context.Host, _context.Domain);
+            return RelayTestCatalog.Expand(_settings.Tests[i], ctx);
+        }
+
+        /// <summary>
+        /// Sends ONE verification message through the given variant: the only place DATA is ever sent.
+        /// Proof becomes DataAccepted on 250 after the final dot.
+        /// </summary>
+        public async Task VerifyAsync(ExpandedRelayTest test, string verifyAddress, Func<ExpandedRelayTest, byte[]> message, string messageId, CancellationToken ct)
+        {
+            _verifyAddress = verifyAddress;
+            _verifiedWith = test.Name;
+            _verificationMessageId = messageId;
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(_settings.Timeout);
+            var token = deadline.Token;
+            string stage = "connect";
+            _transcript.Note($"verification: sending one test message to {verifyAddress} through relay test '{test.Name}'");
+            using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
+            _connections++;
+            try
+            {
+                await conn.ConnectAsync(_target.Address, _target.Port, ImplicitTls, _target.Host, token).ConfigureAwait(false);
+                stage = "greeting";
+                if (!await OpenAsync(conn, token, s => stage = s).ConfigureAwait(false))
+                {
+                    Unverified($"the server refused the verification session at {stage}");
+                    return;
+                }
+                stage = "MAIL";
+                await conn.SendAsync("MAIL FROM:" + test.MailFrom, token).ConfigureAwait(false);
+                var mail = await conn.ReadReplyAsync(token).ConfigureAwait(false);
+                if (!mail.IsPositive) { Unverified("MAIL FROM refused: " + mail); await QuitAsync(conn, token).ConfigureAwait(false); return; }
+                stage = "RCPT";
+                await conn.SendAsync("RCPT TO:" + test.RcptTo, token).ConfigureAwait(false);
+                var rcpt = await conn.ReadReplyAsync(token).ConfigureAwait(false);
+                if (!rcpt.IsPositive) { Unverified("RCPT TO for the verification address refused: " + rcpt); await QuitAsync(conn, token).ConfigureAwait(false); return; }
+                stage = "DATA";
+                await conn.SendAsync("DATA", token).ConfigureAwait(false);
+                var data = await conn.ReadReplyAsync(token).ConfigureAwait(false);
+                if (data.Code != 354) { Unverified("DATA refused: " + data); await QuitAsync(conn, token).ConfigureAwait(false); return; }
+                var bytes = message(test);
+                await conn.SendRawAsync(bytes, $"[message of {bytes.Length} bytes, Message-ID <{messageId}>]", token).ConfigureAwait(false);
+                _transcript.Client(".");
+                stage = "end of data";
+                var done = await conn.ReadReplyAsync(token).ConfigureAwait(false);
+                _verificationReply = Transcript.Sanitize(done.ToString());
+                if (done.IsPositive)
+                {
+                    _proof = RelayProof.DataAccepted;
+                    _verificationNote = $"The verification message was accepted for delivery ({_verificationReply}); Get-RelayEvidence finds out whether it arrived.";
+                }
+                else
+                {
+                    Unverified("the message was refused after DATA: " + done);
+                }
+                await QuitAsync(conn, token).ConfigureAwait(false);
+            }
+            catch (SmtpSessionException ex)
+            {
+                Unverified($"verification failed at {stage}: {ex.Message}");
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                Unverified($"verification deadline ({_settings.Timeout.TotalSeconds:0.#} s) reached at {stage}");
+            }
+        }
+
+        private void Unverified(string why)
+        {
+            var clean = Transcript.Sanitize(why);
+            _verificationReply ??= clean;
+            _verificationNote = "Verification not accepted: " + clean + ".";
+            _transcript.Note("verification: " + clean);
+        }
+
+        private static bool IsTemporary(RelayTestOutcome? o) => o != null && o.ReplyCode >= 400 && o.ReplyCode < 500;
+
+        private RelayTestOutcome NotRun(int i)
+        {
+            var def = _settings.Tests[i];
+            var exp = _expanded?[i];
+            return new RelayTestOutcome
+            {
+                Name = def.Name,
+                MailFrom = exp?.MailFrom ?? def.MailFromTemplate,
+                RcptTo = exp?.RcptTo ?? def.RcptToTemplate,
+                Proves = def.Proves,
+                Error = _facts.StoppedOnFirst ? "not run (stopped at the first accepted test)" : "not completed: " + (_facts.DeadlineReached ? "deadline reached" : _facts.FailureMessage ?? "session ended"),
+            };
+        }
+
+        private async Task RunBatteryAsync(List<int> pending, CancellationToken ct)
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(_settings.Timeout);
+            var token = deadline.Token;
+            while (pending.Count > 0 && _connections < _settings.MaxConnections)
+            {
+                using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
+                _connections++;
+                int before = pending.Count;
+                string stage = "connect";
+                try
+                {
+                    await conn.ConnectAsync(_target.Address, _target.Port, ImplicitTls, _target.Host, token).ConfigureAwait(false);
+                    _facts.Connected = true;
+                    stage = "greeting";
+                    if (!await OpenAsync(conn, token, s => stage = s).ConfigureAwait(false))
+                        break; // terminal: greeting refused, TLS problem, HELO refused...
+                    if (_expanded is null) _expanded = Expand();
+                    stage = "MAIL";
+                    await BatteryAsync(conn, pending, token, s => stage = s).ConfigureAwait(false);
+                    _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null;
+                    await QuitAsync(conn, token).ConfigureAwait(false);
+                    if (pending.Count == 0 || _facts.StoppedOnFirst) break;
+                }
+                catch (SmtpSessionException ex)
+                {
+                    _facts.Failure = ex.Kind;
+                    _facts.FailureMessage = ex.Message;
+                    _facts.FailureStage = stage;
+                    _facts.GreetingBytesSeen |= conn.GreetingBytesSeen;
+                    if (conn.SlowestReply > _facts.SlowestReply) _facts.SlowestReply = conn.SlowestReply;
+                    if (ex.Kind == SmtpFailureKind.TlsFailed && _settings.Tls == TlsMode.Auto && !ImplicitTls && !_plainOnly)
+                    {
+                        _plainOnly = true;
+                        _tlsNote = "STARTTLS offered but the handshake failed; tested in clear text";
+                        _transcript.Note("reconnecting without TLS");
+                        continue;
+                    }
+                    if (ex.Kind == SmtpFailureKind.TlsFailed)
+                    {
+                        _facts.TlsProblem = "TLS is required but could not be established: " + ex.Message + ".";
+                        break;
+                    }
+                    bool midBattery = _facts.Greeting != null && _facts.Greeting.IsPositive && _expanded != null
+                        && ex.Kind == SmtpFailureKind.ConnectionClosed;
+                    // Reconnect only when this connection made progress: a server that drops every
+                    // connection at the same point would otherwise be hammered until the deadline.
+                    if (!midBattery || pending.Count == before) break;
+                    _transcript.Note($"server hung up mid-battery; reconnecting to run the remaining {pending.Count} test(s)");
+                    continue;
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    _facts.DeadlineReached = true;
+                    _facts.FailureStage = stage;
+                    if (!_facts.Connected) _facts.FailureMessage = "no connection before the deadline";
+                    _facts.GreetingBytesSeen |= conn.GreetingBytesSeen;
+                    if (conn.SlowestReply > _facts.SlowestReply) _facts.SlowestReply = conn.SlowestReply;
+                    _transcript.Note($"deadline of {_settings.Timeout.TotalSeconds:0.#} s reached at {stage}");
+                    break;
+                }
+                finally
+                {
+                    if (conn.SlowestReply > _facts.SlowestReply) _facts.SlowestReply = conn.SlowestReply;
+                }
+            }
+        }
+
+        /// <summary>Greeting, EHLO/HELO, STARTTLS. False when the session cannot go on.</summary>
+        private async Task<bool> OpenAsync(SmtpConnection conn, CancellationToken ct, Action<string> stage)
+        {
+            SmtpReply greeting;
+            try
+            {
+                greeting = await conn.ReadReplyAsync(ct, isGreeting: true).ConfigureAwait(false);
+            }
+            catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.ProtocolViolation && _facts.Greeting is null)
+            {
+                throw new SmtpSessionException(SmtpFailureKind.NotSmtp, ex.Message, ex);
+            }
+            _facts.GreetingBytesSeen = true;
+            if (_facts.Greeting is null || !greeting.IsPositive) _facts.Greeting = greeting;
+            _banner ??= Transcript.Sanitize(string.Join(" ", greeting.Lines));
+            if (greeting.Code != 220)
+            {
+                await QuitAsync(conn, ct).ConfigureAwait(false);
+                return false;
+            }
+
+            stage("EHLO");
+            var helo = HeloName(conn);
+            await conn.SendAsync("EHLO " + helo, ct).ConfigureAwait(false);
+            var ehlo = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+            if (ehlo.Code == 421) throw Closing(ehlo);
+            string[] ext;
+            if (ehlo.IsPositive)
+            {
+                ext = ehlo.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).ToArray();
+            }
+            else
+            {
+                stage("HELO");
+                await conn.SendAsync("HELO " + helo, ct).ConfigureAwait(false);
+                var h = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+                if (h.Code == 421) throw Closing(h);
+                if (!h.IsPositive)
+                {
+                    _facts.SessionRefusal = h;
+                    await QuitAsync(conn, ct).ConfigureAwait(false);
+                    return false;
+                }
+                ext = Array.Empty<string>();
+            }
+            _extensions = ext;
+
+            if (conn.IsTls)
+            {
+                _tls = conn.Tls;
+                return true;
+            }
+            bool offered = ext.Any(e => Keyword(e) == "STARTTLS");
+            if (_settings.Tls == TlsMode.None || _plainOnly)
+                return true;
+            if (!offered)
+            {
+                if (_settings.Tls == TlsMode.Required)
+                {
+                    _facts.TlsProblem = "TLS is required (-Tls Required) but the server does not offer STARTTLS.";
+                    await QuitAsync(conn, ct).ConfigureAwait(false);
+                    return false;
+                }
+                return true;
+            }
+            stage("STARTTLS");
+            await conn.SendAsync("STARTTLS", ct).ConfigureAwait(false);
+            var st = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+            if (st.Code != 220)
+            {
+                if (st.Code == 421) throw Closing(st);
+                if (_settings.Tls == TlsMode.Required)
+                {
+                    _facts.TlsProblem = "TLS is required (-Tls Required) but STARTTLS was refused: " + st + ".";
+                    await QuitAsync(conn, ct).ConfigureAwait(false);
+                    return false;
+                }
+                _tlsNote = "STARTTLS refused: " + Transcript.Sanitize(st.ToString());
+                return true;
+            }
+            _tls = await conn.StartTlsAsync(_target.Host ?? _target.Address.ToString(), ct).ConfigureAwait(false);
+            stage("EHLO");
+            await conn.SendAsync("EHLO " + helo, ct).ConfigureAwait(false);
+            var ehlo2 = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+            if (ehlo2.Code == 421) throw Closing(ehlo2);
+            if (ehlo2.IsPositive)
+            {
+                _extensions = ehlo2.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).ToArray();
+            }
+            else
+            {
+                stage("HELO");
+                await conn.SendAsync("HELO " + helo, ct).ConfigureAwait(false);
+                var h2 = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+                if (h2.Code == 421) throw Closing(h2);
+                if (!h2.IsPositive)
+                {
+                    _facts.SessionRefusal = h2;
+                    await QuitAsync(conn, ct).ConfigureAwait(false);
+                    return false;
+                }
+                _extensions = Array.Empty<string>();
+            }
+            return true;
+        }
+
+        private static SmtpSessionException Closing(SmtpReply r)
+            => new SmtpSessionException(SmtpFailureKind.ConnectionClosed, "the server is closing the session: " + Transcript.Sanitize(r.ToString()));
+
+        private static string Keyword(string ext)
+        {
+            var sp = ext.IndexOf(' ');
+            return (sp < 0 ? ext : ext.Substring(0, sp)).ToUpperInvariant();
+        }
+
+        private string HeloName(SmtpConnection conn)
+        {
+            if (!string.IsNullOrWhiteSpace(_settings.HeloName)) return _settings.HeloName!;
+            try
+            {
+                var props = System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties();
+                var fqdn = string.IsNullOrEmpty(props.DomainName) ? props.HostName : props.HostName + "." + props.DomainName;
+                if (fqdn.IndexOf('.') > 0 && HostToken.IsMatch(fqdn)) return fqdn;
+            }
+            catch (Exception ex) when (ex is System.Net.NetworkInformation.NetworkInformationException || ex is PlatformNotSupportedException) { }
+            if (conn.LocalEndPoint is IPEndPoint ep)
+                return ep.AddressFamily == AddressFamily.InterNetworkV6 ? "[IPv6:" + ep.Address + "]" : "[" + ep.Address + "]";
+            return "[127.0.0.1]";
+        }
+
+        private List<ExpandedRelayTest> Expand()
+        {
+            var addr = _target.Address;
+            if (addr.IsIPv4MappedToIPv6) addr = addr.MapToIPv4();
+            var literal = addr.AddressFamily == AddressFamily.InterNetworkV6 ? "IPv6:" + StripScope(addr) : addr.ToString();
+            var host = _target.Host;
+            if (host is null || IPAddress.TryParse(host.Trim('[', ']'), out _))
+            {
+                var word = _banner?.Split(' ').FirstOrDefault();
+                host = word != null && HostToken.IsMatch(word) ? word.TrimEnd('.') : "[" + literal + "]";
+            }
+            host = host.TrimEnd('.');
+            var domain = _target.Domain?.TrimEnd('.') ?? ParentDomain(host) ?? host;
+            var ctx = new ProbeContext(_settings.ProbeFrom, _settings.ProbeRecipient, literal, host, domain);
+            _context = ctx;
+            return _settings.Tests.Select(t => RelayTestCatalog.Expand(t, ctx)).ToList();
+        }
+
+        private static string StripScope(IPAddress a)
+        {
+            var s = a.ToString();
+            var pct = s.IndexOf('%');
+            return pct < 0 ? s : s.Substring(0, pct);
+        }
+
+        /// <summary>mx1.example.com → example.com; a two-label name stays itself.</summary>
+        internal static string? ParentDomain(string host)
+        {
+            if (host.StartsWith("[", StringComparison.Ordinal)) return null;
+            var labels = host.Split('.');
+            return labels.Length >= 3 ? string.Join(".", labels, 1, labels.Length - 1) : host;
+        }
+
+        private async Task BatteryAsync(SmtpConnection conn, List<int> pending, CancellationToken ct, Action<string> stage)
+        {
+            bool pipelining = _extensions.Any(e => Keyword(e) == "PIPELINING");
+            int chunk = _settings.StopOnFirst || !pipelining ? 1 : Math.Max(1, _settings.PipelineChunk);
+            while (pending.Count > 0)
+            {
+                var batch = pending.Take(chunk).ToList();
+                if (pipelining)
+                {
+                    var lines = new List<string>();
+                    foreach (var i in batch)
+                    {
+                        lines.Add("MAIL FROM:" + _expanded![i].MailFrom);
+                        lines.Add("RCPT TO:" + _expanded[i].RcptTo);
+                        lines.Add("RSET");
+                    }
+                    stage("MAIL");
+                    await conn.SendAsync(lines, ct).ConfigureAwait(false);
+                    foreach (var i in batch)
+                    {
+                        stage("MAIL");
+                        var mail = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+                        if (mail.Code == 421) throw Closing(mail);
+                        stage("RCPT");
+                        var rcpt = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+                        if (rcpt.Code == 421) { RecordIfDecided(i, mail, null); throw Closing(rcpt); }
+                        Record(i, mail, rcpt);
+                        pending.Remove(i);
+                        stage("RSET");
+                        var rset = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+                        if (rset.Code == 421) throw Closing(rset);
+                    }
+                }
+                else
+                {
+                    var i = batch[0];
+                    stage("MAIL");
+                    await conn.SendAsync("MAIL FROM:" + _expanded![i].MailFrom, ct).ConfigureAwait(false);
+                    var mail = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+                    if (mail.Code == 421) throw Closing(mail);
+                    SmtpReply? rcpt = null;
+                    if (mail.IsPositive)
+                    {
+                        stage("RCPT");
+                        await conn.SendAsync("RCPT TO:" + _expanded[i].RcptTo, ct).ConfigureAwait(false);
+                        rcpt = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+                        if (rcpt.Code == 421) throw Closing(rcpt);
+                    }
+                    Record(i, mail, rcpt);
+                    pending.Remove(i);
+                    stage("RSET");
+                    await conn.SendAsync("RSET", ct).ConfigureAwait(false);
+                    var rset = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+                    if (rset.Code == 421) throw Closing(rset);
+                }
+                if (_settings.StopOnFirst && _outcomes.Any(o => o?.Accepted == true))
+                {
+                    _facts.StoppedOnFirst = pending.Count > 0;
+                    return;
+                }
+            }
+        }
+
+        /// <summary>A refused MAIL decides the test even when the server then hangs up on RCPT.</summary>
+        private void RecordIfDecided(int i, SmtpReply mail, SmtpReply? rcpt)
+        {
+            if (!mail.IsPositive) Record(i, mail, rcpt);
+        }
+
+        private void Record(int i, SmtpReply mail, SmtpReply? rcpt)
+        {
+            var exp = _expanded![i];
+            var deciding = mail.IsPositive && rcpt != null ? rcpt : mail;
+            _outcomes[i] = new RelayTestOutcome
+            {
+                Name = exp.Name,
+                MailFrom = exp.MailFrom,
+                RcptTo = exp.RcptTo,
+                MailReplyCode = mail.Code,
+                ReplyCode = deciding.Code,
+                EnhancedCode = deciding.EnhancedCode,
+                Text = Transcript.Sanitize(deciding.Text),
+                Stage = ReferenceEquals(deciding, mail) ? "MAIL" : "RCPT",
+                Accepted = mail.IsPositive && rcpt != null && rcpt.Code >= 200 && rcpt.Code < 300,
+                Proves = exp.Definition.Proves,
+            };
+        }
+
+        private static async Task QuitAsync(SmtpConnection conn, CancellationToken ct)
+        {
+            try
+            {
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                cts.CancelAfter(TimeSpan.FromSeconds(3));
+                await conn.SendAsync("QUIT", cts.Token).ConfigureAwait(false);
+                await conn.ReadReplyAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SmtpSessionException || ex is OperationCanceledException)
+            {
+                // QUIT is a courtesy; a server that hangs up or stalls here has not changed any result.
+            }
+        }
+    }
+}

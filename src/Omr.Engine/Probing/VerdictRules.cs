@@ -1,0 +1,142 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+
+namespace Omr.Engine.Probing
+{
+    /// <summary>What a session established, before any judgement.</summary>
+    public sealed class ProbeFacts
+    {
+        public bool Connected { get; set; }
+        public SmtpReply? Greeting { get; set; }
+        /// <summary>Some greeting bytes arrived (a partial greeting is a tarpit sign, silence is not).</summary>
+        public bool GreetingBytesSeen { get; set; }
+        /// <summary>The failure that ended the last connection, if any.</summary>
+        public SmtpFailureKind? Failure { get; set; }
+        public string? FailureMessage { get; set; }
+        /// <summary>The command the failure happened at ("connect", "greeting", "EHLO", "STARTTLS", "MAIL", ...).</summary>
+        public string? FailureStage { get; set; }
+        /// <summary>Set when TLS was demanded (by -Tls Required or the server) and could not be had.</summary>
+        public string? TlsProblem { get; set; }
+        /// <summary>The session-level refusal that stopped everything (e.g. HELO refused).</summary>
+        public SmtpReply? SessionRefusal { get; set; }
+        public bool DeadlineReached { get; set; }
+        public TimeSpan Timeout { get; set; }
+        public TimeSpan SlowestReply { get; set; }
+        public TimeSpan SlowReplyThreshold { get; set; } = TimeSpan.FromSeconds(5);
+        /// <summary>One entry per planned test, null where the test did not complete.</summary>
+        public IReadOnlyList<RelayTestOutcome?> Outcomes { get; set; } = Array.Empty<RelayTestOutcome?>();
+        public bool StoppedOnFirst { get; set; }
+        public bool GreylistRetried { get; set; }
+    }
+
+    /// <summary>The verdict rules: one small pure function.</summary>
+    public static class VerdictRules
+    {
+        public static (RelayVerdict Verdict, string Reason) Decide(ProbeFacts f)
+        {
+            var done = f.Outcomes.Where(o => o != null).Select(o => o!).ToList();
+            int planned = f.Outcomes.Count;
+            var accepted = done.Where(o => o.Accepted).ToList();
+
+            // 1. A foreign recipient accepted is a fact, whatever happened afterwards.
+            if (accepted.Count > 0)
+            {
+                var note = f.StoppedOnFirst ? " (stopped at the first)" : string.Empty;
+                return (RelayVerdict.Open,
+                    $"{accepted.Count} of {planned} relay tests accepted a foreign recipient{note}: {string.Join(", ", accepted.Select(a => a.Name))}. An accepted RCPT is not yet proof of delivery.");
+            }
+
+            // 2. No TCP connection.
+            if (!f.Connected)
+                return (RelayVerdict.Unreachable, "No connection: " + (f.FailureMessage ?? "unknown error") + ".");
+
+            // 3. Connected, but no usable greeting.
+            if (f.Greeting is null)
+            {
+                if ((f.DeadlineReached || f.Failure == SmtpFailureKind.Timeout) && f.GreetingBytesSeen)
+                    return (RelayVerdict.Inconclusive, $"Tarpit: the greeting was still incomplete when the deadline ({Secs(f.Timeout)}) passed.");
+                if (f.DeadlineReached)
+                    return (RelayVerdict.Unreachable, $"Connected, but no greeting before the deadline ({Secs(f.Timeout)}); the port may be a tarpit or not SMTP.");
+                return (RelayVerdict.Unreachable, "Connected, but no SMTP greeting: " + (f.FailureMessage ?? "unknown") + ".");
+            }
+
+            // 4. The greeting itself refused us.
+            if (f.Greeting.IsPermanent)
+                return (RelayVerdict.Closed, "The server refused the session at the greeting: " + f.Greeting + ".");
+            if (f.Greeting.IsTransient)
+                return (RelayVerdict.Inconclusive, "The server temporarily refused the session at the greeting: " + f.Greeting + ".");
+
+            // 5. TLS demanded and not had.
+            if (f.TlsProblem != null)
+                return (RelayVerdict.Inconclusive, f.TlsProblem);
+
+            // 6. Authentication or TLS demanded by the server before it takes mail.
+            var auth = done.FirstOrDefault(IsAuthOrTlsRequired);
+            if (auth != null)
+                return (RelayVerdict.Inconclusive, $"The server requires authentication or TLS before it accepts mail ({ReplyOf(auth)}); relaying cannot be judged without credentials.");
+
+            if (f.SessionRefusal != null)
+                return (RelayVerdict.Inconclusive, $"The server refused the session at {f.FailureStage ?? "setup"}: {f.SessionRefusal}.");
+
+            // 7. Deadline.
+            if (f.DeadlineReached)
+            {
+                if (f.SlowestReply >= f.SlowReplyThreshold)
+                    return (RelayVerdict.Inconclusive, $"Tarpit: replies took up to {Secs(f.SlowestReply)}; the deadline ({Secs(f.Timeout)}) passed after {done.Count} of {planned} tests.");
+                return (RelayVerdict.Inconclusive, $"The deadline ({Secs(f.Timeout)}) passed after {done.Count} of {planned} tests.");
+            }
+
+            // 8. Hostile or broken replies.
+            if (f.Failure is SmtpFailureKind k && (k == SmtpFailureKind.LineTooLong || k == SmtpFailureKind.TooManyLines || k == SmtpFailureKind.TooMuchData || k == SmtpFailureKind.ProtocolViolation || k == SmtpFailureKind.NotSmtp))
+                return (RelayVerdict.Inconclusive, $"The server broke the protocol at {f.FailureStage ?? "?"} ({f.FailureMessage}); abandoned after {done.Count} of {planned} tests.");
+
+            // 9. Tests left undone.
+            if (done.Count < planned && !f.StoppedOnFirst)
+            {
+                if (f.Failure == SmtpFailureKind.Timeout && f.SlowestReply >= f.SlowReplyThreshold)
+                    return (RelayVerdict.Inconclusive, $"Tarpit: no reply within {Secs(f.SlowestReply)} at {f.FailureStage ?? "?"}; {done.Count} of {planned} tests completed.");
+                return (RelayVerdict.Inconclusive, $"The connection was lost at {f.FailureStage ?? "?"} ({f.FailureMessage ?? "no reason given"}); {done.Count} of {planned} tests completed.");
+            }
+
+            if (done.Count == 0)
+                return (RelayVerdict.Inconclusive, "No relay test completed.");
+
+            // 10. Temporary refusals: greylisting, rate limits, resource shortage.
+            var temp = done.Where(o => o.ReplyCode >= 400 && o.ReplyCode < 500).ToList();
+            if (temp.Count > 0)
+            {
+                var grey = temp.Any(o => LooksGreylisted(o.Text)) ? "greylisting" : "temporary refusals";
+                var retry = f.GreylistRetried ? " (also after the greylist retry)" : " (use -GreylistRetrySec to retry later in the run)";
+                return (RelayVerdict.Inconclusive, $"{temp.Count} of {planned} tests got 4xx replies ({grey}{retry}), e.g. {ReplyOf(temp[0])}.");
+            }
+
+            // 11. Everything refused for good.
+            var refused = done.Where(o => o.ReplyCode >= 500).ToList();
+            if (refused.Count == done.Count)
+                return (RelayVerdict.Closed, $"All {planned} relay tests were refused, e.g. {ReplyOf(refused[0])}.");
+
+            return (RelayVerdict.Inconclusive, "Some tests ended with unexpected replies.");
+        }
+
+        public static bool IsAuthOrTlsRequired(RelayTestOutcome o)
+        {
+            if (o.ReplyCode == 530) return true;
+            if (o.EnhancedCode == "5.7.0" || o.EnhancedCode == "5.7.11" || o.EnhancedCode == "5.7.8")
+            {
+                var t = o.Text ?? string.Empty;
+                return t.IndexOf("auth", StringComparison.OrdinalIgnoreCase) >= 0 || t.IndexOf("STARTTLS", StringComparison.OrdinalIgnoreCase) >= 0 || t.IndexOf("TLS", StringComparison.Ordinal) >= 0;
+            }
+            return false;
+        }
+
+        public static bool LooksGreylisted(string? text)
+            => text != null && (text.IndexOf("grey", StringComparison.OrdinalIgnoreCase) >= 0 || text.IndexOf("gray", StringComparison.OrdinalIgnoreCase) >= 0 || text.IndexOf("try again later", StringComparison.OrdinalIgnoreCase) >= 0);
+
+        private static string ReplyOf(RelayTestOutcome o)
+            => o.ReplyCode.ToString(CultureInfo.InvariantCulture) + (o.EnhancedCode is null ? "" : " " + o.EnhancedCode) + (string.IsNullOrEmpty(o.Text) ? "" : " " + o.Text);
+
+        private static string Secs(TimeSpan t) => t.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + " s";
+    }
+}

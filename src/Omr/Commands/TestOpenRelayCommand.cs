@@ -1,0 +1,289 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Net;
+using System.Threading;
+using Omr.Engine.Discovery;
+using Omr.Engine.Probing;
+
+namespace Omr.Commands
+{
+    /// <summary>
+    /// Tests the mail servers of domains (or hosts given directly) for open relay.
+    /// </summary>
+    [Cmdlet(VerbsDiagnostic.Test, "OpenRelay", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(RelayTestResult))]
+    public sealed class TestOpenRelayCommand : OmrCmdlet
+    {
+        private RelayScanner? _scanner;
+        private int _inputs;
+        private bool _progressShown;
+
+        /// <summary>Domains whose MX hosts are tested. Address literals are tested directly.</summary>
+        [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Alias("DomainName", "DNSRoot")]
+        [ValidateNotNullOrEmpty]
+        public string[]? Domain { get; set; }
+
+        /// <summary>Hosts or addresses tested directly, without an MX lookup.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("Fqdn", "DNSHostName", "HostName", "IPAddress", "CN")]
+        [ValidateNotNullOrEmpty]
+        public string[]? ComputerName { get; set; }
+
+        /// <summary>DNS servers (host[:port]); default: the system's resolvers.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? DnsServer { get; set; }
+
+        /// <summary>Ports to test; 465 is implicit TLS, 587 submission.</summary>
+        [Parameter]
+        [ValidateRange(1, 65535)]
+        [ValidateNotNullOrEmpty]
+        public int[] Port { get; set; } = { 25 };
+
+        [Parameter]
+        public TlsMode Tls { get; set; } = TlsMode.Auto;
+
+        /// <summary>Relay tests to run, by name (wildcards allowed); default all.</summary>
+        [Parameter]
+        [ArgumentCompleter(typeof(RelayTestNameCompleter))]
+        [ValidateNotNullOrEmpty]
+        public string[]? Test { get; set; }
+
+        /// <summary>Sender address used by the tests.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string ProbeFrom { get; set; } = ProbeSettings.DefaultProbeFrom;
+
+        /// <summary>Foreign recipient used by the tests.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string ProbeRecipient { get; set; } = ProbeSettings.DefaultProbeRecipient;
+
+        /// <summary>Name announced in EHLO/HELO.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? HeloName { get; set; }
+
+        [Parameter]
+        public SwitchParameter StopOnFirst { get; set; }
+
+        /// <summary>Deadline per address, in seconds.</summary>
+        [Parameter]
+        [ValidateRange(1, 3600)]
+        public int TimeoutSec { get; set; } = 60;
+
+        /// <summary>Re-run a battery that got temporary (4xx) refusals once, after this many seconds.</summary>
+        [Parameter]
+        [ValidateRange(0, 86400)]
+        public int GreylistRetrySec { get; set; }
+
+        /// <summary>Most addresses probed at once.</summary>
+        [Parameter]
+        [ValidateRange(1, 100000)]
+        public int ThrottleLimit { get; set; } = 64;
+
+        /// <summary>Prove each Open result by sending ONE test message through it to -VerifyAddress.</summary>
+        [Parameter]
+        public SwitchParameter Verify { get; set; }
+
+        /// <summary>A mailbox the operator owns; the verification message goes there.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? VerifyAddress { get; set; }
+
+        protected override void BeginProcessing()
+        {
+            if (Verify.IsPresent && VerifyAddress is null)
+                ThrowArgument("-Verify needs -VerifyAddress: a mailbox you own, where the verification message is sent.", "VerifyAddressMissing", null);
+            if (VerifyAddress != null && !IsMailbox(VerifyAddress))
+                ThrowArgument($"-VerifyAddress '{VerifyAddress}' is not a mailbox of the form user@domain.", "InvalidVerifyAddress", VerifyAddress);
+            if (VerifyAddress != null && !Verify.IsPresent)
+                WriteWarning("-VerifyAddress has no effect without -Verify: no message is sent.");
+            // With -Verify, the battery probes with the operator's own address unless told otherwise,
+            // so the variants it finds are exactly those the verification message can travel.
+            if (Verify.IsPresent && !MyInvocation.BoundParameters.ContainsKey(nameof(ProbeRecipient)))
+                ProbeRecipient = VerifyAddress!;
+            IReadOnlyList<RelayTestDefinition> tests;
+            try
+            {
+                tests = RelayTestCatalog.Select(Test);
+            }
+            catch (ArgumentException ex)
+            {
+                ThrowArgument(ex.Message, "UnknownRelayTest", Test);
+                return;
+            }
+            foreach (var (value, name) in new[] { (ProbeFrom, nameof(ProbeFrom)), (ProbeRecipient, nameof(ProbeRecipient)) })
+            {
+                if (!IsMailbox(value))
+                    ThrowArgument($"-{name} '{value}' is not a mailbox of the form user@domain.", "InvalidProbeAddress", value);
+            }
+            List<IPEndPoint>? dns = null;
+            if (DnsServer != null)
+            {
+                dns = new List<IPEndPoint>();
+                foreach (var s in DnsServer)
+                {
+                    try { dns.Add(MailHostResolver.ParseServer(s)); }
+                    catch (FormatException ex) { ThrowArgument(ex.Message, "InvalidDnsServer", s); }
+                }
+            }
+            if (HeloName != null && (HeloName.Any(char.IsWhiteSpace) || HeloName.Any(char.IsControl)))
+                ThrowArgument($"-HeloName '{HeloName}' must be a host name or address literal without spaces.", "InvalidHeloName", HeloName);
+
+            var options = new ScanOptions
+            {
+                Probe = new ProbeSettings
+                {
+                    ProbeFrom = ProbeFrom,
+                    ProbeRecipient = ProbeRecipient,
+                    HeloName = HeloName,
+                    Tls = Tls,
+                    Tests = tests,
+                    StopOnFirst = StopOnFirst.IsPresent,
+                    Timeout = TimeSpan.FromSeconds(TimeoutSec),
+                    GreylistRetry = TimeSpan.FromSeconds(GreylistRetrySec),
+                },
+                DnsServers = dns,
+                VerifyAddress = Verify.IsPresent ? VerifyAddress : null,
+                OperatorContact = VerifyAddress,
+                Ports = Port.Distinct().ToArray(),
+                ThrottleLimit = ThrottleLimit,
+            };
+            options.Probe.Limits.ReplyTimeout = TimeSpan.FromSeconds(Math.Min(30, TimeoutSec));
+            options.Probe.Limits.ConnectTimeout = TimeSpan.FromSeconds(Math.Min(15, TimeoutSec));
+            _scanner = new RelayScanner(options, StopToken);
+            WriteVerbose($"Relay tests: {string.Join(", ", tests.Select(t => t.Name))}; probe {ProbeFrom} -> {ProbeRecipient}; ports {string.Join(",", options.Ports)}; timeout {TimeoutSec} s; throttle {ThrottleLimit}.");
+        }
+
+        private static bool IsMailbox(string value)
+        {
+            var at = value.LastIndexOf('@');
+            return at > 0 && at < value.Length - 1 && !value.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c == '<' || c == '>');
+        }
+
+        protected override void ProcessRecord()
+        {
+            var scanner = _scanner!;
+            if (ComputerName != null && ComputerName.Length > 0)
+            {
+                // An object carrying both a host and a domain (Get-ExchangeServer: Fqdn and Domain)
+                // means the host; the domain only gives the tests their local-domain context.
+                var context = Domain != null && Domain.Length == 1 ? Domain[0] : null;
+                foreach (var host in ComputerName)
+                {
+                    if (string.IsNullOrWhiteSpace(host)) continue;
+                    _inputs++;
+                    scanner.AddHost(host, context, host);
+                }
+            }
+            else if (Domain != null)
+            {
+                foreach (var domain in Domain)
+                {
+                    if (string.IsNullOrWhiteSpace(domain)) continue;
+                    _inputs++;
+                    scanner.AddDomain(domain, domain);
+                }
+            }
+            else
+            {
+                WriteError(new ErrorRecord(new ArgumentException("Specify a domain (-Domain) or a host (-ComputerName)."), "NoTarget", ErrorCategory.InvalidArgument, null));
+            }
+            Drain(block: false);
+        }
+
+        protected override void EndProcessing()
+        {
+            if (_scanner is null) return;
+            if (_inputs == 0 && !MyInvocation.ExpectingInput)
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException("Specify a domain (-Domain) or a host (-ComputerName)."), "NoTarget", ErrorCategory.InvalidArgument, null));
+            _scanner.Complete();
+            Drain(block: true);
+            if (_progressShown)
+                WriteProgress(new ProgressRecord(1, "Test-OpenRelay", "Done") { RecordType = ProgressRecordType.Completed });
+        }
+
+        private void Drain(bool block)
+        {
+            var reader = _scanner!.Events;
+            while (true)
+            {
+                while (reader.TryRead(out var e)) Write(e);
+                if (!block || reader.Completion.IsCompleted) return;
+                try
+                {
+                    if (!reader.WaitToReadAsync(StopToken).AsTask().GetAwaiter().GetResult()) return;
+                }
+                catch (OperationCanceledException)
+                {
+                    throw new PipelineStoppedException();
+                }
+            }
+        }
+
+        private void Write(ScanEvent e)
+        {
+            switch (e)
+            {
+                case ScanResultEvent r:
+                    WriteObject(r.Result);
+                    break;
+                case ScanVerifyRequestEvent v:
+                    var where = $"{v.Result.ComputerName} [{v.Result.Address}]:{v.Result.Port}";
+                    if (ShouldProcess(where, $"Send one verification message to {VerifyAddress} through relay test '{v.Test.Name}' (MAIL FROM:{v.Test.MailFrom} RCPT TO:{v.Test.RcptTo})"))
+                        _scanner!.Verify(v);
+                    else
+                        WriteObject(_scanner!.SkipVerification(v));
+                    break;
+                case ScanErrorEvent err:
+                    var ex = err.Exception is null || err.Exception.Message != err.Message ? new InvalidOperationException(err.Message, err.Exception) : err.Exception;
+                    WriteError(new ErrorRecord(ex, err.ErrorId, Map(err.Category), err.Target)
+                    {
+                        ErrorDetails = new ErrorDetails(err.Message) { RecommendedAction = Recommend(err.ErrorId) },
+                    });
+                    break;
+                case ScanProgressEvent p:
+                    _progressShown = true;
+                    var total = Math.Max(p.Total, 1);
+                    WriteProgress(new ProgressRecord(1, "Test-OpenRelay", $"{p.Completed} of {p.Total} addresses tested")
+                    {
+                        CurrentOperation = p.Current,
+                        PercentComplete = Math.Min(100, p.Completed * 100 / total),
+                    });
+                    break;
+                case ScanVerboseEvent v:
+                    WriteVerbose(v.Message);
+                    break;
+            }
+        }
+
+        private static ErrorCategory Map(ScanErrorCategory c) => c switch
+        {
+            ScanErrorCategory.ObjectNotFound => ErrorCategory.ObjectNotFound,
+            ScanErrorCategory.ConnectionError => ErrorCategory.ConnectionError,
+            ScanErrorCategory.OperationTimeout => ErrorCategory.OperationTimeout,
+            ScanErrorCategory.InvalidData => ErrorCategory.InvalidData,
+            ScanErrorCategory.InvalidArgument => ErrorCategory.InvalidArgument,
+            _ => ErrorCategory.NotSpecified,
+        };
+
+        private static string? Recommend(string id) => id switch
+        {
+            "DomainNotFound" => "Check the domain's spelling, or the -DnsServer used.",
+            "NoMailHost" => "The domain publishes no usable mail host; nothing to test.",
+            "DnsFailure" => "Check that the DNS server (-DnsServer) answers, then run again.",
+            "HostNotFound" => "Check the host name, or pass its address.",
+            _ => null,
+        };
+
+        protected override void StopProcessing()
+        {
+            _scanner?.Cancel();
+            base.StopProcessing();
+        }
+    }
+}

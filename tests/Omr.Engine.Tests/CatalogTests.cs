@@ -1,0 +1,90 @@
+using Omr.Engine.Probing;
+using Xunit;
+
+namespace Omr.Engine.Tests;
+
+public class CatalogTests
+{
+    private static readonly ProbeContext V4 = new("omr-probe@example.org", "relay-test@example.net", "192.0.2.7", "mx.target.test", "target.test");
+    private static readonly ProbeContext V6 = new("omr-probe@example.org", "relay-test@example.net", "IPv6:2001:db8::7", "mx.target.test", "target.test");
+
+    [Fact]
+    public void Catalogue_has_at_least_24_uniquely_named_tests()
+    {
+        Assert.True(RelayTestCatalog.All.Count >= 24);
+        Assert.Equal(RelayTestCatalog.All.Count, RelayTestCatalog.All.Select(t => t.Name).Distinct(StringComparer.OrdinalIgnoreCase).Count());
+        Assert.All(RelayTestCatalog.All, t => Assert.Matches("^[a-z0-9-]+$", t.Name));
+        Assert.All(RelayTestCatalog.All, t => Assert.False(string.IsNullOrWhiteSpace(t.Proves)));
+    }
+
+    [Fact]
+    public void Every_expansion_is_unique_so_each_test_probes_something_different()
+    {
+        var pairs = RelayTestCatalog.All.Select(t => RelayTestCatalog.Expand(t, V4)).Select(e => e.MailFrom + "|" + e.RcptTo).ToList();
+        Assert.Equal(pairs.Count, pairs.Distinct(StringComparer.Ordinal).Count());
+    }
+
+    [Theory]
+    [InlineData("foreign-recipient", "<omr-probe@example.org>", "<relay-test@example.net>")]
+    [InlineData("null-sender", "<>", "<relay-test@example.net>")]
+    [InlineData("unqualified-sender", "<omr-probe>", "<relay-test@example.net>")]
+    [InlineData("local-domain-sender", "<postmaster@target.test>", "<relay-test@example.net>")]
+    [InlineData("ip-literal-sender", "<omr-probe@[192.0.2.7]>", "<relay-test@example.net>")]
+    [InlineData("percent-hack-ip", "<omr-probe@[192.0.2.7]>", "<relay-test%example.net@[192.0.2.7]>")]
+    [InlineData("percent-hack-host", "<omr-probe@[192.0.2.7]>", "<relay-test%example.net@mx.target.test>")]
+    [InlineData("quoted-recipient", "<omr-probe@[192.0.2.7]>", "<\"relay-test@example.net\">")]
+    [InlineData("quoted-at-host", "<omr-probe@[192.0.2.7]>", "<\"relay-test@example.net\"@mx.target.test>")]
+    [InlineData("double-at-host", "<omr-probe@[192.0.2.7]>", "<relay-test@example.net@mx.target.test>")]
+    [InlineData("trailing-at", "<omr-probe@example.org>", "<relay-test@example.net@>")]
+    [InlineData("source-route-host", "<omr-probe@[192.0.2.7]>", "<@mx.target.test:relay-test@example.net>")]
+    [InlineData("source-route-ip", "<omr-probe@[192.0.2.7]>", "<@[192.0.2.7]:relay-test@example.net>")]
+    [InlineData("bang-path", "<omr-probe@[192.0.2.7]>", "<example.net!relay-test>")]
+    [InlineData("bang-path-host", "<omr-probe@[192.0.2.7]>", "<example.net!relay-test@mx.target.test>")]
+    [InlineData("ipv4-literal-recipient", "<omr-probe@example.org>", "<relay-test@[192.0.2.1]>")]
+    [InlineData("ipv6-literal-recipient", "<omr-probe@example.org>", "<relay-test@[IPv6:2001:db8::1]>")]
+    [InlineData("unbracketed-recipient", "<omr-probe@example.org>", "relay-test@example.net")]
+    [InlineData("uppercase-domain", "<omr-probe@example.org>", "<relay-test@EXAMPLE.NET>")]
+    public void Templates_expand_to_the_exact_commands(string name, string mailFrom, string rcptTo)
+    {
+        var e = RelayTestCatalog.Expand(RelayTestCatalog.Find(name)!, V4);
+        Assert.Equal(mailFrom, e.MailFrom);
+        Assert.Equal(rcptTo, e.RcptTo);
+    }
+
+    [Fact]
+    public void IPv6_servers_get_IPv6_address_literals()
+    {
+        var e = RelayTestCatalog.Expand(RelayTestCatalog.Find("percent-hack-ip")!, V6);
+        Assert.Equal("<omr-probe@[IPv6:2001:db8::7]>", e.MailFrom);
+        Assert.Equal("<relay-test%example.net@[IPv6:2001:db8::7]>", e.RcptTo);
+    }
+
+    [Fact]
+    public void Covers_what_nmap_and_metasploit_try()
+    {
+        // nmap smtp-open-relay and Metasploit smtp_relay recipient forms, by shape.
+        var rcpts = RelayTestCatalog.All.Select(t => RelayTestCatalog.Expand(t, V4).RcptTo).ToHashSet();
+        foreach (var shape in new[]
+        {
+            "<relay-test@example.net>", "<relay-test%example.net@[192.0.2.7]>", "<relay-test%example.net@mx.target.test>",
+            "<\"relay-test@example.net\">", "<\"relay-test%example.net\">", "<relay-test@example.net@[192.0.2.7]>",
+            "<\"relay-test@example.net\"@[192.0.2.7]>", "<relay-test@example.net@mx.target.test>", "<@[192.0.2.7]:relay-test@example.net>",
+            "<@mx.target.test:relay-test@example.net>", "<example.net!relay-test>", "<example.net!relay-test@[192.0.2.7]>",
+            "<example.net!relay-test@mx.target.test>",
+        })
+            Assert.Contains(shape, rcpts);
+        var froms = RelayTestCatalog.All.Select(t => RelayTestCatalog.Expand(t, V4).MailFrom).ToHashSet();
+        foreach (var shape in new[] { "<>", "<omr-probe@example.org>", "<omr-probe>", "<omr-probe@[192.0.2.7]>", "<omr-probe@mx.target.test>", "<postmaster@target.test>" })
+            Assert.Contains(shape, froms);
+    }
+
+    [Fact]
+    public void Select_accepts_names_and_wildcards_in_catalogue_order_and_rejects_unknown_names()
+    {
+        Assert.Equal(new[] { "percent-hack-ip", "percent-hack-host", "percent-hack-domain" }, RelayTestCatalog.Select(new[] { "PERCENT-*" }).Select(t => t.Name));
+        Assert.Equal(new[] { "null-sender", "bang-path" }, RelayTestCatalog.Select(new[] { "bang-path", "null-sender" }).Select(t => t.Name));
+        var ex = Assert.Throws<ArgumentException>(() => RelayTestCatalog.Select(new[] { "no-such-test" }));
+        Assert.Contains("no-such-test", ex.Message);
+        Assert.Same(RelayTestCatalog.All, RelayTestCatalog.Select(null));
+    }
+}

@@ -1,0 +1,158 @@
+using Omr.Engine.Probing;
+using Xunit;
+
+namespace Omr.Engine.Tests;
+
+public class VerdictTests
+{
+    private static SmtpReply R(int code, string text) => new(code, new[] { text });
+
+    private static RelayTestOutcome O(string name, int code, string? enhanced = null, string text = "x", bool accepted = false)
+        => new() { Name = name, MailReplyCode = 250, ReplyCode = code, EnhancedCode = enhanced, Text = text, Accepted = accepted };
+
+    private static ProbeFacts Greeted(params RelayTestOutcome?[] outcomes) => new()
+    {
+        Connected = true,
+        Greeting = R(220, "mx.example ESMTP"),
+        GreetingBytesSeen = true,
+        Timeout = TimeSpan.FromSeconds(60),
+        Outcomes = outcomes,
+    };
+
+    [Fact]
+    public void Any_accepted_foreign_recipient_is_Open_and_names_the_tests()
+    {
+        var (v, reason) = VerdictRules.Decide(Greeted(O("a", 550), O("percent-hack-ip", 250, accepted: true), O("c", 450)));
+        Assert.Equal(RelayVerdict.Open, v);
+        Assert.Contains("percent-hack-ip", reason);
+        Assert.Contains("not yet proof", reason);
+    }
+
+    [Fact]
+    public void Accepted_wins_even_when_the_session_later_broke()
+    {
+        var f = Greeted(O("a", 250, accepted: true), null);
+        f.DeadlineReached = true;
+        Assert.Equal(RelayVerdict.Open, VerdictRules.Decide(f).Verdict);
+    }
+
+    [Fact]
+    public void All_permanent_refusals_is_Closed()
+    {
+        var (v, reason) = VerdictRules.Decide(Greeted(O("a", 550, "5.7.1", "Relaying denied"), O("b", 554, "5.7.1", "Relay access denied"), O("c", 501, "5.1.3", "Bad address")));
+        Assert.Equal(RelayVerdict.Closed, v);
+        Assert.Contains("550 5.7.1 Relaying denied", reason);
+    }
+
+    [Fact]
+    public void Temporary_refusals_are_Inconclusive_and_greylisting_is_named()
+    {
+        var (v, reason) = VerdictRules.Decide(Greeted(O("a", 550), O("b", 450, "4.7.1", "Greylisted, try again later")));
+        Assert.Equal(RelayVerdict.Inconclusive, v);
+        Assert.Contains("greylisting", reason);
+        Assert.Contains("-GreylistRetrySec", reason);
+    }
+
+    [Theory]
+    [InlineData(530, "5.7.0", "Authentication required")]
+    [InlineData(530, "5.7.0", "Must issue a STARTTLS command first")]
+    [InlineData(550, "5.7.0", "Authentication required")]
+    public void Auth_or_TLS_demanded_is_Inconclusive_never_Closed(int code, string enhanced, string text)
+    {
+        var (v, reason) = VerdictRules.Decide(Greeted(O("a", code, enhanced, text), O("b", 550)));
+        Assert.Equal(RelayVerdict.Inconclusive, v);
+        Assert.Contains("authentication or TLS", reason);
+    }
+
+    [Fact]
+    public void No_connection_is_Unreachable()
+    {
+        var (v, reason) = VerdictRules.Decide(new ProbeFacts { Connected = false, FailureMessage = "connection refused", Outcomes = new RelayTestOutcome?[3] });
+        Assert.Equal(RelayVerdict.Unreachable, v);
+        Assert.Contains("connection refused", reason);
+    }
+
+    [Fact]
+    public void No_greeting_is_Unreachable_but_a_partial_greeting_at_the_deadline_is_a_tarpit()
+    {
+        var silent = new ProbeFacts { Connected = true, FailureMessage = "connection closed before the greeting", Failure = SmtpFailureKind.NoGreeting, Outcomes = new RelayTestOutcome?[3] };
+        Assert.Equal(RelayVerdict.Unreachable, VerdictRules.Decide(silent).Verdict);
+        var dribble = new ProbeFacts { Connected = true, GreetingBytesSeen = true, DeadlineReached = true, Timeout = TimeSpan.FromSeconds(5), Outcomes = new RelayTestOutcome?[3] };
+        var (v, reason) = VerdictRules.Decide(dribble);
+        Assert.Equal(RelayVerdict.Inconclusive, v);
+        Assert.StartsWith("Tarpit", reason);
+    }
+
+    [Fact]
+    public void Greeting_refusals()
+    {
+        var f = new ProbeFacts { Connected = true, Greeting = R(554, "No SMTP service here"), Outcomes = new RelayTestOutcome?[2] };
+        Assert.Equal(RelayVerdict.Closed, VerdictRules.Decide(f).Verdict);
+        f.Greeting = R(421, "busy");
+        Assert.Equal(RelayVerdict.Inconclusive, VerdictRules.Decide(f).Verdict);
+    }
+
+    [Fact]
+    public void Slow_replies_until_the_deadline_are_reported_as_a_tarpit()
+    {
+        var f = Greeted(O("a", 550), null, null);
+        f.DeadlineReached = true;
+        f.SlowestReply = TimeSpan.FromSeconds(20);
+        var (v, reason) = VerdictRules.Decide(f);
+        Assert.Equal(RelayVerdict.Inconclusive, v);
+        Assert.StartsWith("Tarpit", reason);
+        f.SlowestReply = TimeSpan.FromMilliseconds(20);
+        Assert.StartsWith("The deadline", VerdictRules.Decide(f).Reason);
+    }
+
+    [Fact]
+    public void Dropped_mid_battery_is_Inconclusive_with_the_stage()
+    {
+        var f = Greeted(O("a", 550), null);
+        f.Failure = SmtpFailureKind.ConnectionClosed;
+        f.FailureStage = "MAIL";
+        f.FailureMessage = "the server closed the connection";
+        var (v, reason) = VerdictRules.Decide(f);
+        Assert.Equal(RelayVerdict.Inconclusive, v);
+        Assert.Contains("at MAIL", reason);
+        Assert.Contains("1 of 2", reason);
+    }
+
+    [Fact]
+    public void Hostile_replies_are_Inconclusive()
+    {
+        var f = Greeted(new RelayTestOutcome?[2]);
+        f.Failure = SmtpFailureKind.LineTooLong;
+        f.FailureStage = "EHLO";
+        f.FailureMessage = "reply line longer than 4096 bytes";
+        Assert.Equal(RelayVerdict.Inconclusive, VerdictRules.Decide(f).Verdict);
+    }
+
+    [Fact]
+    public void TLS_required_but_missing_is_Inconclusive()
+    {
+        var f = Greeted(new RelayTestOutcome?[2]);
+        f.TlsProblem = "TLS is required (-Tls Required) but the server does not offer STARTTLS.";
+        Assert.Equal((RelayVerdict.Inconclusive, f.TlsProblem), VerdictRules.Decide(f));
+    }
+
+    [Fact]
+    public void Stop_on_first_with_nothing_accepted_is_judged_on_what_ran()
+    {
+        var f = Greeted(O("a", 550), O("b", 550));
+        f.StoppedOnFirst = false;
+        Assert.Equal(RelayVerdict.Closed, VerdictRules.Decide(f).Verdict);
+    }
+
+    [Theory]
+    [InlineData("250 2.1.5 Ok", 250, "2.1.5", "Ok")]
+    [InlineData("550 5.7.1 <x@y>: Relay access denied", 550, "5.7.1", "<x@y>: Relay access denied")]
+    [InlineData("550 Relaying denied", 550, null, "Relaying denied")]
+    [InlineData("550 4.7.1 mismatched class", 550, null, "4.7.1 mismatched class")]
+    public void Replies_parse_enhanced_codes_only_when_the_class_matches(string line, int code, string? enhanced, string text)
+    {
+        var r = new SmtpReply(code, new[] { line.Substring(4) });
+        Assert.Equal(enhanced, r.EnhancedCode);
+        Assert.Equal(text, r.Text);
+    }
+}
