@@ -156,3 +156,16 @@ public class VerdictTests
         Assert.Equal(text, r.Text);
     }
 }
+
+public class VerdictReasonTests
+{
+    [Fact]
+    public void Long_lists_of_accepted_tests_are_shortened_in_the_reason_but_complete_in_counts()
+    {
+        var outcomes = Enumerable.Range(1, 10).Select(i => (RelayTestOutcome?)new RelayTestOutcome { Name = "t" + i, MailReplyCode = 250, ReplyCode = 250, Accepted = true }).ToArray();
+        var f = new ProbeFacts { Connected = true, Greeting = new SmtpReply(220, new[] { "x" }), Outcomes = outcomes };
+        var (_, reason) = VerdictRules.Decide(f);
+        Assert.Contains("10 of 10", reason);
+        Assert.Contains("t1, t2, t3 and 7 more", reason);
+    }
+}

@@ -45,7 +45,7 @@ namespace Omr.Engine.Probing
             {
                 var note = f.StoppedOnFirst ? " (stopped at the first)" : string.Empty;
                 return (RelayVerdict.Open,
-                    $"{accepted.Count} of {planned} relay tests accepted a foreign recipient{note}: {string.Join(", ", accepted.Select(a => a.Name))}. An accepted RCPT is not yet proof of delivery.");
+                    $"{accepted.Count} of {planned} relay tests accepted a foreign recipient{note}: {NameList(accepted.Select(a => a.Name).ToList())}. An accepted RCPT is not yet proof of delivery.");
             }
 
             // 2. No TCP connection.
@@ -136,6 +136,9 @@ namespace Omr.Engine.Probing
 
         private static string ReplyOf(RelayTestOutcome o)
             => o.ReplyCode.ToString(CultureInfo.InvariantCulture) + (o.EnhancedCode is null ? "" : " " + o.EnhancedCode) + (string.IsNullOrEmpty(o.Text) ? "" : " " + o.Text);
+
+        private static string NameList(IReadOnlyList<string> names)
+            => names.Count <= 4 ? string.Join(", ", names) : string.Join(", ", names.Take(3)) + $" and {names.Count - 3} more";
 
         private static string Secs(TimeSpan t) => t.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + " s";
     }

@@ -23,6 +23,7 @@ namespace Omr.Commands
         /// <summary>Domains whose MX hosts are tested. Address literals are tested directly.</summary>
         [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("DomainName", "DNSRoot")]
+        [DomainInputTransform]
         [ValidateNotNullOrEmpty]
         public string[]? Domain { get; set; }
 
@@ -159,6 +160,13 @@ namespace Omr.Commands
             WriteVerbose($"Relay tests: {string.Join(", ", tests.Select(t => t.Name))}; probe {ProbeFrom} -> {ProbeRecipient}; ports {string.Join(",", options.Ports)}; timeout {TimeoutSec} s; throttle {ThrottleLimit}.");
         }
 
+        private static bool IsDomainName(string value)
+        {
+            if (value.IndexOf('.') < 0 || MailHostResolver.ParseLiteral(value) != null) return false;
+            try { MailHostResolver.NormalizeName(value); return true; }
+            catch (DiscoveryException) { return false; }
+        }
+
         private static bool IsMailbox(string value)
         {
             var at = value.LastIndexOf('@');
@@ -172,7 +180,10 @@ namespace Omr.Commands
             {
                 // An object carrying both a host and a domain (Get-ExchangeServer: Fqdn and Domain)
                 // means the host; the domain only gives the tests their local-domain context.
-                var context = Domain != null && Domain.Length == 1 ? Domain[0] : null;
+                // When only a host property binds, PowerShell also binds the whole object, as a
+                // string, to -Domain (by value with coercion): an AD distinguished name or
+                // "@{...}" is no domain, so only a valid domain name is taken as context.
+                var context = Domain != null && Domain.Length == 1 && IsDomainName(Domain[0]) ? Domain[0] : null;
                 foreach (var host in ComputerName)
                 {
                     if (string.IsNullOrWhiteSpace(host)) continue;

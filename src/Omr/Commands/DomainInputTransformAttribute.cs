@@ -1,0 +1,52 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Management.Automation;
+
+namespace Omr.Commands
+{
+    /// <summary>
+    /// Makes whole inventory objects bind to -Domain as what they mean, not as their ToString():
+    /// an object with a DomainName/DNSRoot property gives that value (a local Exchange shell's
+    /// AcceptedDomain.ToString() is its display name, not its domain); an object that only
+    /// carries a host (Fqdn, DNSHostName, HostName, IPAddress) is refused here, so it binds to
+    /// -ComputerName alone.
+    /// </summary>
+    [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+    public sealed class DomainInputTransformAttribute : ArgumentTransformationAttribute
+    {
+        private static readonly string[] DomainProperties = { "DomainName", "DNSRoot" };
+        private static readonly string[] HostProperties = { "Fqdn", "DNSHostName", "HostName", "IPAddress" };
+
+        public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
+        {
+            var value = inputData is PSObject p ? p.BaseObject : inputData;
+            if (value is null || value is string || value is string[]) return inputData;
+            if (value is IEnumerable list && !(value is IDictionary))
+            {
+                var items = new List<object?>();
+                foreach (var item in list) items.Add(One(item));
+                return items.ToArray();
+            }
+            return One(inputData)!;
+        }
+
+        private static object? One(object? item)
+        {
+            if (item is null) return null;
+            var pso = PSObject.AsPSObject(item);
+            if (pso.BaseObject is string) return pso.BaseObject;
+            foreach (var name in DomainProperties)
+            {
+                var prop = pso.Properties[name];
+                if (prop?.Value != null) return prop.Value.ToString();
+            }
+            foreach (var name in HostProperties)
+            {
+                if (pso.Properties[name]?.Value != null)
+                    throw new ArgumentTransformationMetadataException("The input object names a host, not a domain; it binds to -ComputerName.");
+            }
+            return item;
+        }
+    }
+}
