@@ -280,4 +280,59 @@ public class SessionTests
         var (results, _) = await ScanAsync(null, _fx.Lab.Server("open").Domain, _fx.Lab.Server("helo-only").Domain);
         Assert.All(results, r => Assert.DoesNotContain(r.Transcript, t => t.Direction == "C" && (t.Text.StartsWith("DATA", StringComparison.OrdinalIgnoreCase) || t.Text.StartsWith("BDAT", StringComparison.OrdinalIgnoreCase))));
     }
+
+    [Fact]
+    public async Task A_thousand_targets_with_a_thousand_wide_throttle_each_yield_exactly_one_result()
+    {
+        var fast = new[] { "open", "closed", "discard", "reject-session", "helo-only" }.Concat(RelayTestCatalog.Names.Select(n => "vuln-" + n))
+            .Select(n => _fx.Lab.Server(n)).ToList();
+        var options = new ScanOptions
+        {
+            Ports = new[] { _fx.Lab.SmtpPort },
+            ThrottleLimit = 1000,
+            Probe = new ProbeSettings { Timeout = TimeSpan.FromSeconds(60), HeloName = "probe.omr-test.example", Tests = RelayTestCatalog.Select(new[] { "foreign-recipient", "percent-hack-ip" }) },
+        };
+        using var scanner = new RelayScanner(options, CancellationToken.None);
+        const int count = 1200;
+        for (int i = 0; i < count; i++)
+        {
+            var s = fast[i % fast.Count];
+            scanner.AddHost(s.Address, null, "t" + i);
+        }
+        scanner.Complete();
+        var seen = new Dictionary<string, RelayTestResult>();
+        using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await foreach (var e in scanner.Events.ReadAllAsync(guard.Token))
+        {
+            Assert.IsNotType<ScanErrorEvent>(e);
+            if (e is ScanResultEvent r) seen.Add((string)r.Input!, r.Result);
+        }
+        Assert.Equal(count, seen.Count);
+        Assert.Equal(count, seen.Values.Select(r => r.ProbeId).Distinct().Count());
+        Assert.All(seen.Values, r => Assert.NotEqual(RelayVerdict.Unreachable, r.Verdict));
+        Assert.Equal(count / fast.Count * 1 + (count % fast.Count > 0 ? 1 : 0), seen.Values.Count(r => r.Address == fast[0].Address));
+    }
+
+    [Fact]
+    public async Task Cancelling_stops_all_work_at_once()
+    {
+        var options = new ScanOptions
+        {
+            DnsServers = new[] { _fx.Lab.DnsEndPoint },
+            Ports = new[] { _fx.Lab.SmtpPort },
+            Probe = new ProbeSettings { Timeout = TimeSpan.FromMinutes(5) },
+        };
+        options.Probe.Limits.ReplyTimeout = TimeSpan.FromMinutes(5);
+        using var cts = new CancellationTokenSource();
+        using var scanner = new RelayScanner(options, cts.Token);
+        scanner.AddDomain("tarpit.omr-lab.test", null);
+        scanner.AddDomain("greylist.omr-lab.test", null);
+        scanner.Complete();
+        await Task.Delay(700);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        cts.Cancel();
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await foreach (var _ in scanner.Events.ReadAllAsync(guard.Token)) { }
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(3), sw.Elapsed.ToString());
+    }
 }
