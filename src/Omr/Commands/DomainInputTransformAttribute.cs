@@ -10,25 +10,31 @@ namespace Omr.Commands
     /// an object with a DomainName/DNSRoot property gives that value (a local Exchange shell's
     /// AcceptedDomain.ToString() is its display name, not its domain); an object that only
     /// carries a host (Fqdn, DNSHostName, HostName, IPAddress) is refused here, so it binds to
-    /// -ComputerName alone.
+    /// -ComputerName, and -Domain gets only the object's own Domain property (its context) or
+    /// nothing. (Throwing here would abort the whole binding, so a host object yields an empty
+    /// array that the cmdlet ignores.)
     /// </summary>
     [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
     public sealed class DomainInputTransformAttribute : ArgumentTransformationAttribute
     {
         private static readonly string[] DomainProperties = { "DomainName", "DNSRoot" };
-        private static readonly string[] HostProperties = { "Fqdn", "DNSHostName", "HostName", "IPAddress" };
+        private static readonly string[] HostProperties = { "Fqdn", "DNSHostName", "HostName", "IPAddress", "ComputerName" };
 
         public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
         {
             var value = inputData is PSObject p ? p.BaseObject : inputData;
             if (value is null || value is string || value is string[]) return inputData;
+            var items = new List<object?>();
             if (value is IEnumerable list && !(value is IDictionary))
             {
-                var items = new List<object?>();
                 foreach (var item in list) items.Add(One(item));
-                return items.ToArray();
             }
-            return One(inputData)!;
+            else
+            {
+                items.Add(One(inputData));
+            }
+            items.RemoveAll(i => i is null);
+            return items.ToArray();
         }
 
         private static object? One(object? item)
@@ -44,7 +50,7 @@ namespace Omr.Commands
             foreach (var name in HostProperties)
             {
                 if (pso.Properties[name]?.Value != null)
-                    throw new ArgumentTransformationMetadataException("The input object names a host, not a domain; it binds to -ComputerName.");
+                    return pso.Properties["Domain"]?.Value?.ToString();
             }
             return item;
         }

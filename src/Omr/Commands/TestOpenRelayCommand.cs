@@ -24,7 +24,7 @@ namespace Omr.Commands
         [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("DomainName", "DNSRoot")]
         [DomainInputTransform]
-        [ValidateNotNullOrEmpty]
+        [AllowEmptyCollection]
         public string[]? Domain { get; set; }
 
         /// <summary>Hosts or addresses tested directly, without an MX lookup.</summary>
@@ -191,7 +191,7 @@ namespace Omr.Commands
                     scanner.AddHost(host, context, host);
                 }
             }
-            else if (Domain != null)
+            else if (Domain != null && Domain.Any(d => !string.IsNullOrWhiteSpace(d)))
             {
                 foreach (var domain in Domain)
                 {
