@@ -1,0 +1,284 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using MimeKit;
+using Omr.Engine.Probing;
+
+namespace Omr.Engine.Evidence
+{
+    /// <summary>What goes into one evidence bundle.</summary>
+    public sealed class EvidenceBundle
+    {
+        public RelayEvidence Evidence { get; set; } = new RelayEvidence();
+        /// <summary>The message exactly as fetched.</summary>
+        public byte[] Message { get; set; } = Array.Empty<byte>();
+        /// <summary>The message's top-level headers (for the report).</summary>
+        public HeaderList? Headers { get; set; }
+        public DateTimeOffset Generated { get; set; } = DateTimeOffset.UtcNow;
+    }
+
+    /// <summary>
+    /// Writes an evidence bundle folder: transcript.log, message.eml (byte-exact), report.html
+    /// (everything HTML-encoded) and evidence.json (with the SHA-256 of every other file).
+    /// Folder names are built only from safe characters, whatever the server sent.
+    /// </summary>
+    public static class EvidenceBundleWriter
+    {
+        public const string TranscriptFile = "transcript.log";
+        public const string MessageFile = "message.eml";
+        public const string ReportFile = "report.html";
+        public const string JsonFile = "evidence.json";
+        public const int MaxFolderNameLength = 120;
+
+        private static readonly Regex AuthCommand = new Regex(@"^(AUTH\s+\S+)(\s.*)?$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+
+        /// <summary>Writes the bundle under <paramref name="outputPath"/>; returns the folder and the files' full paths.</summary>
+        public static (string Folder, string[] Files) Write(EvidenceBundle bundle, string outputPath)
+        {
+            if (bundle is null) throw new ArgumentNullException(nameof(bundle));
+            if (string.IsNullOrWhiteSpace(outputPath)) throw new ArgumentException("An output path is required.", nameof(outputPath));
+            var ev = bundle.Evidence;
+            var result = ev.Result;
+            var root = Path.GetFullPath(outputPath);
+            Directory.CreateDirectory(root);
+            var name = FolderName(result.StartTime == default ? bundle.Generated : result.StartTime, result.ComputerName ?? result.Target, result.Address, result.Port, result.ProbeId);
+            var folder = Path.Combine(root, name);
+            for (var n = 2; Directory.Exists(folder) || File.Exists(folder); n++)
+                folder = Path.Combine(root, name + "_" + n.ToString(CultureInfo.InvariantCulture));
+            // Belt and braces: the folder must be a direct child of the output path.
+            if (!string.Equals(Path.GetDirectoryName(folder), root.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar), StringComparison.Ordinal))
+                throw new InvalidOperationException("The evidence folder name escaped the output path.");
+            Directory.CreateDirectory(folder);
+
+            var files = new List<(string Name, string Path, byte[] Bytes)>();
+            void Put(string file, byte[] bytes)
+            {
+                var path = Path.Combine(folder, file);
+                File.WriteAllBytes(path, bytes);
+                files.Add((file, path, bytes));
+            }
+
+            var utf8 = new UTF8Encoding(false);
+            Put(TranscriptFile, utf8.GetBytes(TranscriptLog(result.Transcript)));
+            Put(MessageFile, bundle.Message);
+            ev.BundlePath = folder;
+            Put(ReportFile, utf8.GetBytes(Report(bundle)));
+            Put(JsonFile, utf8.GetBytes(Json(bundle, files.Select(f => (f.Name, f.Bytes)).ToList())));
+            return (folder, files.Select(f => f.Path).ToArray());
+        }
+
+        /// <summary>A file-system-safe folder name: [A-Za-z0-9.-] and "_" only, no "..", bounded.</summary>
+        public static string FolderName(DateTimeOffset time, string? host, string? address, int port, string? probeId)
+        {
+            var parts = new[]
+            {
+                time.UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture),
+                Safe(host, 60),
+                Safe(address, 45),
+                port.ToString(CultureInfo.InvariantCulture),
+                Safe(probeId, 40),
+            };
+            var name = string.Join("_", parts);
+            if (name.Length > MaxFolderNameLength) name = name.Substring(0, MaxFolderNameLength);
+            return name.TrimEnd('.', '_', '-');
+        }
+
+        /// <summary>One component: unsafe characters become "_", runs of dots collapse, bounded length.</summary>
+        public static string Safe(string? text, int max)
+        {
+            if (string.IsNullOrEmpty(text)) return "none";
+            var sb = new StringBuilder(Math.Min(text!.Length, max));
+            foreach (var c in text)
+            {
+                if (sb.Length >= max) break;
+                var ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+                var ch = ok ? c : '_';
+                if (ch == '.' && sb.Length > 0 && (sb[sb.Length - 1] == '.' || sb[sb.Length - 1] == '_')) ch = '_';
+                sb.Append(ch);
+            }
+            var s = sb.ToString().Trim('.', '_');
+            while (s.Contains("..")) s = s.Replace("..", "_");
+            return s.Length == 0 ? "none" : s;
+        }
+
+        /// <summary>The transcript, one entry per line, with AUTH arguments and SASL responses redacted.</summary>
+        public static string TranscriptLog(IEnumerable<TranscriptEntry> entries)
+        {
+            var sb = new StringBuilder();
+            var inSasl = false;
+            foreach (var e in entries ?? Array.Empty<TranscriptEntry>())
+            {
+                var text = Transcript.Sanitize(e.Text ?? string.Empty);
+                if (e.Direction == "C")
+                {
+                    var m = AuthCommand.Match(text);
+                    if (m.Success)
+                    {
+                        text = m.Groups[1].Value + (m.Groups[2].Success && m.Groups[2].Value.Trim().Length > 0 ? " [redacted]" : string.Empty);
+                        inSasl = true;
+                    }
+                    else if (inSasl)
+                    {
+                        text = "[redacted]";
+                    }
+                }
+                else if (e.Direction == "S")
+                {
+                    inSasl = inSasl && text.StartsWith("334", StringComparison.Ordinal);
+                }
+                sb.Append(new TranscriptEntry(e.Time, e.Direction ?? "*", text)).Append('\n');
+            }
+            return sb.ToString();
+        }
+
+        private static string Sha256(byte[] data)
+        {
+            using var sha = SHA256.Create();
+            return string.Concat(sha.ComputeHash(data).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
+        }
+
+        private static string Json(EvidenceBundle bundle, List<(string Name, byte[] Bytes)> files)
+        {
+            var ev = bundle.Evidence;
+            var r = ev.Result;
+            var j = new JsonText().BeginObject();
+            j.String("schema", "omr-evidence/1").Date("generated", bundle.Generated);
+            j.String("probeId", ev.ProbeId).Bool("delivered", ev.Delivered).String("proof", ev.Proof.ToString()).Bool("relaySeen", ev.RelaySeen).String("reason", ev.Reason);
+            j.BeginObject("result")
+                .String("target", r.Target).String("domain", r.Domain).String("computerName", r.ComputerName).String("address", r.Address)
+                .Number("port", r.Port).Number("preference", r.Preference).String("verdict", r.Verdict.ToString()).String("reason", r.Reason)
+                .String("banner", r.Banner).String("tls", r.Tls).Strings("relayedBy", r.RelayedBy ?? Array.Empty<string>())
+                .Strings("extensions", r.Extensions ?? Array.Empty<string>())
+                .Date("startTime", r.StartTime).Decimal("durationSeconds", r.Duration.TotalSeconds).Number("connections", r.Connections)
+                .String("verifyAddress", r.VerifyAddress).String("verifiedWith", r.VerifiedWith)
+                .String("verificationMessageId", r.VerificationMessageId).String("verificationReply", r.VerificationReply)
+                .EndObject();
+            j.BeginArray("tests");
+            foreach (var t in r.Tests ?? Array.Empty<RelayTestOutcome>())
+            {
+                j.BeginObject().String("name", t.Name).String("mailFrom", t.MailFrom).String("rcptTo", t.RcptTo)
+                    .Number("mailReplyCode", t.MailReplyCode).Number("replyCode", t.ReplyCode).String("enhancedCode", t.EnhancedCode)
+                    .String("text", t.Text).String("stage", t.Stage).Bool("accepted", t.Accepted).String("error", t.Error).String("proves", t.Proves)
+                    .EndObject();
+            }
+            j.EndArray();
+            j.BeginObject("message")
+                .String("messageId", ev.MessageId).String("subject", ev.Subject).Date("receivedAt", ev.ReceivedAt)
+                .String("matchedBy", ev.MatchedBy).String("source", ev.MailSource).Number("bytes", bundle.Message.LongLength)
+                .EndObject();
+            j.BeginArray("hops");
+            foreach (var h in ev.Hops)
+            {
+                j.BeginObject().String("from", h.From).String("helo", h.Helo).String("ip", h.Ip).String("by", h.By).String("byIp", h.ByIp)
+                    .String("with", h.With).String("id", h.Id).String("for", h.For).Date("timestamp", h.Timestamp).String("raw", h.Raw)
+                    .EndObject();
+            }
+            j.EndArray();
+            j.BeginArray("files");
+            foreach (var (name, bytes) in files)
+                j.BeginObject().String("name", name).Number("bytes", bytes.LongLength).String("sha256", Sha256(bytes)).EndObject();
+            j.EndArray();
+            return j.EndObject().ToString() + "\n";
+        }
+
+        private static string H(string? s) => WebUtility.HtmlEncode(s ?? string.Empty);
+
+        private static string H(object? o) => H(o is IFormattable f ? f.ToString(null, CultureInfo.InvariantCulture) : o?.ToString());
+
+        private static string Report(EvidenceBundle bundle)
+        {
+            var ev = bundle.Evidence;
+            var r = ev.Result;
+            var sb = new StringBuilder();
+            var host = r.ComputerName ?? r.Address ?? r.Target;
+            sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
+              .Append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n")
+              .Append("<title>Open relay evidence: ").Append(H(host)).Append(" [").Append(H(r.Address)).Append("]:").Append(H(r.Port)).Append("</title>\n")
+              .Append("<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;margin-bottom:1.5em}")
+              .Append("td,th{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#eee}")
+              .Append("pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;word-break:break-all}.ok{color:#060}.bad{color:#a00;font-weight:bold}</style>\n")
+              .Append("</head><body>\n");
+            sb.Append("<h1>Open relay evidence</h1>\n");
+            sb.Append("<p class=\"").Append(ev.Delivered ? "bad" : "ok").Append("\">")
+              .Append(ev.Delivered
+                  ? "The server below relayed a test message from an outside sender to an outside mailbox: it is an open relay."
+                  : "The verification message was not found: " + H(ev.Reason))
+              .Append("</p>\n");
+
+            sb.Append("<h2>What was tested</h2>\n<table>\n");
+            Row(sb, "Target", r.Target);
+            Row(sb, "Domain", r.Domain);
+            Row(sb, "Mail host", r.ComputerName);
+            Row(sb, "Address", r.Address);
+            Row(sb, "Port", r.Port.ToString(CultureInfo.InvariantCulture));
+            Row(sb, "Banner", r.Banner);
+            Row(sb, "TLS", r.Tls);
+            Row(sb, "Tested at", r.StartTime.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture));
+            Row(sb, "Verdict", r.Verdict + ": " + r.Reason);
+            Row(sb, "Proof", ev.Proof.ToString());
+            Row(sb, "Probe id", r.ProbeId);
+            sb.Append("</table>\n");
+
+            sb.Append("<h2>Relay tests</h2>\n<table>\n<tr><th>Test</th><th>MAIL FROM</th><th>RCPT TO</th><th>Reply</th><th>Accepted</th><th>Proves</th></tr>\n");
+            foreach (var t in r.Tests ?? Array.Empty<RelayTestOutcome>())
+            {
+                var reply = t.ReplyCode == 0 ? t.Error ?? string.Empty : t.ReplyCode.ToString(CultureInfo.InvariantCulture) + " " + (t.Text ?? string.Empty);
+                sb.Append("<tr><td>").Append(H(t.Name)).Append("</td><td>").Append(H(t.MailFrom)).Append("</td><td>").Append(H(t.RcptTo))
+                  .Append("</td><td>").Append(H(reply)).Append("</td><td>").Append(t.Accepted ? "<b>yes</b>" : "no")
+                  .Append("</td><td>").Append(H(t.Proves)).Append("</td></tr>\n");
+            }
+            sb.Append("</table>\n");
+
+            sb.Append("<h2>Verification</h2>\n<table>\n");
+            Row(sb, "Sent to", r.VerifyAddress);
+            Row(sb, "Through relay test", r.VerifiedWith);
+            Row(sb, "Message-ID", r.VerificationMessageId);
+            Row(sb, "Server's reply after the final dot", r.VerificationReply);
+            Row(sb, "Delivered", ev.Delivered ? "yes" : "no");
+            Row(sb, "Received at", ev.ReceivedAt?.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture));
+            Row(sb, "Found in", ev.MailSource);
+            Row(sb, "Matched by", ev.MatchedBy);
+            Row(sb, "Relay address in the Received chain", ev.RelaySeen ? "yes" : "no");
+            if (ev.Reason != null) Row(sb, "Note", ev.Reason);
+            sb.Append("</table>\n");
+
+            if (ev.Hops.Length > 0)
+            {
+                sb.Append("<h2>Received chain (newest first)</h2>\n<table>\n<tr><th>#</th><th>From</th><th>IP</th><th>HELO</th><th>By</th><th>With</th><th>Id</th><th>Time</th></tr>\n");
+                var i = 0;
+                foreach (var h in ev.Hops)
+                {
+                    sb.Append("<tr><td>").Append(++i).Append("</td><td>").Append(H(h.From)).Append("</td><td>").Append(H(h.Ip)).Append("</td><td>").Append(H(h.Helo))
+                      .Append("</td><td>").Append(H(h.By)).Append(h.ByIp is null ? string.Empty : " [" + H(h.ByIp) + "]").Append("</td><td>").Append(H(h.With))
+                      .Append("</td><td>").Append(H(h.Id)).Append("</td><td>").Append(H(h.Timestamp?.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture)))
+                      .Append("</td></tr>\n");
+                }
+                sb.Append("</table>\n");
+            }
+
+            if (bundle.Headers != null)
+            {
+                sb.Append("<h2>Headers of the message that came back</h2>\n<pre>");
+                foreach (var h in bundle.Headers.Take(500))
+                    sb.Append(H(h.Field)).Append(": ").Append(H(Transcript.Sanitize(ReceivedChainParser.Unfold(Encoding.UTF8.GetString(h.RawValue))))).Append('\n');
+                sb.Append("</pre>\n");
+            }
+
+            sb.Append("<h2>SMTP transcript</h2>\n<pre>").Append(H(TranscriptLog(r.Transcript))).Append("</pre>\n");
+            sb.Append("<p>Files: ").Append(H(TranscriptFile)).Append(", ").Append(H(MessageFile)).Append(" (the message exactly as received), ")
+              .Append(H(JsonFile)).Append(" (machine-readable, with SHA-256 of each file).</p>\n");
+            sb.Append("<p><small>Generated by Omr at ").Append(H(bundle.Generated.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture))).Append("</small></p>\n");
+            sb.Append("</body></html>\n");
+            return sb.ToString();
+        }
+
+        private static void Row(StringBuilder sb, string label, string? value)
+            => sb.Append("<tr><th>").Append(H(label)).Append("</th><td>").Append(H(value)).Append("</td></tr>\n");
+    }
+}

@@ -1,0 +1,378 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Threading;
+using System.Threading.Channels;
+using System.Threading.Tasks;
+using MimeKit;
+using Omr.Engine.Probing;
+
+namespace Omr.Engine.Evidence
+{
+    public enum EvidenceErrorCategory
+    {
+        ConnectionError,
+        SecurityError,
+        ObjectNotFound,
+        InvalidData,
+        WriteError,
+        InvalidOperation,
+    }
+
+    public abstract class EvidenceEvent { }
+
+    /// <summary>One answer for one input result.</summary>
+    public sealed class EvidenceResultEvent : EvidenceEvent
+    {
+        public EvidenceResultEvent(RelayEvidence evidence, object? input) { Evidence = evidence; Input = input; }
+        public RelayEvidence Evidence { get; }
+        /// <summary>The caller's token for the input (the cmdlet's original pipeline object).</summary>
+        public object? Input { get; }
+    }
+
+    public sealed class EvidenceErrorEvent : EvidenceEvent
+    {
+        public EvidenceErrorEvent(string errorId, EvidenceErrorCategory category, string message, Exception? exception, object? target)
+        {
+            ErrorId = errorId; Category = category; Message = message; Exception = exception; Target = target;
+        }
+        public string ErrorId { get; }
+        public EvidenceErrorCategory Category { get; }
+        public string Message { get; }
+        public Exception? Exception { get; }
+        public object? Target { get; }
+    }
+
+    public sealed class EvidenceProgressEvent : EvidenceEvent
+    {
+        public EvidenceProgressEvent(int found, int expected, int secondsLeft, string status)
+        {
+            Found = found; Expected = expected; SecondsLeft = secondsLeft; Status = status;
+        }
+        public int Found { get; }
+        public int Expected { get; }
+        public int SecondsLeft { get; }
+        public string Status { get; }
+    }
+
+    public sealed class EvidenceVerboseEvent : EvidenceEvent
+    {
+        public EvidenceVerboseEvent(string message) { Message = message; }
+        public string Message { get; }
+    }
+
+    /// <summary>A delivered verification message still in the mail source (for -Remove / -MoveTo).</summary>
+    public sealed class FoundMessage
+    {
+        public FoundMessage(MailItem item, RelayEvidence evidence) { Item = item; Evidence = evidence; }
+        public MailItem Item { get; }
+        public RelayEvidence Evidence { get; }
+    }
+
+    /// <summary>What to collect and how.</summary>
+    public sealed class EvidenceRequest
+    {
+        /// <summary>The inputs with the caller's token for each (returned on the result event).</summary>
+        public IList<(RelayTestResult Result, object? Input)> Inputs { get; } = new List<(RelayTestResult, object?)>();
+        /// <summary>Creates the mail source (called only when some input needs searching).</summary>
+        public Func<IMailSource>? SourceFactory { get; set; }
+        /// <summary>Bundles are written here; null: no bundles.</summary>
+        public string? OutputPath { get; set; }
+        /// <summary>How long to wait for messages; zero: look once.</summary>
+        public TimeSpan Wait { get; set; }
+        public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+        public Func<DateTimeOffset> Clock { get; set; } = () => DateTimeOffset.UtcNow;
+    }
+
+    /// <summary>
+    /// Finds the verification messages of a set of relay test results in a mail source (polling until
+    /// every expected token arrived or the wait is over), matches them, writes the bundles and yields
+    /// one <see cref="RelayEvidence"/> per input, always. Events are read from <see cref="Events"/>
+    /// on the caller's thread.
+    /// </summary>
+    public sealed class EvidenceCollector : IDisposable
+    {
+        private readonly EvidenceRequest _request;
+        private readonly Channel<EvidenceEvent> _events = Channel.CreateUnbounded<EvidenceEvent>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly List<FoundMessage> _found = new List<FoundMessage>();
+        private IMailSource? _source;
+
+        public EvidenceCollector(EvidenceRequest request)
+        {
+            _request = request ?? throw new ArgumentNullException(nameof(request));
+        }
+
+        public ChannelReader<EvidenceEvent> Events => _events.Reader;
+
+        /// <summary>Messages found (after <see cref="RunAsync"/> completed).</summary>
+        public IReadOnlyList<FoundMessage> Found => _found;
+
+        public string? SourceDescription => _source?.Description;
+
+        public bool SourceSupportsMove => _source?.SupportsMove == true;
+
+        /// <summary>Starts the work on the thread pool; the events channel completes when it ends.</summary>
+        public Task Start(CancellationToken ct) => Task.Run(() => RunAsync(ct), ct);
+
+        public async Task RunAsync(CancellationToken ct)
+        {
+            try
+            {
+                await RunCoreAsync(ct).ConfigureAwait(false);
+                _events.Writer.TryComplete();
+            }
+            catch (Exception ex)
+            {
+                _events.Writer.TryComplete(ex);
+            }
+        }
+
+        private void Emit(EvidenceEvent e) => _events.Writer.TryWrite(e);
+
+        private void Verbose(string message) => Emit(new EvidenceVerboseEvent(message));
+
+        private async Task RunCoreAsync(CancellationToken ct)
+        {
+            var clock = _request.Clock;
+            var pending = new Dictionary<string, List<(RelayTestResult Result, object? Input)>>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (result, input) in _request.Inputs)
+            {
+                var why = NotSearchable(result);
+                if (why != null)
+                {
+                    Emit(new EvidenceResultEvent(NotDelivered(result, why, null), input));
+                    continue;
+                }
+                if (!pending.TryGetValue(result.ProbeId, out var list)) pending[result.ProbeId] = list = new List<(RelayTestResult, object?)>();
+                list.Add((result, input));
+            }
+            if (pending.Count == 0) return;
+            if (_request.SourceFactory is null) throw new InvalidOperationException("No mail source.");
+
+            var expected = pending.Count;
+            var start = clock();
+            var deadline = start + _request.Wait;
+            var source = _source = _request.SourceFactory();
+            Verbose($"Looking for {expected} verification message(s) in {source.Description}{(_request.Wait > TimeSpan.Zero ? $", waiting up to {_request.Wait.TotalSeconds:0} s" : string.Empty)}.");
+            string? failure = null;
+            try
+            {
+                await source.OpenAsync(ct).ConfigureAwait(false);
+            }
+            catch (MailSourceException ex)
+            {
+                failure = Fail(ex, pending);
+            }
+
+            var scans = 0;
+            while (failure is null && pending.Count > 0)
+            {
+                scans++;
+                IReadOnlyList<MailItem> items;
+                try
+                {
+                    items = await ScanWithRetryAsync(source, pending.Keys.ToList(), ct).ConfigureAwait(false);
+                }
+                catch (MailSourceException ex)
+                {
+                    failure = Fail(ex, pending);
+                    break;
+                }
+                catch (Exception ex) when (IsMailFailure(ex, ct))
+                {
+                    failure = Fail(new MailSourceException(MailSourceErrorKind.Connect, $"Reading {source.Description} failed: {MailConnect.Describe(ex)}", ex), pending);
+                    break;
+                }
+
+                foreach (var item in items)
+                {
+                    var match = ProbeMatcher.Match(item.Headers, pending.Keys.ToList());
+                    if (match is null) continue;
+                    byte[] raw;
+                    try
+                    {
+                        raw = await source.FetchAsync(item, ct).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (IsMailFailure(ex, ct) || ex is InvalidDataException)
+                    {
+                        Emit(new EvidenceErrorEvent("MessageFetchFailed", EvidenceErrorCategory.ConnectionError,
+                            $"Could not fetch the verification message for probe {match.ProbeId} from {source.Description}: {MailConnect.Describe(ex)}", ex, pending[match.ProbeId][0].Input));
+                        continue;
+                    }
+                    Verbose($"Found the verification message for probe {match.ProbeId} (matched by {match.Kind}, {raw.Length} bytes).");
+                    foreach (var (result, input) in pending[match.ProbeId])
+                    {
+                        var ev = Delivered(result, item, raw, match, source.Description);
+                        _found.Add(new FoundMessage(item, ev));
+                        Emit(new EvidenceResultEvent(ev, input));
+                    }
+                    pending.Remove(match.ProbeId);
+                    if (pending.Count == 0) break;
+                }
+                if (pending.Count == 0) break;
+                var now = clock();
+                if (now >= deadline) break;
+                var left = deadline - now;
+                Emit(new EvidenceProgressEvent(expected - pending.Count, expected, (int)Math.Ceiling(left.TotalSeconds),
+                    $"{expected - pending.Count} of {expected} verification messages found; waiting up to {left.TotalSeconds:0} s more"));
+                var delay = left < _request.PollInterval ? left : _request.PollInterval;
+                await Task.Delay(delay, ct).ConfigureAwait(false);
+            }
+
+            var waited = clock() - start;
+            foreach (var list in pending.Values)
+            {
+                foreach (var (result, input) in list)
+                {
+                    var reason = failure ?? NotFoundReason(result, source.Description, waited, scans);
+                    Emit(new EvidenceResultEvent(NotDelivered(result, reason, source.Description), input));
+                }
+            }
+        }
+
+        private async Task<IReadOnlyList<MailItem>> ScanWithRetryAsync(IMailSource source, IReadOnlyCollection<string> ids, CancellationToken ct)
+        {
+            try
+            {
+                return await source.ScanAsync(ids, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsMailFailure(ex, ct) && !(ex is MailSourceException))
+            {
+                // One reconnect: connections drop while we wait.
+                Verbose($"The mailbox connection failed ({MailConnect.Describe(ex)}); reconnecting once.");
+                await source.OpenAsync(ct).ConfigureAwait(false);
+                return await source.ScanAsync(ids, ct).ConfigureAwait(false);
+            }
+        }
+
+        private static bool IsMailFailure(Exception ex, CancellationToken ct)
+            => !(ex is OperationCanceledException && ct.IsCancellationRequested)
+               && (ex is IOException || ex is MailKit.ProtocolException || ex is MailKit.CommandException || ex is System.Net.Sockets.SocketException
+                   || ex is TimeoutException || ex is OperationCanceledException || ex is InvalidOperationException || ex is UnauthorizedAccessException
+                   || ex is MailKit.ServiceNotConnectedException || ex is MailKit.ServiceNotAuthenticatedException || ex is MailKit.FolderNotOpenException);
+
+        private string Fail(MailSourceException ex, Dictionary<string, List<(RelayTestResult Result, object? Input)>> pending)
+        {
+            var (id, category) = ex.Kind switch
+            {
+                MailSourceErrorKind.Authentication => ("MailboxAuthFailed", EvidenceErrorCategory.SecurityError),
+                MailSourceErrorKind.FolderNotFound => ("MailboxFolderNotFound", EvidenceErrorCategory.ObjectNotFound),
+                _ => ("MailboxConnectFailed", EvidenceErrorCategory.ConnectionError),
+            };
+            Emit(new EvidenceErrorEvent(id, category, ex.Message, ex, _source?.Description));
+            return "the mailbox could not be read: " + ex.Message;
+        }
+
+        /// <summary>Why an input is not searched for, or null when it is.</summary>
+        public static string? NotSearchable(RelayTestResult r)
+        {
+            if (r.Verdict != RelayVerdict.Open)
+                return $"not an open relay (Verdict is {r.Verdict}): there is no verification message to look for";
+            if (string.IsNullOrEmpty(r.VerificationMessageId))
+                return $"no verification message was sent (Proof is {r.Proof}); run Test-OpenRelay -Verify -VerifyAddress <a mailbox you own> to send one";
+            if (string.IsNullOrEmpty(r.ProbeId))
+                return "the result has no ProbeId to match a message with";
+            return null;
+        }
+
+        public static string NotFoundReason(RelayTestResult r, string where, TimeSpan waited, int scans)
+        {
+            var secs = Math.Max(0, (int)Math.Round(waited.TotalSeconds));
+            var when = scans <= 1 && secs == 0 ? "(looked once; use -WaitSec to wait for it)" : $"after {secs.ToString(CultureInfo.InvariantCulture)} s";
+            var head = $"not found in {where} {when}";
+            if (r.Proof >= RelayProof.DataAccepted)
+                return $"{head}; the server accepted DATA ({r.VerificationReply ?? "250"}) but the message never arrived: accept-then-discard, or still queued (try a longer -WaitSec)";
+            return $"{head}; the verification message was not accepted ({r.VerificationReply ?? "no reply"})";
+        }
+
+        private static RelayEvidence Base(RelayTestResult r) => new RelayEvidence
+        {
+            Result = r,
+            ProbeId = r.ProbeId,
+            ComputerName = r.ComputerName,
+            Address = r.Address,
+            Port = r.Port,
+            Domain = r.Domain,
+            Proof = r.Proof,
+        };
+
+        private static RelayEvidence NotDelivered(RelayTestResult r, string reason, string? where)
+        {
+            var ev = Base(r);
+            ev.Delivered = false;
+            ev.Reason = reason;
+            ev.MailSource = where;
+            return ev;
+        }
+
+        private RelayEvidence Delivered(RelayTestResult input, MailItem item, byte[] raw, ProbeMatch match, string where)
+        {
+            var result = Copy(input);
+            result.Proof = RelayProof.Delivered;
+            var ev = Base(result);
+            ev.Delivered = true;
+            ev.Proof = RelayProof.Delivered;
+            ev.MatchedBy = match.Kind.ToString();
+            ev.MailSource = where;
+            HeaderList headers;
+            try { headers = MailConnect.ParseHeaders(raw); }
+            catch (FormatException) { headers = item.Headers; }
+            ev.Hops = ReceivedChainParser.Parse(headers);
+            var mid = headers[HeaderId.MessageId];
+            ev.MessageId = mid is null ? null : Transcript.Sanitize(mid.Trim().TrimStart('<').TrimEnd('>'));
+            var subject = headers[HeaderId.Subject];
+            ev.Subject = subject is null ? null : Transcript.Sanitize(subject);
+            ev.ReceivedAt = ev.Hops.Select(h => h.Timestamp).FirstOrDefault(t => t != null) ?? item.ArrivedAt;
+            ev.RelaySeen = ReceivedChainParser.ChainShows(ev.Hops, result.Address);
+            if (!ev.RelaySeen)
+            {
+                var byName = result.ComputerName != null && ev.Hops.Any(h =>
+                    string.Equals(h.By, result.ComputerName, StringComparison.OrdinalIgnoreCase) || string.Equals(h.From, result.ComputerName, StringComparison.OrdinalIgnoreCase));
+                ev.Reason = $"delivered, but the relay's address {result.Address ?? "(unknown)"} does not appear in the Received chain ({ev.Hops.Length} hops)"
+                    + (byName ? $"; the host name {result.ComputerName} does" : string.Empty);
+            }
+            if (_request.OutputPath != null)
+            {
+                try
+                {
+                    var (folder, files) = EvidenceBundleWriter.Write(new EvidenceBundle { Evidence = ev, Message = raw, Headers = headers, Generated = _request.Clock() }, _request.OutputPath);
+                    ev.BundlePath = folder;
+                    ev.Files = files;
+                    Verbose($"Wrote the evidence bundle {folder}.");
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is InvalidOperationException || ex is NotSupportedException)
+                {
+                    ev.BundlePath = null;
+                    ev.Files = Array.Empty<string>();
+                    Emit(new EvidenceErrorEvent("EvidenceWriteFailed", EvidenceErrorCategory.WriteError,
+                        $"Could not write the evidence bundle for probe {result.ProbeId} under '{_request.OutputPath}': {MailConnect.Describe(ex)}", ex, null));
+                }
+            }
+            return ev;
+        }
+
+        /// <summary>A shallow copy of every public read-write property (so the caller's object is not changed).</summary>
+        public static RelayTestResult Copy(RelayTestResult r)
+        {
+            var copy = new RelayTestResult();
+            foreach (var p in typeof(RelayTestResult).GetProperties(BindingFlags.Public | BindingFlags.Instance))
+                if (p.CanRead && p.CanWrite && p.GetIndexParameters().Length == 0) p.SetValue(copy, p.GetValue(r));
+            return copy;
+        }
+
+        /// <summary>Deletes the given found messages from the source.</summary>
+        public Task RemoveAsync(IReadOnlyList<FoundMessage> messages, CancellationToken ct)
+            => _source is null ? Task.CompletedTask : _source.RemoveAsync(messages.Select(m => m.Item).ToList(), ct);
+
+        /// <summary>Moves the given found messages to another folder (IMAP only).</summary>
+        public Task MoveAsync(IReadOnlyList<FoundMessage> messages, string folder, CancellationToken ct)
+            => _source is null ? Task.CompletedTask : _source.MoveAsync(messages.Select(m => m.Item).ToList(), folder, ct);
+
+        public Task CloseAsync(CancellationToken ct) => _source?.CloseAsync(ct) ?? Task.CompletedTask;
+
+        public void Dispose() => _source?.Dispose();
+    }
+}

@@ -1,0 +1,300 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using Omr.Engine.Evidence;
+
+namespace Omr.Commands
+{
+    /// <summary>
+    /// Finds the verification messages sent by Test-OpenRelay -Verify in the operator's mailbox (IMAP,
+    /// POP3 or a mail-drop folder), matches them to the results and writes an evidence bundle for each
+    /// delivered one. Emits one RelayEvidence per input result, always.
+    /// </summary>
+    [Cmdlet(VerbsCommon.Get, "RelayEvidence", DefaultParameterSetName = MailboxSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(RelayEvidence))]
+    public sealed class GetRelayEvidenceCommand : OmrCmdlet
+    {
+        private const string MailboxSet = "Mailbox";
+        private const string MailDropSet = "MailDrop";
+        private readonly List<(RelayTestResult Result, object? Input)> _inputs = new List<(RelayTestResult, object?)>();
+
+        /// <summary>Results from Test-OpenRelay (live, Import-Clixml or ConvertFrom-Json).</summary>
+        [Parameter(Mandatory = true, ValueFromPipeline = true)]
+        [Alias("Result")]
+        public PSObject[]? InputObject { get; set; }
+
+        /// <summary>The IMAP or POP3 server of the verification mailbox.</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = MailboxSet)]
+        [ValidateNotNullOrEmpty]
+        [Alias("Server")]
+        public string? MailServer { get; set; }
+
+        /// <summary>Default: IMAP 143 (993 with SslOnConnect), POP3 110 (995 with SslOnConnect).</summary>
+        [Parameter(ParameterSetName = MailboxSet)]
+        [ValidateRange(1, 65535)]
+        public int Port { get; set; }
+
+        [Parameter(ParameterSetName = MailboxSet)]
+        public MailProtocol Protocol { get; set; } = MailProtocol.Imap;
+
+        [Parameter(ParameterSetName = MailboxSet)]
+        public MailSecurity Security { get; set; } = MailSecurity.Auto;
+
+        /// <summary>Accept any server certificate (self-signed lab and test servers only).</summary>
+        [Parameter(ParameterSetName = MailboxSet)]
+        public SwitchParameter SkipCertificateCheck { get; set; }
+
+        [Parameter(ParameterSetName = MailboxSet)]
+        [Credential]
+        public PSCredential? Credential { get; set; }
+
+        /// <summary>IMAP folder to search (default INBOX).</summary>
+        [Parameter(ParameterSetName = MailboxSet)]
+        [ValidateNotNullOrEmpty]
+        public string Folder { get; set; } = "INBOX";
+
+        /// <summary>A folder of .eml files or a Maildir (new/, cur/), instead of a mailbox.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = MailDropSet)]
+        [ValidateNotNullOrEmpty]
+        public string? MailDrop { get; set; }
+
+        /// <summary>Wait up to this many seconds for every expected message; 0 = look once.</summary>
+        [Parameter]
+        [ValidateRange(0, 86400)]
+        public int WaitSec { get; set; }
+
+        /// <summary>Folder under which one evidence bundle per delivered message is written.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? OutputPath { get; set; }
+
+        /// <summary>Delete the matched messages from the mailbox after the evidence is written.</summary>
+        [Parameter]
+        public SwitchParameter Remove { get; set; }
+
+        /// <summary>Move the matched messages to this IMAP folder after the evidence is written.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? MoveTo { get; set; }
+
+        private string? _outputPath;
+        private string? _mailDrop;
+
+        protected override void BeginProcessing()
+        {
+            if (Remove.IsPresent && MoveTo != null)
+                ThrowArgument("Use either -Remove or -MoveTo, not both.", "RemoveAndMoveTo", MoveTo);
+            if (MoveTo != null && ParameterSetName == MailDropSet)
+                ThrowArgument("-MoveTo needs an IMAP mailbox (-MailServer ... -Protocol Imap): a mail drop has no folders. Use -Remove to delete the matched files.", "MoveToNeedsImap", MoveTo);
+            if (MoveTo != null && Protocol == MailProtocol.Pop3)
+                ThrowArgument("-MoveTo needs -Protocol Imap: POP3 has no folders. Use -Remove to delete the matched messages.", "MoveToNeedsImap", MoveTo);
+            if (ParameterSetName == MailboxSet && Protocol == MailProtocol.Pop3 && MyInvocation.BoundParameters.ContainsKey(nameof(Folder)) && !string.Equals(Folder, "INBOX", StringComparison.OrdinalIgnoreCase))
+                ThrowArgument("-Folder needs -Protocol Imap: a POP3 mailbox has only its inbox.", "FolderNeedsImap", Folder);
+            if (ParameterSetName == MailboxSet && Credential is null)
+                ThrowArgument($"-Credential is required to read the mailbox on {MailServer}.", "CredentialMissing", MailServer);
+            if (OutputPath != null)
+                _outputPath = GetUnresolvedProviderPathFromPSPath(OutputPath);
+            if (MailDrop != null)
+                _mailDrop = GetUnresolvedProviderPathFromPSPath(MailDrop);
+        }
+
+        protected override void ProcessRecord()
+        {
+            foreach (var input in InputObject ?? Array.Empty<PSObject>())
+            {
+                if (input is null) continue;
+                try
+                {
+                    _inputs.Add((ResultConverter.Convert(input), input));
+                }
+                catch (InvalidCastException ex)
+                {
+                    WriteError(new ErrorRecord(new InvalidDataException(ex.Message, ex), "InvalidResultObject", ErrorCategory.InvalidData, input)
+                    {
+                        ErrorDetails = new ErrorDetails(ex.Message) { RecommendedAction = "Pipe the results of Test-OpenRelay (live, or saved with Export-Clixml / ConvertTo-Json -Depth 6)." },
+                    });
+                }
+            }
+        }
+
+        protected override void EndProcessing()
+        {
+            if (_inputs.Count == 0) return;
+            var request = new EvidenceRequest
+            {
+                OutputPath = _outputPath,
+                Wait = TimeSpan.FromSeconds(WaitSec),
+                PollInterval = TimeSpan.FromSeconds(ParameterSetName == MailDropSet ? 0.5 : 3),
+            };
+            foreach (var i in _inputs) request.Inputs.Add(i);
+
+            // Log lines come from the engine's worker: queue them as verbose events via the channel-less list.
+            var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            if (ParameterSetName == MailDropSet)
+            {
+                var drop = _mailDrop!;
+                request.SourceFactory = () => new MailDropSource(drop, log.Enqueue);
+            }
+            else
+            {
+                // The password leaves the PSCredential only here, into the NetworkCredential MailKit authenticates with.
+                var settings = new MailboxSettings
+                {
+                    Host = MailServer!,
+                    Port = Port,
+                    Protocol = Protocol,
+                    Security = Security,
+                    SkipCertificateCheck = SkipCertificateCheck.IsPresent,
+                    Credential = Credential!.GetNetworkCredential(),
+                    Folder = Folder,
+                    Writable = Remove.IsPresent || MoveTo != null,
+                    Log = log.Enqueue,
+                };
+                request.SourceFactory = () => MailboxSettings.CreateSource(settings);
+                if (SkipCertificateCheck.IsPresent)
+                    WriteVerbose("-SkipCertificateCheck: the mail server's certificate is not checked.");
+            }
+
+            using var collector = new EvidenceCollector(request);
+            var run = collector.Start(StopToken);
+            var progress = false;
+            var delivered = 0;
+            try
+            {
+                Drain(collector, log, ref progress, ref delivered);
+                Wait(collector, run);
+                if (collector.Found.Count > 0 && (Remove.IsPresent || MoveTo != null))
+                    Tidy(collector);
+            }
+            finally
+            {
+                if (progress)
+                    WriteProgress(new ProgressRecord(2, "Get-RelayEvidence", "Done") { RecordType = ProgressRecordType.Completed });
+                try { collector.CloseAsync(CancellationToken.None).Wait(TimeSpan.FromSeconds(5)); }
+                catch (AggregateException) { /* closing is best effort */ }
+            }
+            WriteVerbose($"{delivered} of {_inputs.Count} verification messages delivered.");
+        }
+
+        private void Drain(EvidenceCollector collector, System.Collections.Concurrent.ConcurrentQueue<string> log, ref bool progress, ref int delivered)
+        {
+            var reader = collector.Events;
+            while (true)
+            {
+                while (log.TryDequeue(out var line)) WriteVerbose(line);
+                while (reader.TryRead(out var e))
+                {
+                    while (log.TryDequeue(out var line)) WriteVerbose(line);
+                    switch (e)
+                    {
+                        case EvidenceResultEvent r:
+                            if (r.Evidence.Delivered) delivered++;
+                            WriteObject(r.Evidence);
+                            break;
+                        case EvidenceErrorEvent err:
+                            WriteError(new ErrorRecord(new InvalidOperationException(err.Message, err.Exception), err.ErrorId, Map(err.Category), err.Target)
+                            {
+                                ErrorDetails = new ErrorDetails(err.Message) { RecommendedAction = Recommend(err.ErrorId) },
+                            });
+                            break;
+                        case EvidenceProgressEvent p:
+                            progress = true;
+                            WriteProgress(new ProgressRecord(2, "Get-RelayEvidence", p.Status)
+                            {
+                                PercentComplete = p.Expected == 0 ? 100 : Math.Min(100, p.Found * 100 / p.Expected),
+                                SecondsRemaining = p.SecondsLeft,
+                                CurrentOperation = collector.SourceDescription ?? string.Empty,
+                            });
+                            break;
+                        case EvidenceVerboseEvent v:
+                            WriteVerbose(v.Message);
+                            break;
+                    }
+                }
+                if (reader.Completion.IsCompleted) break;
+                try
+                {
+                    var more = reader.WaitToReadAsync(StopToken).AsTask();
+                    // Wake up now and then to pass on log lines even when no event comes.
+                    Task.WaitAny(new Task[] { more }, 500, StopToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    throw new PipelineStoppedException();
+                }
+            }
+            while (log.TryDequeue(out var rest)) WriteVerbose(rest);
+        }
+
+        private void Wait(EvidenceCollector collector, Task run)
+        {
+            try
+            {
+                run.Wait(StopToken);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new PipelineStoppedException();
+            }
+            var completion = collector.Events.Completion;
+            if (!completion.IsFaulted) return;
+            var ex = completion.Exception!.InnerExceptions.Count == 1 ? completion.Exception.InnerExceptions[0] : completion.Exception;
+            if (ex is OperationCanceledException) throw new PipelineStoppedException();
+            ThrowTerminatingError(new ErrorRecord(ex, "EvidenceCollectionFailed", ErrorCategory.NotSpecified, null));
+        }
+
+        private void Tidy(EvidenceCollector collector)
+        {
+            var approved = new List<FoundMessage>();
+            var action = Remove.IsPresent ? "Delete the verification message" : $"Move the verification message to '{MoveTo}'";
+            foreach (var f in collector.Found.GroupBy(f => f.Item.Key).Select(g => g.First()))
+            {
+                var target = $"{f.Evidence.MessageId ?? f.Item.Key} in {collector.SourceDescription}";
+                if (ShouldProcess(target, action)) approved.Add(f);
+            }
+            if (approved.Count == 0) return;
+            try
+            {
+                var work = Remove.IsPresent ? collector.RemoveAsync(approved, StopToken) : collector.MoveAsync(approved, MoveTo!, StopToken);
+                work.Wait(StopToken);
+                work.GetAwaiter().GetResult();
+                WriteVerbose($"{(Remove.IsPresent ? "Deleted" : "Moved")} {approved.Count} verification message(s).");
+            }
+            catch (OperationCanceledException)
+            {
+                throw new PipelineStoppedException();
+            }
+            catch (Exception ex) when (!(ex is PipelineStoppedException))
+            {
+                var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+                var notFound = inner is MailSourceException { Kind: MailSourceErrorKind.FolderNotFound };
+                var message = $"Could not {(Remove.IsPresent ? "delete" : "move")} the verification messages in {collector.SourceDescription}: {inner.Message}";
+                WriteError(new ErrorRecord(new InvalidOperationException(message, inner), notFound ? "MailboxFolderNotFound" : Remove.IsPresent ? "MessageRemoveFailed" : "MessageMoveFailed",
+                    notFound ? ErrorCategory.ObjectNotFound : ErrorCategory.WriteError, MoveTo ?? collector.SourceDescription));
+            }
+        }
+
+        private static ErrorCategory Map(EvidenceErrorCategory c) => c switch
+        {
+            EvidenceErrorCategory.ConnectionError => ErrorCategory.ConnectionError,
+            EvidenceErrorCategory.SecurityError => ErrorCategory.SecurityError,
+            EvidenceErrorCategory.ObjectNotFound => ErrorCategory.ObjectNotFound,
+            EvidenceErrorCategory.InvalidData => ErrorCategory.InvalidData,
+            EvidenceErrorCategory.WriteError => ErrorCategory.WriteError,
+            _ => ErrorCategory.InvalidOperation,
+        };
+
+        private static string? Recommend(string id) => id switch
+        {
+            "MailboxConnectFailed" => "Check -MailServer, -Port and -Security (use -SkipCertificateCheck only for self-signed test servers).",
+            "MailboxAuthFailed" => "Check the user name and password in -Credential.",
+            "MailboxFolderNotFound" => "Check -Folder (IMAP) or the -MailDrop path.",
+            "EvidenceWriteFailed" => "Check that -OutputPath is writable.",
+            _ => null,
+        };
+    }
+}
