@@ -1,0 +1,449 @@
+#Requires -Version 7.2
+<#
+.SYNOPSIS
+Builds, tests, demonstrates and packages the Omr module.
+
+.DESCRIPTION
+Run from anywhere with the pinned PowerShell tool:
+
+    dotnet tool restore && dotnet pwsh ./build.ps1 <Task> [-Configuration Release|Debug]
+
+Tasks
+    Build    Builds the solution and lays out the importable module in out/Omr/ (Omr.psd1,
+             Omr.Init.psm1, Omr.dll, Omr.Format.ps1xml, en-US/ help, dependencies/) and the lab in
+             out/lab/.
+    Test     Build, then the xunit engine tests, then the Pester tests against the BUILT module in
+             a fresh pwsh process (real Postfix/Dovecot peers started first when available).
+             Prints one final line 'N passed, N failed[, N skipped]'; exit code 1 on any failure.
+    Demo     Build, start the lab, run Test-OpenRelay against a set of lab domains, show the table.
+    Bench    Not implemented yet.
+    Package  Build, then zip out/Omr into out/Omr-<version>.zip.
+    Clean    Removes out/ and every bin/ and obj/ folder.
+
+.PARAMETER Tag
+Test: run only Pester tests with these tags.
+
+.PARAMETER ExcludeTag
+Test: skip Pester tests with these tags.
+
+.PARAMETER FullName
+Test: run only Pester tests whose full name matches one of these wildcard patterns.
+
+.PARAMETER XunitFilter
+Test: a 'dotnet test --filter' expression for the xunit tests.
+
+.PARAMETER Suite
+Test: All (default), Xunit or Pester.
+
+.PARAMETER NoBuild
+Test/Demo/Package: use what is already in out/ (and bin/) instead of building first.
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Position = 0)]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Package', 'Clean')]
+    [string] $Task = 'Build',
+
+    [ValidateSet('Release', 'Debug')]
+    [string] $Configuration = 'Release',
+
+    [string[]] $Tag,
+    [string[]] $ExcludeTag,
+    [string[]] $FullName,
+    [string] $XunitFilter,
+
+    [ValidateSet('All', 'Xunit', 'Pester')]
+    [string] $Suite = 'All',
+
+    [switch] $NoBuild
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$PSNativeCommandUseErrorActionPreference = $false
+
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$ModuleOut = Join-Path $Out 'Omr'
+$LabOut = Join-Path $Out 'lab'
+$TestResults = Join-Path $Out 'TestResults'
+$DependencyFolder = 'dependencies'
+
+# Assemblies PowerShell provides itself: never shipped in the module.
+$PowerShellOwnAssemblies = @(
+    'System.Management.Automation'
+    'Microsoft.PowerShell.*'
+    'Microsoft.Management.Infrastructure*'
+)
+
+function Write-Step([string] $Message) {
+    Write-Host "==> $Message" -ForegroundColor Cyan
+}
+
+function Invoke-Native {
+    # Runs a native command, echoing it; throws on a non-zero exit unless -AllowFailure.
+    param(
+        [Parameter(Mandatory)] [string] $FilePath,
+        [string[]] $ArgumentList = @(),
+        [switch] $AllowFailure
+    )
+    Write-Host "   $FilePath $($ArgumentList -join ' ')" -ForegroundColor DarkGray
+    & $FilePath @ArgumentList | Out-Host
+    $code = $LASTEXITCODE
+    if ($code -ne 0 -and -not $AllowFailure) {
+        throw "'$FilePath $($ArgumentList -join ' ')' failed with exit code $code."
+    }
+    $code
+}
+
+function Get-ModuleVersion {
+    (Import-PowerShellDataFile -LiteralPath (Join-Path $Root 'Omr.psd1')).ModuleVersion
+}
+
+function Assert-VersionConsistent {
+    $props = [xml](Get-Content -Raw -LiteralPath (Join-Path $Root 'Directory.Build.props'))
+    $assemblyVersion = @($props.Project.PropertyGroup | ForEach-Object {
+            if ($_.PSObject.Properties['Version']) { $_.Version }
+        }) | Select-Object -First 1
+    $moduleVersion = Get-ModuleVersion
+    if ($assemblyVersion -and $assemblyVersion -ne $moduleVersion) {
+        throw "Omr.psd1 ModuleVersion '$moduleVersion' differs from Directory.Build.props Version '$assemblyVersion'."
+    }
+}
+
+function Invoke-Build {
+    Write-Step "Build ($Configuration)"
+    Assert-VersionConsistent
+    Push-Location $Root
+    try {
+        Invoke-Native dotnet 'build', 'Omr.sln', '-c', $Configuration, '-nologo', '-clp:NoSummary', '-v', 'q' | Out-Null
+
+        $stage = Join-Path $Out 'obj'
+        Remove-Item -Recurse -Force -LiteralPath $stage -ErrorAction SilentlyContinue
+        $omrStage = Join-Path $stage 'Omr'
+        $loaderStage = Join-Path $stage 'Omr.Loader'
+        Invoke-Native dotnet 'publish', 'src/Omr/Omr.csproj', '-c', $Configuration, '--no-build', '-nologo', '-v', 'q', '-o', $omrStage | Out-Null
+        Invoke-Native dotnet 'publish', 'src/Omr.Loader/Omr.Loader.csproj', '-c', $Configuration, '--no-build', '-nologo', '-v', 'q', '-o', $loaderStage | Out-Null
+
+        # The lab: dotnet out/lab/Omr.Lab.dll
+        Remove-Item -Recurse -Force -LiteralPath $LabOut -ErrorAction SilentlyContinue
+        Invoke-Native dotnet 'publish', 'src/Omr.Lab/Omr.Lab.csproj', '-c', $Configuration, '--no-build', '-nologo', '-v', 'q', '-o', $LabOut | Out-Null
+
+        # The module: out/Omr/{Omr.psd1, Omr.dll, Omr.Format.ps1xml, en-US/, dependencies/}
+        Remove-Item -Recurse -Force -LiteralPath $ModuleOut -ErrorAction SilentlyContinue
+        $deps = Join-Path $ModuleOut $DependencyFolder
+        New-Item -ItemType Directory -Force -Path $deps | Out-Null
+
+        Copy-Item -LiteralPath (Join-Path $Root 'Omr.psd1') -Destination $ModuleOut
+        Copy-Item -LiteralPath (Join-Path $Root 'src/Omr/Loader/Omr.Init.psm1') -Destination $ModuleOut
+        foreach ($file in 'Omr.dll', 'Omr.pdb') {
+            $path = Join-Path $omrStage $file
+            if (Test-Path -LiteralPath $path) { Copy-Item -LiteralPath $path -Destination $ModuleOut }
+        }
+        $srcOmr = Join-Path $Root 'src/Omr'
+        $format = Join-Path $srcOmr 'Omr.Format.ps1xml'
+        if (Test-Path -LiteralPath $format) { Copy-Item -LiteralPath $format -Destination $ModuleOut }
+        Get-ChildItem -LiteralPath $srcOmr -Directory | Where-Object Name -Match '^[a-z]{2}-[A-Z]{2}$' | ForEach-Object {
+            $help = Get-ChildItem -LiteralPath $_.FullName -File | Where-Object Extension -In '.xml', '.txt'
+            if ($help) {
+                $target = New-Item -ItemType Directory -Force -Path (Join-Path $ModuleOut $_.Name)
+                $help | Copy-Item -Destination $target.FullName
+            }
+        }
+
+        $isPowerShellOwn = {
+            param($name)
+            foreach ($pattern in $PowerShellOwnAssemblies) { if ($name -like "$pattern.dll") { return $true } }
+            $false
+        }
+        Get-ChildItem -LiteralPath $omrStage -File | Where-Object {
+            $_.Extension -in '.dll', '.pdb' -and $_.BaseName -ne 'Omr' -and -not (& $isPowerShellOwn $_.Name)
+        } | Copy-Item -Destination $deps
+        Get-ChildItem -LiteralPath $loaderStage -File -Filter 'Omr.Loader.*' |
+            Where-Object Extension -In '.dll', '.pdb' | Copy-Item -Destination $deps
+
+        # Invariants of the layout.
+        $manifest = Import-PowerShellDataFile -LiteralPath (Join-Path $ModuleOut 'Omr.psd1')
+        foreach ($required in @($manifest.RootModule) + @($manifest.NestedModules) + @($manifest.FormatsToProcess)) {
+            if (-not (Test-Path -LiteralPath (Join-Path $ModuleOut $required))) {
+                throw "The built module lacks '$required' named in Omr.psd1."
+            }
+        }
+        foreach ($required in 'Omr.Engine.dll', 'Omr.Loader.dll') {
+            if (-not (Test-Path -LiteralPath (Join-Path $deps $required))) { throw "out/Omr/$DependencyFolder lacks $required." }
+        }
+        $leaked = Get-ChildItem -LiteralPath $ModuleOut -Recurse -File | Where-Object { & $isPowerShellOwn $_.Name }
+        if ($leaked) { throw "PowerShell's own assemblies must not ship: $($leaked.Name -join ', ')" }
+        if (-not (Test-Path -LiteralPath (Join-Path $LabOut 'Omr.Lab.dll'))) { throw 'out/lab/Omr.Lab.dll was not produced.' }
+
+        Remove-Item -Recurse -Force -LiteralPath $stage -ErrorAction SilentlyContinue
+        Write-Host "   module: $ModuleOut ($((Get-ChildItem -LiteralPath $deps -Filter *.dll).Count) dependency assemblies)"
+        Write-Host "   lab:    $(Join-Path $LabOut 'Omr.Lab.dll')"
+    }
+    finally {
+        Pop-Location
+    }
+}
+
+function Get-NuGetPackagesRoot {
+    if ($env:NUGET_PACKAGES) { return $env:NUGET_PACKAGES }
+    $line = & dotnet nuget locals global-packages --list 2>$null | Select-Object -First 1
+    if ($line -match 'global-packages:\s*(.+)$') { return $Matches[1].Trim() }
+    Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages'
+}
+
+function Get-PesterManifest {
+    # Pester comes from NuGet (no PowerShell Gallery): tests/tools/tools.csproj downloads the
+    # version pinned in Directory.Packages.props into the global packages folder.
+    $props = [xml](Get-Content -Raw -LiteralPath (Join-Path $Root 'Directory.Packages.props'))
+    $version = @($props.Project.ItemGroup.PackageVersion | Where-Object Include -EQ 'Pester')[0].Version
+    if (-not $version) { throw 'Directory.Packages.props has no PackageVersion for Pester.' }
+    $psd1 = Join-Path (Get-NuGetPackagesRoot) "pester/$version/tools/Pester.psd1"
+    # Also brings the collision fixtures (old DnsClient/MimeKit/MailKit) used by Module.Tests.ps1.
+    Invoke-Native dotnet 'restore', (Join-Path $Root 'tests/tools/tools.csproj'), '-nologo', '-v', 'q' | Out-Null
+    if (-not (Test-Path -LiteralPath $psd1)) { throw "Pester $version not found at $psd1 after restore." }
+    $psd1
+}
+
+function Read-TrxCounts([string] $Path) {
+    $trx = [xml](Get-Content -Raw -LiteralPath $Path)
+    $ns = @{ t = 'http://microsoft.com/schemas/VisualStudio/TeamTest/2010' }
+    $counts = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    foreach ($node in Select-Xml -Xml $trx -XPath '//t:Results/t:UnitTestResult' -Namespace $ns) {
+        switch ($node.Node.outcome) {
+            'Passed' { $counts.Passed++ }
+            'NotExecuted' { $counts.Skipped++ }
+            'Inconclusive' { $counts.Skipped++ }
+            default { $counts.Failed++ }
+        }
+    }
+    [pscustomobject]$counts
+}
+
+function Read-NUnitCounts([string] $Path) {
+    # Pester's NUnit 2.5 report: one <test-case> per test; a failed container or block with no
+    # test cases under it (a script that does not parse, a failing BeforeAll in discovery) is a
+    # <test-suite result="Failure"> and counts as one failure.
+    $xml = [xml](Get-Content -Raw -LiteralPath $Path)
+    $counts = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    foreach ($case in $xml.SelectNodes('//test-case')) {
+        switch ($case.result) {
+            'Success' { $counts.Passed++ }
+            'Failure' { $counts.Failed++ }
+            'Error' { $counts.Failed++ }
+            default { if ($case.executed -eq 'True' -and $case.result -eq 'Failure') { $counts.Failed++ } else { $counts.Skipped++ } }
+        }
+    }
+    foreach ($suite in $xml.SelectNodes('//test-suite[@result="Failure"]')) {
+        if ($suite.SelectNodes('.//test-case').Count -eq 0) { $counts.Failed++ }
+    }
+    [pscustomobject]$counts
+}
+
+function Test-PeersAvailable {
+    $script = Join-Path $Root 'tests/lab/peers.sh'
+    if (-not (Test-Path -LiteralPath $script)) { return $false }
+    [bool](Get-Command postfix -CommandType Application -ErrorAction SilentlyContinue) -or
+    (Test-Path -LiteralPath '/usr/sbin/postfix')
+}
+
+function Start-Peers {
+    # Returns the JSON line printed by 'tests/lab/peers.sh start', or $null.
+    $script = Join-Path $Root 'tests/lab/peers.sh'
+    Write-Step 'Starting Postfix/Dovecot peers (tests/lab/peers.sh start)'
+    $log = Join-Path $TestResults 'peers-start.log'
+    $lines = & bash $script start 2>$log
+    $code = $LASTEXITCODE
+    $json = @($lines | Where-Object { $_ -match '^\s*\{' }) | Select-Object -Last 1
+    if ($code -ne 0 -or -not $json) {
+        Write-Warning "peers.sh start failed (exit $code); the Postfix tests will fail. Log: $log"
+        Get-Content -LiteralPath $log -Tail 20 -ErrorAction SilentlyContinue | ForEach-Object { Write-Host "   $_" }
+        return $null
+    }
+    Write-Host "   $json"
+    $json
+}
+
+function Stop-Peers {
+    $script = Join-Path $Root 'tests/lab/peers.sh'
+    Write-Step 'Stopping peers (tests/lab/peers.sh stop)'
+    & bash $script stop 2>&1 | ForEach-Object { Write-Host "   $_" }
+}
+
+function Invoke-ScriptAnalysis {
+    $analyzer = Get-Module -ListAvailable PSScriptAnalyzer | Sort-Object Version -Descending | Select-Object -First 1
+    if (-not $analyzer) {
+        Write-Host '   PSScriptAnalyzer is not installed: script analysis skipped.'
+        return
+    }
+    Import-Module $analyzer
+    $paths = @(Join-Path $Root 'build.ps1') + @(Get-ChildItem -Path (Join-Path $Root 'tests') -Recurse -Include *.ps1, *.psm1 | ForEach-Object FullName)
+    $findings = @($paths | ForEach-Object { Invoke-ScriptAnalyzer -Path $_ -Severity Warning, Error })
+    if ($findings.Count) {
+        $findings | Format-Table -AutoSize RuleName, Severity, ScriptName, Line, Message | Out-String -Width 200 | Write-Host
+    }
+    Write-Host "   PSScriptAnalyzer $($analyzer.Version): $($findings.Count) finding(s)."
+}
+
+function Invoke-Test {
+    New-Item -ItemType Directory -Force -Path $TestResults | Out-Null
+    $total = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    $add = { param($c) $total.Passed += $c.Passed; $total.Failed += $c.Failed; $total.Skipped += $c.Skipped }
+
+    if ($Suite -in 'All', 'Xunit') {
+        Write-Step 'xunit: tests/Omr.Engine.Tests'
+        $trx = Join-Path $TestResults 'xunit.trx'
+        Remove-Item -LiteralPath $trx -ErrorAction SilentlyContinue
+        $arguments = @('test', (Join-Path $Root 'tests/Omr.Engine.Tests/Omr.Engine.Tests.csproj'), '-c', $Configuration,
+            '--no-build', '-nologo', '--logger', 'trx;LogFileName=xunit.trx', '--logger', 'console;verbosity=normal',
+            '--results-directory', $TestResults)
+        if ($XunitFilter) { $arguments += '--filter', $XunitFilter }
+        $code = Invoke-Native dotnet $arguments -AllowFailure
+        if (Test-Path -LiteralPath $trx) {
+            $counts = Read-TrxCounts $trx
+            if ($code -ne 0 -and $counts.Failed -eq 0) { $counts.Failed = 1; Write-Warning "dotnet test exited $code with no failed test in the report." }
+        }
+        else {
+            Write-Warning "dotnet test exited $code and wrote no report: counted as one failure."
+            $counts = [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+        }
+        Write-Host "   xunit: $($counts.Passed) passed, $($counts.Failed) failed, $($counts.Skipped) skipped"
+        & $add $counts
+    }
+
+    if ($Suite -in 'All', 'Pester') {
+        Write-Step 'Script analysis'
+        Invoke-ScriptAnalysis
+
+        $pester = Get-PesterManifest
+        $peersJson = $null
+        $peersStarted = $false
+        $saved = @{}
+        foreach ($name in 'OMR_MODULE', 'OMR_LAB', 'OMR_PEERS', 'OMR_PEERS_ERROR', 'OMR_NUGET_PACKAGES') { $saved[$name] = [Environment]::GetEnvironmentVariable($name) }
+        try {
+            if (Test-PeersAvailable) {
+                $peersStarted = $true
+                $peersJson = Start-Peers
+                if (-not $peersJson) { $env:OMR_PEERS_ERROR = "tests/lab/peers.sh start failed: see $(Join-Path $TestResults 'peers-start.log')" }
+            }
+            elseif (-not (Test-Path -LiteralPath (Join-Path $Root 'tests/lab/peers.sh'))) {
+                $env:OMR_PEERS_ERROR = 'tests/lab/peers.sh does not exist.'
+            }
+            else {
+                $env:OMR_PEERS_ERROR = 'postfix is not installed (run tests/lab/install-peers.sh as root, or set OMR_SKIP_PEERS=1).'
+            }
+            $env:OMR_MODULE = Join-Path $ModuleOut 'Omr.psd1'
+            $env:OMR_LAB = Join-Path $LabOut 'Omr.Lab.dll'
+            $env:OMR_PEERS = $peersJson
+            $env:OMR_NUGET_PACKAGES = Get-NuGetPackagesRoot
+
+            Write-Step 'Pester: tests/*.Tests.ps1 against out/Omr in a fresh pwsh'
+            $nunit = Join-Path $TestResults 'pester.xml'
+            Remove-Item -LiteralPath $nunit, "$nunit.summary.json" -ErrorAction SilentlyContinue
+            $arguments = @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/tools/run-pester.ps1'),
+                '-PesterManifest', $pester, '-Path', (Join-Path $Root 'tests'), '-OutputFile', $nunit)
+            if ($Tag) { $arguments += '-Tag', ($Tag -join ',') }
+            if ($ExcludeTag) { $arguments += '-ExcludeTag', ($ExcludeTag -join ',') }
+            if ($FullName) { $arguments += '-FullName', ($FullName -join ',') }
+            Push-Location $Root
+            try { $code = Invoke-Native dotnet $arguments -AllowFailure }
+            finally { Pop-Location }
+
+            if (Test-Path -LiteralPath $nunit) {
+                $counts = Read-NUnitCounts $nunit
+                $summaryFile = "$nunit.summary.json"
+                if (Test-Path -LiteralPath $summaryFile) {
+                    # Containers that failed before any test ran are not in the NUnit report.
+                    $summary = Get-Content -Raw -LiteralPath $summaryFile | ConvertFrom-Json
+                    $broken = @($summary.FailedContainerPaths)
+                    if ($broken.Count -gt 0) {
+                        Write-Warning "Pester: $($broken.Count) test file(s) failed before running any test: $($broken -join ', ')"
+                        $counts.Failed += $broken.Count
+                    }
+                }
+                if ($code -ne 0 -and $counts.Failed -eq 0) { $counts.Failed = 1; Write-Warning "The Pester process exited $code with no failed test in the report." }
+            }
+            else {
+                Write-Warning "The Pester process exited $code and wrote no report: counted as one failure."
+                $counts = [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+            }
+            Write-Host "   pester: $($counts.Passed) passed, $($counts.Failed) failed, $($counts.Skipped) skipped"
+            & $add $counts
+        }
+        finally {
+            if ($peersStarted) { Stop-Peers }
+            foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+        }
+    }
+
+    if ($total.Passed + $total.Failed -eq 0) {
+        Write-Warning 'No test ran.'
+    }
+    $line = "$($total.Passed) passed, $($total.Failed) failed"
+    if ($total.Skipped) { $line += ", $($total.Skipped) skipped" }
+    Write-Host $line
+    if ($total.Failed -gt 0 -or $total.Passed -eq 0) { return 1 }
+    0
+}
+
+function Invoke-Demo {
+    Push-Location $Root
+    try {
+        $code = Invoke-Native dotnet 'pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/tools/demo.ps1'),
+        '-ModulePath', (Join-Path $ModuleOut 'Omr.psd1'), '-LabPath', (Join-Path $LabOut 'Omr.Lab.dll') -AllowFailure
+    }
+    finally { Pop-Location }
+    $code
+}
+
+function Invoke-Package {
+    $version = Get-ModuleVersion
+    $zip = Join-Path $Out "Omr-$version.zip"
+    Remove-Item -LiteralPath $zip -ErrorAction SilentlyContinue
+    Write-Step "Package $zip"
+    Compress-Archive -Path (Join-Path $ModuleOut '*') -DestinationPath $zip
+    Write-Host "   $zip ($([math]::Round((Get-Item -LiteralPath $zip).Length / 1KB)) KiB)"
+}
+
+function Invoke-Clean {
+    Write-Step 'Clean'
+    Remove-Item -Recurse -Force -LiteralPath $Out -ErrorAction SilentlyContinue
+    Get-ChildItem -LiteralPath (Join-Path $Root 'src'), (Join-Path $Root 'tests') -Directory -Recurse -Include bin, obj -ErrorAction SilentlyContinue |
+        Sort-Object { $_.FullName.Length } -Descending |
+        Remove-Item -Recurse -Force -ErrorAction SilentlyContinue
+}
+
+$exitCode = 0
+try {
+    switch ($Task) {
+        'Build' { Invoke-Build }
+        'Test' {
+            if (-not $NoBuild) { Invoke-Build }
+            $exitCode = Invoke-Test
+        }
+        'Demo' {
+            if (-not $NoBuild) { Invoke-Build }
+            $exitCode = Invoke-Demo
+        }
+        'Bench' {
+            Write-Host 'Bench: not implemented yet.'
+            $exitCode = 1
+        }
+        'Package' {
+            if (-not $NoBuild) { Invoke-Build }
+            Invoke-Package
+        }
+        'Clean' { Invoke-Clean }
+    }
+}
+catch {
+    Write-Host "build.ps1 ${Task}: $($_.Exception.Message)" -ForegroundColor Red
+    Write-Host $_.ScriptStackTrace -ForegroundColor DarkGray
+    if ($Task -eq 'Test') {
+        # Keep the contract: the last line is the count line.
+        Write-Host '0 passed, 1 failed'
+    }
+    $exitCode = 1
+}
+exit $exitCode

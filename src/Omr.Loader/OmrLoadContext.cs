@@ -1,0 +1,149 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Runtime.Loader;
+
+namespace Omr.Loader
+{
+    /// <summary>
+    /// The load context that holds Omr's dependencies on PowerShell 7.
+    /// </summary>
+    /// <remarks>
+    /// Omr.dll (the cmdlets) is loaded by PowerShell into the default context. Its only reference
+    /// to a dependency is Omr.Engine, which lives in the module's <c>dependencies</c> folder where
+    /// the default context cannot find it; <see cref="Register"/> hooks
+    /// <see cref="AssemblyLoadContext.Resolving"/> of the default context to answer that request
+    /// from this context instead. Everything Omr.Engine needs then binds here first: assemblies in
+    /// the dependencies folder (MailKit, MimeKit, DnsClient, BouncyCastle, ...) load privately, so
+    /// another module's MailKit or MimeKit in the default context cannot collide with ours.
+    /// Assemblies the runtime itself provides (System.*, netstandard) and PowerShell's own
+    /// assemblies are shared with the default context, so types such as ChannelReader or
+    /// PSObject have one identity on both sides of the Omr.dll / Omr.Engine boundary.
+    /// </remarks>
+    public sealed class OmrLoadContext : AssemblyLoadContext
+    {
+        private static readonly object Sync = new object();
+        private static OmrLoadContext? _instance;
+        private static HashSet<string>? _forwardedNames;
+
+        private readonly string _dependencyDirectory;
+        private readonly Dictionary<string, string> _platform;
+
+        private OmrLoadContext(string dependencyDirectory)
+            : base("Omr", isCollectible: false)
+        {
+            _dependencyDirectory = dependencyDirectory;
+            _platform = ReadTrustedPlatformAssemblies();
+        }
+
+        /// <summary>The dependency folder this context loads from.</summary>
+        public string DependencyDirectory => _dependencyDirectory;
+
+        /// <summary>The single instance, once <see cref="Register"/> ran.</summary>
+        public static OmrLoadContext? Instance => _instance;
+
+        /// <summary>
+        /// Creates the context (once per process) and routes the default context's failed binds
+        /// for the assemblies <paramref name="moduleAssembly"/> references from the dependency
+        /// folder into it. Called by reflection from Omr.dll; safe to call again on re-import.
+        /// </summary>
+        public static void Register(string dependencyDirectory, Assembly moduleAssembly)
+        {
+            if (dependencyDirectory is null) throw new ArgumentNullException(nameof(dependencyDirectory));
+            if (moduleAssembly is null) throw new ArgumentNullException(nameof(moduleAssembly));
+
+            lock (Sync)
+            {
+                _instance ??= new OmrLoadContext(Path.GetFullPath(dependencyDirectory));
+
+                // Only what Omr.dll itself references (in practice Omr.Engine): the default
+                // context must not start handing our MailKit to other modules.
+                _forwardedNames = new HashSet<string>(
+                    moduleAssembly.GetReferencedAssemblies()
+                        .Select(a => a.Name)
+                        .Where(n => n is not null && File.Exists(Path.Combine(_instance._dependencyDirectory, n + ".dll")))
+                        .Select(n => n!),
+                    StringComparer.OrdinalIgnoreCase);
+
+                Default.Resolving -= ResolveFromDefault;
+                Default.Resolving += ResolveFromDefault;
+            }
+        }
+
+        /// <summary>Stops routing binds from the default context (module removed).</summary>
+        public static void Unregister()
+        {
+            lock (Sync)
+            {
+                Default.Resolving -= ResolveFromDefault;
+            }
+        }
+
+        private static Assembly? ResolveFromDefault(AssemblyLoadContext context, AssemblyName name)
+        {
+            var instance = _instance;
+            var forwarded = _forwardedNames;
+            if (instance is null || forwarded is null || name.Name is null || !forwarded.Contains(name.Name))
+            {
+                return null;
+            }
+
+            return instance.LoadFromAssemblyName(name);
+        }
+
+        /// <inheritdoc />
+        protected override Assembly? Load(AssemblyName assemblyName)
+        {
+            var simpleName = assemblyName.Name;
+            if (string.IsNullOrEmpty(simpleName))
+            {
+                return null;
+            }
+
+            // The runtime's and PowerShell's own assemblies: share the default context's copy when
+            // it is at least the version asked for.
+            if (_platform.TryGetValue(simpleName, out var platformPath)
+                && (assemblyName.Version is null || VersionOf(platformPath) is not { } platformVersion || platformVersion >= assemblyName.Version))
+            {
+                return null;
+            }
+
+            var path = Path.Combine(_dependencyDirectory, simpleName + ".dll");
+            if (File.Exists(path))
+            {
+                return LoadFromAssemblyPath(path);
+            }
+
+            // Not ours (System.Management.Automation, satellite lookups, ...): fall back to default.
+            return null;
+        }
+
+        private static Dictionary<string, string> ReadTrustedPlatformAssemblies()
+        {
+            var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            if (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") is string tpa)
+            {
+                foreach (var path in tpa.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+                {
+                    result.TryAdd(Path.GetFileNameWithoutExtension(path), path);
+                }
+            }
+
+            return result;
+        }
+
+        private static Version? VersionOf(string path)
+        {
+            try
+            {
+                return AssemblyName.GetAssemblyName(path).Version;
+            }
+            catch (Exception e) when (e is BadImageFormatException || e is IOException || e is UnauthorizedAccessException)
+            {
+                return null; // unknown: treat as satisfying (share the platform's copy)
+            }
+        }
+    }
+}

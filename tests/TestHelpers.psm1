@@ -1,0 +1,161 @@
+# Helpers shared by the Pester tests (tests/*.Tests.ps1) and tests/tools/demo.ps1.
+# The tests always exercise the BUILT module (out/Omr/Omr.psd1) and the built lab
+# (out/lab/Omr.Lab.dll); build.ps1 passes their paths in OMR_MODULE / OMR_LAB.
+
+Set-StrictMode -Version Latest
+
+$RepoRoot = Split-Path -Parent $PSScriptRoot
+
+function Get-OmrModulePath {
+    [CmdletBinding()]
+    [OutputType([string])]
+    param()
+    if ($env:OMR_MODULE) { return $env:OMR_MODULE }
+    Join-Path $RepoRoot 'out/Omr/Omr.psd1'
+}
+
+function Get-OmrLabPath {
+    [CmdletBinding()]
+    [OutputType([string])]
+    param()
+    if ($env:OMR_LAB) { return $env:OMR_LAB }
+    Join-Path $RepoRoot 'out/lab/Omr.Lab.dll'
+}
+
+function Import-OmrModule {
+    # Imports the built module into the caller's session (global scope so Pester's blocks see it).
+    [CmdletBinding()]
+    param()
+    $path = Get-OmrModulePath
+    if (-not (Test-Path -LiteralPath $path)) {
+        throw "The built module is missing at '$path': run 'dotnet pwsh ./build.ps1 Build' first."
+    }
+    Import-Module -Name $path -Force -Global -ErrorAction Stop
+}
+
+function Start-OmrLab {
+    <#
+    .SYNOPSIS
+    Starts the in-process SMTP/DNS lab (dotnet out/lab/Omr.Lab.dll --smtp-port 0) and returns its
+    manifest (the JSON line it prints) with the process attached as 'Process'.
+    .DESCRIPTION
+    The lab runs until its standard input is closed: Stop-OmrLab does that. Its standard error is
+    drained in the background (available as .StandardErrorTask).
+    #>
+    [CmdletBinding()]
+    param(
+        [string] $LabPath = (Get-OmrLabPath),
+        [string[]] $ArgumentList = @('--smtp-port', '0'),
+        [int] $TimeoutSec = 60
+    )
+    if (-not (Test-Path -LiteralPath $LabPath)) {
+        throw "The lab is missing at '$LabPath': run 'dotnet pwsh ./build.ps1 Build' first."
+    }
+
+    $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
+    $psi.ArgumentList.Add($LabPath)
+    foreach ($a in $ArgumentList) { $psi.ArgumentList.Add($a) }
+    $psi.UseShellExecute = $false
+    $psi.RedirectStandardInput = $true
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $psi.WorkingDirectory = Split-Path -Parent $LabPath
+
+    $process = [System.Diagnostics.Process]::Start($psi)
+    $stderr = $process.StandardError.ReadToEndAsync()
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
+    $manifestLine = $null
+    $seen = [System.Collections.Generic.List[string]]::new()
+    try {
+        while (-not $manifestLine) {
+            $remaining = $deadline - [DateTime]::UtcNow
+            if ($remaining -le [TimeSpan]::Zero) {
+                throw "The lab printed no manifest within $TimeoutSec s."
+            }
+            $read = $process.StandardOutput.ReadLineAsync()
+            if (-not $read.Wait($remaining)) {
+                throw "The lab printed no manifest within $TimeoutSec s."
+            }
+            $line = $read.Result
+            if ($null -eq $line) {
+                $process.WaitForExit(5000) | Out-Null
+                throw "The lab exited (code $(if ($process.HasExited) { $process.ExitCode } else { '?' })) before printing its manifest."
+            }
+            if ($line.TrimStart().StartsWith('{')) { $manifestLine = $line } else { $seen.Add($line) }
+        }
+        $manifest = $manifestLine | ConvertFrom-Json
+    }
+    catch {
+        $message = $_.Exception.Message
+        try { if (-not $process.HasExited) { $process.Kill($true) } } catch { Write-Verbose "kill: $_" }
+        $process.WaitForExit(5000) | Out-Null
+        $errText = if ($stderr.Wait(2000)) { $stderr.Result } else { '' }
+        throw "Start-OmrLab: $message`nstdout: $($seen -join "`n")`nstderr: $errText"
+    }
+
+    # Keep draining stdout so the lab never blocks on a full pipe.
+    $stdoutRest = $process.StandardOutput.ReadToEndAsync()
+    $manifest | Add-Member -NotePropertyName Process -NotePropertyValue $process
+    $manifest | Add-Member -NotePropertyName StandardErrorTask -NotePropertyValue $stderr
+    $manifest | Add-Member -NotePropertyName StandardOutputTask -NotePropertyValue $stdoutRest
+    $manifest | Add-Member -NotePropertyName ManifestLine -NotePropertyValue $manifestLine
+    $manifest
+}
+
+function Stop-OmrLab {
+    # Closes the lab's standard input (its signal to stop), waits, kills it if it lingers.
+    [CmdletBinding()]
+    param(
+        [Parameter(ValueFromPipeline)] $Lab,
+        [int] $TimeoutSec = 10
+    )
+    process {
+        if ($null -eq $Lab -or -not $Lab.PSObject.Properties['Process']) { return }
+        $process = [System.Diagnostics.Process]$Lab.Process
+        try {
+            if (-not $process.HasExited) {
+                try { $process.StandardInput.Close() } catch { Write-Verbose "stdin: $_" }
+                if (-not $process.WaitForExit($TimeoutSec * 1000)) {
+                    Write-Warning "The lab (pid $($process.Id)) did not stop within $TimeoutSec s after stdin closed: killing it."
+                    $process.Kill($true)
+                    $process.WaitForExit(5000) | Out-Null
+                }
+            }
+        }
+        finally {
+            $process.Dispose()
+        }
+    }
+}
+
+function Get-OmrLabManifest {
+    # Starts the lab, returns its manifest (without a live process), stops it. For Pester discovery.
+    [CmdletBinding()]
+    param([string] $LabPath = (Get-OmrLabPath))
+    $lab = Start-OmrLab -LabPath $LabPath
+    try {
+        $lab.ManifestLine | ConvertFrom-Json
+    }
+    finally {
+        Stop-OmrLab $lab
+    }
+}
+
+function Get-OmrPeers {
+    # The real Postfix/Dovecot peers started by build.ps1 (tests/lab/peers.sh start), or $null.
+    [CmdletBinding()]
+    param()
+    if ($env:OMR_PEERS) { return $env:OMR_PEERS | ConvertFrom-Json }
+    $null
+}
+
+function Split-HostPort {
+    # '127.0.0.21:2525' -> @{ Host = '127.0.0.21'; Port = 2525 }
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $EndPoint)
+    $i = $EndPoint.LastIndexOf(':')
+    [pscustomobject]@{ Host = $EndPoint.Substring(0, $i).Trim('[', ']'); Port = [int]$EndPoint.Substring($i + 1) }
+}
+
+Export-ModuleMember -Function Get-OmrModulePath, Get-OmrLabPath, Import-OmrModule, Start-OmrLab, Stop-OmrLab,
+    Get-OmrLabManifest, Get-OmrPeers, Split-HostPort

@@ -1,0 +1,80 @@
+#Requires -Version 7.2
+<#
+.SYNOPSIS
+The Demo task of build.ps1: starts the lab, imports the built module, tests a representative set
+of lab domains, shows the results, stops the lab. Runs in its own pwsh process.
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [Parameter(Mandatory)] [string] $LabPath
+)
+
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+
+Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+
+Write-Host '==> Starting the lab: dotnet out/lab/Omr.Lab.dll --smtp-port 0' -ForegroundColor Cyan
+$lab = Start-OmrLab -LabPath $LabPath
+try {
+    Write-Host "   SMTP port $($lab.smtpPort) on every lab address, DNS $($lab.dnsServer), mail drop $($lab.mailDrop)"
+    Write-Host "   $(@($lab.servers).Count) servers, $(@($lab.domains).Count) domains"
+
+    Import-Module $ModulePath -Force
+
+    $wanted = 'open', 'closed', 'backup', 'nomx', 'nullmx', 'ipv6only', 'starttls-required', 'greylist', 'tarpit',
+    'vuln-percent-hack-ip', 'vuln-source-route-ip', 'vuln-quoted-recipient', 'vuln-bang-path'
+    $known = @($lab.domains.name)
+    $domains = foreach ($w in $wanted) {
+        $name = "$w.omr-lab.test"
+        if ($known -contains $name) { $name } else { Write-Warning "The lab has no domain $name." }
+    }
+
+    Write-Host ''
+    Write-Host "==> Test-OpenRelay -Domain $($domains -join ', ') ``" -ForegroundColor Cyan
+    Write-Host "      -DnsServer $($lab.dnsServer) -Port $($lab.smtpPort) -TimeoutSec 10" -ForegroundColor Cyan
+    $sw = [System.Diagnostics.Stopwatch]::StartNew()
+    $results = Test-OpenRelay -Domain $domains -DnsServer $lab.dnsServer -Port $lab.smtpPort -TimeoutSec 10 `
+        -ErrorAction Continue
+    $sw.Stop()
+
+    # The module's default table view (Omr.Format.ps1xml).
+    $results | Sort-Object Domain, Preference, Address | Format-Table | Out-String -Width 160 | Write-Host
+
+    Write-Host ("{0} results in {1:N1} s: {2}" -f @($results).Count, $sw.Elapsed.TotalSeconds,
+        ((@($results) | Group-Object Verdict | ForEach-Object { "$($_.Count) $($_.Name)" }) -join ', '))
+
+    $open = @($results | Where-Object Verdict -EQ 'Open') | Select-Object -First 1
+    if ($open) {
+        Write-Host ''
+        Write-Host "==> The transcript of $($open.ComputerName) [$($open.Address)] (first 12 lines)" -ForegroundColor Cyan
+        $open.Transcript | Select-Object -First 12 | ForEach-Object { Write-Host "   $_" }
+    }
+}
+finally {
+    Stop-OmrLab $lab
+    Write-Host ''
+    Write-Host '==> Lab stopped.' -ForegroundColor Cyan
+}
+
+$module = Resolve-Path -LiteralPath $ModulePath -Relative
+Write-Host @"
+
+Try it yourself (from the repository root):
+
+    dotnet pwsh
+    Import-Module $module
+    Get-Help Test-OpenRelay -Full
+    Test-OpenRelay -Domain example.com          # your own domain: MX lookup, every address tested
+
+The lab, in another terminal (prints one JSON line with its ports, runs until stdin closes):
+
+    dotnet out/lab/Omr.Lab.dll --smtp-port 0
+
+then, with the smtpPort and dnsServer it printed:
+
+    Test-OpenRelay -Domain open.omr-lab.test -DnsServer <dnsServer> -Port <smtpPort> | Format-List *
+    'backup.omr-lab.test', 'closed.omr-lab.test' | Test-OpenRelay -DnsServer <dnsServer> -Port <smtpPort> |
+        Export-Csv relay.csv -NoTypeInformation
+"@
