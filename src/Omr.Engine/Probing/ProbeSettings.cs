@@ -34,6 +34,8 @@ namespace Omr.Engine.Probing
         public SmtpLimits Limits { get; set; } = new SmtpLimits();
         /// <summary>Tests sent per pipelined write (3 commands each).</summary>
         public int PipelineChunk { get; set; } = 8;
+        /// <summary>Ports that speak TLS from the first byte (RFC 8314 submissions, 465).</summary>
+        public ISet<int> ImplicitTlsPorts { get; set; } = new HashSet<int> { 465 };
         /// <summary>Most connections per address when the server keeps hanging up.</summary>
         public int MaxConnections { get; set; } = 30;
 

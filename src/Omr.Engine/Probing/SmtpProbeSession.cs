@@ -46,7 +46,7 @@ namespace Omr.Engine.Probing
             _facts.SlowReplyThreshold = settings.Limits.SlowReply;
         }
 
-        public bool ImplicitTls => _target.Port == 465;
+        public bool ImplicitTls => _settings.ImplicitTlsPorts.Contains(_target.Port);
 
         /// <summary>Runs the battery and returns the result for this address (greylist retry included).</summary>
         public async Task<RelayTestResult> RunAsync(string probeId, CancellationToken ct)
