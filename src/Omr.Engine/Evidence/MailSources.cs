@@ -26,7 +26,7 @@ namespace Omr
     /// <summary>Transport security for the mailbox connection (maps to MailKit's SecureSocketOptions).</summary>
     public enum MailSecurity
     {
-        /// <summary>TLS on connect for 993/995, else STARTTLS when the server offers it.</summary>
+        /// <summary>TLS on connect for 993/995, else STARTTLS, required: credentials never travel in clear text unless -Security None or StartTlsWhenAvailable says so.</summary>
         Auto,
         SslOnConnect,
         StartTls,
@@ -112,13 +112,14 @@ namespace Omr.Engine.Evidence
         public static int DefaultPort(MailProtocol protocol, MailSecurity security)
             => protocol == MailProtocol.Pop3 ? (security == MailSecurity.SslOnConnect ? 995 : 110) : (security == MailSecurity.SslOnConnect ? 993 : 143);
 
-        public static SecureSocketOptions Map(MailSecurity security) => security switch
+        public static SecureSocketOptions Map(MailSecurity security, int port) => security switch
         {
             MailSecurity.SslOnConnect => SecureSocketOptions.SslOnConnect,
             MailSecurity.StartTls => SecureSocketOptions.StartTls,
             MailSecurity.StartTlsWhenAvailable => SecureSocketOptions.StartTlsWhenAvailable,
             MailSecurity.None => SecureSocketOptions.None,
-            _ => SecureSocketOptions.Auto,
+            // MailKit's own Auto falls back to clear text when STARTTLS is missing: not with a password.
+            _ => port == 993 || port == 995 ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTls,
         };
 
         public static IMailSource CreateSource(MailboxSettings settings)
@@ -143,7 +144,7 @@ namespace Omr.Engine.Evidence
             s.Log?.Invoke($"Connecting to {what} server {where} ({s.Security}{(s.SkipCertificateCheck ? ", certificate not checked" : string.Empty)}).");
             try
             {
-                await client.ConnectAsync(s.Host, port, MailboxSettings.Map(s.Security), ct).ConfigureAwait(false);
+                await client.ConnectAsync(s.Host, port, MailboxSettings.Map(s.Security, port), ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; }
             catch (Exception ex) when (ex is SocketException || ex is IOException || ex is SslHandshakeException || ex is ProtocolException
