@@ -137,7 +137,9 @@ function Invoke-Build {
 
         Copy-Item -LiteralPath (Join-Path $Root 'Omr.psd1') -Destination $ModuleOut
         Copy-Item -LiteralPath (Join-Path $Root 'src/Omr/Loader/Omr.Init.psm1') -Destination $ModuleOut
-        foreach ($file in 'Omr.dll', 'Omr.pdb') {
+        # Omr.Model (the output types) sits next to Omr.dll, in PowerShell's own load context,
+        # so that type literals such as [Omr.RelayTestResult] resolve in scripts.
+        foreach ($file in 'Omr.dll', 'Omr.pdb', 'Omr.Model.dll', 'Omr.Model.pdb') {
             $path = Join-Path $omrStage $file
             if (Test-Path -LiteralPath $path) { Copy-Item -LiteralPath $path -Destination $ModuleOut }
         }
@@ -158,7 +160,7 @@ function Invoke-Build {
             $false
         }
         Get-ChildItem -LiteralPath $omrStage -File | Where-Object {
-            $_.Extension -in '.dll', '.pdb' -and $_.BaseName -ne 'Omr' -and -not (& $isPowerShellOwn $_.Name)
+            $_.Extension -in '.dll', '.pdb' -and $_.BaseName -notin 'Omr', 'Omr.Model' -and -not (& $isPowerShellOwn $_.Name)
         } | Copy-Item -Destination $deps
         Get-ChildItem -LiteralPath $loaderStage -File -Filter 'Omr.Loader.*' |
             Where-Object Extension -In '.dll', '.pdb' | Copy-Item -Destination $deps

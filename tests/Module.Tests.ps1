@@ -52,12 +52,13 @@ Describe 'Omr module manifest and layout' -Tag Module {
         $omr.Version.ToString(3) | Should -Be (Get-Module Omr).Version.ToString(3)
     }
 
-    It 'ships the dependencies in dependencies/ and not next to Omr.dll' {
+    It 'ships the dependencies in dependencies/ and only the cmdlets and output types next to Omr.psd1' {
         foreach ($name in 'Omr.Engine', 'Omr.Loader', 'DnsClient', 'MailKit', 'MimeKit') {
             Join-Path $DepsDir "$name.dll" | Should -Exist
             Join-Path $ModuleDir "$name.dll" | Should -Not -Exist
         }
-        @(Get-ChildItem -LiteralPath $ModuleDir -File -Filter *.dll).Name | Should -Be @('Omr.dll')
+        @(Get-ChildItem -LiteralPath $ModuleDir -File -Filter *.dll).Name | Sort-Object | Should -Be @('Omr.dll', 'Omr.Model.dll')
+        Join-Path $DepsDir 'Omr.Model.dll' | Should -Not -Exist
     }
 
     It 'never ships PowerShell''s own assemblies' {
@@ -137,9 +138,8 @@ Describe 'Test-OpenRelay command metadata' -Tag Module {
     }
 
     It 'has Verdict values Open, Closed, Inconclusive, Unreachable, NoMail' {
-        $asm = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Omr.Engine' } | Select-Object -First 1
-        $asm | Should -Not -BeNullOrEmpty
-        $verdict = $asm.GetType('Omr.RelayTestResult', $true).GetProperty('Verdict').PropertyType
+        $verdict = [Omr.RelayTestResult].GetProperty('Verdict').PropertyType
+        $verdict | Should -Be ([Omr.RelayVerdict])
         [enum]::GetNames($verdict) | Should -Be @('Open', 'Closed', 'Inconclusive', 'Unreachable', 'NoMail')
     }
 }
@@ -175,10 +175,18 @@ Describe 'Assembly isolation on PowerShell 7' -Tag Module, Isolation {
         $script:Loaded = { param($name) @([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq $name }) }
     }
 
-    It 'loads Omr.dll (the cmdlets) in the default context' {
-        $omr = & $Loaded 'Omr'
-        $omr.Count | Should -Be 1
-        $Alc::GetLoadContext($omr[0]) | Should -Be $Alc::Default
+    It 'loads <_> (the cmdlets and the output types) in the default context' -ForEach @('Omr', 'Omr.Model') {
+        $asm = & $Loaded $_
+        $asm.Count | Should -Be 1
+        $Alc::GetLoadContext($asm[0]) | Should -Be $Alc::Default
+    }
+
+    It 'resolves the output types as type literals in scripts' {
+        [Omr.RelayVerdict]::Open | Should -Be 'Open'
+        $r = Test-OpenRelay -ComputerName 127.0.0.1 -Port 9 -TimeoutSec 2
+        $r | Should -BeOfType ([Omr.RelayTestResult])
+        $r.Verdict | Should -Be ([Omr.RelayVerdict]::Unreachable)
+        [Omr.RelayProof]::Delivered | Should -BeGreaterThan ([Omr.RelayProof]::DataAccepted)
     }
 
     It 'loads <_> from dependencies/ into the Omr context, not the default one' -ForEach @('Omr.Engine', 'DnsClient') {
