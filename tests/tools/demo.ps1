@@ -51,6 +51,30 @@ try {
         Write-Host "==> The transcript of $($open.ComputerName) [$($open.Address)] (first 12 lines)" -ForegroundColor Cyan
         $open.Transcript | Select-Object -First 12 | ForEach-Object { Write-Host "   $_" }
     }
+
+    # Proof: an accepted RCPT is not proof. Send one verification message through each open
+    # relay to a mailbox "we" own; the lab's relays deliver into its mail drop, the
+    # accept-then-discard server says 250 and delivers nothing.
+    $verifyAddress = 'relaycheck@noc.example.net'
+    $proofDomains = 'open.omr-lab.test', 'vuln-percent-hack-ip.omr-lab.test', 'discard.omr-lab.test'
+    $evidenceDir = Join-Path (Split-Path -Parent (Split-Path -Parent $ModulePath)) 'demo/evidence'
+    Remove-Item -Recurse -Force -LiteralPath $evidenceDir -ErrorAction SilentlyContinue
+    Write-Host ''
+    Write-Host "==> Test-OpenRelay -Domain $($proofDomains -join ', ') -Verify -VerifyAddress $verifyAddress |" -ForegroundColor Cyan
+    Write-Host "      Where-Object Verdict -eq 'Open' | Get-RelayEvidence -MailDrop <lab mail drop> -WaitSec 5 -OutputPath $evidenceDir" -ForegroundColor Cyan
+    $evidence = Test-OpenRelay -Domain $proofDomains -DnsServer $lab.dnsServer -Port $lab.smtpPort -TimeoutSec 10 `
+        -Verify -VerifyAddress $verifyAddress -Confirm:$false |
+        Where-Object Verdict -EQ 'Open' |
+        Get-RelayEvidence -MailDrop $lab.mailDrop -WaitSec 5 -OutputPath $evidenceDir
+    $evidence | Format-Table | Out-String -Width 160 | Write-Host
+    $proven = @($evidence | Where-Object Delivered) | Select-Object -First 1
+    if ($proven) {
+        Write-Host "==> The verification message came back through $($proven.ComputerName); its Received chain:" -ForegroundColor Cyan
+        $proven.Hops | ForEach-Object { Write-Host "   $_" }
+        Write-Host "   Evidence bundle: $($proven.BundlePath)"
+        $proven.Files | ForEach-Object { Write-Host "     $(Split-Path -Leaf $_)" }
+        Write-Host "   Readable report: $(Join-Path $proven.BundlePath 'report.html')"
+    }
 }
 finally {
     Stop-OmrLab $lab

@@ -175,7 +175,7 @@ namespace Omr.Engine.Probing
                 if (done.IsPositive)
                 {
                     _proof = RelayProof.DataAccepted;
-                    _verificationNote = $"The verification message was accepted for delivery ({_verificationReply}); Get-RelayEvidence finds out whether it arrived.";
+                    _verificationNote = $"The verification message was accepted for delivery ({_verificationReply}). Get-RelayEvidence finds out whether it arrived.";
                 }
                 else
                 {
