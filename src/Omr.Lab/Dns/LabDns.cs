@@ -207,6 +207,20 @@ internal sealed class LabDns : IDisposable
         var dangling = "dangling." + apex;
         zone.AddSoa(dangling);
         zone.Add(new MxRecord(N(dangling), LabZone.Ttl, 10, N("missing.mx." + apex)));
+
+        // Contact discovery (Send-RelayNotice). Every SOA's RNAME is hostmaster.<apex>: the apex
+        // receives mail (MX = the closed server), so hostmaster@omr-lab.test is a usable contact.
+        zone.Add(new MxRecord(N(apex), LabZone.Ttl, 10, N(closed.HostName)));
+        // contacts.<apex>: RNAME with an escaped dot in the local part -> john.doe@omr-lab.test.
+        var contacts = "contacts." + apex;
+        zone.Add(new SoaRecord(N(contacts), LabZone.Ttl, N("ns." + apex), DomainName.Parse("john\\.doe." + apex),
+            2026010101, 3600, 600, 86400, LabZone.NegativeTtl));
+        zone.Add(new MxRecord(N(contacts), LabZone.Ttl, 10, N(closed.HostName)));
+        // nocontact.<apex>: null MX, and its RNAME is in the null-MX domain: nobody can be told.
+        var nocontact = "nocontact." + apex;
+        zone.Add(new SoaRecord(N(nocontact), LabZone.Ttl, N("ns." + apex), N("hostmaster." + nullmx),
+            2026010101, 3600, 600, 86400, LabZone.NegativeTtl));
+        zone.Add(new MxRecord(N(nocontact), LabZone.Ttl, 0, DomainName.Root));
         return zone;
     }
 }

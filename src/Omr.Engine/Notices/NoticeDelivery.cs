@@ -1,0 +1,143 @@
+using System;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Threading;
+using System.Threading.Tasks;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+using Omr.Engine.Evidence;
+
+namespace Omr.Engine.Notices
+{
+    /// <summary>Where a notice went.</summary>
+    public sealed class DeliveryResult
+    {
+        public DateTimeOffset Time { get; set; }
+        /// <summary>The SMTP server's reply (SMTP delivery).</summary>
+        public string? Reply { get; set; }
+        /// <summary>The .eml written (pickup delivery).</summary>
+        public string? Path { get; set; }
+    }
+
+    /// <summary>Sends or writes composed notices.</summary>
+    public interface INoticeDelivery : IDisposable
+    {
+        /// <summary>"smtp.example.net:587 (StartTls)" or "pickup folder D:\review".</summary>
+        string Description { get; }
+        Task<DeliveryResult> DeliverAsync(ComposedNotice notice, CancellationToken ct);
+    }
+
+    /// <summary>SMTP settings for notices.</summary>
+    public sealed class SmtpDeliverySettings
+    {
+        public string Host { get; set; } = string.Empty;
+        /// <summary>0 = 465 for SslOnConnect, else 25.</summary>
+        public int Port { get; set; }
+        public MailSecurity Security { get; set; } = MailSecurity.Auto;
+        public bool SkipCertificateCheck { get; set; }
+        public NetworkCredential? Credential { get; set; }
+        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
+        /// <summary>Name announced in EHLO (default: MailKit's choice, the local host name).</summary>
+        public string? HeloName { get; set; }
+
+        public int EffectivePort => Port > 0 ? Port : Security == MailSecurity.SslOnConnect ? 465 : 25;
+    }
+
+    /// <summary>Sends through one MailKit SmtpClient connection, reconnecting when the server has hung up.</summary>
+    public sealed class SmtpNoticeDelivery : INoticeDelivery
+    {
+        private readonly SmtpDeliverySettings _settings;
+        private readonly SmtpClient _client = new SmtpClient();
+
+        public SmtpNoticeDelivery(SmtpDeliverySettings settings)
+        {
+            _settings = settings ?? throw new ArgumentNullException(nameof(settings));
+            _client.Timeout = (int)Math.Min(int.MaxValue, settings.Timeout.TotalMilliseconds);
+            if (settings.HeloName != null) _client.LocalDomain = settings.HeloName;
+            if (settings.SkipCertificateCheck)
+            {
+                _client.ServerCertificateValidationCallback = (sender, cert, chain, errors) => true;
+                _client.CheckCertificateRevocation = false;
+            }
+        }
+
+        public string Description => $"{_settings.Host}:{_settings.EffectivePort.ToString(CultureInfo.InvariantCulture)} ({_settings.Security})";
+
+        public async Task<DeliveryResult> DeliverAsync(ComposedNotice notice, CancellationToken ct)
+        {
+            if (!_client.IsConnected)
+            {
+                await _client.ConnectAsync(_settings.Host, _settings.EffectivePort, Map(_settings.Security), ct).ConfigureAwait(false);
+                if (_settings.Credential != null && _client.Capabilities.HasFlag(SmtpCapabilities.Authentication))
+                    await _client.AuthenticateAsync(_settings.Credential, ct).ConfigureAwait(false);
+                else if (_settings.Credential != null)
+                    throw new AuthenticationException($"{_settings.Host} does not offer AUTH{(_client.IsSecure ? string.Empty : " (before TLS: use -Security StartTls or SslOnConnect)")}; the credential was not sent.");
+            }
+            var reply = await _client.SendAsync(notice.Message, ct).ConfigureAwait(false);
+            return new DeliveryResult { Time = DateTimeOffset.UtcNow, Reply = NoticeText.OneLine(reply, 500) };
+        }
+
+        public static SecureSocketOptions Map(MailSecurity security) => security switch
+        {
+            MailSecurity.SslOnConnect => SecureSocketOptions.SslOnConnect,
+            MailSecurity.StartTls => SecureSocketOptions.StartTls,
+            MailSecurity.StartTlsWhenAvailable => SecureSocketOptions.StartTlsWhenAvailable,
+            MailSecurity.None => SecureSocketOptions.None,
+            _ => SecureSocketOptions.Auto,
+        };
+
+        public void Dispose()
+        {
+            try
+            {
+                if (_client.IsConnected) _client.Disconnect(true);
+            }
+            catch (Exception ex) when (ex is IOException || ex is SmtpProtocolException || ex is SmtpCommandException || ex is OperationCanceledException || ex is System.Net.Sockets.SocketException)
+            {
+                // Closing is best effort.
+            }
+            _client.Dispose();
+        }
+    }
+
+    /// <summary>Writes each notice as "&lt;domain&gt;_&lt;notice id&gt;.eml" into a folder, for review (through a temporary file, so a reader never sees half a message).</summary>
+    public sealed class PickupNoticeDelivery : INoticeDelivery
+    {
+        private readonly string _folder;
+
+        public PickupNoticeDelivery(string folder)
+        {
+            _folder = System.IO.Path.GetFullPath(folder);
+        }
+
+        public string Description => "pickup folder " + _folder;
+
+        public Task<DeliveryResult> DeliverAsync(ComposedNotice notice, CancellationToken ct)
+        {
+            ct.ThrowIfCancellationRequested();
+            Directory.CreateDirectory(_folder);
+            var name = EvidenceBundleWriter.Safe(notice.Domain, 80) + "_" + EvidenceBundleWriter.Safe(notice.NoticeId, 40) + ".eml";
+            var path = System.IO.Path.Combine(_folder, name);
+            var tmp = path + ".tmp";
+            try
+            {
+                using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                {
+                    notice.Message.WriteTo(new FormatOptions { NewLineFormat = NewLineFormat.Dos }, fs, ct);
+                    fs.Flush(true);
+                }
+                File.Move(tmp, path);
+            }
+            finally
+            {
+                try { if (File.Exists(tmp)) File.Delete(tmp); } catch (IOException) { /* best effort */ }
+            }
+            return Task.FromResult(new DeliveryResult { Time = DateTimeOffset.UtcNow, Path = path });
+        }
+
+        public void Dispose() { }
+    }
+}

@@ -1,0 +1,226 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Omr.Engine.Discovery;
+
+namespace Omr.Engine.Notices
+{
+    /// <summary>What to plan: the evidence of one run and the recipient and state rules.</summary>
+    public sealed class NoticePlanRequest
+    {
+        public List<RelayEvidence> Evidence { get; } = new List<RelayEvidence>();
+        public RelayProof MinimumProof { get; set; } = RelayProof.Delivered;
+        /// <summary>-To: overrides discovery.</summary>
+        public IReadOnlyList<string>? To { get; set; }
+        public ContactMap? ContactMap { get; set; }
+        public IReadOnlyList<string> Cc { get; set; } = Array.Empty<string>();
+        public IReadOnlyList<string> Bcc { get; set; } = Array.Empty<string>();
+        public NoticeStateStore? State { get; set; }
+        public TimeSpan ResendAfter { get; set; } = TimeSpan.FromDays(7);
+        public bool Force { get; set; }
+        public DateTimeOffset Now { get; set; } = DateTimeOffset.UtcNow;
+        /// <summary>Needed unless -To is given for every group.</summary>
+        public ContactResolver? Resolver { get; set; }
+        public NoticeFormat Format { get; set; } = NoticeFormat.Text;
+    }
+
+    /// <summary>A problem the cmdlet reports as an error record (and the group is still output, Skipped).</summary>
+    public sealed class PlanError
+    {
+        public PlanError(string errorId, string message, string target) { ErrorId = errorId; Message = message; Target = target; }
+
+        /// <summary>NoContact (ObjectNotFound) or ContactLookupFailed (ResourceUnavailable).</summary>
+        public string ErrorId { get; }
+        public string Message { get; }
+        /// <summary>The domain (or host).</summary>
+        public string Target { get; }
+    }
+
+    /// <summary>One domain's (or directly tested host's) plan: notice these hosts to these people, or the Skipped notice saying why not.</summary>
+    public sealed class PlannedNotice
+    {
+        public string Domain { get; set; } = string.Empty;
+        /// <summary>False when the evidence had no domain (host tested directly): Domain is the host.</summary>
+        public bool HasDomain { get; set; }
+        public List<RelayEvidence> Hosts { get; } = new List<RelayEvidence>();
+        public List<string> To { get; } = new List<string>();
+        public List<string> Cc { get; } = new List<string>();
+        public List<string> Bcc { get; } = new List<string>();
+        /// <summary>Every contact considered (discovered, mapped, given), usable or not.</summary>
+        public List<Contact> Contacts { get; } = new List<Contact>();
+        /// <summary>Set when nothing is to be sent: the output object (Status Skipped, Reason).</summary>
+        public RelayNotice? Skipped { get; set; }
+        public PlanError? Error { get; set; }
+        /// <summary>Hosts of the group left out of the notice, and why (for the Reason of a sent notice).</summary>
+        public List<string> LeftOut { get; } = new List<string>();
+        public string[] ProbeIds => Hosts.Select(h => h.ProbeId.Length > 0 ? h.ProbeId : h.Result?.ProbeId ?? string.Empty).ToArray();
+    }
+
+    /// <summary>
+    /// Turns a run's evidence into notices: one per domain (hosts tested directly group by host),
+    /// covering the open hosts whose proof reaches -MinimumProof and that were not noticed within
+    /// -ResendAfter, addressed to the discovered or given contacts. Every group yields a plan; a group
+    /// with nothing to send carries its Skipped RelayNotice with the reason.
+    /// </summary>
+    public static class NoticePlanner
+    {
+        public static string DomainOf(RelayEvidence ev)
+        {
+            var d = ev.Domain ?? ev.Result?.Domain;
+            return string.IsNullOrWhiteSpace(d) ? string.Empty : d!.Trim().TrimEnd('.').ToLowerInvariant();
+        }
+
+        public static string HostOf(RelayEvidence ev)
+            => (ev.ComputerName ?? ev.Result?.ComputerName ?? ev.Address ?? ev.Result?.Address ?? "?").Trim().TrimEnd('.').ToLowerInvariant();
+
+        public static string AddressOf(RelayEvidence ev) => ev.Address ?? ev.Result?.Address ?? string.Empty;
+
+        public static int PortOf(RelayEvidence ev) => ev.Port != 0 ? ev.Port : ev.Result?.Port ?? 0;
+
+        public static NoticeHostKey KeyOf(string domain, RelayEvidence ev)
+            => new NoticeHostKey(domain, ev.ComputerName ?? ev.Result?.ComputerName, AddressOf(ev), PortOf(ev), ev.ProbeId.Length > 0 ? ev.ProbeId : ev.Result?.ProbeId);
+
+        private static string When(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+
+        public static async Task<List<PlannedNotice>> PlanAsync(NoticePlanRequest request, CancellationToken ct)
+        {
+            if (request is null) throw new ArgumentNullException(nameof(request));
+            var plans = new List<PlannedNotice>();
+            var groups = request.Evidence
+                .GroupBy(ev => DomainOf(ev).Length > 0 ? "d:" + DomainOf(ev) : "h:" + HostOf(ev), StringComparer.Ordinal)
+                .ToList();
+            var records = request.State?.Read();
+
+            foreach (var g in groups)
+            {
+                var hasDomain = g.Key.StartsWith("d:", StringComparison.Ordinal);
+                var plan = new PlannedNotice { Domain = g.Key.Substring(2), HasDomain = hasDomain };
+                // The same address and port twice in one run: keep the strongest proof (then the latest).
+                var unique = g.GroupBy(ev => AddressOf(ev).ToLowerInvariant() + "|" + PortOf(ev).ToString(CultureInfo.InvariantCulture))
+                    .Select(x => x.OrderByDescending(e => e.Proof).ThenByDescending(e => e.ReceivedAt ?? e.Result?.StartTime).First())
+                    .OrderBy(ev => HostOf(ev), StringComparer.Ordinal).ThenBy(ev => AddressOf(ev), StringComparer.Ordinal).ThenBy(PortOf)
+                    .ToList();
+                var allHosts = unique.Select(NoticeComposer.HostLabel).ToArray();
+
+                var weak = unique.Where(ev => ev.Proof < request.MinimumProof).ToList();
+                foreach (var ev in weak)
+                    plan.LeftOut.Add($"{NoticeComposer.HostLabel(ev)}: proof {ev.Proof} is below -MinimumProof {request.MinimumProof}{(ev.Reason is null ? string.Empty : " (" + NoticeText.OneLine(ev.Reason, 200) + ")")}");
+                var candidates = unique.Where(ev => ev.Proof >= request.MinimumProof).ToList();
+                if (candidates.Count == 0)
+                {
+                    plan.Skipped = Skip(plan, allHosts, unique, request,
+                        $"No proof strong enough to notice: {string.Join("; ", plan.LeftOut)}. Use -MinimumProof DataAccepted or RecipientAccepted to notice on weaker proof, knowingly.");
+                    plans.Add(plan);
+                    continue;
+                }
+
+                if (records != null)
+                {
+                    var already = new List<(RelayEvidence Ev, NoticeRecord By)>();
+                    foreach (var ev in candidates)
+                    {
+                        var by = request.State!.Blocking(records, KeyOf(plan.Domain, ev), request.Now, request.ResendAfter, request.Force, run: null);
+                        if (by != null) already.Add((ev, by));
+                    }
+                    foreach (var (ev, by) in already)
+                        plan.LeftOut.Add(AlreadyReason(NoticeComposer.HostLabel(ev), by, request.ResendAfter, request.Now));
+                    candidates = candidates.Where(ev => already.All(a => !ReferenceEquals(a.Ev, ev))).ToList();
+                    if (candidates.Count == 0)
+                    {
+                        plan.Skipped = Skip(plan, allHosts, unique, request, string.Join("; ", plan.LeftOut));
+                        plans.Add(plan);
+                        continue;
+                    }
+                }
+                plan.Hosts.AddRange(candidates);
+                plan.Cc.AddRange(request.Cc);
+                plan.Bcc.AddRange(request.Bcc);
+
+                await ResolveContactsAsync(plan, request, ct).ConfigureAwait(false);
+                if (plan.To.Count == 0)
+                {
+                    var reason = plan.Error?.Message ?? "no usable contact";
+                    plan.Skipped = Skip(plan, plan.Hosts.Select(NoticeComposer.HostLabel).ToArray(), plan.Hosts, request, reason);
+                }
+                plans.Add(plan);
+            }
+            return plans;
+        }
+
+        public static string AlreadyReason(string host, NoticeRecord by, TimeSpan resendAfter, DateTimeOffset now)
+        {
+            if (by.Status == NoticeRecord.Pending)
+                return $"{host}: another run has been noticing it since {When(by.Time)}";
+            return $"{host}: already noticed on {When(by.Time)}{(by.MessageId is null ? string.Empty : " (" + by.MessageId + ")")}; use -Force or wait until {When(by.Time + resendAfter)}";
+        }
+
+        private static RelayNotice Skip(PlannedNotice plan, string[] hosts, IEnumerable<RelayEvidence> evidence, NoticePlanRequest request, string reason)
+            => new RelayNotice
+            {
+                Domain = plan.Domain,
+                Hosts = hosts,
+                Recipients = plan.To.ToArray(),
+                Cc = plan.Cc.ToArray(),
+                Bcc = plan.Bcc.ToArray(),
+                Status = NoticeStatus.Skipped,
+                Reason = reason,
+                Format = request.Format,
+                ProbeIds = evidence.Select(h => h.ProbeId.Length > 0 ? h.ProbeId : h.Result?.ProbeId ?? string.Empty).ToArray(),
+            };
+
+        private static async Task ResolveContactsAsync(PlannedNotice plan, NoticePlanRequest request, CancellationToken ct)
+        {
+            if (request.To != null && request.To.Count > 0)
+            {
+                foreach (var a in request.To) plan.Contacts.Add(new Contact(a, "-To"));
+                plan.To.AddRange(ContactResolver.Deduplicate(plan.Contacts).Select(c => c.Address));
+                return;
+            }
+            var mapped = new List<Contact>();
+            if (request.ContactMap != null)
+            {
+                foreach (var a in request.ContactMap.Get(plan.Domain)) mapped.Add(new Contact(a, "-ContactMap"));
+                if (!plan.HasDomain)
+                {
+                    // A host tested directly may also be mapped by its address.
+                    foreach (var ev in plan.Hosts)
+                        foreach (var a in request.ContactMap.Get(AddressOf(ev))) mapped.Add(new Contact(a, "-ContactMap"));
+                }
+            }
+            if (!plan.HasDomain)
+            {
+                plan.Contacts.AddRange(ContactResolver.Deduplicate(mapped));
+                plan.To.AddRange(plan.Contacts.Select(c => c.Address));
+                if (plan.To.Count == 0)
+                    plan.Error = new PlanError("NoContact", $"{plan.Domain} was tested directly, without a domain: there is nobody to discover. Name the recipients with -To or -ContactMap (keyed by host name or address).", plan.Domain);
+                return;
+            }
+            if (request.Resolver is null) throw new InvalidOperationException("Contact discovery needs a resolver.");
+            ContactSet set;
+            try
+            {
+                set = await request.Resolver.DiscoverAsync(plan.Domain, ct).ConfigureAwait(false);
+            }
+            catch (DiscoveryException ex)
+            {
+                set = new ContactSet(plan.Domain) { DnsFailed = ex.Kind == DiscoveryErrorKind.DnsFailure };
+                plan.Contacts.AddRange(mapped);
+                plan.To.AddRange(ContactResolver.Deduplicate(mapped).Select(c => c.Address));
+                if (plan.To.Count == 0)
+                    plan.Error = new PlanError(set.DnsFailed ? "ContactLookupFailed" : "NoContact", $"No contact for {plan.Domain}: {ex.Message}", plan.Domain);
+                return;
+            }
+            plan.Contacts.AddRange(ContactResolver.Deduplicate(set.Candidates.Concat(mapped)));
+            plan.To.AddRange(plan.Contacts.Where(c => c.Problem is null).Select(c => c.Address));
+            if (plan.To.Count == 0)
+            {
+                var id = set.DnsFailed ? "ContactLookupFailed" : "NoContact";
+                plan.Error = new PlanError(id,
+                    $"No usable contact for {plan.Domain}: {set.Describe()}. Name the recipients with -To or -ContactMap.", plan.Domain);
+            }
+        }
+    }
+}

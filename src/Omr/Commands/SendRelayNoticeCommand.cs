@@ -1,0 +1,503 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Net;
+using System.Threading;
+using System.Threading.Tasks;
+using Omr.Engine.Discovery;
+using Omr.Engine.Notices;
+
+namespace Omr.Commands
+{
+    /// <summary>
+    /// Tells the administrators of the domains whose mail servers are open relays: one notice per domain
+    /// (text and HTML, with the evidence attached; or RFC 5965 abuse reports, one per host), sent through
+    /// an SMTP server or written to a pickup folder, never twice within -ResendAfter when -StatePath is used.
+    /// </summary>
+    [Cmdlet(VerbsCommunications.Send, "RelayNotice", DefaultParameterSetName = SmtpSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+    [OutputType(typeof(RelayNotice))]
+    public sealed class SendRelayNoticeCommand : OmrCmdlet
+    {
+        private const string SmtpSet = "Smtp";
+        private const string PickupSet = "Pickup";
+        private readonly List<RelayEvidence> _evidence = new List<RelayEvidence>();
+
+        /// <summary>Evidence from Get-RelayEvidence (live, Import-Clixml or ConvertFrom-Json).</summary>
+        [Parameter(Mandatory = true, ValueFromPipeline = true)]
+        [Alias("Evidence")]
+        public PSObject[]? InputObject { get; set; }
+
+        /// <summary>The SMTP server the notices are sent through.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = SmtpSet)]
+        [ValidateNotNullOrEmpty]
+        public string? SmtpServer { get; set; }
+
+        /// <summary>Default 25 (465 with -Security SslOnConnect).</summary>
+        [Parameter(ParameterSetName = SmtpSet)]
+        [ValidateRange(1, 65535)]
+        public int Port { get; set; }
+
+        [Parameter(ParameterSetName = SmtpSet)]
+        public MailSecurity Security { get; set; } = MailSecurity.Auto;
+
+        /// <summary>Accept any server certificate (self-signed lab and test servers only).</summary>
+        [Parameter(ParameterSetName = SmtpSet)]
+        public SwitchParameter SkipCertificateCheck { get; set; }
+
+        [Parameter(ParameterSetName = SmtpSet)]
+        [Credential]
+        public PSCredential? Credential { get; set; }
+
+        /// <summary>Write each notice as an .eml file into this folder for review, instead of sending it.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = PickupSet)]
+        [ValidateNotNullOrEmpty]
+        public string? PickupDirectory { get; set; }
+
+        /// <summary>The sender: "noc@example.net" or "Example NOC &lt;noc@example.net&gt;".</summary>
+        [Parameter(Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string? From { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ReplyTo { get; set; }
+
+        /// <summary>Recipients for every notice, instead of the discovered contacts.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? To { get; set; }
+
+        /// <summary>Copies to the operator's own team.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? Cc { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? Bcc { get; set; }
+
+        /// <summary>Known contacts: a hashtable (domain → address or addresses) or the path of a CSV with columns Domain,Address.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public object? ContactMap { get; set; }
+
+        /// <summary>DNS servers (host[:port]) for contact discovery; default: the system's resolvers.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? DnsServer { get; set; }
+
+        /// <summary>The weakest proof noticed. Default Delivered: the verification message came back.</summary>
+        [Parameter]
+        public RelayProof MinimumProof { get; set; } = RelayProof.Delivered;
+
+        /// <summary>Text: text + HTML notice with the evidence attached. Arf: RFC 5965 abuse report, one per open host.</summary>
+        [Parameter]
+        public NoticeFormat Format { get; set; } = NoticeFormat.Text;
+
+        /// <summary>ARF Feedback-Type.</summary>
+        [Parameter]
+        [ValidateSet("abuse", "other")]
+        public string FeedbackType { get; set; } = "abuse";
+
+        /// <summary>A folder with notice.txt, notice.html and subject.txt replacing the built-in templates.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? TemplatePath { get; set; }
+
+        /// <summary>Where the tests ran from, as stated in the notice (default: this computer's host name).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? TestedFrom { get; set; }
+
+        /// <summary>When you will test again; the notice says "within N days".</summary>
+        [Parameter]
+        public TimeSpan? RetestAfter { get; set; }
+
+        /// <summary>Your filtering MX hosts, for the advice when the server cannot be fixed.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? ProviderMx { get; set; }
+
+        /// <summary>Your networks (CIDR) that alone should reach the customer's port 25.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? ProviderNetwork { get; set; }
+
+        /// <summary>JSON file remembering every notice, so an open host is noticed once per -ResendAfter.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? StatePath { get; set; }
+
+        /// <summary>Do not notice the same open host (domain, address, port) again within this time. Default 7 days.</summary>
+        [Parameter]
+        public TimeSpan ResendAfter { get; set; } = TimeSpan.FromDays(7);
+
+        /// <summary>Notice even when the state file says it was done within -ResendAfter.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <summary>SMTP and DNS timeout, in seconds.</summary>
+        [Parameter]
+        [ValidateRange(1, 3600)]
+        public int TimeoutSec { get; set; } = 60;
+
+        private NoticeStateStore? _state;
+        private ContactMap? _contactMap;
+        private NoticeTemplateSet? _templates;
+        private List<IPEndPoint>? _dns;
+        private string? _pickup;
+
+        protected override void BeginProcessing()
+        {
+            if (MinimumProof == RelayProof.None)
+                ThrowArgument("-MinimumProof None would notice servers that never relayed anything: use RecipientAccepted at the weakest.", "InvalidMinimumProof", MinimumProof);
+            if (!MimeKit.MailboxAddress.TryParse(From, out var from) || from.Address.IndexOf('@') <= 0 || From!.Any(char.IsControl))
+                ThrowArgument($"-From '{From}' is not a mailbox address.", "InvalidFrom", From);
+            if (ReplyTo != null && !ContactResolver.IsMailbox(ReplyTo))
+                ThrowArgument($"-ReplyTo '{ReplyTo}' is not a mailbox of the form user@domain.", "InvalidAddress", ReplyTo);
+            foreach (var (list, name) in new[] { (To, nameof(To)), (Cc, nameof(Cc)), (Bcc, nameof(Bcc)) })
+            {
+                foreach (var a in list ?? Array.Empty<string>())
+                    if (!ContactResolver.IsMailbox(a)) ThrowArgument($"-{name} '{a}' is not a mailbox of the form user@domain.", "InvalidAddress", a);
+            }
+            if (ResendAfter < TimeSpan.Zero) ThrowArgument("-ResendAfter cannot be negative.", "InvalidResendAfter", ResendAfter);
+            if (Format != NoticeFormat.Arf && MyInvocation.BoundParameters.ContainsKey(nameof(FeedbackType)))
+                WriteWarning("-FeedbackType has no effect without -Format Arf.");
+            if (DnsServer != null)
+            {
+                _dns = new List<IPEndPoint>();
+                foreach (var s in DnsServer)
+                {
+                    try { _dns.Add(MailHostResolver.ParseServer(s)); }
+                    catch (FormatException ex) { ThrowArgument(ex.Message, "InvalidDnsServer", s); }
+                }
+            }
+            if (ContactMap != null) _contactMap = LoadContactMap(ContactMap);
+            if (TemplatePath != null)
+            {
+                var folder = GetUnresolvedProviderPathFromPSPath(TemplatePath);
+                try
+                {
+                    _templates = NoticeTemplateSet.Load(folder);
+                    foreach (var f in _templates.Defaulted) WriteWarning($"-TemplatePath: {f} is not in {folder}; the built-in {f} is used.");
+                }
+                catch (Exception ex) when (ex is TemplateException || ex is DirectoryNotFoundException || ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    ThrowTerminatingError(new ErrorRecord(ex, "InvalidTemplate", ErrorCategory.InvalidData, TemplatePath));
+                }
+            }
+            if (StatePath != null) _state = new NoticeStateStore(GetUnresolvedProviderPathFromPSPath(StatePath), TimeSpan.FromSeconds(Math.Max(30, TimeoutSec)));
+            if (PickupDirectory != null) _pickup = GetUnresolvedProviderPathFromPSPath(PickupDirectory);
+            if (ParameterSetName == SmtpSet && SkipCertificateCheck.IsPresent)
+                WriteVerbose("-SkipCertificateCheck: the SMTP server's certificate is not checked.");
+        }
+
+        private ContactMap LoadContactMap(object value)
+        {
+            var v = value is PSObject p ? p.BaseObject : value;
+            try
+            {
+                if (v is IDictionary dict)
+                {
+                    var map = new ContactMap();
+                    foreach (DictionaryEntry e in dict)
+                    {
+                        var raw = e.Value is PSObject pv ? pv.BaseObject : e.Value;
+                        IEnumerable<string?> addresses = raw is string s ? new[] { s }
+                            : raw is IEnumerable en ? en.Cast<object?>().Select(o => (o is PSObject po ? po.BaseObject : o)?.ToString())
+                            : new[] { raw?.ToString() };
+                        map.Add(e.Key?.ToString() ?? string.Empty, addresses);
+                    }
+                    return map;
+                }
+                if (v is string path || v is FileInfo)
+                {
+                    var full = v is FileInfo fi ? fi.FullName : GetUnresolvedProviderPathFromPSPath((string)v);
+                    return Omr.Engine.Notices.ContactMap.LoadCsv(full);
+                }
+            }
+            catch (FormatException ex)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, "InvalidContactMap", ErrorCategory.InvalidData, value));
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, "InvalidContactMap", ErrorCategory.ReadError, value));
+            }
+            ThrowArgument("-ContactMap must be a hashtable (domain = address or addresses) or the path of a CSV file with columns Domain,Address.", "InvalidContactMap", value);
+            return null!;
+        }
+
+        protected override void ProcessRecord()
+        {
+            foreach (var input in InputObject ?? Array.Empty<PSObject>())
+            {
+                if (input is null) continue;
+                try
+                {
+                    var ev = EvidenceConverter.Convert(input, out var note);
+                    if (note != null) WriteVerbose(note);
+                    _evidence.Add(ev);
+                }
+                catch (InvalidCastException ex)
+                {
+                    WriteError(new ErrorRecord(new InvalidDataException(ex.Message, ex), "InvalidEvidenceObject", ErrorCategory.InvalidData, input)
+                    {
+                        ErrorDetails = new ErrorDetails(ex.Message) { RecommendedAction = "Pipe the evidence of Get-RelayEvidence (live, or saved with Export-Clixml / ConvertTo-Json -Depth 6)." },
+                    });
+                }
+            }
+        }
+
+        protected override void EndProcessing()
+        {
+            if (_evidence.Count == 0) return;
+            var now = DateTimeOffset.UtcNow;
+            var request = new NoticePlanRequest
+            {
+                MinimumProof = MinimumProof,
+                To = To,
+                ContactMap = _contactMap,
+                Cc = Cc ?? Array.Empty<string>(),
+                Bcc = Bcc ?? Array.Empty<string>(),
+                State = _state,
+                ResendAfter = ResendAfter,
+                Force = Force.IsPresent,
+                Now = now,
+                Resolver = new ContactResolver(_dns, TimeSpan.FromSeconds(Math.Min(TimeoutSec, 10))),
+                Format = Format,
+            };
+            request.Evidence.AddRange(_evidence);
+            var plans = Run(() => NoticePlanner.PlanAsync(request, StopToken), "NoticePlanFailed");
+            if (plans is null) return;
+
+            var options = new NoticeOptions
+            {
+                From = From!,
+                ReplyTo = ReplyTo,
+                TestedFrom = TestedFrom,
+                RetestAfter = RetestAfter is TimeSpan t ? Within(t) : null,
+                ProviderMx = ProviderMx ?? Array.Empty<string>(),
+                ProviderNetwork = ProviderNetwork ?? Array.Empty<string>(),
+                Format = Format,
+                FeedbackType = FeedbackType,
+                Templates = _templates,
+                UnknownPlaceholders = new HashSet<string>(StringComparer.OrdinalIgnoreCase),
+            };
+            var run = Guid.NewGuid().ToString("N");
+            INoticeDelivery? delivery = null;
+            try
+            {
+                foreach (var plan in plans)
+                {
+                    foreach (var c in plan.Contacts) WriteVerbose($"{plan.Domain}: contact {c}");
+                    if (plan.Error != null)
+                    {
+                        var category = plan.Error.ErrorId == "NoContact" ? ErrorCategory.ObjectNotFound : ErrorCategory.ResourceUnavailable;
+                        WriteError(new ErrorRecord(new ItemNotFoundException(plan.Error.Message), plan.Error.ErrorId, category, plan.Error.Target)
+                        {
+                            ErrorDetails = new ErrorDetails(plan.Error.Message) { RecommendedAction = "Name the recipients with -To or -ContactMap, or check -DnsServer." },
+                        });
+                    }
+                    if (plan.Skipped != null)
+                    {
+                        WriteObject(plan.Skipped);
+                        continue;
+                    }
+                    var units = Format == NoticeFormat.Arf ? plan.Hosts.Select(h => new List<RelayEvidence> { h }).ToList() : new List<List<RelayEvidence>> { plan.Hosts };
+                    foreach (var unit in units)
+                    {
+                        delivery ??= CreateDelivery();
+                        WriteObject(Notice(plan, unit, options, delivery, run));
+                    }
+                }
+                if (options.UnknownPlaceholders.Count > 0)
+                    WriteWarning($"The templates use placeholders that do not exist (rendered empty): {string.Join(", ", options.UnknownPlaceholders.OrderBy(x => x, StringComparer.OrdinalIgnoreCase))}.");
+            }
+            finally
+            {
+                delivery?.Dispose();
+            }
+        }
+
+        private INoticeDelivery CreateDelivery()
+        {
+            if (ParameterSetName == PickupSet) return new PickupNoticeDelivery(_pickup!);
+            return new SmtpNoticeDelivery(new SmtpDeliverySettings
+            {
+                Host = SmtpServer!,
+                Port = Port,
+                Security = Security,
+                SkipCertificateCheck = SkipCertificateCheck.IsPresent,
+                // The password leaves the PSCredential only here, into the NetworkCredential MailKit authenticates with.
+                Credential = Credential?.GetNetworkCredential(),
+                Timeout = TimeSpan.FromSeconds(TimeoutSec),
+            });
+        }
+
+        private RelayNotice Notice(PlannedNotice plan, List<RelayEvidence> hosts, NoticeOptions options, INoticeDelivery delivery, string run)
+        {
+            var output = new RelayNotice
+            {
+                Domain = plan.Domain,
+                Recipients = plan.To.ToArray(),
+                Cc = plan.Cc.ToArray(),
+                Bcc = plan.Bcc.ToArray(),
+                Format = Format,
+            };
+            var notes = new List<string>(plan.LeftOut.Select(l => "not included: " + l));
+            ComposedNotice? composed = Compose(plan, hosts, options, output);
+            if (composed is null) return output;
+
+            var sendTo = string.Join(", ", plan.To) + (plan.Cc.Count > 0 ? "; Cc " + string.Join(", ", plan.Cc) : string.Empty) + (plan.Bcc.Count > 0 ? "; Bcc " + string.Join(", ", plan.Bcc) : string.Empty);
+            var verb = ParameterSetName == PickupSet ? "Write" : "Send";
+            var action = $"{verb} open-relay notice \"{composed.Subject}\" ({Format}) to {sendTo} via {delivery.Description}";
+            var target = $"{plan.Domain}: {string.Join(", ", composed.Hosts)}";
+            if (!ShouldProcess(target, action))
+            {
+                output.Status = MyInvocation.BoundParameters.ContainsKey("WhatIf") ? NoticeStatus.WhatIf : NoticeStatus.Skipped;
+                notes.Insert(0, output.Status == NoticeStatus.WhatIf ? "-WhatIf: nothing was sent" : "declined at the confirmation prompt");
+                output.Reason = string.Join("; ", notes);
+                return output;
+            }
+
+            var keys = hosts.Select(h => NoticePlanner.KeyOf(plan.Domain, h)).ToList();
+            if (_state != null)
+            {
+                var reservation = Run(() => Task.FromResult(_state.Reserve(keys, run, DateTimeOffset.UtcNow, ResendAfter, Force.IsPresent)), "StateUpdateFailed");
+                if (reservation.Blocked.Count > 0)
+                {
+                    // Another run noticed some of these hosts since this run read the state: leave them out.
+                    foreach (var (host, by) in reservation.Blocked)
+                        notes.Add("not included: " + NoticePlanner.AlreadyReason($"{host.Host ?? host.Address} [{host.Address}]:{host.Port.ToString(CultureInfo.InvariantCulture)}", by, ResendAfter, DateTimeOffset.UtcNow));
+                    keys = reservation.Reserved;
+                    hosts = hosts.Where(h => keys.Any(k => k.Key == NoticePlanner.KeyOf(plan.Domain, h).Key)).ToList();
+                    if (hosts.Count == 0)
+                    {
+                        output.Status = NoticeStatus.Skipped;
+                        output.Reason = string.Join("; ", notes);
+                        return output;
+                    }
+                    composed = Compose(plan, hosts, options, output);
+                    if (composed is null) { _state.Release(keys, run); return output; }
+                }
+            }
+
+            try
+            {
+                var result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!;
+                output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
+                output.SentAt = result.Time;
+                output.SmtpReply = result.Reply;
+                output.EmlPath = result.Path;
+                notes.AddRange(composed.Notes);
+                output.Reason = notes.Count > 0 ? string.Join("; ", notes) : null;
+                WriteVerbose($"{plan.Domain}: {output.Status} {composed.MessageId} to {sendTo}{(result.Reply is null ? string.Empty : ": " + result.Reply)}{(result.Path is null ? string.Empty : ": " + result.Path)}");
+            }
+            catch (Exception ex) when (!(ex is PipelineStoppedException))
+            {
+                var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+                _state?.Release(keys, run);
+                output.Status = NoticeStatus.Failed;
+                notes.Insert(0, $"{verb} failed: {inner.Message}");
+                output.Reason = string.Join("; ", notes);
+                var category = inner is MailKit.Security.AuthenticationException ? ErrorCategory.AuthenticationError
+                    : inner is System.Net.Sockets.SocketException || inner is MailKit.Net.Smtp.SmtpProtocolException || inner is IOException && ParameterSetName == SmtpSet ? ErrorCategory.ConnectionError
+                    : inner is MailKit.Security.SslHandshakeException ? ErrorCategory.SecurityError
+                    : ParameterSetName == PickupSet ? ErrorCategory.WriteError : ErrorCategory.InvalidOperation;
+                WriteError(new ErrorRecord(inner, ParameterSetName == PickupSet ? "NoticeWriteFailed" : "NoticeSendFailed", category, plan.Domain)
+                {
+                    ErrorDetails = new ErrorDetails($"The notice for {plan.Domain} was not {(ParameterSetName == PickupSet ? "written" : "sent")}: {inner.Message}"),
+                });
+                return output;
+            }
+            if (_state != null)
+            {
+                try
+                {
+                    _state.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId,
+                        plan.To.Concat(plan.Cc), output.SentAt ?? DateTimeOffset.UtcNow);
+                }
+                catch (Exception ex) when (ex is StateCorruptException || ex is StateLockedException || ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    // The notice went out: say so loudly, the state could not record it (the Pending record stays for PendingTimeout).
+                    WriteError(new ErrorRecord(ex, "StateUpdateFailed", ErrorCategory.WriteError, _state.Path)
+                    {
+                        ErrorDetails = new ErrorDetails($"The notice for {plan.Domain} was {output.Status.ToString().ToLowerInvariant()}, but the state file could not record it: {ex.Message}"),
+                    });
+                }
+            }
+            return output;
+        }
+
+        private ComposedNotice? Compose(PlannedNotice plan, List<RelayEvidence> hosts, NoticeOptions options, RelayNotice output)
+        {
+            var draft = new NoticeDraft { Domain = plan.Domain };
+            draft.Evidence.AddRange(hosts);
+            draft.To.AddRange(plan.To);
+            draft.Cc.AddRange(plan.Cc);
+            draft.Bcc.AddRange(plan.Bcc);
+            output.Hosts = hosts.Select(NoticeComposer.HostLabel).ToArray();
+            output.ProbeIds = hosts.Select(h => h.ProbeId).ToArray();
+            try
+            {
+                var composed = NoticeComposer.Compose(draft, options)[0];
+                output.MessageId = composed.MessageId;
+                output.Subject = composed.Subject;
+                return composed;
+            }
+            catch (FormatException ex)
+            {
+                output.Status = NoticeStatus.Failed;
+                output.Reason = "The notice could not be composed: " + ex.Message;
+                WriteError(new ErrorRecord(ex, "NoticeComposeFailed", ErrorCategory.InvalidData, plan.Domain));
+                return null;
+            }
+        }
+
+        /// <summary>Runs engine work on a task and waits for it on the pipeline thread; Ctrl+C stops it at once.</summary>
+        private T Run<T>(Func<Task<T>> work, string? errorId, bool rethrow = false)
+        {
+            try
+            {
+                var task = Task.Run(work, StopToken);
+                task.Wait(StopToken);
+                return task.GetAwaiter().GetResult();
+            }
+            catch (OperationCanceledException) when (StopToken.IsCancellationRequested)
+            {
+                throw new PipelineStoppedException();
+            }
+            catch (Exception ex) when (!rethrow || ex is StateCorruptException || ex is StateLockedException || (ex is AggregateException a && a.InnerExceptions.Any(i => i is StateCorruptException || i is StateLockedException)))
+            {
+                var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+                if (inner is OperationCanceledException && StopToken.IsCancellationRequested) throw new PipelineStoppedException();
+                if (inner is StateCorruptException corrupt)
+                    ThrowTerminatingError(new ErrorRecord(corrupt, "StateCorrupt", ErrorCategory.InvalidData, corrupt.Path)
+                    {
+                        ErrorDetails = new ErrorDetails(corrupt.Message) { RecommendedAction = "Repair the state file or move it away; Send-RelayNotice never resets it." },
+                    });
+                if (inner is StateLockedException locked)
+                    ThrowTerminatingError(new ErrorRecord(locked, "StateLocked", ErrorCategory.ResourceBusy, locked.Path));
+                if (rethrow) throw;
+                ThrowTerminatingError(new ErrorRecord(inner, errorId ?? "NoticeFailed", ErrorCategory.NotSpecified, null));
+                return default!;
+            }
+        }
+
+        private static string Within(TimeSpan t)
+        {
+            if (t.TotalDays >= 1 && Math.Abs(t.TotalDays - Math.Round(t.TotalDays)) < 0.01)
+            {
+                var d = (int)Math.Round(t.TotalDays);
+                return "within " + d.ToString(CultureInfo.InvariantCulture) + (d == 1 ? " day" : " days");
+            }
+            var h = Math.Max(1, (int)Math.Ceiling(t.TotalHours));
+            return "within " + h.ToString(CultureInfo.InvariantCulture) + (h == 1 ? " hour" : " hours");
+        }
+    }
+}
