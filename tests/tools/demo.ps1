@@ -75,6 +75,27 @@ try {
         $proven.Files | ForEach-Object { Write-Host "     $(Split-Path -Leaf $_)" }
         Write-Host "   Readable report: $(Join-Path $proven.BundlePath 'report.html')"
     }
+
+    # Notice: one per domain, to its postmaster@, abuse@ and SOA contact (found in the lab's DNS),
+    # written to a pickup folder for review instead of being sent. A state file remembers it, so a
+    # second run (a scheduled task running again) does not notice the same host twice.
+    $pickup = Join-Path (Split-Path -Parent $evidenceDir) 'notices'
+    $state = Join-Path (Split-Path -Parent $evidenceDir) 'notices.json'
+    Remove-Item -Recurse -Force -LiteralPath $pickup, $state -ErrorAction SilentlyContinue
+    Write-Host ''
+    Write-Host "==> ... | Send-RelayNotice -PickupDirectory $pickup -From noc@example.net -StatePath $state" -ForegroundColor Cyan
+    $notices = $evidence | Send-RelayNotice -PickupDirectory $pickup -From noc@example.net -StatePath $state `
+        -DnsServer $lab.dnsServer -ProviderMx filter.example.net -ProviderNetwork 192.0.2.0/24 -Confirm:$false
+    $notices | Format-Table | Out-String -Width 160 | Write-Host
+    Write-Host '==> The same evidence again (a second scheduled run): nothing is sent twice' -ForegroundColor Cyan
+    $again = $evidence | Send-RelayNotice -PickupDirectory $pickup -From noc@example.net -StatePath $state `
+        -DnsServer $lab.dnsServer -Confirm:$false
+    $again | Format-Table Domain, Status, Reason -Wrap | Out-String -Width 160 | Write-Host
+    $written = @($notices | Where-Object EmlPath) | Select-Object -First 1
+    if ($written) {
+        Write-Host "==> The first lines of $($written.EmlPath)" -ForegroundColor Cyan
+        Get-Content -LiteralPath $written.EmlPath -TotalCount 14 | ForEach-Object { Write-Host "   $_" }
+    }
 }
 finally {
     Stop-OmrLab $lab
@@ -91,6 +112,7 @@ Try it yourself (from the repository root):
     Import-Module $module
     Get-Help Test-OpenRelay -Full
     Test-OpenRelay -Domain example.com          # your own domain: MX lookup, every address tested
+    Get-Help Get-RelayEvidence -Full; Get-Help Send-RelayNotice -Full
 
 The lab, in another terminal (prints one JSON line with its ports, runs until stdin closes):
 
