@@ -307,30 +307,9 @@ namespace Omr.Engine.Probing
                 return false;
             }
 
-            stage("EHLO");
             var helo = HeloName(conn);
-            await conn.SendAsync("EHLO " + helo, ct).ConfigureAwait(false);
-            var ehlo = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
-            if (ehlo.Code == 421) throw Closing(ehlo);
-            string[] ext;
-            if (ehlo.IsPositive)
-            {
-                ext = ehlo.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).ToArray();
-            }
-            else
-            {
-                stage("HELO");
-                await conn.SendAsync("HELO " + helo, ct).ConfigureAwait(false);
-                var h = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
-                if (h.Code == 421) throw Closing(h);
-                if (!h.IsPositive)
-                {
-                    _facts.SessionRefusal = h;
-                    await QuitAsync(conn, ct).ConfigureAwait(false);
-                    return false;
-                }
-                ext = Array.Empty<string>();
-            }
+            var ext = await HelloAsync(conn, helo, ct, stage).ConfigureAwait(false);
+            if (ext is null) return false;
             _extensions = ext;
 
             if (conn.IsTls)
@@ -367,29 +346,30 @@ namespace Omr.Engine.Probing
                 return true;
             }
             _tls = await conn.StartTlsAsync(_target.Host ?? _target.Address.ToString(), ct).ConfigureAwait(false);
+            // RFC 3207: forget what was learnt before TLS and say EHLO again.
+            var afterTls = await HelloAsync(conn, helo, ct, stage).ConfigureAwait(false);
+            if (afterTls is null) return false;
+            _extensions = afterTls;
+            return true;
+        }
+
+        /// <summary>EHLO, falling back to HELO when EHLO is refused. The extensions, or null when the session cannot go on.</summary>
+        private async Task<string[]?> HelloAsync(SmtpConnection conn, string helo, CancellationToken ct, Action<string> stage)
+        {
             stage("EHLO");
             await conn.SendAsync("EHLO " + helo, ct).ConfigureAwait(false);
-            var ehlo2 = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
-            if (ehlo2.Code == 421) throw Closing(ehlo2);
-            if (ehlo2.IsPositive)
-            {
-                _extensions = ehlo2.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).ToArray();
-            }
-            else
-            {
-                stage("HELO");
-                await conn.SendAsync("HELO " + helo, ct).ConfigureAwait(false);
-                var h2 = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
-                if (h2.Code == 421) throw Closing(h2);
-                if (!h2.IsPositive)
-                {
-                    _facts.SessionRefusal = h2;
-                    await QuitAsync(conn, ct).ConfigureAwait(false);
-                    return false;
-                }
-                _extensions = Array.Empty<string>();
-            }
-            return true;
+            var ehlo = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+            if (ehlo.Code == 421) throw Closing(ehlo);
+            if (ehlo.IsPositive)
+                return ehlo.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).ToArray();
+            stage("HELO");
+            await conn.SendAsync("HELO " + helo, ct).ConfigureAwait(false);
+            var h = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+            if (h.Code == 421) throw Closing(h);
+            if (h.IsPositive) return Array.Empty<string>();
+            _facts.SessionRefusal = h;
+            await QuitAsync(conn, ct).ConfigureAwait(false);
+            return null;
         }
 
         private static SmtpSessionException Closing(SmtpReply r)
