@@ -77,15 +77,7 @@ namespace Omr.Engine.Discovery
 
         public MailHostResolver(IReadOnlyList<IPEndPoint>? servers, TimeSpan? timeout = null)
         {
-            var options = servers is { Count: > 0 } ? new LookupClientOptions(servers.Select(s => new NameServer(s)).ToArray()) : new LookupClientOptions();
-            options.UseCache = true;
-            options.Timeout = timeout ?? TimeSpan.FromSeconds(5);
-            options.Retries = 2;
-            options.ThrowDnsErrors = false;
-            options.ContinueOnDnsError = false;
-            options.ContinueOnEmptyResponse = false;
-            options.UseTcpFallback = true;
-            _dns = new LookupClient(options);
+            _dns = DnsLookup.Create(servers, timeout);
             _systemResolver = servers is null || servers.Count == 0;
         }
 

@@ -238,15 +238,7 @@ namespace Omr.Engine.Notices
         {
             _timeout = timeout ?? TimeSpan.FromSeconds(5);
             _servers = servers is { Count: > 0 } ? servers : SystemServers();
-            var options = servers is { Count: > 0 } ? new LookupClientOptions(servers.Select(s => new NameServer(s)).ToArray()) : new LookupClientOptions();
-            options.UseCache = true;
-            options.Timeout = timeout ?? TimeSpan.FromSeconds(5);
-            options.Retries = 2;
-            options.ThrowDnsErrors = false;
-            options.ContinueOnDnsError = false;
-            options.ContinueOnEmptyResponse = false;
-            options.UseTcpFallback = true;
-            _dns = new LookupClient(options);
+            _dns = DnsLookup.Create(servers, timeout);
         }
 
         public async Task<string?> RnameAsync(string domain, CancellationToken ct)

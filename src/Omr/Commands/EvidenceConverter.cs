@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
+using static Omr.Commands.PSValue;
 
 namespace Omr.Commands
 {
@@ -52,7 +53,7 @@ namespace Omr.Commands
                 Reason = Str(get("Reason")),
             };
             var proof = get("Proof");
-            if (proof != null && TryProof(proof, out var p)) ev.Proof = p;
+            if (proof != null && TryEnum<RelayProof>(proof, out var p)) ev.Proof = p;
             else if (ev.Delivered) ev.Proof = RelayProof.Delivered;
             ev.Hops = Items(get("Hops")).Select(Hop).ToArray();
 
@@ -145,113 +146,6 @@ namespace Omr.Commands
             };
         }
 
-        private static Func<string, object?> Getter(object input)
-        {
-            if (input is IDictionary dict)
-            {
-                return name =>
-                {
-                    foreach (DictionaryEntry e in dict)
-                        if (string.Equals(e.Key?.ToString(), name, StringComparison.OrdinalIgnoreCase)) return Unwrap(e.Value);
-                    return null;
-                };
-            }
-            var pso = PSObject.AsPSObject(input);
-            return name =>
-            {
-                var prop = pso.Properties[name];
-                if (prop is null) return null;
-                try { return Unwrap(prop.Value); }
-                catch (GetValueException) { return null; }
-            };
-        }
-
-        private static string Describe(object input)
-            => (input as PSObject)?.TypeNames.FirstOrDefault() ?? input.GetType().FullName ?? "object";
-
-        private static object? Unwrap(object? v) => v is PSObject p && !(p.BaseObject is PSCustomObject) ? p.BaseObject : v;
-
-        private static string? Str(object? v)
-        {
-            v = Unwrap(v);
-            return v switch
-            {
-                null => null,
-                string s => s,
-                IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-                _ => v.ToString(),
-            };
-        }
-
-        private static int? Int(object? v)
-        {
-            v = Unwrap(v);
-            if (v is null) return null;
-            if (v is int i) return i;
-            if (v is IConvertible c && !(v is string))
-            {
-                try { return System.Convert.ToInt32(c, CultureInfo.InvariantCulture); }
-                catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is OverflowException) { return null; }
-            }
-            return int.TryParse(Str(v), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : (int?)null;
-        }
-
-        private static bool Bool(object? v)
-        {
-            v = Unwrap(v);
-            return v switch
-            {
-                bool b => b,
-                null => false,
-                string s => bool.TryParse(s, out var b2) && b2,
-                _ => Int(v) is int n && n != 0,
-            };
-        }
-
-        private static bool TryProof(object value, out RelayProof proof)
-        {
-            proof = RelayProof.None;
-            var v = value is PSObject p ? p.BaseObject : value;
-            if (v is RelayProof live) { proof = live; return true; }
-            var text = v as string;
-            if (text is null && value is PSObject wrapped && wrapped.TypeNames.Any(n => n.StartsWith("Deserialized.", StringComparison.Ordinal)))
-                text = wrapped.ToString();
-            if (text != null && text.Trim().Length > 0 && !char.IsDigit(text.Trim()[0]))
-                return Enum.TryParse(text.Trim(), true, out proof) && Enum.IsDefined(typeof(RelayProof), proof);
-            var n = Int(text ?? v);
-            if (n is int i && Enum.IsDefined(typeof(RelayProof), i)) { proof = (RelayProof)i; return true; }
-            return false;
-        }
-
-        private static DateTimeOffset? Date(object? v)
-        {
-            v = Unwrap(v);
-            switch (v)
-            {
-                case null: return null;
-                case DateTimeOffset d: return d;
-                case DateTime dt: return dt.Kind == DateTimeKind.Unspecified ? new DateTimeOffset(DateTime.SpecifyKind(dt, DateTimeKind.Utc)) : new DateTimeOffset(dt);
-                case string s: return DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : (DateTimeOffset?)null;
-                case PSObject p:
-                    var get = Getter(p);
-                    if (get("UtcDateTime") is object utc && Date(utc) is DateTimeOffset u) return u;
-                    if (get("DateTime") is object local && Date(local) is DateTimeOffset l) return l;
-                    return Date(p.ToString());
-                default: return Date(v.ToString());
-            }
-        }
-
-        private static IEnumerable<object> Items(object? v)
-        {
-            v = Unwrap(v);
-            if (v is null) yield break;
-            if (v is string s) { yield return s; yield break; }
-            if (v is IEnumerable e)
-            {
-                foreach (var o in e) if (o != null) yield return o;
-                yield break;
-            }
-            yield return v;
-        }
+        private static Func<string, object?> Getter(object input) => BagOf(input).Get;
     }
 }

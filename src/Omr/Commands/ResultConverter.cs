@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Management.Automation;
+using static Omr.Commands.PSValue;
 
 namespace Omr.Commands
 {
@@ -22,7 +23,7 @@ namespace Omr.Commands
             if (baseObject is RelayTestResult live) return live;
             if (baseObject is RelayEvidence evidence) return evidence.Result;
 
-            var bag = input is IDictionary dict ? new Bag(dict) : new Bag(PSObject.AsPSObject(input));
+            var bag = BagOf(input);
             // A (deserialized) RelayEvidence carries its result: verify it again.
             if (bag.Get("Verdict") is null && bag.Get("Result") is object inner && !(inner is string))
                 return Convert(inner);
@@ -65,7 +66,7 @@ namespace Omr.Commands
 
         private static RelayTestOutcome Outcome(object item)
         {
-            var b = item is IDictionary d ? new Bag(d) : new Bag(PSObject.AsPSObject(item));
+            var b = BagOf(item);
             return new RelayTestOutcome
             {
                 Name = Str(b.Get("Name")) ?? string.Empty,
@@ -87,149 +88,8 @@ namespace Omr.Commands
             var unwrapped = item is PSObject p ? p.BaseObject : item;
             if (unwrapped is TranscriptEntry live) return live;
             if (unwrapped is string line) return new TranscriptEntry(default, "*", line);
-            var b = item is IDictionary d ? new Bag(d) : new Bag(PSObject.AsPSObject(item));
+            var b = BagOf(item);
             return new TranscriptEntry(Date(b.Get("Time")) ?? default, Str(b.Get("Direction")) ?? "*", Str(b.Get("Text")) ?? string.Empty);
-        }
-
-        private static string Describe(object input)
-        {
-            var pso = input as PSObject;
-            var type = pso?.TypeNames.FirstOrDefault() ?? input.GetType().FullName ?? "object";
-            return type;
-        }
-
-        /// <summary>Property access over a PSObject (properties) or a dictionary (keys), case-insensitive.</summary>
-        private readonly struct Bag
-        {
-            private readonly PSObject? _pso;
-            private readonly IDictionary? _dict;
-            public Bag(PSObject pso) { _pso = pso; _dict = null; }
-            public Bag(IDictionary dict) { _dict = dict; _pso = null; }
-
-            public object? Get(string name)
-            {
-                if (_dict != null)
-                {
-                    foreach (DictionaryEntry e in _dict)
-                        if (string.Equals(e.Key?.ToString(), name, StringComparison.OrdinalIgnoreCase)) return Unwrap(e.Value);
-                    return null;
-                }
-                var prop = _pso!.Properties[name];
-                if (prop is null) return null;
-                try { return Unwrap(prop.Value); }
-                catch (GetValueException) { return null; }
-            }
-        }
-
-        private static object? Unwrap(object? v) => v is PSObject p && !(p.BaseObject is PSCustomObject) ? p.BaseObject : v;
-
-        private static string? Str(object? v)
-        {
-            v = Unwrap(v);
-            if (v is null) return null;
-            if (v is string s) return s;
-            if (v is IFormattable f) return f.ToString(null, CultureInfo.InvariantCulture);
-            return v.ToString();
-        }
-
-        private static int? Int(object? v)
-        {
-            v = Unwrap(v);
-            switch (v)
-            {
-                case null: return null;
-                case int i: return i;
-                case long l when l >= int.MinValue && l <= int.MaxValue: return (int)l;
-                case IConvertible c when !(v is string):
-                    try { return System.Convert.ToInt32(c, CultureInfo.InvariantCulture); }
-                    catch (Exception ex) when (ex is FormatException || ex is InvalidCastException || ex is OverflowException) { return null; }
-                default:
-                    return int.TryParse(Str(v), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : (int?)null;
-            }
-        }
-
-        private static bool Bool(object? v)
-        {
-            v = Unwrap(v);
-            return v switch
-            {
-                bool b => b,
-                null => false,
-                string s => bool.TryParse(s, out var b2) && b2,
-                _ => Int(v) is int n && n != 0,
-            };
-        }
-
-        private static bool TryEnum<T>(object value, out T result) where T : struct
-        {
-            var v = value is PSObject p ? p.BaseObject : value;
-            result = default;
-            if (v is T t) { result = t; return true; }
-            var text = v is string s ? s.Trim() : null;
-            // Import-Clixml: an enum comes back as its number with the name as ToString(); JSON: a number or a name.
-            if (text is null && value is PSObject wrapped && wrapped.TypeNames.Any(n => n.StartsWith("Deserialized.", StringComparison.Ordinal)))
-                text = wrapped.ToString();
-            if (text != null && text.Length > 0 && !char.IsDigit(text[0]) && text[0] != '-')
-            {
-                if (Enum.TryParse<T>(text, ignoreCase: true, out var named) && Enum.IsDefined(typeof(T), named)) { result = named; return true; }
-                return false;
-            }
-            var n = Int(text ?? v);
-            if (n is int i && Enum.IsDefined(typeof(T), i)) { result = (T)Enum.ToObject(typeof(T), i); return true; }
-            return false;
-        }
-
-        private static DateTimeOffset? Date(object? v)
-        {
-            v = Unwrap(v);
-            switch (v)
-            {
-                case null: return null;
-                case DateTimeOffset d: return d;
-                case DateTime dt: return dt.Kind == DateTimeKind.Unspecified ? new DateTimeOffset(DateTime.SpecifyKind(dt, DateTimeKind.Utc)) : new DateTimeOffset(dt);
-                case string s:
-                    return DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : (DateTimeOffset?)null;
-                case PSObject p:
-                    // A DateTimeOffset deserialized as a property bag (Clixml at depth), or JSON /Date(ms)/ objects.
-                    var bag = new Bag(p);
-                    if (bag.Get("UtcDateTime") is object utc && Date(utc) is DateTimeOffset u) return u;
-                    if (bag.Get("DateTime") is object local && Date(local) is DateTimeOffset l) return l;
-                    return Date(p.ToString());
-                default:
-                    return Date(v.ToString());
-            }
-        }
-
-        private static TimeSpan? Span(object? v)
-        {
-            v = Unwrap(v);
-            switch (v)
-            {
-                case null: return null;
-                case TimeSpan t: return t;
-                case string s: return TimeSpan.TryParse(s, CultureInfo.InvariantCulture, out var t2) ? t2 : (TimeSpan?)null;
-                case PSObject p:
-                    var ticks = new Bag(p).Get("Ticks");
-                    if (ticks != null && long.TryParse(Str(ticks), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n)) return TimeSpan.FromTicks(n);
-                    return Span(p.ToString());
-                default:
-                    return null;
-            }
-        }
-
-        private static string[] Strings(object? v) => Items(v).Select(Str).Where(s => s != null).Select(s => s!).ToArray();
-
-        private static IEnumerable<object> Items(object? v)
-        {
-            v = Unwrap(v);
-            if (v is null) yield break;
-            if (v is string s) { yield return s; yield break; }
-            if (v is IEnumerable e)
-            {
-                foreach (var o in e) if (o != null) yield return o;
-                yield break;
-            }
-            yield return v;
         }
     }
 }
