@@ -16,7 +16,10 @@ Tasks
              a fresh pwsh process (real Postfix/Dovecot peers started first when available).
              Prints one final line 'N passed, N failed[, N skipped]'; exit code 1 on any failure.
     Demo     Build, start the lab, run Test-OpenRelay against a set of lab domains, show the table.
-    Bench    Not implemented yet.
+    Bench    Build, start the lab, measure Test-OpenRelay against nmap's smtp-open-relay script on
+             the same lab hosts (and Omr at scale): median wall-clock time and peak RSS of each
+             tool's own process, printed as ratios Omr/nmap (tests/tools/bench.ps1). Needs nmap
+             (apt-get install -y nmap); a benchmark, not a test: it asserts no figure.
     Package  Build, then zip out/Omr into out/Omr-<version>.zip.
     Clean    Removes out/ and every bin/ and obj/ folder.
 
@@ -36,7 +39,7 @@ Test: a 'dotnet test --filter' expression for the xunit tests.
 Test: All (default), Xunit or Pester.
 
 .PARAMETER NoBuild
-Test/Demo/Package: use what is already in out/ (and bin/) instead of building first.
+Test/Demo/Bench/Package: use what is already in out/ (and bin/) instead of building first.
 #>
 [CmdletBinding()]
 param(
@@ -399,6 +402,17 @@ function Invoke-Demo {
     $code
 }
 
+function Invoke-Bench {
+    Write-Step 'Bench: Omr against nmap (tests/tools/bench.ps1)'
+    Push-Location $Root
+    try {
+        $code = Invoke-Native dotnet 'pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/tools/bench.ps1'),
+        '-ModulePath', (Join-Path $ModuleOut 'Omr.psd1'), '-LabPath', (Join-Path $LabOut 'Omr.Lab.dll') -AllowFailure
+    }
+    finally { Pop-Location }
+    $code
+}
+
 function Invoke-Package {
     $version = Get-ModuleVersion
     $zip = Join-Path $Out "Omr-$version.zip"
@@ -429,8 +443,11 @@ try {
             $exitCode = Invoke-Demo
         }
         'Bench' {
-            Write-Host 'Bench: not implemented yet.'
-            $exitCode = 1
+            if (-not (Get-Command nmap -CommandType Application -ErrorAction SilentlyContinue)) {
+                throw 'Bench needs nmap, which is not installed: sudo apt-get install -y nmap (tests/lab/install-peers.sh installs it too).'
+            }
+            if (-not $NoBuild) { Invoke-Build }
+            $exitCode = Invoke-Bench
         }
         'Package' {
             if (-not $NoBuild) { Invoke-Build }
