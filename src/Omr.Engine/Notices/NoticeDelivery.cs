@@ -70,24 +70,50 @@ namespace Omr.Engine.Notices
         {
             if (!_client.IsConnected)
             {
-                await _client.ConnectAsync(_settings.Host, _settings.EffectivePort, Map(_settings.Security), ct).ConfigureAwait(false);
-                if (_settings.Credential != null && _client.Capabilities.HasFlag(SmtpCapabilities.Authentication))
-                    await _client.AuthenticateAsync(_settings.Credential, ct).ConfigureAwait(false);
-                else if (_settings.Credential != null)
-                    throw new AuthenticationException($"{_settings.Host} does not offer AUTH{(_client.IsSecure ? string.Empty : " (before TLS: use -Security StartTls or SslOnConnect)")}; the credential was not sent.");
+                var port = _settings.EffectivePort;
+                await _client.ConnectAsync(_settings.Host, port, Map(_settings.Security, port, _settings.Credential != null), ct).ConfigureAwait(false);
+                try
+                {
+                    if (_settings.Credential != null && _client.Capabilities.HasFlag(SmtpCapabilities.Authentication))
+                        await _client.AuthenticateAsync(_settings.Credential, ct).ConfigureAwait(false);
+                    else if (_settings.Credential != null)
+                        throw new AuthenticationException($"{_settings.Host} does not offer AUTH{(_client.IsSecure ? string.Empty : " (before TLS: use -Security StartTls or SslOnConnect)")}; the credential was not sent.");
+                }
+                catch
+                {
+                    // Never leave an unauthenticated connection behind for the next notice to use.
+                    Drop();
+                    throw;
+                }
             }
             var reply = await _client.SendAsync(notice.Message, ct).ConfigureAwait(false);
             return new DeliveryResult { Time = DateTimeOffset.UtcNow, Reply = NoticeText.OneLine(reply, 500) };
         }
 
-        public static SecureSocketOptions Map(MailSecurity security) => security switch
+        /// <summary>
+        /// Auto: TLS on connect for 465; otherwise STARTTLS, required when a credential is to be
+        /// sent and opportunistic when not (plain port-25 delivery, as MTAs do).
+        /// </summary>
+        public static SecureSocketOptions Map(MailSecurity security, int port, bool withCredential) => security switch
         {
             MailSecurity.SslOnConnect => SecureSocketOptions.SslOnConnect,
             MailSecurity.StartTls => SecureSocketOptions.StartTls,
             MailSecurity.StartTlsWhenAvailable => SecureSocketOptions.StartTlsWhenAvailable,
             MailSecurity.None => SecureSocketOptions.None,
-            _ => SecureSocketOptions.Auto,
+            _ => port == 465 ? SecureSocketOptions.SslOnConnect : withCredential ? SecureSocketOptions.StartTls : SecureSocketOptions.StartTlsWhenAvailable,
         };
+
+        private void Drop()
+        {
+            try
+            {
+                if (_client.IsConnected) _client.Disconnect(false);
+            }
+            catch (Exception ex) when (ex is IOException || ex is SmtpProtocolException || ex is SmtpCommandException || ex is OperationCanceledException || ex is System.Net.Sockets.SocketException)
+            {
+                // The connection is going anyway.
+            }
+        }
 
         public void Dispose()
         {
