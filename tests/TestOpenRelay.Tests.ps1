@@ -259,6 +259,27 @@ Describe 'Errors' -Tag Lab, Errors {
         { $script:leaked = Test-OpenRelay @call } | Should -Throw
         $script:leaked | Should -BeNullOrEmpty
     }
+
+    It 'stops with one NoTarget error when given no target at all' {
+        $errs = $null
+        { Test-OpenRelay -ErrorVariable errs } | Should -Throw -ErrorId 'NoTarget,*'
+        @($errs).Count | Should -Be 1
+    }
+
+    It 'writes a NoTarget error for a piped object without a domain or host, and goes on' {
+        $out = [pscustomobject]@{ Something = 'else' }, 'open.omr-lab.test' | Invoke-Relay
+        $out.Results.Count | Should -Be 1
+        @($out.Errors | Where-Object FullyQualifiedErrorId -Like 'NoTarget,*').Count | Should -Be 1
+    }
+
+    It 'writes InvalidTarget for a name that cannot be a domain' {
+        $out = Invoke-Relay -Extra @{ Domain = 'exa mple.com' }
+        $out.Results | Should -BeNullOrEmpty
+        $out.Errors.Count | Should -Be 1
+        $out.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidTarget,*'
+        $out.Errors[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $out.Errors[0].TargetObject | Should -Be 'exa mple.com'
+    }
 }
 
 Describe 'Selecting tests' -Tag Lab {

@@ -52,6 +52,9 @@ namespace Omr.Commands
                 if (pso.Properties[name]?.Value != null)
                     return pso.Properties["Domain"]?.Value?.ToString();
             }
+            // A property bag with neither (ConvertFrom-Json, Import-Csv, [pscustomobject]) has no
+            // domain to give: its "@{...}" text is none. Typed objects keep their ToString().
+            if (pso.BaseObject is PSCustomObject) return pso.Properties["Domain"]?.Value?.ToString();
             return item;
         }
     }

@@ -17,7 +17,6 @@ namespace Omr.Commands
     public sealed class TestOpenRelayCommand : OmrCmdlet
     {
         private RelayScanner? _scanner;
-        private int _inputs;
         private bool _progressShown;
 
         /// <summary>Domains whose MX hosts are tested. Address literals are tested directly.</summary>
@@ -187,7 +186,6 @@ namespace Omr.Commands
                 foreach (var host in ComputerName)
                 {
                     if (string.IsNullOrWhiteSpace(host)) continue;
-                    _inputs++;
                     scanner.AddHost(host, context, host);
                 }
             }
@@ -196,13 +194,15 @@ namespace Omr.Commands
                 foreach (var domain in Domain)
                 {
                     if (string.IsNullOrWhiteSpace(domain)) continue;
-                    _inputs++;
                     scanner.AddDomain(domain, domain);
                 }
             }
             else
             {
-                WriteError(new ErrorRecord(new ArgumentException("Specify a domain (-Domain) or a host (-ComputerName)."), "NoTarget", ErrorCategory.InvalidArgument, null));
+                var noTarget = new ErrorRecord(new ArgumentException("Specify a domain (-Domain) or a host (-ComputerName)."), "NoTarget", ErrorCategory.InvalidArgument, null);
+                // Without pipeline input nothing else can come: stop. With it, this record only.
+                if (!MyInvocation.ExpectingInput) ThrowTerminatingError(noTarget);
+                WriteError(noTarget);
             }
             Drain(block: false);
         }
@@ -210,8 +210,6 @@ namespace Omr.Commands
         protected override void EndProcessing()
         {
             if (_scanner is null) return;
-            if (_inputs == 0 && !MyInvocation.ExpectingInput)
-                ThrowTerminatingError(new ErrorRecord(new ArgumentException("Specify a domain (-Domain) or a host (-ComputerName)."), "NoTarget", ErrorCategory.InvalidArgument, null));
             _scanner.Complete();
             Drain(block: true);
             if (_progressShown)
