@@ -1,3 +1,4 @@
+using Omr.Engine;
 using System.Net;
 using Omr.Engine.Probing;
 using Xunit;
@@ -20,7 +21,7 @@ public class SessionTests
         return names.Select(n => new object[] { n });
     }
 
-    internal async Task<(List<RelayTestResult> Results, List<ScanErrorEvent> Errors)> ScanAsync(Action<ScanOptions>? tweak, params string[] domains)
+    internal async Task<(List<RelayTestResult> Results, List<EngineErrorEvent> Errors)> ScanAsync(Action<ScanOptions>? tweak, params string[] domains)
     {
         var options = new ScanOptions
         {
@@ -35,12 +36,12 @@ public class SessionTests
         foreach (var d in domains) scanner.AddDomain(d, d);
         scanner.Complete();
         var results = new List<RelayTestResult>();
-        var errors = new List<ScanErrorEvent>();
+        var errors = new List<EngineErrorEvent>();
         using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         await foreach (var e in scanner.Events.ReadAllAsync(guard.Token))
         {
             if (e is ScanResultEvent r) results.Add(r.Result);
-            else if (e is ScanErrorEvent err) errors.Add(err);
+            else if (e is EngineErrorEvent err) errors.Add(err);
             else if (e is ScanVerifyRequestEvent v) scanner.Verify(v);
         }
         return (results, errors);
@@ -235,9 +236,9 @@ public class SessionTests
         Assert.Empty(results);
         Assert.Equal(2, errors.Count);
         var nx = errors.Single(e => (string)e.Target! == "nonexistent.omr-lab.test");
-        Assert.Equal(("DomainNotFound", ScanErrorCategory.ObjectNotFound), (nx.ErrorId, nx.Category));
+        Assert.Equal(("DomainNotFound", EngineErrorCategory.ObjectNotFound), (nx.ErrorId, nx.Category));
         var dangling = errors.Single(e => (string)e.Target! == "dangling.omr-lab.test");
-        Assert.Equal(("NoMailHost", ScanErrorCategory.ObjectNotFound), (dangling.ErrorId, dangling.Category));
+        Assert.Equal(("NoMailHost", EngineErrorCategory.ObjectNotFound), (dangling.ErrorId, dangling.Category));
     }
 
     [Fact]
@@ -246,7 +247,7 @@ public class SessionTests
         var (results, errors) = await ScanAsync(o => { o.DnsServers = new[] { new IPEndPoint(IPAddress.Parse("127.66.0.254"), 9) }; o.DnsTimeout = TimeSpan.FromSeconds(1); }, "open.omr-lab.test");
         Assert.Empty(results);
         var e = Assert.Single(errors);
-        Assert.Equal(("DnsFailure", ScanErrorCategory.ConnectionError), (e.ErrorId, e.Category));
+        Assert.Equal(("DnsFailure", EngineErrorCategory.ConnectionError), (e.ErrorId, e.Category));
     }
 
     [Fact]
@@ -304,7 +305,7 @@ public class SessionTests
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await foreach (var e in scanner.Events.ReadAllAsync(guard.Token))
         {
-            Assert.IsNotType<ScanErrorEvent>(e);
+            Assert.IsNotType<EngineErrorEvent>(e);
             if (e is ScanResultEvent r) seen.Add((string)r.Input!, r.Result);
         }
         Assert.Equal(count, seen.Count);

@@ -12,20 +12,8 @@ using Omr.Engine.Probing;
 
 namespace Omr.Engine.Evidence
 {
-    public enum EvidenceErrorCategory
-    {
-        ConnectionError,
-        SecurityError,
-        ObjectNotFound,
-        InvalidData,
-        WriteError,
-        InvalidOperation,
-    }
-
-    public abstract class EvidenceEvent { }
-
     /// <summary>One answer for one input result.</summary>
-    public sealed class EvidenceResultEvent : EvidenceEvent
+    public sealed class EvidenceResultEvent : EngineEvent
     {
         public EvidenceResultEvent(RelayEvidence evidence, object? input) { Evidence = evidence; Input = input; }
         public RelayEvidence Evidence { get; }
@@ -33,20 +21,7 @@ namespace Omr.Engine.Evidence
         public object? Input { get; }
     }
 
-    public sealed class EvidenceErrorEvent : EvidenceEvent
-    {
-        public EvidenceErrorEvent(string errorId, EvidenceErrorCategory category, string message, Exception? exception, object? target)
-        {
-            ErrorId = errorId; Category = category; Message = message; Exception = exception; Target = target;
-        }
-        public string ErrorId { get; }
-        public EvidenceErrorCategory Category { get; }
-        public string Message { get; }
-        public Exception? Exception { get; }
-        public object? Target { get; }
-    }
-
-    public sealed class EvidenceProgressEvent : EvidenceEvent
+    public sealed class EvidenceProgressEvent : EngineEvent
     {
         public EvidenceProgressEvent(int found, int expected, int secondsLeft, string status)
         {
@@ -56,12 +31,6 @@ namespace Omr.Engine.Evidence
         public int Expected { get; }
         public int SecondsLeft { get; }
         public string Status { get; }
-    }
-
-    public sealed class EvidenceVerboseEvent : EvidenceEvent
-    {
-        public EvidenceVerboseEvent(string message) { Message = message; }
-        public string Message { get; }
     }
 
     /// <summary>A delivered verification message still in the mail source (for -Remove / -MoveTo).</summary>
@@ -96,7 +65,7 @@ namespace Omr.Engine.Evidence
     public sealed class EvidenceCollector : IDisposable
     {
         private readonly EvidenceRequest _request;
-        private readonly Channel<EvidenceEvent> _events = Channel.CreateUnbounded<EvidenceEvent>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly Channel<EngineEvent> _events = Channel.CreateUnbounded<EngineEvent>(new UnboundedChannelOptions { SingleReader = true });
         private readonly List<FoundMessage> _found = new List<FoundMessage>();
         private IMailSource? _source;
 
@@ -105,7 +74,7 @@ namespace Omr.Engine.Evidence
             _request = request ?? throw new ArgumentNullException(nameof(request));
         }
 
-        public ChannelReader<EvidenceEvent> Events => _events.Reader;
+        public ChannelReader<EngineEvent> Events => _events.Reader;
 
         /// <summary>Messages found (after <see cref="RunAsync"/> completed).</summary>
         public IReadOnlyList<FoundMessage> Found => _found;
@@ -130,9 +99,9 @@ namespace Omr.Engine.Evidence
             }
         }
 
-        private void Emit(EvidenceEvent e) => _events.Writer.TryWrite(e);
+        private void Emit(EngineEvent e) => _events.Writer.TryWrite(e);
 
-        private void Verbose(string message) => Emit(new EvidenceVerboseEvent(message));
+        private void Verbose(string message) => Emit(new EngineVerboseEvent(message));
 
         private async Task RunCoreAsync(CancellationToken ct)
         {
@@ -198,8 +167,8 @@ namespace Omr.Engine.Evidence
                     }
                     catch (Exception ex) when (IsMailFailure(ex, ct) || ex is InvalidDataException)
                     {
-                        Emit(new EvidenceErrorEvent("MessageFetchFailed", EvidenceErrorCategory.ConnectionError,
-                            $"Could not fetch the verification message for probe {match.ProbeId} from {source.Description}: {MailConnect.Describe(ex)}", ex, pending[match.ProbeId][0].Input));
+                        Emit(new EngineErrorEvent("MessageFetchFailed", EngineErrorCategory.ConnectionError,
+                            $"Could not fetch the verification message for probe {match.ProbeId} from {source.Description}: {MailConnect.Describe(ex)}", pending[match.ProbeId][0].Input, ex));
                         continue;
                     }
                     Verbose($"Found the verification message for probe {match.ProbeId} (matched by {match.Kind}, {raw.Length} bytes).");
@@ -258,11 +227,11 @@ namespace Omr.Engine.Evidence
         {
             var (id, category) = ex.Kind switch
             {
-                MailSourceErrorKind.Authentication => ("MailboxAuthFailed", EvidenceErrorCategory.SecurityError),
-                MailSourceErrorKind.FolderNotFound => ("MailboxFolderNotFound", EvidenceErrorCategory.ObjectNotFound),
-                _ => ("MailboxConnectFailed", EvidenceErrorCategory.ConnectionError),
+                MailSourceErrorKind.Authentication => ("MailboxAuthFailed", EngineErrorCategory.SecurityError),
+                MailSourceErrorKind.FolderNotFound => ("MailboxFolderNotFound", EngineErrorCategory.ObjectNotFound),
+                _ => ("MailboxConnectFailed", EngineErrorCategory.ConnectionError),
             };
-            Emit(new EvidenceErrorEvent(id, category, ex.Message, ex, _source?.Description));
+            Emit(new EngineErrorEvent(id, category, ex.Message, _source?.Description, ex));
             return "the mailbox could not be read: " + ex.Message;
         }
 
@@ -352,8 +321,8 @@ namespace Omr.Engine.Evidence
                 {
                     ev.BundlePath = null;
                     ev.Files = Array.Empty<string>();
-                    Emit(new EvidenceErrorEvent("EvidenceWriteFailed", EvidenceErrorCategory.WriteError,
-                        $"Could not write the evidence bundle for probe {result.ProbeId} under '{_request.OutputPath}': {MailConnect.Describe(ex)}", ex, null));
+                    Emit(new EngineErrorEvent("EvidenceWriteFailed", EngineErrorCategory.WriteError,
+                        $"Could not write the evidence bundle for probe {result.ProbeId} under '{_request.OutputPath}': {MailConnect.Describe(ex)}", null, ex));
                 }
             }
             return ev;

@@ -10,20 +10,7 @@ using Omr.Engine.Discovery;
 
 namespace Omr.Engine.Probing
 {
-    /// <summary>Error categories the engine reports; the cmdlet maps them onto PowerShell's.</summary>
-    public enum ScanErrorCategory
-    {
-        ObjectNotFound,
-        ConnectionError,
-        OperationTimeout,
-        InvalidData,
-        InvalidArgument,
-        NotSpecified,
-    }
-
-    public abstract class ScanEvent { }
-
-    public sealed class ScanResultEvent : ScanEvent
+    public sealed class ScanResultEvent : EngineEvent
     {
         public ScanResultEvent(RelayTestResult result, object? input) { Result = result; Input = input; }
         public RelayTestResult Result { get; }
@@ -34,7 +21,7 @@ namespace Omr.Engine.Probing
     /// An Open result waiting for the caller's decision (ShouldProcess) to send the one verification
     /// message. The caller must answer with <see cref="RelayScanner.Verify"/> or <see cref="RelayScanner.SkipVerification"/>.
     /// </summary>
-    public sealed class ScanVerifyRequestEvent : ScanEvent
+    public sealed class ScanVerifyRequestEvent : EngineEvent
     {
         internal ScanVerifyRequestEvent(RelayTestResult result, object? input, SmtpProbeSession session, ExpandedRelayTest test)
         {
@@ -48,33 +35,12 @@ namespace Omr.Engine.Probing
         internal SmtpProbeSession Session { get; }
     }
 
-    public sealed class ScanErrorEvent : ScanEvent
-    {
-        public ScanErrorEvent(string errorId, ScanErrorCategory category, string message, object? target, Exception? exception)
-        {
-            ErrorId = errorId; Category = category; Message = message; Target = target; Exception = exception;
-        }
-
-        /// <summary>Stable id: DomainNotFound, NoMailHost, DnsFailure, HostNotFound, InvalidTarget, ProbeFailed.</summary>
-        public string ErrorId { get; }
-        public ScanErrorCategory Category { get; }
-        public string Message { get; }
-        public object? Target { get; }
-        public Exception? Exception { get; }
-    }
-
-    public sealed class ScanProgressEvent : ScanEvent
+    public sealed class ScanProgressEvent : EngineEvent
     {
         public ScanProgressEvent(int completed, int total, string current) { Completed = completed; Total = total; Current = current; }
         public int Completed { get; }
         public int Total { get; }
         public string Current { get; }
-    }
-
-    public sealed class ScanVerboseEvent : ScanEvent
-    {
-        public ScanVerboseEvent(string message) { Message = message; }
-        public string Message { get; }
     }
 
     /// <summary>What to scan and how.</summary>
@@ -100,7 +66,7 @@ namespace Omr.Engine.Probing
     {
         private readonly ScanOptions _options;
         private readonly MailHostResolver _resolver;
-        private readonly Channel<ScanEvent> _events = Channel.CreateUnbounded<ScanEvent>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly Channel<EngineEvent> _events = Channel.CreateUnbounded<EngineEvent>(new UnboundedChannelOptions { SingleReader = true });
         private readonly SemaphoreSlim _probeSlots;
         private readonly SemaphoreSlim _dnsSlots;
         private readonly CancellationTokenSource _cts;
@@ -119,7 +85,7 @@ namespace Omr.Engine.Probing
             _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         }
 
-        public ChannelReader<ScanEvent> Events => _events.Reader;
+        public ChannelReader<EngineEvent> Events => _events.Reader;
 
         /// <summary>Cancels all work at once.</summary>
         public void Cancel() => _cts.Cancel();
@@ -146,7 +112,7 @@ namespace Omr.Engine.Probing
             if (Interlocked.Decrement(ref _outstanding) == 0) _events.Writer.TryComplete();
         }
 
-        private void Publish(ScanEvent e) => _events.Writer.TryWrite(e);
+        private void Publish(EngineEvent e) => _events.Writer.TryWrite(e);
 
         private async Task DomainAsync(string domain, object? input)
         {
@@ -163,7 +129,7 @@ namespace Omr.Engine.Probing
                 await _dnsSlots.WaitAsync(_cts.Token).ConfigureAwait(false);
                 try
                 {
-                    Publish(new ScanVerboseEvent($"Resolving MX for {domain}"));
+                    Publish(new EngineVerboseEvent($"Resolving MX for {domain}"));
                     routing = await _resolver.ResolveDomainAsync(domain, _cts.Token).ConfigureAwait(false);
                 }
                 finally { _dnsSlots.Release(); }
@@ -176,13 +142,13 @@ namespace Omr.Engine.Probing
                 var usable = routing.Hosts.Where(h => h.Addresses.Count > 0).ToList();
                 foreach (var bad in routing.Hosts.Where(h => h.Addresses.Count == 0))
                 {
-                    Publish(new ScanErrorEvent("NoMailHost", ScanErrorCategory.ObjectNotFound,
+                    Publish(new EngineErrorEvent("NoMailHost", EngineErrorCategory.ObjectNotFound,
                         $"Domain '{routing.Domain}': {bad.Problem ?? $"MX host '{bad.Name}' has no address"}.", input ?? domain, null));
                 }
                 if (usable.Count == 0) return; // the errors above are this input's answer
                 foreach (var h in usable)
                 {
-                    Publish(new ScanVerboseEvent($"{routing.Domain}: {(h.ImplicitMx ? "implicit MX" : "MX " + h.Preference)} {h.Name} -> {string.Join(", ", h.Addresses)}"));
+                    Publish(new EngineVerboseEvent($"{routing.Domain}: {(h.ImplicitMx ? "implicit MX" : "MX " + h.Preference)} {h.Name} -> {string.Join(", ", h.Addresses)}"));
                     StartAddresses(domain.Trim(), routing.Domain, h.Name, h.Preference, h.Addresses, input);
                 }
             }
@@ -193,7 +159,7 @@ namespace Omr.Engine.Probing
             catch (OperationCanceledException) { }
             catch (Exception ex)
             {
-                Publish(new ScanErrorEvent("ProbeFailed", ScanErrorCategory.NotSpecified, $"Testing '{domain}' failed: {ex.Message}", input ?? domain, ex));
+                Publish(new EngineErrorEvent("ProbeFailed", EngineErrorCategory.NotSpecified, $"Testing '{domain}' failed: {ex.Message}", input ?? domain, ex));
             }
             finally { Release(); }
         }
@@ -221,20 +187,20 @@ namespace Omr.Engine.Probing
             catch (OperationCanceledException) { }
             catch (Exception ex)
             {
-                Publish(new ScanErrorEvent("ProbeFailed", ScanErrorCategory.NotSpecified, $"Testing '{host}' failed: {ex.Message}", input ?? host, ex));
+                Publish(new EngineErrorEvent("ProbeFailed", EngineErrorCategory.NotSpecified, $"Testing '{host}' failed: {ex.Message}", input ?? host, ex));
             }
             finally { Release(); }
         }
 
-        private static ScanErrorEvent DiscoveryError(DiscoveryException ex, object target)
+        private static EngineErrorEvent DiscoveryError(DiscoveryException ex, object target)
         {
             var category = ex.Kind switch
             {
-                DiscoveryErrorKind.DnsFailure => ScanErrorCategory.ConnectionError,
-                DiscoveryErrorKind.InvalidTarget => ScanErrorCategory.InvalidArgument,
-                _ => ScanErrorCategory.ObjectNotFound,
+                DiscoveryErrorKind.DnsFailure => EngineErrorCategory.ConnectionError,
+                DiscoveryErrorKind.InvalidTarget => EngineErrorCategory.InvalidArgument,
+                _ => EngineErrorCategory.ObjectNotFound,
             };
-            return new ScanErrorEvent(ex.Kind.ToString(), category, ex.Message, target, ex);
+            return new EngineErrorEvent(ex.Kind.ToString(), category, ex.Message, target, ex);
         }
 
         private void StartAddresses(string target, string? domain, string? host, int? preference, IReadOnlyList<IPAddress> addresses, object? input)
@@ -261,13 +227,13 @@ namespace Omr.Engine.Probing
                 try
                 {
                     Publish(new ScanProgressEvent(Volatile.Read(ref _addressesDone), Volatile.Read(ref _addressesKnown), label));
-                    Publish(new ScanVerboseEvent($"Probing {label}"));
+                    Publish(new EngineVerboseEvent($"Probing {label}"));
                     await session.RunFirstAsync(_cts.Token).ConfigureAwait(false);
                 }
                 finally { _probeSlots.Release(); }
                 if (session.NeedsGreylistRetry)
                 {
-                    Publish(new ScanVerboseEvent($"{label}: temporary refusals; retrying in {_options.Probe.GreylistRetry.TotalSeconds:0.#} s"));
+                    Publish(new EngineVerboseEvent($"{label}: temporary refusals; retrying in {_options.Probe.GreylistRetry.TotalSeconds:0.#} s"));
                     await Task.Delay(_options.Probe.GreylistRetry, _cts.Token).ConfigureAwait(false);
                     await _probeSlots.WaitAsync(_cts.Token).ConfigureAwait(false);
                     try { await session.RetryTemporaryAsync(_cts.Token).ConfigureAwait(false); }
@@ -292,7 +258,7 @@ namespace Omr.Engine.Probing
             catch (Exception ex)
             {
                 Interlocked.Increment(ref _addressesDone);
-                Publish(new ScanErrorEvent("ProbeFailed", ScanErrorCategory.NotSpecified, $"Probing {label} failed unexpectedly: {ex.Message}", input ?? probe.Target, ex));
+                Publish(new EngineErrorEvent("ProbeFailed", EngineErrorCategory.NotSpecified, $"Probing {label} failed unexpectedly: {ex.Message}", input ?? probe.Target, ex));
             }
             finally { Release(); }
         }
@@ -320,7 +286,7 @@ namespace Omr.Engine.Probing
                 catch (Exception ex)
                 {
                     Publish(new ScanResultEvent(request.Result, request.Input));
-                    Publish(new ScanErrorEvent("VerificationFailed", ScanErrorCategory.NotSpecified, $"Verification through {request.Result.ComputerName} failed unexpectedly: {ex.Message}", request.Input ?? request.Result.Target, ex));
+                    Publish(new EngineErrorEvent("VerificationFailed", EngineErrorCategory.NotSpecified, $"Verification through {request.Result.ComputerName} failed unexpectedly: {ex.Message}", request.Input ?? request.Result.Target, ex));
                 }
                 finally { Release(); }
             });

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
+using Omr.Engine;
 using Omr.Engine.Evidence;
 
 namespace Omr.Commands
@@ -195,12 +196,6 @@ namespace Omr.Commands
                             if (r.Evidence.Delivered) delivered++;
                             WriteObject(r.Evidence);
                             break;
-                        case EvidenceErrorEvent err:
-                            WriteError(new ErrorRecord(new InvalidOperationException(err.Message, err.Exception), err.ErrorId, Map(err.Category), err.Target)
-                            {
-                                ErrorDetails = new ErrorDetails(err.Message) { RecommendedAction = Recommend(err.ErrorId) },
-                            });
-                            break;
                         case EvidenceProgressEvent p:
                             progress = true;
                             WriteProgress(new ProgressRecord(2, "Get-RelayEvidence", p.Status)
@@ -210,8 +205,8 @@ namespace Omr.Commands
                                 CurrentOperation = collector.SourceDescription ?? string.Empty,
                             });
                             break;
-                        case EvidenceVerboseEvent v:
-                            WriteVerbose(v.Message);
+                        default:
+                            WriteEngineEvent(e);
                             break;
                     }
                 }
@@ -278,17 +273,7 @@ namespace Omr.Commands
             }
         }
 
-        private static ErrorCategory Map(EvidenceErrorCategory c) => c switch
-        {
-            EvidenceErrorCategory.ConnectionError => ErrorCategory.ConnectionError,
-            EvidenceErrorCategory.SecurityError => ErrorCategory.SecurityError,
-            EvidenceErrorCategory.ObjectNotFound => ErrorCategory.ObjectNotFound,
-            EvidenceErrorCategory.InvalidData => ErrorCategory.InvalidData,
-            EvidenceErrorCategory.WriteError => ErrorCategory.WriteError,
-            _ => ErrorCategory.InvalidOperation,
-        };
-
-        private static string? Recommend(string id) => id switch
+        protected override string? RecommendedAction(string id) => id switch
         {
             "MailboxConnectFailed" => "Check -MailServer, -Port and -Security (use -SkipCertificateCheck only for self-signed test servers).",
             "MailboxAuthFailed" => "Check the user name and password in -Credential.",

@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using System.Threading;
+using Omr.Engine;
 
 namespace Omr.Commands
 {
@@ -21,8 +22,41 @@ namespace Omr.Commands
             base.StopProcessing();
         }
 
-        protected ErrorRecord Error(Exception exception, string errorId, ErrorCategory category, object? target)
-            => new ErrorRecord(exception, errorId, category, target);
+        /// <summary>Writes the engine's errors and verbose lines; false for events the cmdlet handles itself.</summary>
+        protected bool WriteEngineEvent(EngineEvent e)
+        {
+            switch (e)
+            {
+                case EngineErrorEvent err:
+                    var ex = err.Exception is null || err.Exception.Message != err.Message ? new InvalidOperationException(err.Message, err.Exception) : err.Exception;
+                    WriteError(new ErrorRecord(ex, err.ErrorId, Map(err.Category), err.Target)
+                    {
+                        ErrorDetails = new ErrorDetails(err.Message) { RecommendedAction = RecommendedAction(err.ErrorId) },
+                    });
+                    return true;
+                case EngineVerboseEvent v:
+                    WriteVerbose(v.Message);
+                    return true;
+                default:
+                    return false;
+            }
+        }
+
+        /// <summary>What the user can do about an error with this id (ErrorDetails.RecommendedAction).</summary>
+        protected virtual string? RecommendedAction(string errorId) => null;
+
+        protected static ErrorCategory Map(EngineErrorCategory c) => c switch
+        {
+            EngineErrorCategory.ObjectNotFound => ErrorCategory.ObjectNotFound,
+            EngineErrorCategory.ConnectionError => ErrorCategory.ConnectionError,
+            EngineErrorCategory.OperationTimeout => ErrorCategory.OperationTimeout,
+            EngineErrorCategory.InvalidData => ErrorCategory.InvalidData,
+            EngineErrorCategory.InvalidArgument => ErrorCategory.InvalidArgument,
+            EngineErrorCategory.SecurityError => ErrorCategory.SecurityError,
+            EngineErrorCategory.WriteError => ErrorCategory.WriteError,
+            EngineErrorCategory.InvalidOperation => ErrorCategory.InvalidOperation,
+            _ => ErrorCategory.NotSpecified,
+        };
 
         protected void ThrowArgument(string message, string errorId, object? target)
             => ThrowTerminatingError(new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, target));

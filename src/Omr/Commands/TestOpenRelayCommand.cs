@@ -4,6 +4,7 @@ using System.Linq;
 using System.Management.Automation;
 using System.Net;
 using System.Threading;
+using Omr.Engine;
 using Omr.Engine.Discovery;
 using Omr.Engine.Probing;
 
@@ -234,7 +235,7 @@ namespace Omr.Commands
             }
         }
 
-        private void Write(ScanEvent e)
+        private void Write(EngineEvent e)
         {
             switch (e)
             {
@@ -248,13 +249,6 @@ namespace Omr.Commands
                     else
                         WriteObject(_scanner!.SkipVerification(v));
                     break;
-                case ScanErrorEvent err:
-                    var ex = err.Exception is null || err.Exception.Message != err.Message ? new InvalidOperationException(err.Message, err.Exception) : err.Exception;
-                    WriteError(new ErrorRecord(ex, err.ErrorId, Map(err.Category), err.Target)
-                    {
-                        ErrorDetails = new ErrorDetails(err.Message) { RecommendedAction = Recommend(err.ErrorId) },
-                    });
-                    break;
                 case ScanProgressEvent p:
                     _progressShown = true;
                     var total = Math.Max(p.Total, 1);
@@ -264,23 +258,13 @@ namespace Omr.Commands
                         PercentComplete = Math.Min(100, p.Completed * 100 / total),
                     });
                     break;
-                case ScanVerboseEvent v:
-                    WriteVerbose(v.Message);
+                default:
+                    WriteEngineEvent(e);
                     break;
             }
         }
 
-        private static ErrorCategory Map(ScanErrorCategory c) => c switch
-        {
-            ScanErrorCategory.ObjectNotFound => ErrorCategory.ObjectNotFound,
-            ScanErrorCategory.ConnectionError => ErrorCategory.ConnectionError,
-            ScanErrorCategory.OperationTimeout => ErrorCategory.OperationTimeout,
-            ScanErrorCategory.InvalidData => ErrorCategory.InvalidData,
-            ScanErrorCategory.InvalidArgument => ErrorCategory.InvalidArgument,
-            _ => ErrorCategory.NotSpecified,
-        };
-
-        private static string? Recommend(string id) => id switch
+        protected override string? RecommendedAction(string id) => id switch
         {
             "DomainNotFound" => "Check the domain's spelling, or the -DnsServer used.",
             "NoMailHost" => "The domain publishes no usable mail host; nothing to test.",
