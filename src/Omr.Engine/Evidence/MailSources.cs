@@ -501,15 +501,18 @@ namespace Omr.Engine.Evidence
             {
                 ct.ThrowIfCancellationRequested();
                 if (++n > ScanLimit) break;
-                if (_seen.Contains(file)) continue;
                 try
                 {
                     var info = new FileInfo(file);
-                    if (info.Length > MailConnect.MaxMessageBytes) { _seen.Add(file); continue; }
+                    // Seen means seen at this size and time: a file still being written (a pickup
+                    // or Maildir writer, or a plain copy) is looked at again once it has changed.
+                    var key = file + "|" + info.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) + "|" + info.LastWriteTimeUtc.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    if (_seen.Contains(key)) continue;
+                    if (info.Length > MailConnect.MaxMessageBytes) { _seen.Add(key); continue; }
                     HeaderList headers;
                     using (var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
                         headers = new MimeParser(fs, MimeFormat.Entity).ParseHeaders();
-                    _seen.Add(file);
+                    _seen.Add(key);
                     items.Add(new MailItem(file, headers, info.Length, file) { ArrivedAt = new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero) });
                 }
                 catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is FormatException)

@@ -1,3 +1,4 @@
+using Omr.Engine;
 using System.Security.Cryptography;
 using MimeKit;
 using Omr.Engine.Evidence;
@@ -17,9 +18,9 @@ public sealed class MailDropCollectorTests : IDisposable
         try { Directory.Delete(_out, true); } catch (IOException) { }
     }
 
-    private static async Task<List<EvidenceEvent>> RunAsync(EvidenceCollector c)
+    private static async Task<List<EngineEvent>> RunAsync(EvidenceCollector c)
     {
-        var events = new List<EvidenceEvent>();
+        var events = new List<EngineEvent>();
         var run = c.Start(CancellationToken.None);
         await foreach (var e in c.Events.ReadAllAsync()) events.Add(e);
         await run;
@@ -93,7 +94,7 @@ public sealed class MailDropCollectorTests : IDisposable
         var events = await RunAsync(c);
         var results = events.OfType<EvidenceResultEvent>().ToDictionary(e => (string)e.Input!, e => e.Evidence);
         Assert.Equal(4, results.Count);
-        Assert.Empty(events.OfType<EvidenceErrorEvent>());
+        Assert.Empty(events.OfType<EngineErrorEvent>());
 
         var ev = results["in1"];
         Assert.True(ev.Delivered);
@@ -143,6 +144,25 @@ public sealed class MailDropCollectorTests : IDisposable
     }
 
     [Fact]
+    public async Task AFileStillBeingWrittenIsLookedAtAgainWhenItChanges()
+    {
+        const string id = "omr-20240506-56565656565656565656";
+        var bytes = EvidenceTestData.Bytes(EvidenceTestData.Delivered(id));
+        var path = Path.Combine(_drop, "growing.eml");
+        // The first scan sees only a few bytes: no headers to match yet.
+        File.WriteAllBytes(path, bytes.AsSpan(0, 12).ToArray());
+        var request = new EvidenceRequest { SourceFactory = () => new MailDropSource(_drop), Wait = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromMilliseconds(100) };
+        request.Inputs.Add((EvidenceTestData.OpenResult(id), null));
+        using var c = new EvidenceCollector(request);
+        var run = RunAsync(c);
+        await Task.Delay(500);
+        File.WriteAllBytes(path, bytes);
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddSeconds(1));
+        var events = await run;
+        Assert.True(events.OfType<EvidenceResultEvent>().Single().Evidence.Delivered);
+    }
+
+    [Fact]
     public async Task MissingDropYieldsOneErrorAndAnAnswerPerInput()
     {
         var request = new EvidenceRequest { SourceFactory = () => new MailDropSource(Path.Combine(_drop, "missing")) };
@@ -150,9 +170,9 @@ public sealed class MailDropCollectorTests : IDisposable
         request.Inputs.Add((EvidenceTestData.OpenResult("omr-20240506-77777777777777777777"), 2));
         using var c = new EvidenceCollector(request);
         var events = await RunAsync(c);
-        var error = Assert.Single(events.OfType<EvidenceErrorEvent>());
+        var error = Assert.Single(events.OfType<EngineErrorEvent>());
         Assert.Equal("MailboxFolderNotFound", error.ErrorId);
-        Assert.Equal(EvidenceErrorCategory.ObjectNotFound, error.Category);
+        Assert.Equal(EngineErrorCategory.ObjectNotFound, error.Category);
         var answers = events.OfType<EvidenceResultEvent>().ToList();
         Assert.Equal(2, answers.Count);
         Assert.All(answers, a => { Assert.False(a.Evidence.Delivered); Assert.Contains("could not be read", a.Evidence.Reason); });
