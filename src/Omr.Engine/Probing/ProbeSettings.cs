@@ -28,7 +28,7 @@ namespace Omr.Engine.Probing
         public IReadOnlyList<RelayTestDefinition> Tests { get; set; } = RelayTestCatalog.All;
         public bool StopOnFirst { get; set; }
         /// <summary>Deadline for one address (all its connections).</summary>
-        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
+        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(180);
         /// <summary>Zero = off; otherwise a battery with temporary refusals is re-run once after this delay.</summary>
         public TimeSpan GreylistRetry { get; set; } = TimeSpan.Zero;
         public SmtpLimits Limits { get; set; } = new SmtpLimits();

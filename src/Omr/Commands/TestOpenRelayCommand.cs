@@ -71,10 +71,13 @@ namespace Omr.Commands
         [Parameter]
         public SwitchParameter StopOnFirst { get; set; }
 
-        /// <summary>Deadline per address, in seconds.</summary>
+        /// <summary>
+        /// Deadline per address, in seconds. Long enough for a full battery against servers that
+        /// delay each refusal (Exchange: 5 s per rejected RCPT by default).
+        /// </summary>
         [Parameter]
         [ValidateRange(1, 3600)]
-        public int TimeoutSec { get; set; } = 60;
+        public int TimeoutSec { get; set; } = 180;
 
         /// <summary>Re-run a battery that got temporary (4xx) refusals once, after this many seconds.</summary>
         [Parameter]
