@@ -169,3 +169,21 @@ public class VerdictReasonTests
         Assert.Contains("t1, t2, t3 and 7 more", reason);
     }
 }
+
+public class NullMxRecipientTests
+{
+    [Theory]
+    [InlineData(556, "5.1.10", "<relay-test@example.net>: Recipient address rejected: Domain example.net does not accept mail (nullMX)")]
+    [InlineData(550, "5.1.10", "Recipient domain has null MX")]
+    public void A_refusal_of_the_probe_domain_for_its_null_MX_is_not_Closed(int code, string enhanced, string text)
+    {
+        var outcomes = new RelayTestOutcome?[]
+        {
+            new() { Name = "foreign-recipient", MailReplyCode = 250, ReplyCode = code, EnhancedCode = enhanced, Text = text },
+            new() { Name = "percent-hack-ip", MailReplyCode = 250, ReplyCode = 550, EnhancedCode = "5.7.1", Text = "Relaying denied" },
+        };
+        var (v, reason) = VerdictRules.Decide(new ProbeFacts { Connected = true, Greeting = new SmtpReply(220, new[] { "x" }), Outcomes = outcomes });
+        Assert.Equal(RelayVerdict.Inconclusive, v);
+        Assert.Contains("-ProbeRecipient", reason);
+    }
+}

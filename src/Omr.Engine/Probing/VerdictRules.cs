@@ -112,7 +112,13 @@ namespace Omr.Engine.Probing
                 return (RelayVerdict.Inconclusive, $"{temp.Count} of {planned} tests got 4xx replies ({grey}{retry}), e.g. {ReplyOf(temp[0])}.");
             }
 
-            // 11. Everything refused for good.
+            // 11. Refused because the probe recipient's domain accepts no mail (RFC 7505 null MX:
+            // 556 / 5.1.10, as the RFC 2606 example domains do): that says nothing about relaying.
+            var nullMx = done.FirstOrDefault(o => o.ReplyCode == 556 || o.EnhancedCode == "5.1.10");
+            if (nullMx != null)
+                return (RelayVerdict.Inconclusive, $"The server refused the probe recipient's domain as accepting no mail ({ReplyOf(nullMx)}), which says nothing about relaying; use -ProbeRecipient with an outside domain that accepts mail, such as one you control.");
+
+            // 12. Everything refused for good.
             var refused = done.Where(o => o.ReplyCode >= 500).ToList();
             if (refused.Count == done.Count)
                 return (RelayVerdict.Closed, $"All {planned} relay tests were refused, e.g. {ReplyOf(refused[0])}.");
