@@ -272,6 +272,12 @@ public class SessionTests
         var eml = File.ReadAllText(Assert.Single(mine));
         Assert.Contains("X-Omr-Probe: " + open.ProbeId, eml);
         Assert.Contains("Subject: [Omr relay test " + open.ProbeId + "]", eml);
+        Assert.Contains("Message-Id: <" + open.ProbeId + "@omr.invalid>", eml, StringComparison.OrdinalIgnoreCase);
+        // The body says what it is, who sent it from where, when, and whom to ask.
+        Assert.Contains("automated open-relay verification message", eml);
+        Assert.Contains("Sent from:  probe.omr-test.example", eml);
+        Assert.Contains("Questions: relaycheck@noc.example.net", eml);
+        Assert.Contains("Relay test: foreign-recipient", eml);
         Assert.DoesNotContain(added, f => File.ReadAllText(f).Contains(discard.ProbeId, StringComparison.Ordinal));
     }
 

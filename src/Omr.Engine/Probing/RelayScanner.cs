@@ -275,7 +275,7 @@ namespace Omr.Engine.Probing
                     await request.Session.VerifyAsync(request.Test, _options.VerifyAddress!, test =>
                     {
                         // The header From is always the operator's probe address, whatever envelope sender the variant uses.
-                        var msg = VerificationMessage.Create(r, test, _options.VerifyAddress!, _options.Probe.ProbeFrom, _options.OperatorContact, DateTimeOffset.UtcNow);
+                        var msg = VerificationMessage.Create(r, test, _options.VerifyAddress!, _options.Probe.ProbeFrom, _options.OperatorContact, DateTimeOffset.UtcNow, _options.Probe.HeloName);
                         return VerificationMessage.ToDataBytes(msg);
                     }, messageId, _cts.Token).ConfigureAwait(false);
                     var final = request.Session.BuildResult(r.ProbeId);

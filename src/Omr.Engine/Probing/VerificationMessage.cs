@@ -22,7 +22,7 @@ namespace Omr.Engine.Probing
         public static string SubjectFor(string probeId, string host, string address, int port)
             => $"[Omr relay test {probeId}] open relay verification for {host} [{address}]:{port}";
 
-        public static MimeMessage Create(RelayTestResult result, ExpandedRelayTest test, string verifyAddress, string fromAddress, string? contact, DateTimeOffset now)
+        public static MimeMessage Create(RelayTestResult result, ExpandedRelayTest test, string verifyAddress, string fromAddress, string? contact, DateTimeOffset now, string? testedFrom = null)
         {
             var msg = new MimeMessage();
             msg.From.Add(MailboxAddress.Parse(fromAddress));
@@ -34,7 +34,7 @@ namespace Omr.Engine.Probing
             msg.Headers.Add(ProbeHeader, result.ProbeId);
             msg.Headers.Add("Auto-Submitted", "auto-generated");
             msg.Headers.Add("X-Omr-Relay-Test", test.Name);
-            var who = string.IsNullOrWhiteSpace(contact) ? fromAddress : contact!;
+            var who = string.IsNullOrWhiteSpace(contact) ? verifyAddress : contact!;
             var body = new StringBuilder()
                 .AppendLine("This is an automated open-relay verification message sent by Omr.")
                 .AppendLine()
@@ -47,12 +47,27 @@ namespace Omr.Engine.Probing
                 .Append("  MAIL FROM:  ").AppendLine(test.MailFrom)
                 .Append("  RCPT TO:    ").AppendLine(test.RcptTo)
                 .Append("  Sent at:    ").AppendLine(now.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture))
+                .Append("  Sent from:  ").AppendLine(string.IsNullOrWhiteSpace(testedFrom) ? MachineName() : testedFrom)
                 .Append("  Probe id:   ").AppendLine(result.ProbeId)
                 .AppendLine()
                 .Append("Questions: ").AppendLine(who)
                 .ToString();
             msg.Body = new TextPart(TextFormat.Plain) { Text = body };
             return msg;
+        }
+
+        /// <summary>This machine's fully qualified name, as far as it knows it.</summary>
+        public static string MachineName()
+        {
+            try
+            {
+                var props = System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties();
+                return string.IsNullOrEmpty(props.DomainName) ? props.HostName : props.HostName + "." + props.DomainName;
+            }
+            catch (Exception ex) when (ex is System.Net.NetworkInformation.NetworkInformationException || ex is PlatformNotSupportedException)
+            {
+                return Environment.MachineName;
+            }
         }
 
         /// <summary>The message as DATA content: CRLF lines, dot-stuffed, ending with CRLF.CRLF.</summary>
