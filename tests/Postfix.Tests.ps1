@@ -59,6 +59,25 @@ Describe 'Test-OpenRelay against real Postfix peers' -Tag Peers -Skip:$skipPeers
         $sent | Should -Not -Match '(?m)^DATA'
     }
 
+    It 'runs the battery inside STARTTLS and records the self-signed certificate without stopping' {
+        $r = Test-OpenRelay -ComputerName $ClosedPeer.Host -Port $ClosedPeer.Port -TimeoutSec 20
+        $r.Tls | Should -Match '^TLSv1\.[23] \(certificate: '
+        $texts = @($r.Transcript | Where-Object Direction -EQ 'C').Text
+        $texts | Should -Contain 'STARTTLS'
+        # Every MAIL FROM came after STARTTLS: the battery ran inside TLS.
+        [array]::IndexOf($texts, 'STARTTLS') | Should -BeLessThan ([array]::FindIndex([string[]]$texts, [Predicate[string]] { param($t) $t.StartsWith('MAIL FROM:') }))
+        $r.Extensions | Should -Contain 'PIPELINING'
+    }
+
+    It 'finishes all tests on a Postfix that hangs up after too many errors (smtpd_hard_error_limit), by reconnecting' {
+        $r = Test-OpenRelay -ComputerName $ClosedPeer.Host -Port $ClosedPeer.Port -TimeoutSec 60 -Tls None
+        $r.Verdict | Should -Be 'Closed' -Because $r.Reason
+        $r.Connections | Should -BeGreaterThan 1
+        @($r.Tests | Where-Object { $_.ReplyCode -eq 0 }) | Should -BeNullOrEmpty
+        @($r.Transcript | Where-Object Direction -EQ 'S').Text -match '^421 ' | Should -Not -BeNullOrEmpty
+        @($r.Transcript | Where-Object Direction -EQ 'C').Text | Should -Not -Contain 'STARTTLS'
+    }
+
     It 'tests the Postfix peers concurrently in one call, one result each' {
         $r = @(Test-OpenRelay -ComputerName $OpenPeer.Host, $ClosedPeer.Host, $DiscardPeer.Host -Port $OpenPeer.Port -TimeoutSec 20 -Test 'foreign-recipient')
         $r.Count | Should -Be 3
