@@ -253,6 +253,25 @@ function Test-PeersAvailable {
     (Test-Path -LiteralPath '/usr/sbin/postfix')
 }
 
+function Install-Peers {
+    # The real peers come from Debian's packages. On a fresh machine, as root, install them here,
+    # so that the README's test command works with nothing but the .NET SDK; elsewhere say how.
+    $script = Join-Path $Root 'tests/lab/install-peers.sh'
+    if (-not (Test-Path -LiteralPath $script)) { return }
+    $isRoot = $IsLinux -and ((& id -u 2>$null) -eq '0')
+    if (-not $isRoot -or -not (Get-Command apt-get -CommandType Application -ErrorAction SilentlyContinue)) {
+        Write-Warning 'Postfix/Dovecot are not installed: run tests/lab/install-peers.sh as root (Debian/Ubuntu), or set OMR_SKIP_PEERS=1 to skip the real-server tests.'
+        return
+    }
+    Write-Step 'Installing the real peers (tests/lab/install-peers.sh: postfix, dovecot, swaks, nmap)'
+    $log = Join-Path $TestResults 'install-peers.log'
+    & bash $script *> $log
+    if ($LASTEXITCODE -ne 0) {
+        Write-Warning "tests/lab/install-peers.sh failed (exit $LASTEXITCODE); the real-server tests will fail. Log: $log"
+        Get-Content -LiteralPath $log -Tail 20 -ErrorAction SilentlyContinue | ForEach-Object { Write-Host "   $_" }
+    }
+}
+
 function Start-Peers {
     # Returns the JSON line printed by 'tests/lab/peers.sh start', or $null.
     $script = Join-Path $Root 'tests/lab/peers.sh'
@@ -327,6 +346,7 @@ function Invoke-Test {
         $saved = @{}
         foreach ($name in 'OMR_MODULE', 'OMR_LAB', 'OMR_PEERS', 'OMR_PEERS_ERROR', 'OMR_NUGET_PACKAGES') { $saved[$name] = [Environment]::GetEnvironmentVariable($name) }
         try {
+            if (-not (Test-PeersAvailable) -and $env:OMR_SKIP_PEERS -ne '1') { Install-Peers }
             if (Test-PeersAvailable) {
                 $peersStarted = $true
                 $peersJson = Start-Peers
