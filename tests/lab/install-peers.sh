@@ -20,7 +20,7 @@ log() { echo "install-peers: $*" >&2; }
 command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script supports Debian/Ubuntu only"
 
 # libnet-ssleay-perl: swaks -tls; libauthen-sasl-perl: swaks --auth.
-PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd swaks libnet-ssleay-perl libauthen-sasl-perl
+PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dnsmasq-base swaks libnet-ssleay-perl libauthen-sasl-perl
   nmap openssl curl ca-certificates iproute2 procps util-linux)
 
 missing=()

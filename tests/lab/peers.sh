@@ -79,6 +79,11 @@ SMTP_PORT=2525
 INSTANCES=(open closed discard notice)
 declare -A IP=([open]=127.0.0.21 [closed]=127.0.0.22 [discard]=127.0.0.23 [notice]=127.0.0.25)
 
+# Real DNS for the integration tests: dnsmasq, authoritative for omr-peer.test, whose domains'
+# MX records point at the Postfix peers above.
+DNS_IP=127.0.0.26 DNS_PORT=5353
+DNS_ZONE=omr-peer.test
+
 LOG_DIR=$BASE_DIR/logs
 SSL_DIR=$BASE_DIR/ssl
 DC_DIR=$BASE_DIR/dovecot
@@ -88,6 +93,9 @@ MAIL_ROOT=$BASE_DIR/mail
 MAILBOX_HOME=$MAIL_ROOT/$MAIL_DOMAIN/relaycheck
 NOTICE_HOME=$MAIL_ROOT/$MAIL_DOMAIN/notices
 MAILDIR=$MAILBOX_HOME/Maildir
+DNS_DIR=$BASE_DIR/dns
+DNS_CONF=$DNS_DIR/dnsmasq.conf
+DNS_PID=$DNS_DIR/dnsmasq.pid
 NOTICE_MAILDIR=$NOTICE_HOME/Maildir
 
 pf_conf() { echo "$BASE_DIR/postfix/$1/etc"; }
@@ -97,7 +105,7 @@ pf_data() { echo "$BASE_DIR/postfix/$1/data"; }
 # ------------------------------------------------------------------ helpers
 require_tools() {
   local t
-  for t in postfix postconf dovecot doveadm openssl ss realpath; do
+  for t in postfix postconf dovecot doveadm dnsmasq openssl ss realpath; do
     command -v "$t" >/dev/null 2>&1 || die "'$t' not found; run tests/lab/install-peers.sh first"
   done
   [[ $(id -u) -eq 0 ]] || die "must run as root (Postfix and Dovecot masters need root)"
@@ -591,12 +599,51 @@ EOF
     die "Dovecot rejects $DC_CONF: $(cat "$DC_DIR/doveconf.err")"
 }
 
+write_dnsmasq() {
+  mkdir -p "$DNS_DIR"
+  write_if_changed "$DNS_CONF" 644 <<EOF_DNS
+# dnsmasq for the Omr integration tests: loopback only, no upstream, authoritative for $DNS_ZONE.
+port=$DNS_PORT
+listen-address=$DNS_IP
+bind-interfaces
+no-resolv
+no-hosts
+no-poll
+no-negcache
+local=/$DNS_ZONE/
+auth-zone=$DNS_ZONE
+auth-server=ns.$DNS_ZONE,$DNS_IP
+auth-soa=2026112901,hostmaster.$DNS_ZONE
+host-record=ns.$DNS_ZONE,$DNS_IP
+host-record=open-mx.$DNS_ZONE,${IP[open]}
+host-record=closed-mx.$DNS_ZONE,${IP[closed]}
+host-record=discard-mx.$DNS_ZONE,${IP[discard]}
+# The zone's own mail goes to the notice peer, so hostmaster@$DNS_ZONE is a usable contact.
+host-record=notice-mx.$DNS_ZONE,${IP[notice]}
+mx-host=$DNS_ZONE,notice-mx.$DNS_ZONE,10
+mx-host=open.$DNS_ZONE,open-mx.$DNS_ZONE,10
+mx-host=closed.$DNS_ZONE,closed-mx.$DNS_ZONE,10
+mx-host=discard.$DNS_ZONE,discard-mx.$DNS_ZONE,10
+# A closed primary with an open backup MX.
+mx-host=backup.$DNS_ZONE,closed-mx.$DNS_ZONE,10
+mx-host=backup.$DNS_ZONE,open-mx.$DNS_ZONE,20
+# No MX: the implicit MX is the domain's own address (the closed peer).
+host-record=nomx.$DNS_ZONE,${IP[closed]}
+# RFC 7505 null MX.
+mx-host=nullmx.$DNS_ZONE,.,0
+# An MX whose host does not exist.
+mx-host=dangling.$DNS_ZONE,missing-mx.$DNS_ZONE,10
+EOF_DNS
+}
+
+dns_running() { [[ -f $DNS_PID ]] && kill -0 "$(cat "$DNS_PID")" 2>/dev/null; }
+
 # ------------------------------------------------------------------ actions
 json_summary() {
-  printf '{"open":"%s:%s","closed":"%s:%s","discard":"%s:%s","notice":"%s:%s","imap":"%s:%s","imaps":"%s:%s","pop3":"%s:%s","pop3s":"%s:%s","mailbox":"%s","maildir":"%s","notice_mailbox":"%s","notice_maildir":"%s"}\n' \
+  printf '{"open":"%s:%s","closed":"%s:%s","discard":"%s:%s","notice":"%s:%s","imap":"%s:%s","imaps":"%s:%s","pop3":"%s:%s","pop3s":"%s:%s","mailbox":"%s","maildir":"%s","notice_mailbox":"%s","notice_maildir":"%s","dns":"%s:%s","dns_zone":"%s"}\n' \
     "${IP[open]}" "$SMTP_PORT" "${IP[closed]}" "$SMTP_PORT" "${IP[discard]}" "$SMTP_PORT" "${IP[notice]}" "$SMTP_PORT" \
     "$DOVECOT_IP" "$IMAP_PORT" "$DOVECOT_IP" "$IMAPS_PORT" "$DOVECOT_IP" "$POP3_PORT" "$DOVECOT_IP" "$POP3S_PORT" \
-    "$MAILBOX" "$MAILDIR" "$NOTICE_MAILBOX" "$NOTICE_MAILDIR"
+    "$MAILBOX" "$MAILDIR" "$NOTICE_MAILBOX" "$NOTICE_MAILDIR" "$DNS_IP" "$DNS_PORT" "$DNS_ZONE"
 }
 
 all_endpoints() {
@@ -607,6 +654,7 @@ all_endpoints() {
   echo "pop3 $DOVECOT_IP $POP3_PORT"
   echo "pop3s $DOVECOT_IP $POP3S_PORT"
   echo "lmtp $DOVECOT_IP $LMTP_PORT"
+  echo "dns $DNS_IP $DNS_PORT"
 }
 
 port_in_use_by_other() { # ip port -> prints listener if something listens there
@@ -656,6 +704,20 @@ do_start() {
       die "postfix '$inst' failed to start: $(tail -n 20 "$LOG_DIR/postfix-$inst.start.log"); see also $LOG_DIR/postfix-$inst.log"
     fi
   done
+
+  # dnsmasq: restarted whenever its configuration changed (it has no reload for auth zones).
+  write_dnsmasq
+  if dns_running && changed_under "$DNS_DIR"; then
+    kill -TERM "$(cat "$DNS_PID")" 2>/dev/null || true
+    wait_gone 5 "$(cat "$DNS_PID")" >/dev/null || true
+  fi
+  if ! dns_running; then
+    out=$(port_in_use_by_other "$DNS_IP" "$DNS_PORT")
+    [[ -z $out ]] || die "$DNS_IP:$DNS_PORT is already in use by another process: $out"
+    rm -f "$DNS_PID"
+    dnsmasq --conf-file="$DNS_CONF" --pid-file="$DNS_PID" --log-facility="$LOG_DIR/dnsmasq.log" --log-queries \
+      2>"$LOG_DIR/dnsmasq-start.err" || die "dnsmasq failed to start: $(cat "$LOG_DIR/dnsmasq-start.err")"
+  fi
 
   # After a reload, idle processes with the old settings can still take a
   # connection for a moment.
@@ -746,6 +808,13 @@ do_stop() {
       wait_gone 5 $left >/dev/null || { log "dovecot: processes survive: $left"; rc=1; }
     fi
   fi
+  if dns_running; then
+    local dpid
+    dpid=$(cat "$DNS_PID")
+    kill -TERM "$dpid" 2>/dev/null || true
+    wait_gone 5 "$dpid" >/dev/null || { kill -KILL "$dpid" 2>/dev/null || true; }
+  fi
+  rm -f "$DNS_PID"
   ((rc == 0)) || die "some peer processes could not be stopped"
   log "stopped (base dir $BASE_DIR)"
 }
@@ -768,6 +837,7 @@ do_status() {
   else
     echo "dovecot: DOWN"; ok=1
   fi
+  if dns_running && port_open "$DNS_IP" "$DNS_PORT"; then echo "dns: up $DNS_IP:$DNS_PORT"; else echo "dns: DOWN $DNS_IP:$DNS_PORT"; ok=1; fi
   return $ok
 }
 

@@ -243,11 +243,17 @@ namespace Omr.Engine.Notices
 
         public async Task<string?> RnameAsync(string domain, CancellationToken ct)
         {
-            var r = await QueryAsync(domain, QueryType.SOA, ct).ConfigureAwait(false);
-            if (r.Header.ResponseCode == DnsHeaderResponseCode.NotExistentDomain) return null;
-            Check(r, domain, "SOA");
-            // The domain's own SOA, else (NODATA: the domain is inside a zone) the enclosing zone's SOA from the authority section.
-            var soa = r.Answers.SoaRecords().FirstOrDefault() ?? r.Authorities.SoaRecords().FirstOrDefault();
+            // The domain's own SOA, else (NODATA: the domain is inside a zone) the enclosing zone's
+            // SOA from the authority section. Some servers and forwarders send NODATA without it:
+            // then ask the parent, up to the registrable level (two labels), never the TLD.
+            SoaRecord? soa = null;
+            for (var name = domain.TrimEnd('.'); soa is null && name.Split('.').Length >= 2; name = name.Substring(name.IndexOf('.') + 1))
+            {
+                var r = await QueryAsync(name, QueryType.SOA, ct).ConfigureAwait(false);
+                if (r.Header.ResponseCode == DnsHeaderResponseCode.NotExistentDomain) return null;
+                Check(r, name, "SOA");
+                soa = r.Answers.SoaRecords().FirstOrDefault() ?? r.Authorities.SoaRecords().FirstOrDefault();
+            }
             if (soa is null) return null;
             var joined = soa.RName.Value;
             // DnsClient does not escape a dot inside a label ("john.doe" + "example.com" reads as
