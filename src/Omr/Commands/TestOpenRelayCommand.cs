@@ -187,6 +187,8 @@ namespace Omr.Commands
                 // string, to -Domain (by value with coercion): an AD distinguished name or
                 // "@{...}" is no domain, so only a valid domain name is taken as context.
                 var context = Domain != null && Domain.Length == 1 && IsDomainName(Domain[0]) ? Domain[0] : null;
+                if (Domain != null && Domain.Length > 1)
+                    WriteWarning($"-Domain {string.Join(", ", Domain)} is not tested: with -ComputerName, -Domain only names the one domain the hosts serve. Test the domains in a separate call.");
                 foreach (var host in ComputerName)
                 {
                     if (string.IsNullOrWhiteSpace(host)) continue;
