@@ -384,13 +384,8 @@ namespace Omr.Engine.Probing
         private string HeloName(SmtpConnection conn)
         {
             if (!string.IsNullOrWhiteSpace(_settings.HeloName)) return _settings.HeloName!;
-            try
-            {
-                var props = System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties();
-                var fqdn = string.IsNullOrEmpty(props.DomainName) ? props.HostName : props.HostName + "." + props.DomainName;
-                if (fqdn.IndexOf('.') > 0 && HostToken.IsMatch(fqdn)) return fqdn;
-            }
-            catch (Exception ex) when (ex is System.Net.NetworkInformation.NetworkInformationException || ex is PlatformNotSupportedException) { }
+            var fqdn = LocalHost.Fqdn;
+            if (fqdn != null && fqdn.IndexOf('.') > 0 && HostToken.IsMatch(fqdn)) return fqdn;
             if (conn.LocalEndPoint is IPEndPoint ep)
                 return ep.AddressFamily == AddressFamily.InterNetworkV6 ? "[IPv6:" + ep.Address + "]" : "[" + ep.Address + "]";
             return "[127.0.0.1]";

@@ -57,18 +57,7 @@ namespace Omr.Engine.Probing
         }
 
         /// <summary>This machine's fully qualified name, as far as it knows it.</summary>
-        public static string MachineName()
-        {
-            try
-            {
-                var props = System.Net.NetworkInformation.IPGlobalProperties.GetIPGlobalProperties();
-                return string.IsNullOrEmpty(props.DomainName) ? props.HostName : props.HostName + "." + props.DomainName;
-            }
-            catch (Exception ex) when (ex is System.Net.NetworkInformation.NetworkInformationException || ex is PlatformNotSupportedException)
-            {
-                return Environment.MachineName;
-            }
-        }
+        public static string MachineName() => LocalHost.Fqdn ?? Environment.MachineName;
 
         /// <summary>The message as DATA content: CRLF lines, dot-stuffed, ending with CRLF.CRLF.</summary>
         public static byte[] ToDataBytes(MimeMessage message)
