@@ -412,25 +412,21 @@ function Invoke-Test {
     0
 }
 
-function Invoke-Demo {
+function Invoke-ToolScript([string] $Name) {
+    # tests/tools/<Name>.ps1 in a fresh pwsh, given the built module and lab; returns its exit code.
     Push-Location $Root
     try {
-        $code = Invoke-Native dotnet 'pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/tools/demo.ps1'),
+        Invoke-Native dotnet 'pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root "tests/tools/$Name.ps1"),
         '-ModulePath', (Join-Path $ModuleOut 'Omr.psd1'), '-LabPath', (Join-Path $LabOut 'Omr.Lab.dll') -AllowFailure
     }
     finally { Pop-Location }
-    $code
 }
+
+function Invoke-Demo { Invoke-ToolScript 'demo' }
 
 function Invoke-Bench {
     Write-Step 'Bench: Omr against nmap (tests/tools/bench.ps1)'
-    Push-Location $Root
-    try {
-        $code = Invoke-Native dotnet 'pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/tools/bench.ps1'),
-        '-ModulePath', (Join-Path $ModuleOut 'Omr.psd1'), '-LabPath', (Join-Path $LabOut 'Omr.Lab.dll') -AllowFailure
-    }
-    finally { Pop-Location }
-    $code
+    Invoke-ToolScript 'bench'
 }
 
 function Invoke-Package {
