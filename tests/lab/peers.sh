@@ -229,6 +229,21 @@ changed_under() { # dir -> 0 if a file under dir was (re)written in this run
   grep -qF -- "$1/" "$CHANGED_LOG"
 }
 
+# The classic open-relay misconfiguration shared by the open, notice and discard instances:
+# every client is in mynetworks (they listen on loopback only) and no restriction stops a recipient.
+accept_everything() {
+  cat <<'EOF'
+mynetworks = 0.0.0.0/0
+mydestination =
+relay_domains =
+smtpd_client_restrictions =
+smtpd_helo_restrictions =
+smtpd_sender_restrictions =
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions = permit
+EOF
+}
+
 write_postfix() { # instance
   local inst=$1 conf spool data ip lmtp_line
   conf=$(pf_conf "$inst") spool=$(pf_spool "$inst") data=$(pf_data "$inst") ip=${IP[$inst]}
@@ -331,14 +346,9 @@ EOF
 # The classic misconfiguration: mynetworks trusts every client.  (A bare
 # "smtpd_relay_restrictions = permit" is refused by smtpd's safety check.)
 # The listener is bound to $ip only, so "every client" is local anyway.
-mynetworks = 0.0.0.0/0
-mydestination =
-relay_domains =
-smtpd_client_restrictions =
-smtpd_helo_restrictions =
-smtpd_sender_restrictions =
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions = permit
+EOF
+        accept_everything
+        cat <<EOF
 # ... but every recipient (bounces included) becomes the operator mailbox,
 virtual_alias_maps = regexp:$conf/virtual_alias.regexp
 # No domain is a virtual alias domain (the default, \$virtual_alias_maps, would
@@ -353,14 +363,9 @@ EOF
         cat <<EOF
 
 # ---- NOTICE sink: accepts any mail, all of it goes to $NOTICE_MAILBOX.
-mynetworks = 0.0.0.0/0
-mydestination =
-relay_domains =
-smtpd_client_restrictions =
-smtpd_helo_restrictions =
-smtpd_sender_restrictions =
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions = permit
+EOF
+        accept_everything
+        cat <<EOF
 virtual_alias_maps = regexp:$conf/virtual_alias.regexp
 # No domain is a virtual alias domain (the default, \$virtual_alias_maps, would
 # make every domain one because of the catch-all regexp, and the rewritten
@@ -373,14 +378,9 @@ EOF
         cat <<EOF
 
 # ---- ACCEPT-THEN-DISCARD: accepts relay, delivers everything to discard:.
-mynetworks = 0.0.0.0/0
-mydestination =
-relay_domains =
-smtpd_client_restrictions =
-smtpd_helo_restrictions =
-smtpd_sender_restrictions =
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions = permit
+EOF
+        accept_everything
+        cat <<EOF
 virtual_alias_maps =
 virtual_alias_domains =
 transport_maps = regexp:$conf/transport.regexp
