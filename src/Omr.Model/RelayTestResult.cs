@@ -19,6 +19,58 @@ namespace Omr
         NoMail,
     }
 
+    /// <summary>
+    /// Why a result has its verdict, for machines: a report can Group-Object ReasonCode. The text
+    /// of the same reason is in RelayTestResult.Reason.
+    /// </summary>
+    public enum RelayReasonCode
+    {
+        /// <summary>No reason recorded (re-imported data from an older version).</summary>
+        None,
+        /// <summary>Open: a complete, in-step reply accepted a foreign recipient.</summary>
+        RelayAccepted,
+        /// <summary>Closed: every relay test was refused with a permanent reply.</summary>
+        AllRefused,
+        /// <summary>Closed: the greeting refused the session (5xx).</summary>
+        SessionRefused,
+        /// <summary>Inconclusive: temporary refusals that look like greylisting.</summary>
+        Greylisted,
+        /// <summary>Inconclusive: other temporary (4xx) refusals.</summary>
+        TemporaryFailure,
+        /// <summary>Inconclusive: replies so slow that the deadline passed (tarpit).</summary>
+        Tarpit,
+        /// <summary>Inconclusive: TLS demanded (-Tls Required or by the server) and not had.</summary>
+        TlsRequired,
+        /// <summary>Inconclusive: the server requires authentication before it takes mail.</summary>
+        AuthRequired,
+        /// <summary>Unreachable: the TCP connection was refused.</summary>
+        ConnectionRefused,
+        /// <summary>Unreachable: no TCP connection within the connect timeout (filtered, down).</summary>
+        ConnectTimeout,
+        /// <summary>Unreachable: connected, but no SMTP greeting (silence, closed, or not SMTP).</summary>
+        NoGreeting,
+        /// <summary>Unreachable: the port speaks another protocol.</summary>
+        NotSmtp,
+        /// <summary>Inconclusive: malformed replies (bad codes, codes changing inside a reply, invalid replies for the command).</summary>
+        ProtocolViolation,
+        /// <summary>Inconclusive: the server's replies were out of step with the commands (missing or extra replies).</summary>
+        OutOfStep,
+        /// <summary>Inconclusive: the server sent more than the per-host byte budget.</summary>
+        TooMuchData,
+        /// <summary>Inconclusive: the connection was lost before the battery completed.</summary>
+        ConnectionLost,
+        /// <summary>Inconclusive: the per-host deadline passed.</summary>
+        Deadline,
+        /// <summary>Inconclusive: the server refused the probe recipient's domain as accepting no mail (RFC 7505).</summary>
+        ProbeDomainRefused,
+        /// <summary>Inconclusive: a greeting 4xx (busy, too many connections) that retries did not get past.</summary>
+        ServiceUnavailable,
+        /// <summary>NoMail: the domain publishes a null MX (RFC 7505).</summary>
+        NullMx,
+        /// <summary>Inconclusive: none of the above explains the replies.</summary>
+        Unexplained,
+    }
+
     /// <summary>How far a relay was proven.</summary>
     public enum RelayProof
     {
@@ -88,6 +140,8 @@ namespace Omr
         /// <summary>MX preference; null for hosts given directly, and for the implicit MX.</summary>
         public int? Preference { get; set; }
         public RelayVerdict Verdict { get; set; }
+        /// <summary>Why, for machines (see about_Omr); the text is in Reason.</summary>
+        public RelayReasonCode ReasonCode { get; set; }
         public string Reason { get; set; } = string.Empty;
         public string? Banner { get; set; }
         /// <summary>TLS description: "None", "TLSv1.3 (certificate ok)", "TLSv1.2 (certificate: RemoteCertificateNameMismatch)".</summary>
@@ -104,6 +158,8 @@ namespace Omr
         public string[] Extensions { get; set; } = Array.Empty<string>();
         /// <summary>How many connections the battery needed (more than one when the server hung up).</summary>
         public int Connections { get; set; }
+        /// <summary>Bytes read from this address over all its connections (bounded by the per-host budget).</summary>
+        public long BytesReceived { get; set; }
 
         /// <summary>The operator's mailbox the verification message was sent to (-Verify).</summary>
         public string? VerifyAddress { get; set; }

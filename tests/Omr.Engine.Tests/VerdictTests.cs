@@ -133,7 +133,8 @@ public class VerdictTests
     {
         var f = Greeted(new RelayTestOutcome?[2]);
         f.TlsProblem = "TLS is required (-Tls Required) but the server does not offer STARTTLS.";
-        Assert.Equal((RelayVerdict.Inconclusive, f.TlsProblem), VerdictRules.Decide(f));
+        var d = VerdictRules.Decide(f);
+        Assert.Equal((RelayVerdict.Inconclusive, RelayReasonCode.TlsRequired, f.TlsProblem), (d.Verdict, d.Code, d.Reason));
     }
 
     [Fact]

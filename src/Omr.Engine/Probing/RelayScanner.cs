@@ -308,6 +308,7 @@ namespace Omr.Engine.Probing
             Port = _options.Ports.FirstOrDefault(),
             Preference = 0,
             Verdict = RelayVerdict.NoMail,
+            ReasonCode = RelayReasonCode.NullMx,
             Reason = "The domain publishes a null MX (RFC 7505, MX 0 \".\"): it accepts no mail, so there is no mail server to test.",
             StartTime = DateTimeOffset.UtcNow,
             ProbeId = NewProbeId(),

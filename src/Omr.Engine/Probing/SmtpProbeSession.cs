@@ -88,7 +88,8 @@ namespace Omr.Engine.Probing
         {
             var start = _start ?? DateTimeOffset.UtcNow;
             _facts.Outcomes = _outcomes;
-            var (verdict, reason) = VerdictRules.Decide(_facts);
+            var decision = VerdictRules.Decide(_facts);
+            var (verdict, reason) = decision;
             if (_verificationNote != null) reason += " " + _verificationNote;
             return new RelayTestResult
             {
@@ -99,6 +100,7 @@ namespace Omr.Engine.Probing
                 Port = _target.Port,
                 Preference = _target.Preference,
                 Verdict = verdict,
+                ReasonCode = decision.Code,
                 Reason = reason,
                 Banner = _banner,
                 Tls = _tls?.ToString() ?? ("None" + (_tlsNote is null ? string.Empty : " (" + _tlsNote + ")")),
@@ -115,6 +117,7 @@ namespace Omr.Engine.Probing
                 ProbeId = probeId,
                 Extensions = _extensions,
                 Connections = _connections,
+                BytesReceived = _budget.Used,
             };
         }
 

@@ -9,6 +9,8 @@ namespace Omr.Engine.Probing
     public sealed class ProbeFacts
     {
         public bool Connected { get; set; }
+        /// <summary>The last connection attempt timed out (rather than being refused).</summary>
+        public bool ConnectTimedOut { get; set; }
         public SmtpReply? Greeting { get; set; }
         /// <summary>Some greeting bytes arrived (a partial greeting is a tarpit sign, silence is not).</summary>
         public bool GreetingBytesSeen { get; set; }
@@ -31,10 +33,30 @@ namespace Omr.Engine.Probing
         public bool GreylistRetried { get; set; }
     }
 
+    /// <summary>A verdict, its machine-readable reason code and the reason text.</summary>
+    public readonly struct VerdictDecision
+    {
+        public VerdictDecision(RelayVerdict verdict, RelayReasonCode code, string reason)
+        {
+            Verdict = verdict; Code = code; Reason = reason;
+        }
+
+        public RelayVerdict Verdict { get; }
+        public RelayReasonCode Code { get; }
+        public string Reason { get; }
+
+        public void Deconstruct(out RelayVerdict verdict, out string reason)
+        {
+            verdict = Verdict; reason = Reason;
+        }
+    }
+
     /// <summary>The verdict rules: one small pure function.</summary>
     public static class VerdictRules
     {
-        public static (RelayVerdict Verdict, string Reason) Decide(ProbeFacts f)
+        private static VerdictDecision D(RelayVerdict v, RelayReasonCode c, string reason) => new VerdictDecision(v, c, reason);
+
+        public static VerdictDecision Decide(ProbeFacts f)
         {
             var done = f.Outcomes.Where(o => o != null).Select(o => o!).ToList();
             int planned = f.Outcomes.Count;
@@ -44,86 +66,87 @@ namespace Omr.Engine.Probing
             if (accepted.Count > 0)
             {
                 var note = f.StoppedOnFirst ? " (stopped at the first)" : string.Empty;
-                return (RelayVerdict.Open,
+                return D(RelayVerdict.Open, RelayReasonCode.RelayAccepted,
                     $"{accepted.Count} of {planned} relay tests accepted a foreign recipient{note}: {NameList(accepted.Select(a => a.Name).ToList())}. An accepted RCPT is not yet proof of delivery.");
             }
 
             // 2. No TCP connection.
             if (!f.Connected)
-                return (RelayVerdict.Unreachable, "No connection: " + (f.FailureMessage ?? "unknown error") + ".");
+                return D(RelayVerdict.Unreachable, f.ConnectTimedOut ? RelayReasonCode.ConnectTimeout : RelayReasonCode.ConnectionRefused, "No connection: " + (f.FailureMessage ?? "unknown error") + ".");
 
             // 3. Connected, but no usable greeting.
             if (f.Greeting is null)
             {
                 if ((f.DeadlineReached || f.Failure == SmtpFailureKind.Timeout) && f.GreetingBytesSeen)
-                    return (RelayVerdict.Inconclusive, $"Tarpit: the greeting was still incomplete when the deadline ({Secs(f.Timeout)}) passed.");
+                    return D(RelayVerdict.Inconclusive, RelayReasonCode.Tarpit, $"Tarpit: the greeting was still incomplete when the deadline ({Secs(f.Timeout)}) passed.");
                 if (f.DeadlineReached)
-                    return (RelayVerdict.Unreachable, $"Connected, but no greeting before the deadline ({Secs(f.Timeout)}); the port may be a tarpit or not SMTP.");
-                return (RelayVerdict.Unreachable, "Connected, but no SMTP greeting: " + (f.FailureMessage ?? "unknown") + ".");
+                    return D(RelayVerdict.Unreachable, RelayReasonCode.NoGreeting, $"Connected, but no greeting before the deadline ({Secs(f.Timeout)}); the port may be a tarpit or not SMTP.");
+                return D(RelayVerdict.Unreachable, RelayReasonCode.NoGreeting, "Connected, but no SMTP greeting: " + (f.FailureMessage ?? "unknown") + ".");
             }
 
             // 4. The greeting itself refused us.
             if (f.Greeting.IsPermanent)
-                return (RelayVerdict.Closed, "The server refused the session at the greeting: " + f.Greeting + ".");
+                return D(RelayVerdict.Closed, RelayReasonCode.SessionRefused, "The server refused the session at the greeting: " + f.Greeting + ".");
             if (f.Greeting.IsTransient)
-                return (RelayVerdict.Inconclusive, "The server temporarily refused the session at the greeting: " + f.Greeting + ".");
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.ServiceUnavailable, "The server temporarily refused the session at the greeting: " + f.Greeting + ".");
 
             // 5. TLS demanded and not had.
             if (f.TlsProblem != null)
-                return (RelayVerdict.Inconclusive, f.TlsProblem);
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.TlsRequired, f.TlsProblem);
 
             // 6. Authentication or TLS demanded by the server before it takes mail.
             var auth = done.FirstOrDefault(IsAuthOrTlsRequired);
             if (auth != null)
-                return (RelayVerdict.Inconclusive, $"The server requires authentication or TLS before it accepts mail ({ReplyOf(auth)}); relaying cannot be judged without credentials.");
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.AuthRequired, $"The server requires authentication or TLS before it accepts mail ({ReplyOf(auth)}); relaying cannot be judged without credentials.");
 
             if (f.SessionRefusal != null)
-                return (RelayVerdict.Inconclusive, $"The server refused the session at {f.FailureStage ?? "setup"}: {f.SessionRefusal}.");
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.SessionRefused, $"The server refused the session at {f.FailureStage ?? "setup"}: {f.SessionRefusal}.");
 
             // 7. Deadline.
             if (f.DeadlineReached)
             {
                 if (f.SlowestReply >= f.SlowReplyThreshold)
-                    return (RelayVerdict.Inconclusive, $"Tarpit: replies took up to {Secs(f.SlowestReply)}; the deadline ({Secs(f.Timeout)}) passed after {done.Count} of {planned} tests.");
-                return (RelayVerdict.Inconclusive, $"The deadline ({Secs(f.Timeout)}) passed after {done.Count} of {planned} tests.");
+                    return D(RelayVerdict.Inconclusive, RelayReasonCode.Tarpit, $"Tarpit: replies took up to {Secs(f.SlowestReply)}; the deadline ({Secs(f.Timeout)}) passed after {done.Count} of {planned} tests.");
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.Deadline, $"The deadline ({Secs(f.Timeout)}) passed after {done.Count} of {planned} tests.");
             }
 
             // 8. Hostile or broken replies.
             if (f.Failure is SmtpFailureKind k && (k == SmtpFailureKind.LineTooLong || k == SmtpFailureKind.TooManyLines || k == SmtpFailureKind.TooMuchData || k == SmtpFailureKind.ProtocolViolation || k == SmtpFailureKind.NotSmtp))
-                return (RelayVerdict.Inconclusive, $"The server broke the protocol at {f.FailureStage ?? "?"} ({f.FailureMessage}); abandoned after {done.Count} of {planned} tests.");
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.ProtocolViolation, $"The server broke the protocol at {f.FailureStage ?? "?"} ({f.FailureMessage}); abandoned after {done.Count} of {planned} tests.");
 
             // 9. Tests left undone.
             if (done.Count < planned && !f.StoppedOnFirst)
             {
                 if (f.Failure == SmtpFailureKind.Timeout && f.SlowestReply >= f.SlowReplyThreshold)
-                    return (RelayVerdict.Inconclusive, $"Tarpit: no reply within {Secs(f.SlowestReply)} at {f.FailureStage ?? "?"}; {done.Count} of {planned} tests completed.");
-                return (RelayVerdict.Inconclusive, $"The connection was lost at {f.FailureStage ?? "?"} ({f.FailureMessage ?? "no reason given"}); {done.Count} of {planned} tests completed.");
+                    return D(RelayVerdict.Inconclusive, RelayReasonCode.Tarpit, $"Tarpit: no reply within {Secs(f.SlowestReply)} at {f.FailureStage ?? "?"}; {done.Count} of {planned} tests completed.");
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.ConnectionLost, $"The connection was lost at {f.FailureStage ?? "?"} ({f.FailureMessage ?? "no reason given"}); {done.Count} of {planned} tests completed.");
             }
 
             if (done.Count == 0)
-                return (RelayVerdict.Inconclusive, "No relay test completed.");
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.Unexplained, "No relay test completed.");
 
             // 10. Temporary refusals: greylisting, rate limits, resource shortage.
             var temp = done.Where(o => o.ReplyCode >= 400 && o.ReplyCode < 500).ToList();
             if (temp.Count > 0)
             {
-                var grey = temp.Any(o => LooksGreylisted(o.Text)) ? "greylisting" : "temporary refusals";
+                bool greylisted = temp.Any(o => LooksGreylisted(o.Text));
+                var grey = greylisted ? "greylisting" : "temporary refusals";
                 var retry = f.GreylistRetried ? " (also after the greylist retry)" : " (use -GreylistRetrySec to retry later in the run)";
-                return (RelayVerdict.Inconclusive, $"{temp.Count} of {planned} tests got 4xx replies ({grey}{retry}), e.g. {ReplyOf(temp[0])}.");
+                return D(RelayVerdict.Inconclusive, greylisted ? RelayReasonCode.Greylisted : RelayReasonCode.TemporaryFailure, $"{temp.Count} of {planned} tests got 4xx replies ({grey}{retry}), e.g. {ReplyOf(temp[0])}.");
             }
 
             // 11. Refused because the probe recipient's domain accepts no mail (RFC 7505 null MX:
             // 556 / 5.1.10, as the RFC 2606 example domains do): that says nothing about relaying.
             var nullMx = done.FirstOrDefault(o => o.ReplyCode == 556 || o.EnhancedCode == "5.1.10");
             if (nullMx != null)
-                return (RelayVerdict.Inconclusive, $"The server refused the probe recipient's domain as accepting no mail ({ReplyOf(nullMx)}), which says nothing about relaying; use -ProbeRecipient with an outside domain that accepts mail, such as one you control.");
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.ProbeDomainRefused, $"The server refused the probe recipient's domain as accepting no mail ({ReplyOf(nullMx)}), which says nothing about relaying; use -ProbeRecipient with an outside domain that accepts mail, such as one you control.");
 
             // 12. Everything refused for good.
             var refused = done.Where(o => o.ReplyCode >= 500).ToList();
             if (refused.Count == done.Count)
-                return (RelayVerdict.Closed, $"All {planned} relay tests were refused, e.g. {ReplyOf(refused[0])}.");
+                return D(RelayVerdict.Closed, RelayReasonCode.AllRefused, $"All {planned} relay tests were refused, e.g. {ReplyOf(refused[0])}.");
 
-            return (RelayVerdict.Inconclusive, "Some tests ended with unexpected replies.");
+            return D(RelayVerdict.Inconclusive, RelayReasonCode.Unexplained, "Some tests ended with unexpected replies.");
         }
 
         public static bool IsAuthOrTlsRequired(RelayTestOutcome o)
