@@ -57,6 +57,8 @@ namespace Omr
         OutOfStep,
         /// <summary>Inconclusive: the server sent more than the per-host byte budget.</summary>
         TooMuchData,
+        /// <summary>Inconclusive: a command got no reply within the reply timeout (the server went silent).</summary>
+        NoReply,
         /// <summary>Inconclusive: the connection was lost before the battery completed.</summary>
         ConnectionLost,
         /// <summary>Inconclusive: the per-host deadline passed.</summary>

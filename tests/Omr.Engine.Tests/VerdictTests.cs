@@ -122,9 +122,9 @@ public class VerdictTests
     public void Hostile_replies_are_Inconclusive()
     {
         var f = Greeted(new RelayTestOutcome?[2]);
-        f.Failure = SmtpFailureKind.LineTooLong;
+        f.Failure = SmtpFailureKind.ProtocolViolation;
         f.FailureStage = "EHLO";
-        f.FailureMessage = "reply line longer than 4096 bytes";
+        f.FailureMessage = "malformed reply line";
         Assert.Equal(RelayVerdict.Inconclusive, VerdictRules.Decide(f).Verdict);
     }
 

@@ -32,8 +32,8 @@ namespace Omr.Engine.Probing
         /// <summary>Zero = off; otherwise a battery with temporary refusals is re-run once after this delay.</summary>
         public TimeSpan GreylistRetry { get; set; } = TimeSpan.Zero;
         public SmtpLimits Limits { get; set; } = new SmtpLimits();
-        /// <summary>Tests sent per pipelined write (3 commands each).</summary>
-        public int PipelineChunk { get; set; } = 8;
+        /// <summary>Most tests in one pipelined group (3 commands each); the whole default battery fits one group.</summary>
+        public int PipelineChunk { get; set; } = 32;
         /// <summary>Ports that speak TLS from the first byte (RFC 8314 submissions, 465).</summary>
         public ISet<int> ImplicitTlsPorts { get; set; } = new HashSet<int> { 465 };
         /// <summary>Most connections per address when the server keeps hanging up.</summary>

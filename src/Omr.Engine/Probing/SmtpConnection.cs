@@ -215,128 +215,182 @@ namespace Omr.Engine.Probing
             }
         }
 
-        /// <summary>Reads one complete reply within the reply timeout.</summary>
+        /// <summary>
+        /// Reads one complete reply within the reply timeout. A line longer than the line bound is
+        /// kept up to the bound and the rest is read and dropped; lines past the reply-line bound are
+        /// read and dropped too: both count against the per-host byte budget, which ends the session
+        /// when it is spent. A multi-line reply whose lines carry different codes, a line that is not
+        /// "ddd", "ddd text" or "ddd-text", or a code outside 2xx-5xx is a protocol violation.
+        /// </summary>
         public async Task<SmtpReply> ReadReplyAsync(CancellationToken ct, bool isGreeting = false)
         {
             var started = DateTimeOffset.UtcNow;
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             cts.CancelAfter(_limits.ReplyTimeout);
-            var lines = new List<string>();
+            var lines = new List<string>(1);
             int code = -1;
+            long dropped = 0;
+            long bytesBefore = BytesRead;
             try
             {
                 while (true)
                 {
-                    var line = await ReadLineAsync(cts.Token, isGreeting && lines.Count == 0).ConfigureAwait(false);
-                    _transcript.Server(line);
-                    if (line.Length < 3 || !IsDigits(line, 3) || (line.Length > 3 && line[3] != ' ' && line[3] != '-'))
+                    var line = await ReadLineAsync(cts.Token, isGreeting && lines.Count == 0 && dropped == 0).ConfigureAwait(false);
+                    bool keep = lines.Count < _limits.MaxReplyLines;
+                    if (keep) _transcript.Server(line.Text + (line.Truncated ? "…[line truncated]" : string.Empty));
+                    var text = line.Text;
+                    if (text.Length < 3 || !IsCode(text) || (text.Length > 3 && text[3] != ' ' && text[3] != '-'))
                     {
-                        if (isGreeting && lines.Count == 0)
-                            throw new SmtpSessionException(SmtpFailureKind.NotSmtp, "not an SMTP greeting: '" + Transcript.Sanitize(Trim(line, 80)) + "'");
-                        throw new SmtpSessionException(SmtpFailureKind.ProtocolViolation, "malformed reply line: '" + Transcript.Sanitize(Trim(line, 80)) + "'");
+                        if (!keep) _transcript.Server(text);
+                        if (isGreeting && code < 0)
+                            throw new SmtpSessionException(SmtpFailureKind.NotSmtp, "not an SMTP greeting: '" + Transcript.Sanitize(Trim(text, 80)) + "'");
+                        throw new SmtpSessionException(SmtpFailureKind.ProtocolViolation, "malformed reply line: '" + Transcript.Sanitize(Trim(text, 80)) + "'");
                     }
-                    var lineCode = int.Parse(line.Substring(0, 3), CultureInfo.InvariantCulture);
+                    var lineCode = (text[0] - '0') * 100 + (text[1] - '0') * 10 + (text[2] - '0');
                     if (code < 0) code = lineCode;
                     else if (lineCode != code)
                         throw new SmtpSessionException(SmtpFailureKind.ProtocolViolation, $"reply code changed within a multi-line reply ({code} then {lineCode})");
-                    if (code < 200 || code > 599)
-                        throw new SmtpSessionException(isGreeting ? SmtpFailureKind.NotSmtp : SmtpFailureKind.ProtocolViolation, $"reply code {code} is outside 2xx-5xx");
-                    lines.Add(line.Length > 4 ? line.Substring(4) : string.Empty);
-                    if (line.Length == 3 || line[3] == ' ')
+                    if (keep) lines.Add(text.Length > 4 ? text.Substring(4) : string.Empty);
+                    else dropped++;
+                    if (text.Length == 3 || text[3] == ' ')
                         break;
-                    if (lines.Count >= _limits.MaxReplyLines)
-                        throw new SmtpSessionException(SmtpFailureKind.TooManyLines, $"reply exceeded {_limits.MaxReplyLines} lines");
                 }
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                var waited = DateTimeOffset.UtcNow - started;
-                SlowestReply = waited > SlowestReply ? waited : SlowestReply;
-                _transcript.Note($"no complete reply within {_limits.ReplyTimeout.TotalSeconds:0.#} s");
-                throw new SmtpSessionException(SmtpFailureKind.Timeout, $"no reply within {_limits.ReplyTimeout.TotalSeconds:0.#} s");
+                // Part of a reply that never completes is a tarpit sign; total silence is not.
+                bool partial = BytesRead > bytesBefore || _bufEnd > _bufStart;
+                if (partial)
+                {
+                    var waited = DateTimeOffset.UtcNow - started;
+                    if (waited > SlowestReply) SlowestReply = waited;
+                }
+                _transcript.Note(partial
+                    ? $"reply still incomplete after {_limits.ReplyTimeout.TotalSeconds:0.#} s"
+                    : $"no reply within {_limits.ReplyTimeout.TotalSeconds:0.#} s");
+                throw new SmtpSessionException(SmtpFailureKind.Timeout, partial
+                    ? $"the reply was still incomplete after {_limits.ReplyTimeout.TotalSeconds:0.#} s"
+                    : $"no reply within {_limits.ReplyTimeout.TotalSeconds:0.#} s");
             }
+            if (dropped > 0) _transcript.Note($"{dropped} further line(s) of this reply were read and dropped (more than {_limits.MaxReplyLines})");
             var elapsed = DateTimeOffset.UtcNow - started;
             if (elapsed > SlowestReply) SlowestReply = elapsed;
+            Replies++;
             return new SmtpReply(code, lines);
         }
 
+        /// <summary>Complete replies read on this connection.</summary>
+        public int Replies { get; private set; }
+
         private static string Trim(string s, int n) => s.Length <= n ? s : s.Substring(0, n) + "…";
 
-        private static bool IsDigits(string s, int n)
+        /// <summary>Three digits, first 2-5 and second 0-5 (RFC 5321 4.2.1).</summary>
+        private static bool IsCode(string s)
+            => s[0] >= '2' && s[0] <= '5' && s[1] >= '0' && s[1] <= '5' && s[2] >= '0' && s[2] <= '9';
+
+        /// <summary>
+        /// True when the server has sent bytes that no command asked for yet: already buffered here,
+        /// or waiting in the socket. Checked before every command, so that a reply that arrives before
+        /// its command was sent is never taken as that command's answer.
+        /// </summary>
+        public bool HasPendingData
         {
-            for (int i = 0; i < n; i++) if (s[i] < '0' || s[i] > '9') return false;
-            return true;
+            get
+            {
+                if (_bufEnd > _bufStart) return true;
+                try { return _socket != null && _socket.Available > 0; }
+                catch (ObjectDisposedException) { return false; }
+                catch (SocketException) { return false; }
+            }
         }
 
-        /// <summary>True when the server has already sent bytes we have not consumed.</summary>
-        public bool HasBufferedData => _bufEnd > _bufStart;
-
-        private async Task<string> ReadLineAsync(CancellationToken ct, bool firstGreetingLine)
+        private readonly struct Line
         {
-            var line = new List<byte>(128);
+            public Line(string text, bool truncated) { Text = text; Truncated = truncated; }
+            public string Text { get; }
+            public bool Truncated { get; }
+        }
+
+        private byte[]? _line;
+
+        private async Task<Line> ReadLineAsync(CancellationToken ct, bool firstGreetingLine)
+        {
+            var line = _line ??= new byte[Math.Max(16, _limits.MaxLineLength)];
+            int len = 0;
+            bool truncated = false;
             while (true)
             {
-                for (int i = _bufStart; i < _bufEnd; i++)
+                int i = _bufStart;
+                for (; i < _bufEnd; i++)
                 {
-                    if (_buffer[i] == (byte)'\n')
-                    {
-                        for (int j = _bufStart; j < i; j++) line.Add(_buffer[j]);
-                        _bufStart = i + 1;
-                        if (line.Count > 0 && line[line.Count - 1] == (byte)'\r') line.RemoveAt(line.Count - 1);
-                        if (line.Count > _limits.MaxLineLength)
-                        {
-                            _transcript.Server(Decode(line.GetRange(0, 200)) + "…");
-                            throw new SmtpSessionException(SmtpFailureKind.LineTooLong, $"reply line longer than {_limits.MaxLineLength} bytes");
-                        }
-                        return Decode(line);
-                    }
+                    if (_buffer[i] == (byte)'\n') break;
                 }
-                for (int j = _bufStart; j < _bufEnd; j++) line.Add(_buffer[j]);
-                _bufStart = _bufEnd = 0;
-                if (line.Count > _limits.MaxLineLength)
+                int take = i - _bufStart;
+                int room = line.Length - len;
+                if (take > room) { truncated = true; take = room; }
+                if (take > 0) { Buffer.BlockCopy(_buffer, _bufStart, line, len, take); len += take; }
+                if (i < _bufEnd)
                 {
-                    _transcript.Server(Decode(line.GetRange(0, Math.Min(line.Count, 200))) + "…");
-                    throw new SmtpSessionException(SmtpFailureKind.LineTooLong, $"reply line longer than {_limits.MaxLineLength} bytes");
+                    _bufStart = i + 1;
+                    if (len > 0 && line[len - 1] == (byte)'\r') len--;
+                    return new Line(Decode(line, len), truncated);
+                }
+                _bufStart = _bufEnd = 0;
+                // Never read past the budget: what the server may still send is all we take.
+                var allowed = (int)Math.Min(_buffer.Length, _budget.Remaining);
+                if (allowed <= 0)
+                {
+                    if (len > 0) _transcript.Server(Decode(line, Math.Min(len, 200)) + "…");
+                    _transcript.Note($"the server sent more than {_budget.Limit} bytes: session abandoned");
+                    throw new SmtpSessionException(SmtpFailureKind.TooMuchData, $"the server sent more than {_budget.Limit} bytes");
                 }
                 int n;
                 try
                 {
-                    n = await _stream!.ReadAsync(_buffer, 0, _buffer.Length, ct).ConfigureAwait(false);
+                    n = await _stream!.ReadAsync(_buffer, 0, allowed, ct).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException)
                 {
                     ct.ThrowIfCancellationRequested();
                     _transcript.Note("connection lost: " + ex.Message);
-                    throw new SmtpSessionException(firstGreetingLine && line.Count == 0 ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
-                        firstGreetingLine && line.Count == 0 ? "connection closed before the greeting" : "the server closed the connection", ex);
+                    throw new SmtpSessionException(firstGreetingLine && len == 0 ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
+                        firstGreetingLine && len == 0 ? "connection closed before the greeting" : "the connection was reset in the middle of a reply", ex);
                 }
                 if (n == 0)
                 {
-                    if (line.Count > 0) _transcript.Server(Decode(line) + " [no CRLF]");
+                    if (len > 0) _transcript.Server(Decode(line, len) + " [no CRLF]");
                     _transcript.Note("connection closed by the server");
-                    throw new SmtpSessionException(firstGreetingLine && line.Count == 0 ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
-                        firstGreetingLine && line.Count == 0 ? "connection closed before the greeting" : "the server closed the connection");
+                    throw new SmtpSessionException(firstGreetingLine && len == 0 ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
+                        firstGreetingLine && len == 0 ? "connection closed before the greeting" : len > 0 ? "the server closed the connection in the middle of a reply" : "the server closed the connection");
                 }
-                if (!_budget.Take(n))
-                    throw new SmtpSessionException(SmtpFailureKind.TooMuchData, $"the server sent more than {_budget.Limit} bytes");
+                BytesRead += n;
+                _budget.Take(n);
                 if (firstGreetingLine) GreetingBytesSeen = true;
                 _bufEnd = n;
             }
         }
 
+        /// <summary>Bytes read on this connection.</summary>
+        public long BytesRead { get; private set; }
+
         /// <summary>True once any byte of the greeting arrived (tells a tarpit from a silent port).</summary>
         public bool GreetingBytesSeen { get; private set; }
 
-        private static string Decode(List<byte> bytes)
+        private static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, true);
+        private static readonly Encoding Latin1 = Encoding.GetEncoding("ISO-8859-1");
+
+        private static string Decode(byte[] bytes, int count)
         {
-            var arr = bytes.ToArray();
+            bool ascii = true;
+            for (int i = 0; i < count; i++) if (bytes[i] >= 0x80) { ascii = false; break; }
+            if (ascii) return Encoding.ASCII.GetString(bytes, 0, count);
             try
             {
-                return new UTF8Encoding(false, true).GetString(arr);
+                return StrictUtf8.GetString(bytes, 0, count);
             }
             catch (DecoderFallbackException)
             {
-                return Encoding.GetEncoding("ISO-8859-1").GetString(arr);
+                return Latin1.GetString(bytes, 0, count);
             }
         }
 
@@ -358,6 +412,7 @@ namespace Omr.Engine.Probing
 
         public long Limit { get; }
         public long Used => Limit - Interlocked.Read(ref _left);
+        public long Remaining => Math.Max(0, Interlocked.Read(ref _left));
 
         public bool Take(int n) => Interlocked.Add(ref _left, -n) >= 0;
     }

@@ -14,7 +14,7 @@ namespace Omr.Engine.Probing
     /// connection (RSET between tests, pipelined when offered), reconnecting when the server hangs up.
     /// Never sends DATA.
     /// </summary>
-    public sealed class SmtpProbeSession
+    public sealed partial class SmtpProbeSession
     {
         private static readonly Regex HostToken = new Regex(@"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})+\.?$", RegexOptions.CultureInvariant);
 
@@ -90,6 +90,8 @@ namespace Omr.Engine.Probing
             _facts.Outcomes = _outcomes;
             var decision = VerdictRules.Decide(_facts);
             var (verdict, reason) = decision;
+            if (_facts.OutOfStep != null && decision.Code != RelayReasonCode.OutOfStep)
+                reason += $" (The pipelined replies were out of step: {_facts.OutOfStep}; the verdict comes from the tests run one command at a time.)";
             if (_verificationNote != null) reason += " " + _verificationNote;
             return new RelayTestResult
             {
@@ -121,89 +123,6 @@ namespace Omr.Engine.Probing
             };
         }
 
-        /// <summary>The first accepted test, the one -Verify sends its message through.</summary>
-        public ExpandedRelayTest? VerificationTest(string verifyAddress)
-        {
-            if (_expanded is null || _context is null) return null;
-            var i = Array.FindIndex(_outcomes, o => o?.Accepted == true);
-            if (i < 0) return null;
-            // The same variant, addressed to the operator's own mailbox.
-            var ctx = new ProbeContext(_context.ProbeFrom, verifyAddress, _context.AddressLiteral, _context.Host, _context.Domain);
-            return RelayTestCatalog.Expand(_settings.Tests[i], ctx);
-        }
-
-        /// <summary>
-        /// Sends ONE verification message through the given variant: the only place DATA is ever sent.
-        /// Proof becomes DataAccepted on 250 after the final dot.
-        /// </summary>
-        public async Task VerifyAsync(ExpandedRelayTest test, string verifyAddress, Func<ExpandedRelayTest, byte[]> message, string messageId, CancellationToken ct)
-        {
-            _verifyAddress = verifyAddress;
-            _verifiedWith = test.Name;
-            _verificationMessageId = messageId;
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            deadline.CancelAfter(_settings.Timeout);
-            var token = deadline.Token;
-            string stage = "connect";
-            _transcript.Note($"verification: sending one test message to {verifyAddress} through relay test '{test.Name}'");
-            using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
-            _connections++;
-            try
-            {
-                await conn.ConnectAsync(_target.Address, _target.Port, ImplicitTls, _target.Host, token).ConfigureAwait(false);
-                stage = "greeting";
-                if (!await OpenAsync(conn, token, s => stage = s).ConfigureAwait(false))
-                {
-                    Unverified($"the server refused the verification session at {stage}");
-                    return;
-                }
-                stage = "MAIL";
-                await conn.SendAsync("MAIL FROM:" + test.MailFrom, token).ConfigureAwait(false);
-                var mail = await conn.ReadReplyAsync(token).ConfigureAwait(false);
-                if (!mail.IsPositive) { Unverified("MAIL FROM refused: " + mail); await QuitAsync(conn, token).ConfigureAwait(false); return; }
-                stage = "RCPT";
-                await conn.SendAsync("RCPT TO:" + test.RcptTo, token).ConfigureAwait(false);
-                var rcpt = await conn.ReadReplyAsync(token).ConfigureAwait(false);
-                if (!rcpt.IsPositive) { Unverified("RCPT TO for the verification address refused: " + rcpt); await QuitAsync(conn, token).ConfigureAwait(false); return; }
-                stage = "DATA";
-                await conn.SendAsync("DATA", token).ConfigureAwait(false);
-                var data = await conn.ReadReplyAsync(token).ConfigureAwait(false);
-                if (data.Code != 354) { Unverified("DATA refused: " + data); await QuitAsync(conn, token).ConfigureAwait(false); return; }
-                var bytes = message(test);
-                await conn.SendRawAsync(bytes, $"[message of {bytes.Length} bytes, Message-ID <{messageId}>]", token).ConfigureAwait(false);
-                _transcript.Client(".");
-                stage = "end of data";
-                var done = await conn.ReadReplyAsync(token).ConfigureAwait(false);
-                _verificationReply = Transcript.Sanitize(done.ToString());
-                if (done.IsPositive)
-                {
-                    _proof = RelayProof.DataAccepted;
-                    _verificationNote = $"The verification message was accepted for delivery ({_verificationReply}). Get-RelayEvidence finds out whether it arrived.";
-                }
-                else
-                {
-                    Unverified("the message was refused after DATA: " + done);
-                }
-                await QuitAsync(conn, token).ConfigureAwait(false);
-            }
-            catch (SmtpSessionException ex)
-            {
-                Unverified($"verification failed at {stage}: {ex.Message}");
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                Unverified($"verification deadline ({_settings.Timeout.TotalSeconds:0.#} s) reached at {stage}");
-            }
-        }
-
-        private void Unverified(string why)
-        {
-            var clean = Transcript.Sanitize(why);
-            _verificationReply ??= clean;
-            _verificationNote = "Verification not accepted: " + clean + ".";
-            _transcript.Note("verification: " + clean);
-        }
-
         private static bool IsTemporary(RelayTestOutcome? o) => o != null && o.ReplyCode >= 400 && o.ReplyCode < 500;
 
         private RelayTestOutcome NotRun(int i)
@@ -225,7 +144,7 @@ namespace Omr.Engine.Probing
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
             deadline.CancelAfter(_settings.Timeout);
             var token = deadline.Token;
-            while (pending.Count > 0 && _connections < _settings.MaxConnections)
+            while ((pending.Count > 0 || _confirm >= 0) && _connections < _settings.MaxConnections)
             {
                 using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
                 _connections++;
@@ -240,10 +159,15 @@ namespace Omr.Engine.Probing
                         break; // terminal: greeting refused, TLS problem, HELO refused...
                     if (_expanded is null) _expanded = Expand();
                     stage = "MAIL";
-                    await BatteryAsync(conn, pending, token, s => stage = s).ConfigureAwait(false);
+                    var next = _confirm >= 0
+                        ? await ConfirmAsync(conn, pending, token, s => stage = s).ConfigureAwait(false)
+                        : await BatteryAsync(conn, pending, token, s => stage = s).ConfigureAwait(false);
                     _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null;
-                    await QuitAsync(conn, token).ConfigureAwait(false);
-                    if (pending.Count == 0 || _facts.StoppedOnFirst) break;
+                    if (next == Next.Stop || _facts.StoppedOnFirst) break;
+                    if (pending.Count == 0 && _confirm < 0) break;
+                    if (next == Next.Reconnect && pending.Count == before && _confirm < 0 && !_rerun)
+                        break; // no progress on this connection: do not hammer the server
+                    _rerun = false;
                 }
                 catch (SmtpSessionException ex)
                 {
@@ -251,7 +175,7 @@ namespace Omr.Engine.Probing
                     _facts.FailureMessage = ex.Message;
                     _facts.FailureStage = stage;
                     _facts.GreetingBytesSeen |= conn.GreetingBytesSeen;
-                    if (conn.SlowestReply > _facts.SlowestReply) _facts.SlowestReply = conn.SlowestReply;
+                    if (!_facts.Connected) _facts.ConnectTimedOut = ex.Message.StartsWith("no TCP connection", StringComparison.Ordinal);
                     if (ex.Kind == SmtpFailureKind.TlsFailed && _settings.Tls == TlsMode.Auto && !ImplicitTls && !_plainOnly)
                     {
                         _plainOnly = true;
@@ -278,7 +202,6 @@ namespace Omr.Engine.Probing
                     _facts.FailureStage = stage;
                     if (!_facts.Connected) _facts.FailureMessage = "no connection before the deadline";
                     _facts.GreetingBytesSeen |= conn.GreetingBytesSeen;
-                    if (conn.SlowestReply > _facts.SlowestReply) _facts.SlowestReply = conn.SlowestReply;
                     _transcript.Note($"deadline of {_settings.Timeout.TotalSeconds:0.#} s reached at {stage}");
                     break;
                 }
@@ -286,6 +209,12 @@ namespace Omr.Engine.Probing
                 {
                     if (conn.SlowestReply > _facts.SlowestReply) _facts.SlowestReply = conn.SlowestReply;
                 }
+            }
+            if (_confirm >= 0)
+            {
+                // The deadline or the connection bound ended the session before the confirmation:
+                // an acceptance read from a pipelined group that was never confirmed is not counted.
+                DiscardPipelined("the acceptance read from a pipelined group could not be confirmed one command at a time before the session ended");
             }
         }
 
@@ -425,94 +354,6 @@ namespace Omr.Engine.Probing
             if (host.StartsWith("[", StringComparison.Ordinal)) return null;
             var labels = host.Split('.');
             return labels.Length >= 3 ? string.Join(".", labels, 1, labels.Length - 1) : host;
-        }
-
-        private async Task BatteryAsync(SmtpConnection conn, List<int> pending, CancellationToken ct, Action<string> stage)
-        {
-            bool pipelining = _extensions.Any(e => Keyword(e) == "PIPELINING");
-            int chunk = _settings.StopOnFirst || !pipelining ? 1 : Math.Max(1, _settings.PipelineChunk);
-            while (pending.Count > 0)
-            {
-                var batch = pending.Take(chunk).ToList();
-                if (pipelining)
-                {
-                    var lines = new List<string>();
-                    foreach (var i in batch)
-                    {
-                        lines.Add("MAIL FROM:" + _expanded![i].MailFrom);
-                        lines.Add("RCPT TO:" + _expanded[i].RcptTo);
-                        lines.Add("RSET");
-                    }
-                    stage("MAIL");
-                    await conn.SendAsync(lines, ct).ConfigureAwait(false);
-                    foreach (var i in batch)
-                    {
-                        stage("MAIL");
-                        var mail = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
-                        if (mail.Code == 421) throw Closing(mail);
-                        stage("RCPT");
-                        var rcpt = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
-                        if (rcpt.Code == 421) { RecordIfDecided(i, mail, null); throw Closing(rcpt); }
-                        Record(i, mail, rcpt);
-                        pending.Remove(i);
-                        stage("RSET");
-                        var rset = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
-                        if (rset.Code == 421) throw Closing(rset);
-                    }
-                }
-                else
-                {
-                    var i = batch[0];
-                    stage("MAIL");
-                    await conn.SendAsync("MAIL FROM:" + _expanded![i].MailFrom, ct).ConfigureAwait(false);
-                    var mail = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
-                    if (mail.Code == 421) throw Closing(mail);
-                    SmtpReply? rcpt = null;
-                    if (mail.IsPositive)
-                    {
-                        stage("RCPT");
-                        await conn.SendAsync("RCPT TO:" + _expanded[i].RcptTo, ct).ConfigureAwait(false);
-                        rcpt = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
-                        if (rcpt.Code == 421) throw Closing(rcpt);
-                    }
-                    Record(i, mail, rcpt);
-                    pending.Remove(i);
-                    stage("RSET");
-                    await conn.SendAsync("RSET", ct).ConfigureAwait(false);
-                    var rset = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
-                    if (rset.Code == 421) throw Closing(rset);
-                }
-                if (_settings.StopOnFirst && _outcomes.Any(o => o?.Accepted == true))
-                {
-                    _facts.StoppedOnFirst = pending.Count > 0;
-                    return;
-                }
-            }
-        }
-
-        /// <summary>A refused MAIL decides the test even when the server then hangs up on RCPT.</summary>
-        private void RecordIfDecided(int i, SmtpReply mail, SmtpReply? rcpt)
-        {
-            if (!mail.IsPositive) Record(i, mail, rcpt);
-        }
-
-        private void Record(int i, SmtpReply mail, SmtpReply? rcpt)
-        {
-            var exp = _expanded![i];
-            var deciding = mail.IsPositive && rcpt != null ? rcpt : mail;
-            _outcomes[i] = new RelayTestOutcome
-            {
-                Name = exp.Name,
-                MailFrom = exp.MailFrom,
-                RcptTo = exp.RcptTo,
-                MailReplyCode = mail.Code,
-                ReplyCode = deciding.Code,
-                EnhancedCode = deciding.EnhancedCode,
-                Text = Transcript.Sanitize(deciding.Text),
-                Stage = ReferenceEquals(deciding, mail) ? "MAIL" : "RCPT",
-                Accepted = mail.IsPositive && rcpt != null && rcpt.Code >= 200 && rcpt.Code < 300,
-                Proves = exp.Definition.Proves,
-            };
         }
 
         private static async Task QuitAsync(SmtpConnection conn, CancellationToken ct)

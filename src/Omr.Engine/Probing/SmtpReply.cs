@@ -1,30 +1,47 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.Text.RegularExpressions;
 
 namespace Omr.Engine.Probing
 {
     /// <summary>One (possibly multi-line) SMTP reply.</summary>
     public sealed class SmtpReply
     {
-        private static readonly Regex Enhanced = new Regex(@"^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)", RegexOptions.CultureInvariant);
-
         public SmtpReply(int code, IReadOnlyList<string> lines)
         {
             Code = code;
             Lines = lines;
             var first = lines.Count > 0 ? lines[0] : string.Empty;
-            var m = Enhanced.Match(first);
-            if (m.Success && m.Groups[1].Value[0] == (char)('0' + code / 100))
+            int n = EnhancedLength(first);
+            if (n > 0 && first[0] == (char)('0' + code / 100))
             {
-                EnhancedCode = m.Value;
-                Text = first.Substring(m.Length).TrimStart();
+                EnhancedCode = first.Substring(0, n);
+                Text = first.Substring(n).TrimStart();
             }
             else
             {
                 Text = first;
             }
+        }
+
+        /// <summary>Length of a leading RFC 3463 status code ("5.7.1"), followed by white space or the end; 0 when none.</summary>
+        private static int EnhancedLength(string s)
+        {
+            if (s.Length < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.') return 0;
+            int i = 2;
+            int d = Digits(s, ref i);
+            if (d < 1 || d > 3 || i >= s.Length || s[i] != '.') return 0;
+            i++;
+            d = Digits(s, ref i);
+            if (d < 1 || d > 3) return 0;
+            return i == s.Length || char.IsWhiteSpace(s[i]) ? i : 0;
+        }
+
+        private static int Digits(string s, ref int i)
+        {
+            int start = i;
+            while (i < s.Length && s[i] >= '0' && s[i] <= '9') i++;
+            return i - start;
         }
 
         public int Code { get; }
@@ -50,11 +67,11 @@ namespace Omr.Engine.Probing
         ConnectionClosed,
         Timeout,
         Deadline,
-        LineTooLong,
-        TooManyLines,
         TooMuchData,
         TlsFailed,
         ProtocolViolation,
+        /// <summary>A reply that cannot be tied to the command it should answer (missing, extra or early replies).</summary>
+        OutOfStep,
     }
 
     /// <summary>A session-level failure: the server could not be talked to as the protocol says.</summary>

@@ -30,6 +30,12 @@ namespace Omr.Engine.Probing
         /// <summary>One entry per planned test, null where the test did not complete.</summary>
         public IReadOnlyList<RelayTestOutcome?> Outcomes { get; set; } = Array.Empty<RelayTestOutcome?>();
         public bool StoppedOnFirst { get; set; }
+        /// <summary>Why the replies were out of step with the commands, when they were (pipelined or one at a time).</summary>
+        public string? OutOfStep { get; set; }
+        /// <summary>A pipelined acceptance was confirmed one command at a time.</summary>
+        public bool Confirmed { get; set; }
+        /// <summary>The server refused RSET (each test then ran on its own connection).</summary>
+        public bool RsetRefused { get; set; }
         public bool GreylistRetried { get; set; }
     }
 
@@ -62,7 +68,9 @@ namespace Omr.Engine.Probing
             int planned = f.Outcomes.Count;
             var accepted = done.Where(o => o.Accepted).ToList();
 
-            // 1. A foreign recipient accepted is a fact, whatever happened afterwards.
+            // 1. A foreign recipient accepted by a complete reply that provably answers that RCPT (one
+            // command at a time, or an in-step pipelined group confirmed one command at a time) is a
+            // fact, whatever happened afterwards.
             if (accepted.Count > 0)
             {
                 var note = f.StoppedOnFirst ? " (stopped at the first)" : string.Empty;
@@ -74,27 +82,33 @@ namespace Omr.Engine.Probing
             if (!f.Connected)
                 return D(RelayVerdict.Unreachable, f.ConnectTimedOut ? RelayReasonCode.ConnectTimeout : RelayReasonCode.ConnectionRefused, "No connection: " + (f.FailureMessage ?? "unknown error") + ".");
 
-            // 3. Connected, but no usable greeting.
+            // 3. A flood: the per-host byte budget is spent, wherever it happened.
+            if (f.Failure == SmtpFailureKind.TooMuchData)
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.TooMuchData, $"The server sent too much at {f.FailureStage ?? "?"} ({f.FailureMessage}); abandoned after {done.Count} of {planned} tests.");
+
+            // 4. Connected, but no usable greeting.
             if (f.Greeting is null)
             {
                 if ((f.DeadlineReached || f.Failure == SmtpFailureKind.Timeout) && f.GreetingBytesSeen)
-                    return D(RelayVerdict.Inconclusive, RelayReasonCode.Tarpit, $"Tarpit: the greeting was still incomplete when the deadline ({Secs(f.Timeout)}) passed.");
+                    return D(RelayVerdict.Inconclusive, RelayReasonCode.Tarpit, $"Tarpit: the greeting was still incomplete when {(f.DeadlineReached ? $"the deadline ({Secs(f.Timeout)}) passed" : "the reply timeout passed")}.");
+                if (f.Failure == SmtpFailureKind.NotSmtp)
+                    return D(RelayVerdict.Unreachable, RelayReasonCode.NotSmtp, "Connected, but the port does not speak SMTP: " + (f.FailureMessage ?? "unknown") + ".");
                 if (f.DeadlineReached)
                     return D(RelayVerdict.Unreachable, RelayReasonCode.NoGreeting, $"Connected, but no greeting before the deadline ({Secs(f.Timeout)}); the port may be a tarpit or not SMTP.");
                 return D(RelayVerdict.Unreachable, RelayReasonCode.NoGreeting, "Connected, but no SMTP greeting: " + (f.FailureMessage ?? "unknown") + ".");
             }
 
-            // 4. The greeting itself refused us.
+            // 5. The greeting itself refused us.
             if (f.Greeting.IsPermanent)
                 return D(RelayVerdict.Closed, RelayReasonCode.SessionRefused, "The server refused the session at the greeting: " + f.Greeting + ".");
             if (f.Greeting.IsTransient)
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.ServiceUnavailable, "The server temporarily refused the session at the greeting: " + f.Greeting + ".");
 
-            // 5. TLS demanded and not had.
+            // 6. TLS demanded and not had.
             if (f.TlsProblem != null)
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.TlsRequired, f.TlsProblem);
 
-            // 6. Authentication or TLS demanded by the server before it takes mail.
+            // 7. Authentication or TLS demanded by the server before it takes mail.
             var auth = done.FirstOrDefault(IsAuthOrTlsRequired);
             if (auth != null)
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.AuthRequired, $"The server requires authentication or TLS before it accepts mail ({ReplyOf(auth)}); relaying cannot be judged without credentials.");
@@ -102,7 +116,19 @@ namespace Omr.Engine.Probing
             if (f.SessionRefusal != null)
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.SessionRefused, $"The server refused the session at {f.FailureStage ?? "setup"}: {f.SessionRefusal}.");
 
-            // 7. Deadline.
+            // 8. Replies out of step with the commands, and one command at a time did not finish the battery.
+            bool incomplete = done.Count < planned && !f.StoppedOnFirst;
+            if (f.Failure == SmtpFailureKind.OutOfStep || (f.OutOfStep != null && incomplete))
+            {
+                var first = f.OutOfStep ?? f.FailureMessage ?? "unknown";
+                var then = f.OutOfStep != null && f.FailureMessage != null && f.FailureMessage != f.OutOfStep
+                    ? $"; one command at a time, the session then ended at {f.FailureStage ?? "?"} ({f.FailureMessage})"
+                    : f.OutOfStep != null && f.DeadlineReached ? $"; one command at a time, the deadline ({Secs(f.Timeout)}) passed" : string.Empty;
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.OutOfStep,
+                    $"The server's replies were out of step with the commands ({first}){then}; {done.Count} of {planned} tests completed. No reply that could belong to another command is counted as an acceptance.");
+            }
+
+            // 9. Deadline.
             if (f.DeadlineReached)
             {
                 if (f.SlowestReply >= f.SlowReplyThreshold)
@@ -110,22 +136,24 @@ namespace Omr.Engine.Probing
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.Deadline, $"The deadline ({Secs(f.Timeout)}) passed after {done.Count} of {planned} tests.");
             }
 
-            // 8. Hostile or broken replies.
-            if (f.Failure is SmtpFailureKind k && (k == SmtpFailureKind.LineTooLong || k == SmtpFailureKind.TooManyLines || k == SmtpFailureKind.TooMuchData || k == SmtpFailureKind.ProtocolViolation || k == SmtpFailureKind.NotSmtp))
+            // 10. Hostile or broken replies.
+            if (f.Failure is SmtpFailureKind k && (k == SmtpFailureKind.ProtocolViolation || k == SmtpFailureKind.NotSmtp))
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.ProtocolViolation, $"The server broke the protocol at {f.FailureStage ?? "?"} ({f.FailureMessage}); abandoned after {done.Count} of {planned} tests.");
 
-            // 9. Tests left undone.
-            if (done.Count < planned && !f.StoppedOnFirst)
+            // 11. Tests left undone.
+            if (incomplete)
             {
                 if (f.Failure == SmtpFailureKind.Timeout && f.SlowestReply >= f.SlowReplyThreshold)
-                    return D(RelayVerdict.Inconclusive, RelayReasonCode.Tarpit, $"Tarpit: no reply within {Secs(f.SlowestReply)} at {f.FailureStage ?? "?"}; {done.Count} of {planned} tests completed.");
+                    return D(RelayVerdict.Inconclusive, RelayReasonCode.Tarpit, $"Tarpit: replies took up to {Secs(f.SlowestReply)} and then none came at {f.FailureStage ?? "?"}; {done.Count} of {planned} tests completed.");
+                if (f.Failure == SmtpFailureKind.Timeout)
+                    return D(RelayVerdict.Inconclusive, RelayReasonCode.NoReply, $"The server stopped replying at {f.FailureStage ?? "?"} ({f.FailureMessage}); {done.Count} of {planned} tests completed.");
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.ConnectionLost, $"The connection was lost at {f.FailureStage ?? "?"} ({f.FailureMessage ?? "no reason given"}); {done.Count} of {planned} tests completed.");
             }
 
             if (done.Count == 0)
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.Unexplained, "No relay test completed.");
 
-            // 10. Temporary refusals: greylisting, rate limits, resource shortage.
+            // 12. Temporary refusals: greylisting, rate limits, resource shortage.
             var temp = done.Where(o => o.ReplyCode >= 400 && o.ReplyCode < 500).ToList();
             if (temp.Count > 0)
             {
@@ -135,13 +163,13 @@ namespace Omr.Engine.Probing
                 return D(RelayVerdict.Inconclusive, greylisted ? RelayReasonCode.Greylisted : RelayReasonCode.TemporaryFailure, $"{temp.Count} of {planned} tests got 4xx replies ({grey}{retry}), e.g. {ReplyOf(temp[0])}.");
             }
 
-            // 11. Refused because the probe recipient's domain accepts no mail (RFC 7505 null MX:
+            // 13. Refused because the probe recipient's domain accepts no mail (RFC 7505 null MX:
             // 556 / 5.1.10, as the RFC 2606 example domains do): that says nothing about relaying.
             var nullMx = done.FirstOrDefault(o => o.ReplyCode == 556 || o.EnhancedCode == "5.1.10");
             if (nullMx != null)
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.ProbeDomainRefused, $"The server refused the probe recipient's domain as accepting no mail ({ReplyOf(nullMx)}), which says nothing about relaying; use -ProbeRecipient with an outside domain that accepts mail, such as one you control.");
 
-            // 12. Everything refused for good.
+            // 14. Everything refused for good.
             var refused = done.Where(o => o.ReplyCode >= 500).ToList();
             if (refused.Count == done.Count)
                 return D(RelayVerdict.Closed, RelayReasonCode.AllRefused, $"All {planned} relay tests were refused, e.g. {ReplyOf(refused[0])}.");
