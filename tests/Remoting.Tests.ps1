@@ -185,6 +185,11 @@ Describe 'Remoting: scale-out over SSH to two workers' -Tag Lab, Remoting, Ssh {
         @($remote.Pid | Sort-Object -Unique).Count | Should -Be 2 -Because 'each worker is its own process'
         $remote.Pid | Should -Not -Contain $PID
         (Get-Content -Raw -LiteralPath $Sshd.Log) | Should -Match "subsystem 'powershell'"
+        # And without a session of your own: Invoke-Command -HostName straight away.
+        $direct = Invoke-Command -HostName $Sshd.HostName -Port $Sshd.Port -UserName $Sshd.UserName -KeyFilePath $Sshd.KeyFilePath `
+            -Options $Sshd.Options -ScriptBlock { Get-Module -ListAvailable -Name $args[0] | Select-Object -First 1 -ExpandProperty Version } -ArgumentList $ModulePath
+        "$direct" | Should -Be "$((Get-Module Omr).Version)"
+        $direct.PSComputerName | Should -Be '127.0.0.1'
     }
 
     It 'every domain came back exactly once, from the worker that was given it, with PSComputerName set' {
