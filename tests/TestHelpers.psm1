@@ -159,3 +159,77 @@ function Split-HostPort {
 
 Export-ModuleMember -Function Get-OmrModulePath, Get-OmrLabPath, Import-OmrModule, Start-OmrLab, Stop-OmrLab,
     Get-OmrLabManifest, Get-OmrPeers, Split-HostPort
+
+function Get-OmrPwshCommand {
+    <#
+    .SYNOPSIS
+    The command line that starts the pwsh running this session (the pinned 'dotnet pwsh' tool):
+    dotnet + pwsh.dll from $PSHOME, or $PSHOME/pwsh when pwsh is an apphost.
+    #>
+    [CmdletBinding()]
+    [OutputType([string[]])]
+    param()
+    $dll = Join-Path $PSHOME 'pwsh.dll'
+    $process = [Environment]::ProcessPath
+    if ((Test-Path -LiteralPath $dll) -and [IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet') {
+        return @($process, $dll)
+    }
+    $exe = Join-Path $PSHOME 'pwsh'
+    if (Test-Path -LiteralPath $exe) { return @($exe) }
+    if (Test-Path -LiteralPath $dll) { return @((Get-Command dotnet -CommandType Application -ErrorAction Stop)[0].Source, $dll) }
+    throw "Cannot tell how to start this pwsh (PSHOME '$PSHOME', process '$process')."
+}
+
+function Start-OmrSshd {
+    <#
+    .SYNOPSIS
+    Starts a private sshd on 127.0.0.1 (tests/lab/sshd.sh) whose 'powershell' subsystem is the pwsh
+    running this session, and returns how to connect to it.
+    .DESCRIPTION
+    Installs openssh-server first when it is missing and this is root (tests/lab/sshd.sh ensure).
+    Throws with the reason when sshd cannot be installed or started. The result has HostName,
+    Port, UserName, KeyFilePath, Options (for -Options of New-PSSession/Invoke-Command: strict
+    host key checking against the sshd's own known_hosts), Directory, Log and Pid.
+    #>
+    [CmdletBinding()]
+    param(
+        [string] $Directory = (Join-Path ([IO.Path]::GetTempPath()) ('omr-sshd-' + [guid]::NewGuid().ToString('N').Substring(0, 8)))
+    )
+    $script = Join-Path $PSScriptRoot 'lab/sshd.sh'
+    if (-not (Get-Command bash -CommandType Application -ErrorAction SilentlyContinue)) { throw 'Start-OmrSshd: bash is not available.' }
+    $said = & bash $script ensure 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "Start-OmrSshd: openssh-server is not available: $($said -join "`n")" }
+    if (-not (Get-Command ssh -CommandType Application -ErrorAction SilentlyContinue)) {
+        throw 'Start-OmrSshd: the ssh client is not on PATH (PowerShell remoting over SSH needs it).'
+    }
+    $command = Get-OmrPwshCommand
+    $said = @(& bash $script start $Directory @command 2>&1)
+    if ($LASTEXITCODE -ne 0) { throw "Start-OmrSshd: sshd did not start: $($said -join "`n")" }
+    $line = @($said | Where-Object { "$_".StartsWith('{') })[-1]
+    if (-not $line) { throw "Start-OmrSshd: sshd.sh printed no connection line: $($said -join "`n")" }
+    $info = "$line" | ConvertFrom-Json
+    [pscustomobject]@{
+        HostName    = $info.host
+        Port        = [int]$info.port
+        UserName    = $info.user
+        KeyFilePath = $info.keyFile
+        Options     = @{ StrictHostKeyChecking = 'yes'; UserKnownHostsFile = $info.knownHosts; IdentitiesOnly = 'yes'; BatchMode = 'yes' }
+        Directory   = $info.dir
+        Log         = $info.log
+        Pid         = [int]$info.pid
+    }
+}
+
+function Stop-OmrSshd {
+    # Stops the sshd of Start-OmrSshd (and the sessions it started) and removes its directory.
+    [CmdletBinding()]
+    param([Parameter(ValueFromPipeline)] $Sshd, [switch] $KeepDirectory)
+    process {
+        if ($null -eq $Sshd -or -not $Sshd.PSObject.Properties['Directory']) { return }
+        $said = & bash (Join-Path $PSScriptRoot 'lab/sshd.sh') stop $Sshd.Directory 2>&1
+        if ($LASTEXITCODE -ne 0) { Write-Warning "Stop-OmrSshd: $($said -join "`n")" }
+        if (-not $KeepDirectory) { Remove-Item -LiteralPath $Sshd.Directory -Recurse -Force -ErrorAction SilentlyContinue }
+    }
+}
+
+Export-ModuleMember -Function Get-OmrPwshCommand, Start-OmrSshd, Stop-OmrSshd

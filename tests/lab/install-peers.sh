@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Install the packages needed by the Omr mail-server lab peers (tests/lab/peers.sh).
+# Install the packages needed by the Omr mail-server lab peers (tests/lab/peers.sh), and
+# openssh-server for the PowerShell-remoting tests (tests/Remoting.Tests.ps1 runs a private sshd
+# of its own, tests/lab/sshd.sh, on 127.0.0.1; the system sshd is not started or enabled here).
 #
 # - Non-interactive (postfix is preseeded to "No configuration").
 # - Leaves NO system postfix/dovecot running: the lab runs its own instances on
@@ -21,7 +23,7 @@ command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script suppor
 
 # libnet-ssleay-perl: swaks -tls; libauthen-sasl-perl: swaks --auth.
 PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dnsmasq-base swaks libnet-ssleay-perl libauthen-sasl-perl
-  nmap openssl curl ca-certificates iproute2 procps util-linux)
+  nmap openssl curl ca-certificates iproute2 procps util-linux openssh-server openssh-client)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -83,6 +85,13 @@ EOF
   cleanup_policy
   created_policy=0
   trap - EXIT
+
+  # openssh-server enables the system sshd at boot; the tests run their own, so when this run
+  # installed it, leave the system one off (it was not running before: policy-rc.d kept it down).
+  if [[ " ${missing[*]} " == *" openssh-server "* ]]; then
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true; fi
+    if command -v update-rc.d >/dev/null 2>&1 && [[ -e /etc/init.d/ssh ]]; then update-rc.d ssh disable >/dev/null 2>&1 || true; fi
+  fi
 else
   log "all packages already installed: ${PACKAGES[*]}"
 fi
@@ -90,7 +99,7 @@ fi
 stop_system_services
 
 # Sanity checks the lab relies on.
-for b in postfix postconf postmulti dovecot doveadm swaks nmap openssl curl ss; do
+for b in postfix postconf postmulti dovecot doveadm swaks nmap openssl curl ss ssh ssh-keygen /usr/sbin/sshd; do
   command -v "$b" >/dev/null 2>&1 || die "expected command '$b' is missing after install"
 done
 getent passwd postfix >/dev/null || die "user 'postfix' missing (created by the postfix package)"
