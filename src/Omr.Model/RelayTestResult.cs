@@ -172,6 +172,9 @@ namespace Omr
         /// <summary>The server's reply to the verification (after the final dot, or the refusal).</summary>
         public string? VerificationReply { get; set; }
 
+        /// <summary>A shallow copy (the same tests and transcript), for a second input that asked the same question.</summary>
+        public RelayTestResult Copy() => (RelayTestResult)MemberwiseClone();
+
         /// <summary>The transcript as text, one line per entry.</summary>
         public string TranscriptText => string.Join(Environment.NewLine, Transcript.Select(t => t.ToString()));
 

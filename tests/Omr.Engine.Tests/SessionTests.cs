@@ -318,7 +318,11 @@ public class SessionTests
             if (e is ScanResultEvent r) seen.Add((string)r.Input!, r.Result);
         }
         Assert.Equal(count, seen.Count);
-        Assert.Equal(count, seen.Values.Select(r => r.ProbeId).Distinct().Count());
+        // Each address is tested once however often it is given: every input has its own result
+        // object with the outcome of that one probe.
+        Assert.Equal(fast.Count, seen.Values.Select(r => r.ProbeId).Distinct().Count());
+        Assert.Equal(count, seen.Values.Distinct().Count());
+        Assert.All(seen.Values, r => Assert.Equal(1, r.Connections > 0 ? 1 : 0));
         Assert.All(seen.Values, r => Assert.NotEqual(RelayVerdict.Unreachable, r.Verdict));
         Assert.Equal(count / fast.Count * 1 + (count % fast.Count > 0 ? 1 : 0), seen.Values.Count(r => r.Address == fast[0].Address));
     }

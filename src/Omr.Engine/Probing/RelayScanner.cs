@@ -23,9 +23,9 @@ namespace Omr.Engine.Probing
     /// </summary>
     public sealed class ScanVerifyRequestEvent : EngineEvent
     {
-        internal ScanVerifyRequestEvent(RelayTestResult result, object? input, SmtpProbeSession session, ExpandedRelayTest test)
+        internal ScanVerifyRequestEvent(RelayTestResult result, object? input, SmtpProbeSession session, ProbeTargetContext context, ExpandedRelayTest test, ScanInput entry)
         {
-            Result = result; Input = input; Session = session; Test = test;
+            Result = result; Input = input; Session = session; Context = context; Test = test; Entry = entry;
         }
 
         public RelayTestResult Result { get; }
@@ -33,6 +33,8 @@ namespace Omr.Engine.Probing
         /// <summary>The test the message would be sent through, addressed to the operator's mailbox.</summary>
         public ExpandedRelayTest Test { get; }
         internal SmtpProbeSession Session { get; }
+        internal ProbeTargetContext Context { get; }
+        internal ScanInput Entry { get; }
     }
 
     public sealed class ScanProgressEvent : EngineEvent
@@ -49,27 +51,40 @@ namespace Omr.Engine.Probing
         public ProbeSettings Probe { get; set; } = new ProbeSettings();
         public IReadOnlyList<IPEndPoint>? DnsServers { get; set; }
         public IReadOnlyList<int> Ports { get; set; } = new[] { 25 };
+        /// <summary>Most connections open at once (the number of probe workers).</summary>
         public int ThrottleLimit { get; set; } = 64;
+        /// <summary>Most connections open at once to one address, whatever the throttle.</summary>
+        public int MaxConnectionsPerAddress { get; set; } = 2;
         public TimeSpan DnsTimeout { get; set; } = TimeSpan.FromSeconds(5);
         /// <summary>When set, Open results are proven by one message to this mailbox (-Verify).</summary>
         public string? VerifyAddress { get; set; }
         /// <summary>Who ran the test, written into the verification message.</summary>
         public string? OperatorContact { get; set; }
+        /// <summary>Completed addresses (and inputs) remembered so that a later domain or duplicate leading to them is not tested again.</summary>
+        public int RememberedAddresses { get; set; } = 2048;
+        /// <summary>How often a busy greeting (4xx, too many connections) is retried later in the run.</summary>
+        public int BusyRetries { get; set; } = 4;
+        public TimeSpan BusyBackoff { get; set; } = TimeSpan.FromSeconds(1);
     }
 
     /// <summary>
-    /// Runs discovery and probes concurrently (bounded by the throttle) and publishes results,
-    /// errors and progress on a channel that the caller drains on its own thread.
-    /// Every input yields at least one result or one error.
+    /// Runs discovery and probes with a fixed pool of workers fed from bounded queues, and publishes
+    /// results, errors and progress on a channel that the caller drains on its own thread.
+    /// An address (with its port) is tested once per run however many domains, MX names or duplicate
+    /// inputs lead to it: each (domain, address, port) still gets its own result. Every input yields
+    /// at least one result or one error.
     /// </summary>
-    public sealed class RelayScanner : IDisposable
+    public sealed partial class RelayScanner : IDisposable
     {
         private readonly ScanOptions _options;
         private readonly MailHostResolver _resolver;
         private readonly Channel<EngineEvent> _events = Channel.CreateUnbounded<EngineEvent>(new UnboundedChannelOptions { SingleReader = true });
-        private readonly SemaphoreSlim _probeSlots;
-        private readonly SemaphoreSlim _dnsSlots;
+        private readonly Channel<ScanInput> _inputs;
         private readonly CancellationTokenSource _cts;
+        private readonly Task[] _dnsWorkers;
+        private readonly object _inputLock = new object();
+        private readonly Dictionary<string, ScanInput> _inputsByKey = new Dictionary<string, ScanInput>(StringComparer.Ordinal);
+        private readonly LinkedList<ScanInput> _doneInputs = new LinkedList<ScanInput>();
         private int _outstanding = 1; // one for "inputs still coming"
         private int _addressesKnown;
         private int _addressesDone;
@@ -79,10 +94,25 @@ namespace Omr.Engine.Probing
             _options = options;
             options.Probe.Validate();
             if (options.ThrottleLimit < 1) throw new ArgumentOutOfRangeException(nameof(options), "ThrottleLimit must be at least 1.");
+            if (options.MaxConnectionsPerAddress < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxConnectionsPerAddress must be at least 1.");
             _resolver = new MailHostResolver(options.DnsServers, options.DnsTimeout);
-            _probeSlots = new SemaphoreSlim(options.ThrottleLimit);
-            _dnsSlots = new SemaphoreSlim(Math.Min(options.ThrottleLimit, 64));
             _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            // Stopped (Ctrl+C): the caller stops reading at once; nothing more is written.
+            _cts.Token.Register(() => _events.Writer.TryComplete());
+            // Inputs wait in a bounded queue: a caller with 100,000 inputs is held back (AddDomain
+            // blocks, TryAdd says no) instead of buffering them all.
+            _inputs = Channel.CreateBounded<ScanInput>(new BoundedChannelOptions(Math.Max(16, Math.Min(options.ThrottleLimit, 256)))
+            {
+                FullMode = BoundedChannelFullMode.Wait,
+                SingleWriter = false,
+                SingleReader = false,
+            });
+            _jobs = Channel.CreateUnbounded<AddressJob>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+            _jobSlots = new SemaphoreSlim(options.ThrottleLimit * 2 + 16);
+            _dnsWorkers = new Task[Math.Max(1, Math.Min(options.ThrottleLimit, 64))];
+            for (int i = 0; i < _dnsWorkers.Length; i++) _dnsWorkers[i] = Task.Run(DnsWorkerAsync);
+            _probeWorkers = new Task[options.ThrottleLimit];
+            for (int i = 0; i < _probeWorkers.Length; i++) _probeWorkers[i] = Task.Run(ProbeWorkerAsync);
         }
 
         public ChannelReader<EngineEvent> Events => _events.Reader;
@@ -90,106 +120,210 @@ namespace Omr.Engine.Probing
         /// <summary>Cancels all work at once.</summary>
         public void Cancel() => _cts.Cancel();
 
-        /// <summary>Queues a domain: MX lookup, then every address of every MX.</summary>
+        /// <summary>Queues a domain: MX lookup, then every address of every MX (waits while the input queue is full).</summary>
         public void AddDomain(string domain, object? input)
         {
-            Interlocked.Increment(ref _outstanding);
-            _ = Task.Run(() => DomainAsync(domain, input));
+            if (!TryAddDomain(domain, input)) Add(new ScanInput(domain, null, input, isHost: false));
         }
 
-        /// <summary>Queues a host or address tested directly, with an optional domain for context.</summary>
+        /// <summary>Queues a host or address tested directly, with an optional domain for context (waits while the input queue is full).</summary>
         public void AddHost(string host, string? domain, object? input)
         {
+            if (!TryAddHost(host, domain, input)) Add(new ScanInput(host, domain, input, isHost: true));
+        }
+
+        /// <summary>Queues a domain unless the input queue is full (then false: drain events and wait with <see cref="WaitAsync"/>).</summary>
+        public bool TryAddDomain(string domain, object? input) => TryAdd(new ScanInput(domain, null, input, isHost: false));
+
+        /// <summary>Queues a host unless the input queue is full.</summary>
+        public bool TryAddHost(string host, string? domain, object? input) => TryAdd(new ScanInput(host, domain, input, isHost: true));
+
+        /// <summary>Completes when the input queue has room or an event is ready for the caller.</summary>
+        public Task WaitAsync(CancellationToken ct)
+            => Task.WhenAny(_inputs.Writer.WaitToWriteAsync(ct).AsTask(), _events.Reader.WaitToReadAsync(ct).AsTask());
+
+        private void Add(ScanInput item)
+        {
+            while (!TryAdd(item))
+            {
+                try { _inputs.Writer.WaitToWriteAsync(_cts.Token).AsTask().GetAwaiter().GetResult(); }
+                catch (OperationCanceledException) { return; }
+            }
+        }
+
+        private bool TryAdd(ScanInput item)
+        {
             Interlocked.Increment(ref _outstanding);
-            _ = Task.Run(() => HostAsync(host, domain, input));
+            if (_inputs.Writer.TryWrite(item)) return true;
+            Interlocked.Decrement(ref _outstanding);
+            return false;
         }
 
         /// <summary>No more inputs; the channel completes when the work in flight is done.</summary>
-        public void Complete() => Release();
+        public void Complete()
+        {
+            _inputs.Writer.TryComplete();
+            Release();
+        }
 
         private void Release()
         {
-            if (Interlocked.Decrement(ref _outstanding) == 0) _events.Writer.TryComplete();
+            if (Interlocked.Decrement(ref _outstanding) == 0)
+            {
+                _jobs.Writer.TryComplete();
+                _events.Writer.TryComplete();
+            }
         }
 
         private void Publish(EngineEvent e) => _events.Writer.TryWrite(e);
 
-        private async Task DomainAsync(string domain, object? input)
+        private async Task DnsWorkerAsync()
         {
+            try
+            {
+                while (await _inputs.Reader.WaitToReadAsync(_cts.Token).ConfigureAwait(false))
+                {
+                    while (_inputs.Reader.TryRead(out var item))
+                    {
+                        if (Join(item)) continue; // a duplicate: answered with the first one's results
+                        try
+                        {
+                            if (item.IsHost) await HostAsync(item).ConfigureAwait(false);
+                            else await DomainAsync(item).ConfigureAwait(false);
+                        }
+                        finally { item.Resolved(this); }
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (_cts.IsCancellationRequested) { }
+        }
+
+        /// <summary>True when the input duplicates one seen earlier in the run: it waits for, or at once gets, the same answer.</summary>
+        private bool Join(ScanInput item)
+        {
+            ScanInput? first;
+            lock (_inputLock)
+            {
+                if (!_inputsByKey.TryGetValue(item.Key, out first))
+                {
+                    _inputsByKey[item.Key] = item;
+                    return false;
+                }
+                if (!first.IsDone)
+                {
+                    first.Duplicates.Add(item);
+                    return true;
+                }
+            }
+            Publish(new EngineVerboseEvent($"{item.Value}: given again; answered with the results of the first test in this run"));
+            first.AnswerDuplicate(item, this);
+            Release();
+            return true;
+        }
+
+        /// <summary>Called when an input has its whole answer: duplicates get theirs, and it is remembered (bounded).</summary>
+        internal void Done(ScanInput item)
+        {
+            List<ScanInput> dups;
+            lock (_inputLock)
+            {
+                item.IsDone = true;
+                dups = new List<ScanInput>(item.Duplicates);
+                item.Duplicates.Clear();
+                _doneInputs.AddLast(item);
+                while (_doneInputs.Count > _options.RememberedAddresses)
+                {
+                    var old = _doneInputs.First!.Value;
+                    _doneInputs.RemoveFirst();
+                    if (_inputsByKey.TryGetValue(old.Key, out var cur) && ReferenceEquals(cur, old)) _inputsByKey.Remove(old.Key);
+                }
+            }
+            foreach (var d in dups)
+            {
+                item.AnswerDuplicate(d, this);
+                Release();
+            }
+            Release();
+        }
+
+        internal void PublishResult(ScanInput entry, RelayTestResult result)
+        {
+            lock (entry.Answers) entry.Answers.Add(result);
+            Publish(new ScanResultEvent(result, entry.Input));
+        }
+
+        internal void PublishError(ScanInput entry, EngineErrorEvent error)
+        {
+            lock (entry.Answers) entry.Answers.Add(error);
+            Publish(error);
+        }
+
+        internal void PublishRaw(EngineEvent e) => Publish(e);
+
+        private async Task DomainAsync(ScanInput item)
+        {
+            var domain = item.Value;
+            var input = item.Input;
             try
             {
                 var literal = MailHostResolver.ParseLiteral(domain);
                 if (literal != null)
                 {
                     // An address literal given as a domain is tested directly (no MX lookup).
-                    StartAddresses(domain.Trim(), null, null, null, new[] { literal }, input);
+                    await StartAddressesAsync(item, domain.Trim(), null, null, null, new[] { literal }).ConfigureAwait(false);
                     return;
                 }
-                MailRouting routing;
-                await _dnsSlots.WaitAsync(_cts.Token).ConfigureAwait(false);
-                try
-                {
-                    Publish(new EngineVerboseEvent($"Resolving MX for {domain}"));
-                    routing = await _resolver.ResolveDomainAsync(domain, _cts.Token).ConfigureAwait(false);
-                }
-                finally { _dnsSlots.Release(); }
-
+                Publish(new EngineVerboseEvent($"Resolving MX for {domain}"));
+                var routing = await _resolver.ResolveDomainAsync(domain, _cts.Token).ConfigureAwait(false);
                 if (routing.NullMx)
                 {
-                    Publish(new ScanResultEvent(NullMxResult(domain, routing.Domain), input));
+                    PublishResult(item, NullMxResult(domain, routing.Domain));
                     return;
                 }
                 var usable = routing.Hosts.Where(h => h.Addresses.Count > 0).ToList();
                 foreach (var bad in routing.Hosts.Where(h => h.Addresses.Count == 0))
                 {
-                    Publish(new EngineErrorEvent("NoMailHost", EngineErrorCategory.ObjectNotFound,
+                    PublishError(item, new EngineErrorEvent("NoMailHost", EngineErrorCategory.ObjectNotFound,
                         $"Domain '{routing.Domain}': {bad.Problem ?? $"MX host '{bad.Name}' has no address"}.", input ?? domain, null));
                 }
-                if (usable.Count == 0) return; // the errors above are this input's answer
                 foreach (var h in usable)
                 {
                     Publish(new EngineVerboseEvent($"{routing.Domain}: {(h.ImplicitMx ? "implicit MX" : "MX " + h.Preference)} {h.Name} -> {string.Join(", ", h.Addresses)}"));
-                    StartAddresses(domain.Trim(), routing.Domain, h.Name, h.Preference, h.Addresses, input);
+                    await StartAddressesAsync(item, domain.Trim(), routing.Domain, h.Name, h.Preference, h.Addresses).ConfigureAwait(false);
                 }
             }
             catch (DiscoveryException ex)
             {
-                Publish(DiscoveryError(ex, input ?? domain));
+                PublishError(item, DiscoveryError(ex, input ?? domain));
             }
-            catch (OperationCanceledException) { }
+            catch (OperationCanceledException) when (_cts.IsCancellationRequested) { }
             catch (Exception ex)
             {
-                Publish(new EngineErrorEvent("ProbeFailed", EngineErrorCategory.NotSpecified, $"Testing '{domain}' failed: {ex.Message}", input ?? domain, ex));
+                PublishError(item, new EngineErrorEvent("ProbeFailed", EngineErrorCategory.NotSpecified, $"Testing '{domain}' failed: {ex.Message}", input ?? domain, ex));
             }
-            finally { Release(); }
         }
 
-        private async Task HostAsync(string host, string? domain, object? input)
+        private async Task HostAsync(ScanInput item)
         {
+            var host = item.Value;
+            var input = item.Input;
             try
             {
-                IReadOnlyList<IPAddress> addrs;
-                await _dnsSlots.WaitAsync(_cts.Token).ConfigureAwait(false);
-                try
-                {
-                    addrs = await _resolver.ResolveHostAsync(host, _cts.Token).ConfigureAwait(false);
-                }
-                finally { _dnsSlots.Release(); }
+                var addrs = await _resolver.ResolveHostAsync(host, _cts.Token).ConfigureAwait(false);
                 var literal = MailHostResolver.ParseLiteral(host);
                 var name = literal != null ? null : MailHostResolver.NormalizeName(host);
-                var dom = string.IsNullOrWhiteSpace(domain) ? null : MailHostResolver.NormalizeName(domain!);
-                StartAddresses(host.Trim(), dom, name, null, addrs, input);
+                var dom = string.IsNullOrWhiteSpace(item.Context) ? null : MailHostResolver.NormalizeName(item.Context!);
+                await StartAddressesAsync(item, host.Trim(), dom, name, null, addrs).ConfigureAwait(false);
             }
             catch (DiscoveryException ex)
             {
-                Publish(DiscoveryError(ex, input ?? host));
+                PublishError(item, DiscoveryError(ex, input ?? host));
             }
-            catch (OperationCanceledException) { }
+            catch (OperationCanceledException) when (_cts.IsCancellationRequested) { }
             catch (Exception ex)
             {
-                Publish(new EngineErrorEvent("ProbeFailed", EngineErrorCategory.NotSpecified, $"Testing '{host}' failed: {ex.Message}", input ?? host, ex));
+                PublishError(item, new EngineErrorEvent("ProbeFailed", EngineErrorCategory.NotSpecified, $"Testing '{host}' failed: {ex.Message}", input ?? host, ex));
             }
-            finally { Release(); }
         }
 
         private static EngineErrorEvent DiscoveryError(DiscoveryException ex, object target)
@@ -201,102 +335,6 @@ namespace Omr.Engine.Probing
                 _ => EngineErrorCategory.ObjectNotFound,
             };
             return new EngineErrorEvent(ex.Kind.ToString(), category, ex.Message, target, ex);
-        }
-
-        private void StartAddresses(string target, string? domain, string? host, int? preference, IReadOnlyList<IPAddress> addresses, object? input)
-        {
-            foreach (var address in addresses)
-            {
-                foreach (var port in _options.Ports)
-                {
-                    Interlocked.Increment(ref _outstanding);
-                    Interlocked.Increment(ref _addressesKnown);
-                    var probe = new ProbeAddress(target, domain, host, address, port, preference);
-                    _ = Task.Run(() => ProbeAsync(probe, input));
-                }
-            }
-        }
-
-        private async Task ProbeAsync(ProbeAddress probe, object? input)
-        {
-            var label = $"{probe.Host ?? probe.Address.ToString()} {SmtpConnection.Format(probe.Address, probe.Port)}";
-            try
-            {
-                var session = new SmtpProbeSession(probe, _options.Probe);
-                await _probeSlots.WaitAsync(_cts.Token).ConfigureAwait(false);
-                try
-                {
-                    Publish(new ScanProgressEvent(Volatile.Read(ref _addressesDone), Volatile.Read(ref _addressesKnown), label));
-                    Publish(new EngineVerboseEvent($"Probing {label}"));
-                    await session.RunFirstAsync(_cts.Token).ConfigureAwait(false);
-                }
-                finally { _probeSlots.Release(); }
-                if (session.NeedsGreylistRetry)
-                {
-                    Publish(new EngineVerboseEvent($"{label}: temporary refusals; retrying in {_options.Probe.GreylistRetry.TotalSeconds:0.#} s"));
-                    await Task.Delay(_options.Probe.GreylistRetry, _cts.Token).ConfigureAwait(false);
-                    await _probeSlots.WaitAsync(_cts.Token).ConfigureAwait(false);
-                    try { await session.RetryTemporaryAsync(_cts.Token).ConfigureAwait(false); }
-                    finally { _probeSlots.Release(); }
-                }
-                var result = session.BuildResult(NewProbeId());
-                var done = Interlocked.Increment(ref _addressesDone);
-                var verifyTest = _options.VerifyAddress is null || result.Verdict != RelayVerdict.Open ? null : session.VerificationTest(_options.VerifyAddress);
-                if (verifyTest != null)
-                {
-                    // Held open until the caller answers Verify/SkipVerification.
-                    Interlocked.Increment(ref _outstanding);
-                    Publish(new ScanVerifyRequestEvent(result, input, session, verifyTest));
-                }
-                else
-                {
-                    Publish(new ScanResultEvent(result, input));
-                }
-                Publish(new ScanProgressEvent(done, Volatile.Read(ref _addressesKnown), label));
-            }
-            catch (OperationCanceledException) { }
-            catch (Exception ex)
-            {
-                Interlocked.Increment(ref _addressesDone);
-                Publish(new EngineErrorEvent("ProbeFailed", EngineErrorCategory.NotSpecified, $"Probing {label} failed unexpectedly: {ex.Message}", input ?? probe.Target, ex));
-            }
-            finally { Release(); }
-        }
-
-        /// <summary>Sends the verification message (the caller said yes to ShouldProcess).</summary>
-        public void Verify(ScanVerifyRequestEvent request)
-        {
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    var r = request.Result;
-                    var messageId = VerificationMessage.MessageIdFor(r.ProbeId);
-                    await request.Session.VerifyAsync(request.Test, _options.VerifyAddress!, test =>
-                    {
-                        // The header From is always the operator's probe address, whatever envelope sender the variant uses.
-                        var msg = VerificationMessage.Create(r, test, _options.VerifyAddress!, _options.Probe.ProbeFrom, _options.OperatorContact, DateTimeOffset.UtcNow, _options.Probe.HeloName);
-                        return VerificationMessage.ToDataBytes(msg);
-                    }, messageId, _cts.Token).ConfigureAwait(false);
-                    var final = request.Session.BuildResult(r.ProbeId);
-                    final.StartTime = r.StartTime;
-                    Publish(new ScanResultEvent(final, request.Input));
-                }
-                catch (OperationCanceledException) { }
-                catch (Exception ex)
-                {
-                    Publish(new ScanResultEvent(request.Result, request.Input));
-                    Publish(new EngineErrorEvent("VerificationFailed", EngineErrorCategory.NotSpecified, $"Verification through {request.Result.ComputerName} failed unexpectedly: {ex.Message}", request.Input ?? request.Result.Target, ex));
-                }
-                finally { Release(); }
-            });
-        }
-
-        /// <summary>Writes the result without verification (-WhatIf, or the user said no).</summary>
-        public RelayTestResult SkipVerification(ScanVerifyRequestEvent request)
-        {
-            Release();
-            return request.Result;
         }
 
         private RelayTestResult NullMxResult(string target, string domain) => new RelayTestResult

@@ -26,6 +26,11 @@ namespace Omr.Engine.Probing
         public TimeSpan ReplyTimeout { get; set; } = TimeSpan.FromSeconds(30);
         /// <summary>Longest wait for the TCP connection.</summary>
         public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
+        /// <summary>
+        /// Inside a pipelined group, a reply this much later than the one before it means the server is
+        /// throttling (error sleep): the rest of the battery then runs on fresh connections.
+        /// </summary>
+        public TimeSpan ThrottleGap { get; set; } = TimeSpan.FromMilliseconds(800);
         /// <summary>A reply slower than this marks the server as a possible tarpit.</summary>
         public TimeSpan SlowReply { get; set; } = TimeSpan.FromSeconds(5);
     }
@@ -70,6 +75,8 @@ namespace Omr.Engine.Probing
         }
 
         public EndPoint? LocalEndPoint => _socket?.LocalEndPoint;
+        /// <summary>The probe unit the next transcript lines belong to (-1: the session's own).</summary>
+        public int Tag { get; set; } = -1;
         public bool IsTls => _stream is SslStream;
         public TimeSpan SlowestReply { get; private set; }
 
@@ -171,15 +178,19 @@ namespace Omr.Engine.Probing
         };
 
         /// <summary>Sends one or more command lines in one write (pipelining when more than one).</summary>
-        public async Task SendAsync(IReadOnlyList<string> lines, CancellationToken ct)
+        public Task SendAsync(IReadOnlyList<string> lines, CancellationToken ct) => SendAsync(lines, null, ct);
+
+        /// <summary>Sends command lines in one write; <paramref name="tags"/> names the probe unit of each line.</summary>
+        public async Task SendAsync(IReadOnlyList<string> lines, IReadOnlyList<int>? tags, CancellationToken ct)
         {
             if (_stream is null) throw new InvalidOperationException("Not connected.");
             var sb = new StringBuilder();
-            foreach (var line in lines)
+            for (int k = 0; k < lines.Count; k++)
             {
+                var line = lines[k];
                 if (line.IndexOf('\r') >= 0 || line.IndexOf('\n') >= 0)
                     throw new ArgumentException("An SMTP command line may not contain CR or LF.", nameof(lines));
-                _transcript.Client(line);
+                _transcript.Add("C", line, tags is null ? Tag : tags[k]);
                 sb.Append(line).Append("\r\n");
             }
             var bytes = Encoding.UTF8.GetBytes(sb.ToString());
@@ -237,7 +248,7 @@ namespace Omr.Engine.Probing
                 {
                     var line = await ReadLineAsync(cts.Token, isGreeting && lines.Count == 0 && dropped == 0).ConfigureAwait(false);
                     bool keep = lines.Count < _limits.MaxReplyLines;
-                    if (keep) _transcript.Server(line.Text + (line.Truncated ? "…[line truncated]" : string.Empty));
+                    if (keep) _transcript.Add("S", line.Text + (line.Truncated ? "…[line truncated]" : string.Empty), Tag);
                     var text = line.Text;
                     if (text.Length < 3 || !IsCode(text) || (text.Length > 3 && text[3] != ' ' && text[3] != '-'))
                     {

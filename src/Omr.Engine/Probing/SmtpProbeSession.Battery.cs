@@ -29,23 +29,28 @@ namespace Omr.Engine.Probing
             public OutOfStepException(string message) : base(message) { }
         }
 
-        /// <summary>Index of a pipelined acceptance still to be confirmed one command at a time; -1 when none.</summary>
-        private int _confirm = -1;
+        /// <summary>A pipelined acceptance still to be confirmed one command at a time; null when none.</summary>
+        private ProbeUnit? _confirm;
         /// <summary>The replies were out of step when pipelined: one command, one reply from now on.</summary>
         private bool _lockStep;
         /// <summary>RSET was refused, or a MAIL got 503 after an earlier transaction: one test per connection.</summary>
         private bool _oneTestPerConnection;
         /// <summary>Tests were put back to be run again (a connection that did so made progress).</summary>
         private bool _rerun;
-        private List<int> _pending = new List<int>();
+        /// <summary>Units still to run, in catalogue order of the contexts that added them.</summary>
+        private readonly List<ProbeUnit> _pending = new List<ProbeUnit>();
         /// <summary>Outcomes read from pipelined groups, not yet confirmed one command at a time.</summary>
-        private readonly List<int> _fromPipeline = new List<int>();
+        private readonly List<ProbeUnit> _fromPipeline = new List<ProbeUnit>();
+        /// <summary>
+        /// Most tests per connection, once the server was seen to slow down or hang up after that many
+        /// refusals (error throttling: Postfix smtpd_soft/hard_error_limit, Exchange tarpitting); 0 = no bound.
+        /// </summary>
+        private int _testsPerConnection;
 
-        private Task<Next> BatteryAsync(SmtpConnection conn, List<int> pending, CancellationToken ct, Action<string> stage)
+        private Task<Next> BatteryAsync(SmtpConnection conn, CancellationToken ct, Action<string> stage)
         {
-            _pending = pending;
             bool pipelining = !_lockStep && !_settings.StopOnFirst && HasExtension("PIPELINING");
-            return pipelining ? PipelinedAsync(conn, pending, ct, stage) : LockStepAsync(conn, pending, ct, stage);
+            return pipelining ? PipelinedAsync(conn, ct, stage) : LockStepAsync(conn, ct, stage);
         }
 
         private bool HasExtension(string keyword)
@@ -61,63 +66,78 @@ namespace Omr.Engine.Probing
         /// exactly one complete, valid reply per command; otherwise nothing of the group counts and
         /// its tests run again one command at a time on a fresh connection.
         /// </summary>
-        private async Task<Next> PipelinedAsync(SmtpConnection conn, List<int> pending, CancellationToken ct, Action<string> stage)
+        private async Task<Next> PipelinedAsync(SmtpConnection conn, CancellationToken ct, Action<string> stage)
         {
-            int chunk = _oneTestPerConnection ? 1 : Math.Max(1, _settings.PipelineChunk);
-            var read = new List<(int Index, SmtpReply Mail, SmtpReply Rcpt)>();
+            var pending = _pending;
+            int quota = _oneTestPerConnection ? 1 : _testsPerConnection > 0 ? _testsPerConnection : int.MaxValue;
+            int chunk = Math.Min(quota, Math.Max(1, _settings.PipelineChunk));
+            var read = new List<(ProbeUnit Unit, SmtpReply Mail, SmtpReply Rcpt)>();
             bool sentMail = false;
+            int onThisConnection = 0;
             try
             {
-                while (pending.Count > 0)
+                while (pending.Count > 0 && onThisConnection < quota)
                 {
-                    var batch = pending.Take(chunk).ToList();
-                    bool last = batch.Count == pending.Count || _oneTestPerConnection;
+                    int size = Math.Min(chunk, quota - onThisConnection);
+                    var batch = pending.Take(size).ToList();
+                    bool last = batch.Count == pending.Count || onThisConnection + batch.Count >= quota;
                     var lines = new List<string>(batch.Count * 3 + 1);
-                    foreach (var i in batch)
+                    var tags = new List<int>(batch.Count * 3 + 1);
+                    foreach (var u in batch)
                     {
-                        lines.Add("MAIL FROM:" + _expanded![i].MailFrom);
-                        lines.Add("RCPT TO:" + _expanded[i].RcptTo);
+                        lines.Add("MAIL FROM:" + u.MailFrom);
+                        lines.Add("RCPT TO:" + u.RcptTo);
                         lines.Add("RSET");
+                        tags.Add(u.Id); tags.Add(u.Id); tags.Add(u.Id);
                     }
-                    if (last) lines.Add("QUIT");
+                    if (last) { lines.Add("QUIT"); tags.Add(-1); }
                     stage("MAIL");
                     if (conn.HasPendingData)
                         throw new OutOfStepException("the server sent data before the pipelined group was sent");
-                    await conn.SendAsync(lines, ct).ConfigureAwait(false);
+                    await conn.SendAsync(lines, tags, ct).ConfigureAwait(false);
                     read.Clear();
-                    foreach (var i in batch)
+                    var lastReply = DateTimeOffset.UtcNow;
+                    foreach (var u in batch)
                     {
+                        conn.Tag = u.Id;
                         stage("MAIL");
-                        var mail = await GroupReplyAsync(conn, "MAIL", i, ct).ConfigureAwait(false);
+                        var mail = await GroupReplyAsync(conn, "MAIL", u, ct).ConfigureAwait(false);
                         if (mail.Code == 421) { Commit(read); throw Closing(mail); }
+                        if (read.Count > 0 && Throttled(ref lastReply, read.Count + onThisConnection))
+                        {
+                            Commit(read);
+                            NeedConfirmation();
+                            return Next.Reconnect;
+                        }
                         stage("RCPT");
-                        var rcpt = await GroupReplyAsync(conn, "RCPT", i, ct).ConfigureAwait(false);
+                        var rcpt = await GroupReplyAsync(conn, "RCPT", u, ct).ConfigureAwait(false);
                         if (rcpt.Code == 421) { Commit(read); throw Closing(rcpt); }
                         if (mail.Code == 503 && sentMail)
                         {
                             // "Sender already specified": the previous transaction was not reset. The
                             // replies from here on do not answer this test's commands as intended.
                             Commit(read);
-                            _oneTestPerConnection = true;
-                            _transcript.Note($"MAIL got 503 after an earlier transaction ({Transcript.Sanitize(mail.ToString())}): the session state is not clean; the remaining {pending.Count} test(s) run one per connection");
+                            Poisoned(mail);
                             NeedConfirmation();
                             return Next.Reconnect;
                         }
                         sentMail = true;
-                        read.Add((i, mail, rcpt));
+                        read.Add((u, mail, rcpt));
                         stage("RSET");
-                        var rset = await GroupReplyAsync(conn, "RSET", i, ct).ConfigureAwait(false);
+                        var rset = await GroupReplyAsync(conn, "RSET", u, ct).ConfigureAwait(false);
                         if (rset.Code == 421) { Commit(read); throw Closing(rset); }
+                        lastReply = DateTimeOffset.UtcNow;
                         if (rset.Code != 250)
                         {
                             // The answers to MAIL and RCPT stand; after a refused RSET the next test would
                             // run inside a transaction that was never reset.
                             Commit(read);
-                            RsetRefused(rset, pending.Count);
+                            RsetRefused(rset);
                             NeedConfirmation();
                             return Next.Reconnect;
                         }
                     }
+                    conn.Tag = -1;
                     if (last)
                     {
                         stage("QUIT");
@@ -136,8 +156,9 @@ namespace Omr.Engine.Probing
                     {
                         throw new OutOfStepException("the server sent more replies than commands");
                     }
+                    onThisConnection += batch.Count;
                     Commit(read);
-                    read.Clear();
+                    if (last) break;
                 }
             }
             catch (OutOfStepException ex)
@@ -159,15 +180,42 @@ namespace Omr.Engine.Probing
             catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.ConnectionClosed)
             {
                 // A clean hang-up: what was fully answered before it stands (acceptances are confirmed).
+                int done = read.Count + onThisConnection;
                 Commit(read);
                 NeedConfirmation();
+                if (done > 0 && (_testsPerConnection == 0 || done < _testsPerConnection))
+                {
+                    _testsPerConnection = done;
+                    _transcript.Note($"the server hung up after {done} test(s) on this connection: at most {done} per connection from now on");
+                }
                 throw;
+            }
+            finally
+            {
+                conn.Tag = -1;
             }
             NeedConfirmation();
             return Next.Continue;
         }
 
-        private async Task<SmtpReply> GroupReplyAsync(SmtpConnection conn, string command, int test, CancellationToken ct)
+        /// <summary>
+        /// A reply that comes much later than the one before it, inside one pipelined group, is the
+        /// server throttling a client that collects errors (Postfix sleeps smtpd_error_sleep_time per
+        /// reply past smtpd_soft_error_limit). Rather than wait it out, stop after what came quickly
+        /// and use fresh connections of that many tests.
+        /// </summary>
+        private bool Throttled(ref DateTimeOffset lastReply, int doneBefore)
+        {
+            var now = DateTimeOffset.UtcNow;
+            var gap = now - lastReply;
+            lastReply = now;
+            if (gap < _settings.Limits.ThrottleGap || doneBefore < 1) return false;
+            if (_testsPerConnection == 0 || doneBefore < _testsPerConnection) _testsPerConnection = doneBefore;
+            _transcript.Note($"the server slowed down after {doneBefore} test(s) on this connection (a reply took {gap.TotalSeconds:0.#} s): at most {_testsPerConnection} per connection from now on");
+            return true;
+        }
+
+        private async Task<SmtpReply> GroupReplyAsync(SmtpConnection conn, string command, ProbeUnit unit, CancellationToken ct)
         {
             SmtpReply reply;
             try
@@ -176,10 +224,10 @@ namespace Omr.Engine.Probing
             }
             catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.Timeout)
             {
-                throw new OutOfStepException($"a reply is missing: {ex.Message} for {command} of test '{_expanded![test].Name}' in the pipelined group");
+                throw new OutOfStepException($"a reply is missing: {ex.Message} for {command} of test '{unit.Name}' in the pipelined group");
             }
             if (!IsValidReply(command, reply.Code))
-                throw new OutOfStepException($"'{Transcript.Sanitize(reply.ToString())}' cannot answer {command} (test '{_expanded![test].Name}')");
+                throw new OutOfStepException($"'{Transcript.Sanitize(reply.ToString())}' cannot answer {command} (test '{unit.Name}')");
             return reply;
         }
 
@@ -196,17 +244,18 @@ namespace Omr.Engine.Probing
                 case "RCPT": return code == 250 || code == 251 || code >= 400;
                 case "RSET": return code == 250 || code == 421 || (code >= 500 && code <= 504);
                 case "QUIT": return code == 221 || code == 421 || (code >= 500 && code <= 504);
+                case "DATA": return code == 354 || code >= 400;
                 default: return true;
             }
         }
 
-        private void Commit(List<(int Index, SmtpReply Mail, SmtpReply Rcpt)> read)
+        private void Commit(List<(ProbeUnit Unit, SmtpReply Mail, SmtpReply Rcpt)> read)
         {
-            foreach (var (i, mail, rcpt) in read)
+            foreach (var (u, mail, rcpt) in read)
             {
-                Record(i, mail, rcpt);
-                _pending.Remove(i);
-                _fromPipeline.Add(i);
+                Record(u, mail, rcpt);
+                _pending.Remove(u);
+                _fromPipeline.Add(u);
             }
             read.Clear();
         }
@@ -214,10 +263,10 @@ namespace Omr.Engine.Probing
         /// <summary>After a pipelined group: the first acceptance is confirmed one command at a time before it counts.</summary>
         private void NeedConfirmation()
         {
-            if (_confirm >= 0 || _facts.Confirmed) return;
-            foreach (var i in _fromPipeline)
+            if (_confirm != null || _facts.Confirmed) return;
+            foreach (var u in _fromPipeline)
             {
-                if (_outcomes[i]?.Accepted == true) { _confirm = i; break; }
+                if (u.Outcome?.Accepted == true) { _confirm = u; break; }
             }
         }
 
@@ -238,23 +287,30 @@ namespace Omr.Engine.Probing
                 _transcript.Note(why);
                 _facts.OutOfStep ??= why;
             }
-            foreach (var i in _fromPipeline)
+            foreach (var u in _fromPipeline)
             {
-                _outcomes[i] = null;
-                if (!_pending.Contains(i)) _pending.Add(i);
+                u.Outcome = null;
+                _completed--;
+                if (!_pending.Contains(u)) _pending.Add(u);
             }
-            _pending.Sort();
+            _pending.Sort((x, y) => x.Id.CompareTo(y.Id));
             _fromPipeline.Clear();
-            _confirm = -1;
+            _confirm = null;
             _lockStep = true;
             _rerun = true;
         }
 
-        private void RsetRefused(SmtpReply rset, int remaining)
+        private void RsetRefused(SmtpReply rset)
         {
             _oneTestPerConnection = true;
             _facts.RsetRefused = true;
-            _transcript.Note($"RSET refused ({Transcript.Sanitize(rset.ToString())}): the next test would run in a transaction that was never reset; the remaining {remaining} test(s) run one per connection");
+            _transcript.Note($"RSET refused ({Transcript.Sanitize(rset.ToString())}): the next test would run in a transaction that was never reset; the remaining {_pending.Count} test(s) run one per connection");
+        }
+
+        private void Poisoned(SmtpReply mail)
+        {
+            _oneTestPerConnection = true;
+            _transcript.Note($"MAIL got 503 after an earlier transaction ({Transcript.Sanitize(mail.ToString())}): the session state is not clean; the remaining {_pending.Count} test(s) run one per connection");
         }
 
         /// <summary>
@@ -262,53 +318,77 @@ namespace Omr.Engine.Probing
         /// before its command was sent ends the session as out of step. No RSET after a refused MAIL
         /// (there is no transaction to reset).
         /// </summary>
-        private async Task<Next> LockStepAsync(SmtpConnection conn, List<int> pending, CancellationToken ct, Action<string> stage)
+        private async Task<Next> LockStepAsync(SmtpConnection conn, CancellationToken ct, Action<string> stage)
         {
+            var pending = _pending;
             bool sentMail = false;
-            while (pending.Count > 0)
+            int quota = _oneTestPerConnection ? 1 : _testsPerConnection > 0 ? _testsPerConnection : int.MaxValue;
+            int onThisConnection = 0;
+            try
             {
-                var i = pending[0];
-                stage("MAIL");
-                var mail = await LockStepCommandAsync(conn, "MAIL", "MAIL FROM:" + _expanded![i].MailFrom, ct).ConfigureAwait(false);
-                if (mail.Code == 503 && sentMail)
+                while (pending.Count > 0)
                 {
-                    _oneTestPerConnection = true;
-                    _transcript.Note($"MAIL got 503 after an earlier transaction ({Transcript.Sanitize(mail.ToString())}): the session state is not clean; the remaining {pending.Count} test(s) run one per connection");
-                    await QuitAsync(conn, ct).ConfigureAwait(false);
-                    return Next.Reconnect;
-                }
-                sentMail = true;
-                SmtpReply? rcpt = null;
-                if (mail.IsPositive)
-                {
-                    stage("RCPT");
-                    rcpt = await LockStepCommandAsync(conn, "RCPT", "RCPT TO:" + _expanded[i].RcptTo, ct).ConfigureAwait(false);
-                }
-                Record(i, mail, rcpt);
-                pending.Remove(i);
-                if (_settings.StopOnFirst && _outcomes[i]!.Accepted)
-                {
-                    _facts.StoppedOnFirst = pending.Count > 0;
-                    await QuitAsync(conn, ct).ConfigureAwait(false);
-                    return Next.Stop;
-                }
-                if (pending.Count == 0) break;
-                if (mail.IsPositive)
-                {
-                    stage("RSET");
-                    var rset = await LockStepCommandAsync(conn, "RSET", "RSET", ct).ConfigureAwait(false);
-                    if (rset.Code != 250)
+                    var u = pending[0];
+                    conn.Tag = u.Id;
+                    stage("MAIL");
+                    var mail = await LockStepCommandAsync(conn, "MAIL", "MAIL FROM:" + u.MailFrom, ct).ConfigureAwait(false);
+                    if (mail.Code == 503 && sentMail)
                     {
-                        RsetRefused(rset, pending.Count);
+                        Poisoned(mail);
+                        conn.Tag = -1;
+                        await QuitAsync(conn, ct).ConfigureAwait(false);
+                        return Next.Reconnect;
+                    }
+                    sentMail = true;
+                    SmtpReply? rcpt = null;
+                    if (mail.IsPositive)
+                    {
+                        stage("RCPT");
+                        rcpt = await LockStepCommandAsync(conn, "RCPT", "RCPT TO:" + u.RcptTo, ct).ConfigureAwait(false);
+                    }
+                    Record(u, mail, rcpt);
+                    pending.Remove(u);
+                    onThisConnection++;
+                    if (_settings.StopOnFirst && u.Outcome!.Accepted)
+                    {
+                        _facts.StoppedOnFirst = pending.Count > 0;
+                        conn.Tag = -1;
+                        await QuitAsync(conn, ct).ConfigureAwait(false);
+                        return Next.Stop;
+                    }
+                    if (pending.Count == 0) break;
+                    if (mail.IsPositive)
+                    {
+                        stage("RSET");
+                        var rset = await LockStepCommandAsync(conn, "RSET", "RSET", ct).ConfigureAwait(false);
+                        if (rset.Code != 250)
+                        {
+                            RsetRefused(rset);
+                            conn.Tag = -1;
+                            await QuitAsync(conn, ct).ConfigureAwait(false);
+                            return Next.Reconnect;
+                        }
+                    }
+                    if (onThisConnection >= quota)
+                    {
+                        conn.Tag = -1;
                         await QuitAsync(conn, ct).ConfigureAwait(false);
                         return Next.Reconnect;
                     }
                 }
-                if (_oneTestPerConnection)
+            }
+            catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.ConnectionClosed && onThisConnection > 0)
+            {
+                if (_testsPerConnection == 0 || onThisConnection < _testsPerConnection)
                 {
-                    await QuitAsync(conn, ct).ConfigureAwait(false);
-                    return Next.Reconnect;
+                    _testsPerConnection = onThisConnection;
+                    _transcript.Note($"the server hung up after {onThisConnection} test(s) on this connection: at most {onThisConnection} per connection from now on");
                 }
+                throw;
+            }
+            finally
+            {
+                conn.Tag = -1;
             }
             await QuitAsync(conn, ct).ConfigureAwait(false);
             return Next.Continue;
@@ -331,58 +411,61 @@ namespace Omr.Engine.Probing
         /// is not accepted again, the pipelined replies were not provably the answers to their RCPTs:
         /// every pipelined outcome is dropped and the battery runs again one command at a time.
         /// </summary>
-        private async Task<Next> ConfirmAsync(SmtpConnection conn, List<int> pending, CancellationToken ct, Action<string> stage)
+        private async Task<Next> ConfirmAsync(SmtpConnection conn, CancellationToken ct, Action<string> stage)
         {
-            _pending = pending;
-            var i = _confirm;
-            var exp = _expanded![i];
-            _transcript.Note($"confirming the pipelined acceptance of '{exp.Name}' one command at a time");
+            var u = _confirm!;
+            _transcript.Note($"confirming the pipelined acceptance of '{u.Name}' one command at a time");
             SmtpReply? mail = null, rcpt = null;
             try
             {
+                conn.Tag = u.Id;
                 stage("MAIL");
-                mail = await LockStepCommandAsync(conn, "MAIL", "MAIL FROM:" + exp.MailFrom, ct).ConfigureAwait(false);
+                mail = await LockStepCommandAsync(conn, "MAIL", "MAIL FROM:" + u.MailFrom, ct).ConfigureAwait(false);
                 if (mail.IsPositive)
                 {
                     stage("RCPT");
-                    rcpt = await LockStepCommandAsync(conn, "RCPT", "RCPT TO:" + exp.RcptTo, ct).ConfigureAwait(false);
+                    rcpt = await LockStepCommandAsync(conn, "RCPT", "RCPT TO:" + u.RcptTo, ct).ConfigureAwait(false);
                 }
             }
             catch (SmtpSessionException ex) when (ex.Kind != SmtpFailureKind.TooMuchData)
             {
-                DiscardPipelined($"the pipelined acceptance of '{exp.Name}' could not be confirmed one command at a time ({ex.Message})");
+                DiscardPipelined($"the pipelined acceptance of '{u.Name}' could not be confirmed one command at a time ({ex.Message})");
                 return Next.Reconnect;
+            }
+            finally
+            {
+                conn.Tag = -1;
             }
             await QuitAsync(conn, ct).ConfigureAwait(false);
             if (mail.IsPositive && rcpt != null && (rcpt.Code == 250 || rcpt.Code == 251))
             {
-                _confirm = -1;
+                _confirm = null;
                 _facts.Confirmed = true;
                 _fromPipeline.Clear();
-                _transcript.Note($"confirmed: '{exp.Name}' is accepted one command at a time too");
-                return pending.Count > 0 ? Next.Reconnect : Next.Continue;
+                _transcript.Note($"confirmed: '{u.Name}' is accepted one command at a time too");
+                return _pending.Count > 0 ? Next.Reconnect : Next.Continue;
             }
-            DiscardPipelined($"'{exp.Name}' was accepted in a pipelined group but one command at a time got MAIL {mail.Code}{(rcpt is null ? string.Empty : ", RCPT " + rcpt.Code)}: the pipelined replies are not provably the answers to their commands");
+            DiscardPipelined($"'{u.Name}' was accepted in a pipelined group but one command at a time got MAIL {mail.Code}{(rcpt is null ? string.Empty : ", RCPT " + rcpt.Code)}: the pipelined replies are not provably the answers to their commands");
             return Next.Reconnect;
         }
 
         /// <summary>A refused MAIL decides the test even when the server then hangs up on RCPT.</summary>
-        private void Record(int i, SmtpReply mail, SmtpReply? rcpt)
+        private void Record(ProbeUnit u, SmtpReply mail, SmtpReply? rcpt)
         {
-            var exp = _expanded![i];
             var deciding = mail.IsPositive && rcpt != null ? rcpt : mail;
-            _outcomes[i] = new RelayTestOutcome
+            if (u.Outcome is null) _completed++;
+            u.Outcome = new RelayTestOutcome
             {
-                Name = exp.Name,
-                MailFrom = exp.MailFrom,
-                RcptTo = exp.RcptTo,
+                Name = u.Name,
+                MailFrom = u.MailFrom,
+                RcptTo = u.RcptTo,
                 MailReplyCode = mail.Code,
                 ReplyCode = deciding.Code,
                 EnhancedCode = deciding.EnhancedCode,
                 Text = Transcript.Sanitize(deciding.Text),
                 Stage = ReferenceEquals(deciding, mail) ? "MAIL" : "RCPT",
                 Accepted = mail.Code == 250 && rcpt != null && (rcpt.Code == 250 || rcpt.Code == 251),
-                Proves = exp.Definition.Proves,
+                Proves = u.Test.Definition.Proves,
             };
         }
     }

@@ -23,17 +23,17 @@ namespace Omr.Engine.Probing
         private readonly Transcript _transcript;
         private readonly ByteBudget _budget;
         private readonly ProbeFacts _facts = new ProbeFacts();
-        private readonly RelayTestOutcome?[] _outcomes;
-        private List<ExpandedRelayTest>? _expanded;
+        /// <summary>Every distinct MAIL FROM / RCPT TO pair this address is tested with, shared by all its contexts.</summary>
+        private readonly List<ProbeUnit> _units = new List<ProbeUnit>();
+        private readonly Dictionary<string, ProbeUnit> _unitByPair = new Dictionary<string, ProbeUnit>(StringComparer.Ordinal);
+        private readonly List<ProbeTargetContext> _contexts = new List<ProbeTargetContext>();
         private bool _plainOnly;
         private string? _banner;
         private TlsInfo? _tls;
         private string? _tlsNote;
         private string[] _extensions = Array.Empty<string>();
         private int _connections;
-        private ProbeContext? _context;
-        private RelayProof _proof;
-        private string? _verifyAddress, _verifiedWith, _verificationMessageId, _verificationReply, _verificationNote;
+        private int _completed;
 
         public SmtpProbeSession(ProbeAddress target, ProbeSettings settings, Transcript? transcript = null)
         {
@@ -41,12 +41,51 @@ namespace Omr.Engine.Probing
             _settings = settings;
             _transcript = transcript ?? new Transcript();
             _budget = new ByteBudget(settings.Limits.MaxBytesPerHost);
-            _outcomes = new RelayTestOutcome?[settings.Tests.Count];
             _facts.Timeout = settings.Timeout;
             _facts.SlowReplyThreshold = settings.Limits.SlowReply;
+            Primary = AddContext(target);
         }
 
+        /// <summary>The context the session was created for.</summary>
+        internal ProbeTargetContext Primary { get; }
+
+        /// <summary>Bounds the connections open at once to this address (shared with other sessions to it), when set.</summary>
+        internal SemaphoreSlim? AddressSlots { get; set; }
+
         public bool ImplicitTls => _settings.ImplicitTlsPorts.Contains(_target.Port);
+
+        /// <summary>
+        /// Another (domain, host) that leads to this address: it shares every test whose MAIL FROM and
+        /// RCPT TO come out the same, and adds those that differ (the {domain} and {host} tests).
+        /// </summary>
+        internal ProbeTargetContext AddContext(ProbeAddress target)
+        {
+            var ctx = new ProbeTargetContext(target, _settings.Tests.Count);
+            _contexts.Add(ctx);
+            if (_banner != null || _facts.Greeting != null) Expand(ctx);
+            return ctx;
+        }
+
+        /// <summary>Tests still to run for the contexts added so far (after the greeting is known).</summary>
+        internal bool HasPendingWork => _pending.Count > 0 || _contexts.Any(c => c.Units is null);
+
+        /// <summary>True when a new context can still be tested on a fresh connection (the address took part in a session).</summary>
+        internal bool CanTestMore
+            => _facts.Connected && _facts.Greeting != null && _facts.Greeting.Code == 220 && _facts.TlsProblem is null
+               && _facts.SessionRefusal is null && _facts.Failure != SmtpFailureKind.TooMuchData && _facts.Failure != SmtpFailureKind.OutOfStep;
+
+        /// <summary>True when the greeting said 4xx (busy, too many connections) and nothing was tested yet: worth another try later.</summary>
+        internal bool WasBusy
+            => _completed == 0 && ((_facts.Greeting != null && _facts.Greeting.IsTransient)
+               || (_facts.FailureMessage != null && _facts.FailureMessage.IndexOf("too many connections", StringComparison.OrdinalIgnoreCase) >= 0));
+
+        /// <summary>Forgets a busy greeting so that the next run starts afresh.</summary>
+        internal void ResetBusy(TimeSpan waited)
+        {
+            _transcript.Note($"the server was busy ({Transcript.Sanitize(_facts.Greeting?.ToString() ?? _facts.FailureMessage ?? "4xx")}); trying again after {waited.TotalSeconds:0.#} s");
+            _facts.Greeting = null; _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null; _facts.DeadlineReached = false;
+            _facts.BusyRetries++;
+        }
 
         /// <summary>Runs the battery and returns the result for this address (greylist retry included).</summary>
         public async Task<RelayTestResult> RunAsync(string probeId, CancellationToken ct)
@@ -62,58 +101,73 @@ namespace Omr.Engine.Probing
 
         private DateTimeOffset? _start;
 
-        /// <summary>The first battery.</summary>
+        /// <summary>The battery for every context added so far (again for contexts added since the last run).</summary>
         public Task RunFirstAsync(CancellationToken ct)
         {
             _start ??= DateTimeOffset.UtcNow;
-            return RunBatteryAsync(Enumerable.Range(0, _outcomes.Length).ToList(), ct);
+            _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null; _facts.DeadlineReached = false;
+            return RunBatteryAsync(ct);
         }
 
         /// <summary>True when -GreylistRetrySec is set, nothing was accepted and some tests got 4xx.</summary>
         public bool NeedsGreylistRetry
-            => _settings.GreylistRetry > TimeSpan.Zero && !_facts.GreylistRetried && !_outcomes.Any(o => o?.Accepted == true) && _outcomes.Any(IsTemporary);
+            => _settings.GreylistRetry > TimeSpan.Zero && !_facts.GreylistRetried && !_units.Any(u => u.Outcome?.Accepted == true) && _units.Any(u => IsTemporary(u.Outcome));
 
         /// <summary>Re-runs, once, the tests that got temporary refusals (the caller waits the delay).</summary>
         public async Task RetryTemporaryAsync(CancellationToken ct)
         {
-            var again = Enumerable.Range(0, _outcomes.Length).Where(i => IsTemporary(_outcomes[i])).ToList();
+            var again = _units.Where(u => IsTemporary(u.Outcome)).ToList();
             _transcript.Note($"greylist retry after {_settings.GreylistRetry.TotalSeconds:0.#} s: re-running {again.Count} test(s) that got 4xx");
-            foreach (var i in again) _outcomes[i] = null;
+            foreach (var u in again) { u.Outcome = null; _pending.Add(u); }
             _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null; _facts.DeadlineReached = false;
             _facts.GreylistRetried = true;
-            await RunBatteryAsync(again, ct).ConfigureAwait(false);
+            await RunBatteryAsync(ct).ConfigureAwait(false);
         }
 
-        public RelayTestResult BuildResult(string probeId)
+        public RelayTestResult BuildResult(string probeId) => BuildResult(Primary, probeId);
+
+        internal RelayTestResult BuildResult(ProbeTargetContext ctx, string probeId)
         {
             var start = _start ?? DateTimeOffset.UtcNow;
-            _facts.Outcomes = _outcomes;
+            var outcomes = new RelayTestOutcome?[_settings.Tests.Count];
+            if (ctx.Units != null)
+                for (int i = 0; i < outcomes.Length; i++) outcomes[i] = ctx.Units[i].Outcome;
+            _facts.Outcomes = outcomes;
             var decision = VerdictRules.Decide(_facts);
             var (verdict, reason) = decision;
             if (_facts.OutOfStep != null && decision.Code != RelayReasonCode.OutOfStep)
                 reason += $" (The pipelined replies were out of step: {_facts.OutOfStep}; the verdict comes from the tests run one command at a time.)";
-            if (_verificationNote != null) reason += " " + _verificationNote;
+            if (ctx.VerificationNote != null) reason += " " + ctx.VerificationNote;
+            var accepted = outcomes.Any(o => o?.Accepted == true);
+            var target = ctx.Target;
+            TranscriptEntry[] transcript;
+            if (_contexts.Count == 1 || ctx.Units is null) transcript = _transcript.ToArray();
+            else
+            {
+                var mine = new HashSet<int>(ctx.Units.Select(u => u.Id));
+                transcript = _transcript.ToArray(mine.Contains);
+            }
             return new RelayTestResult
             {
-                Target = _target.Target,
-                Domain = _target.Domain,
-                ComputerName = _target.Host ?? _target.Address.ToString(),
-                Address = _target.Address.ToString(),
-                Port = _target.Port,
-                Preference = _target.Preference,
+                Target = target.Target,
+                Domain = target.Domain,
+                ComputerName = target.Host ?? target.Address.ToString(),
+                Address = target.Address.ToString(),
+                Port = target.Port,
+                Preference = target.Preference,
                 Verdict = verdict,
                 ReasonCode = decision.Code,
                 Reason = reason,
                 Banner = _banner,
                 Tls = _tls?.ToString() ?? ("None" + (_tlsNote is null ? string.Empty : " (" + _tlsNote + ")")),
-                RelayedBy = _outcomes.Where(o => o?.Accepted == true).Select(o => o!.Name).ToArray(),
-                Proof = _proof > RelayProof.RecipientAccepted ? _proof : _outcomes.Any(o => o?.Accepted == true) ? RelayProof.RecipientAccepted : RelayProof.None,
-                VerifyAddress = _verifyAddress,
-                VerifiedWith = _verifiedWith,
-                VerificationMessageId = _verificationMessageId,
-                VerificationReply = _verificationReply,
-                Tests = _outcomes.Select((o, i) => o ?? NotRun(i)).ToArray(),
-                Transcript = _transcript.ToArray(),
+                RelayedBy = outcomes.Where(o => o?.Accepted == true).Select(o => o!.Name).ToArray(),
+                Proof = ctx.Proof > RelayProof.RecipientAccepted ? ctx.Proof : accepted ? RelayProof.RecipientAccepted : RelayProof.None,
+                VerifyAddress = ctx.VerifyAddress,
+                VerifiedWith = ctx.VerifiedWith,
+                VerificationMessageId = ctx.VerificationMessageId,
+                VerificationReply = ctx.VerificationReply,
+                Tests = outcomes.Select((o, i) => o ?? NotRun(ctx, i)).ToArray(),
+                Transcript = transcript,
                 StartTime = start,
                 Duration = DateTimeOffset.UtcNow - start,
                 ProbeId = probeId,
@@ -125,96 +179,124 @@ namespace Omr.Engine.Probing
 
         private static bool IsTemporary(RelayTestOutcome? o) => o != null && o.ReplyCode >= 400 && o.ReplyCode < 500;
 
-        private RelayTestOutcome NotRun(int i)
+        private RelayTestOutcome NotRun(ProbeTargetContext ctx, int i)
         {
             var def = _settings.Tests[i];
-            var exp = _expanded?[i];
+            var unit = ctx.Units?[i];
             return new RelayTestOutcome
             {
                 Name = def.Name,
-                MailFrom = exp?.MailFrom ?? def.MailFromTemplate,
-                RcptTo = exp?.RcptTo ?? def.RcptToTemplate,
+                MailFrom = unit?.MailFrom ?? def.MailFromTemplate,
+                RcptTo = unit?.RcptTo ?? def.RcptToTemplate,
                 Proves = def.Proves,
                 Error = _facts.StoppedOnFirst ? "not run (stopped at the first accepted test)" : "not completed: " + (_facts.DeadlineReached ? "deadline reached" : _facts.FailureMessage ?? "session ended"),
             };
         }
 
-        private async Task RunBatteryAsync(List<int> pending, CancellationToken ct)
+        private bool NeedsConnection => _pending.Count > 0 || _confirm != null || _contexts.Any(c => c.Units is null);
+
+        private async Task RunBatteryAsync(CancellationToken ct)
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
             deadline.CancelAfter(_settings.Timeout);
             var token = deadline.Token;
-            while ((pending.Count > 0 || _confirm >= 0) && _connections < _settings.MaxConnections)
+            while (NeedsConnection && _connections < _settings.MaxConnections)
             {
-                using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
-                _connections++;
-                int before = pending.Count;
-                string stage = "connect";
-                try
+                bool gated = false;
+                if (AddressSlots != null)
                 {
-                    await conn.ConnectAsync(_target.Address, _target.Port, ImplicitTls, _target.Host, token).ConfigureAwait(false);
-                    _facts.Connected = true;
-                    stage = "greeting";
-                    if (!await OpenAsync(conn, token, s => stage = s).ConfigureAwait(false))
-                        break; // terminal: greeting refused, TLS problem, HELO refused...
-                    if (_expanded is null) _expanded = Expand();
-                    stage = "MAIL";
-                    var next = _confirm >= 0
-                        ? await ConfirmAsync(conn, pending, token, s => stage = s).ConfigureAwait(false)
-                        : await BatteryAsync(conn, pending, token, s => stage = s).ConfigureAwait(false);
-                    _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null;
-                    if (next == Next.Stop || _facts.StoppedOnFirst) break;
-                    if (pending.Count == 0 && _confirm < 0) break;
-                    if (next == Next.Reconnect && pending.Count == before && _confirm < 0 && !_rerun)
-                        break; // no progress on this connection: do not hammer the server
-                    _rerun = false;
-                }
-                catch (SmtpSessionException ex)
-                {
-                    _facts.Failure = ex.Kind;
-                    _facts.FailureMessage = ex.Message;
-                    _facts.FailureStage = stage;
-                    _facts.GreetingBytesSeen |= conn.GreetingBytesSeen;
-                    if (!_facts.Connected) _facts.ConnectTimedOut = ex.Message.StartsWith("no TCP connection", StringComparison.Ordinal);
-                    if (ex.Kind == SmtpFailureKind.TlsFailed && _settings.Tls == TlsMode.Auto && !ImplicitTls && !_plainOnly)
+                    try { await AddressSlots.WaitAsync(token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                     {
-                        _plainOnly = true;
-                        _tlsNote = "STARTTLS offered but the handshake failed; tested in clear text";
-                        _transcript.Note("reconnecting without TLS");
-                        continue;
-                    }
-                    if (ex.Kind == SmtpFailureKind.TlsFailed)
-                    {
-                        _facts.TlsProblem = "TLS is required but could not be established: " + ex.Message + ".";
+                        _facts.DeadlineReached = true;
+                        _transcript.Note($"deadline of {_settings.Timeout.TotalSeconds:0.#} s reached while waiting for a connection slot to this address");
                         break;
                     }
-                    bool midBattery = _facts.Greeting != null && _facts.Greeting.IsPositive && _expanded != null
-                        && ex.Kind == SmtpFailureKind.ConnectionClosed;
-                    // Reconnect only when this connection made progress: a server that drops every
-                    // connection at the same point would otherwise be hammered until the deadline.
-                    if (!midBattery || pending.Count == before) break;
-                    _transcript.Note($"server hung up mid-battery; reconnecting to run the remaining {pending.Count} test(s)");
-                    continue;
+                    gated = true;
                 }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                try
                 {
-                    _facts.DeadlineReached = true;
-                    _facts.FailureStage = stage;
-                    if (!_facts.Connected) _facts.FailureMessage = "no connection before the deadline";
-                    _facts.GreetingBytesSeen |= conn.GreetingBytesSeen;
-                    _transcript.Note($"deadline of {_settings.Timeout.TotalSeconds:0.#} s reached at {stage}");
-                    break;
+                    if (!await OneConnectionAsync(token, ct).ConfigureAwait(false)) break;
                 }
                 finally
                 {
-                    if (conn.SlowestReply > _facts.SlowestReply) _facts.SlowestReply = conn.SlowestReply;
+                    if (gated) AddressSlots!.Release();
                 }
             }
-            if (_confirm >= 0)
+            if (_confirm != null)
             {
                 // The deadline or the connection bound ended the session before the confirmation:
                 // an acceptance read from a pipelined group that was never confirmed is not counted.
                 DiscardPipelined("the acceptance read from a pipelined group could not be confirmed one command at a time before the session ended");
+            }
+        }
+
+        /// <summary>One connection's worth of the battery; false when the session cannot usefully go on.</summary>
+        private async Task<bool> OneConnectionAsync(CancellationToken token, CancellationToken ct)
+        {
+            using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
+            _connections++;
+            int before = _completed;
+            string stage = "connect";
+            try
+            {
+                await conn.ConnectAsync(_target.Address, _target.Port, ImplicitTls, _target.Host, token).ConfigureAwait(false);
+                _facts.Connected = true;
+                stage = "greeting";
+                if (!await OpenAsync(conn, token, s => stage = s).ConfigureAwait(false))
+                    return false; // terminal: greeting refused, TLS problem, HELO refused...
+                ExpandAll();
+                stage = "MAIL";
+                var next = _confirm != null
+                    ? await ConfirmAsync(conn, token, s => stage = s).ConfigureAwait(false)
+                    : await BatteryAsync(conn, token, s => stage = s).ConfigureAwait(false);
+                _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null;
+                if (next == Next.Stop || _facts.StoppedOnFirst) return false;
+                if (next == Next.Reconnect && _completed == before && _confirm is null && !_rerun)
+                    return false; // no progress on this connection: do not hammer the server
+                _rerun = false;
+                return true;
+            }
+            catch (SmtpSessionException ex)
+            {
+                _facts.Failure = ex.Kind;
+                _facts.FailureMessage = ex.Message;
+                _facts.FailureStage = stage;
+                _facts.GreetingBytesSeen |= conn.GreetingBytesSeen;
+                if (!_facts.Connected) _facts.ConnectTimedOut = ex.Message.StartsWith("no TCP connection", StringComparison.Ordinal);
+                if (ex.Kind == SmtpFailureKind.TlsFailed && _settings.Tls == TlsMode.Auto && !ImplicitTls && !_plainOnly)
+                {
+                    _plainOnly = true;
+                    _tlsNote = "STARTTLS offered but the handshake failed; tested in clear text";
+                    _transcript.Note("reconnecting without TLS");
+                    return true;
+                }
+                if (ex.Kind == SmtpFailureKind.TlsFailed)
+                {
+                    _facts.TlsProblem = "TLS is required but could not be established: " + ex.Message + ".";
+                    return false;
+                }
+                bool midBattery = _facts.Greeting != null && _facts.Greeting.IsPositive && _units.Count > 0
+                    && ex.Kind == SmtpFailureKind.ConnectionClosed;
+                // Reconnect only when this connection made progress: a server that drops every
+                // connection at the same point would otherwise be hammered until the deadline.
+                if (!midBattery || (_completed == before && !_rerun)) return false;
+                _rerun = false;
+                _transcript.Note($"server hung up mid-battery; reconnecting to run the remaining {_pending.Count} test(s)");
+                return true;
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                _facts.DeadlineReached = true;
+                _facts.FailureStage = stage;
+                if (!_facts.Connected) _facts.FailureMessage = "no connection before the deadline";
+                _facts.GreetingBytesSeen |= conn.GreetingBytesSeen;
+                _transcript.Note($"deadline of {_settings.Timeout.TotalSeconds:0.#} s reached at {stage}");
+                return false;
+            }
+            finally
+            {
+                if (conn.SlowestReply > _facts.SlowestReply) _facts.SlowestReply = conn.SlowestReply;
             }
         }
 
@@ -323,22 +405,42 @@ namespace Omr.Engine.Probing
             return "[127.0.0.1]";
         }
 
-        private List<ExpandedRelayTest> Expand()
+        /// <summary>Expands every context not expanded yet (the greeting names the host when none was given).</summary>
+        private void ExpandAll()
+        {
+            foreach (var c in _contexts)
+                if (c.Units is null) Expand(c);
+        }
+
+        private void Expand(ProbeTargetContext c)
         {
             var addr = _target.Address;
             if (addr.IsIPv4MappedToIPv6) addr = addr.MapToIPv4();
             var literal = addr.AddressFamily == AddressFamily.InterNetworkV6 ? "IPv6:" + StripScope(addr) : addr.ToString();
-            var host = _target.Host;
+            var host = c.Target.Host;
             if (host is null || IPAddress.TryParse(host.Trim('[', ']'), out _))
             {
                 var word = _banner?.Split(' ').FirstOrDefault();
                 host = word != null && HostToken.IsMatch(word) ? word.TrimEnd('.') : "[" + literal + "]";
             }
             host = host.TrimEnd('.');
-            var domain = _target.Domain?.TrimEnd('.') ?? ParentDomain(host) ?? host;
-            var ctx = new ProbeContext(_settings.ProbeFrom, _settings.ProbeRecipient, literal, host, domain);
-            _context = ctx;
-            return _settings.Tests.Select(t => RelayTestCatalog.Expand(t, ctx)).ToList();
+            var domain = c.Target.Domain?.TrimEnd('.') ?? ParentDomain(host) ?? host;
+            c.Context = new ProbeContext(_settings.ProbeFrom, _settings.ProbeRecipient, literal, host, domain);
+            var units = new ProbeUnit[_settings.Tests.Count];
+            for (int i = 0; i < units.Length; i++)
+            {
+                var exp = RelayTestCatalog.Expand(_settings.Tests[i], c.Context);
+                var key = exp.MailFrom + "\n" + exp.RcptTo;
+                if (!_unitByPair.TryGetValue(key, out var unit))
+                {
+                    unit = new ProbeUnit(_units.Count, exp);
+                    _units.Add(unit);
+                    _unitByPair[key] = unit;
+                    _pending.Add(unit);
+                }
+                units[i] = unit;
+            }
+            c.Units = units;
         }
 
         private static string StripScope(IPAddress a)

@@ -89,6 +89,11 @@ namespace Omr.Commands
         [ValidateRange(1, 100000)]
         public int ThrottleLimit { get; set; } = 64;
 
+        /// <summary>Most connections open at once to one address, whatever -ThrottleLimit is (shared MX hosts, connection limits).</summary>
+        [Parameter]
+        [ValidateRange(1, 100)]
+        public int MaxConnectionsPerAddress { get; set; } = 2;
+
         /// <summary>Prove each Open result by sending ONE test message through it to -VerifyAddress.</summary>
         [Parameter]
         public SwitchParameter Verify { get; set; }
@@ -156,6 +161,7 @@ namespace Omr.Commands
                 OperatorContact = VerifyAddress,
                 Ports = Port.Distinct().ToArray(),
                 ThrottleLimit = ThrottleLimit,
+                MaxConnectionsPerAddress = MaxConnectionsPerAddress,
             };
             options.Probe.Limits.ReplyTimeout = TimeSpan.FromSeconds(Math.Min(30, TimeoutSec));
             options.Probe.Limits.ConnectTimeout = TimeSpan.FromSeconds(Math.Min(15, TimeoutSec));
@@ -192,7 +198,7 @@ namespace Omr.Commands
                 foreach (var host in ComputerName)
                 {
                     if (string.IsNullOrWhiteSpace(host)) continue;
-                    scanner.AddHost(host, context, host);
+                    Enqueue(() => scanner.TryAddHost(host, context, host));
                 }
             }
             else if (Domain != null && Domain.Any(d => !string.IsNullOrWhiteSpace(d)))
@@ -200,7 +206,7 @@ namespace Omr.Commands
                 foreach (var domain in Domain)
                 {
                     if (string.IsNullOrWhiteSpace(domain)) continue;
-                    scanner.AddDomain(domain, domain);
+                    Enqueue(() => scanner.TryAddDomain(domain, domain));
                 }
             }
             else
@@ -211,6 +217,26 @@ namespace Omr.Commands
                 WriteError(noTarget);
             }
             Drain(block: false);
+        }
+
+        /// <summary>
+        /// Hands one input to the scanner; while its input queue is full, writes what is ready and
+        /// waits, so that a long pipeline streams instead of piling up.
+        /// </summary>
+        private void Enqueue(Func<bool> tryAdd)
+        {
+            while (!tryAdd())
+            {
+                Drain(block: false);
+                try
+                {
+                    _scanner!.WaitAsync(StopToken).GetAwaiter().GetResult();
+                }
+                catch (OperationCanceledException)
+                {
+                    throw new PipelineStoppedException();
+                }
+            }
         }
 
         protected override void EndProcessing()
