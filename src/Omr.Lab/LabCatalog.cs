@@ -120,8 +120,8 @@ internal static class LabCatalog
         yield return Hostile("drip", "Inconclusive", [],
             $"slow drip: every reply, the greeting included, goes out one byte every {DripInterval.TotalMilliseconds:0} ms; a closed relay behind it (tarpit)",
             () => new() { Policy = Closed(), ByteInterval = DripInterval });
-        yield return Hostile("endless-greeting", "Inconclusive", [],
-            "the greeting is one endless line without CRLF ('220 xxx...', 8 MiB, then close)",
+        yield return Hostile("endless-greeting", "Unreachable", [],
+            "the greeting is one endless line without CRLF ('220 xxx...', 8 MiB, then close): no complete greeting, ever",
             () => new() { Policy = Closed(), Greeting = GreetingMode.EndlessLine });
         yield return Hostile("huge-banner", "Inconclusive", [],
             "a 220 multi-line greeting of 1,100,000 bytes in 512-octet lines (more than a 1 MiB per-host budget), then a normal closed server",
