@@ -91,7 +91,104 @@ internal static class LabCatalog
                 "open relay bound only to [::1]",
                 _ => new ServerBehaviour { Policy = new OpenRelayPolicy() }),
         ]);
+        list.AddRange(HostileServers());
+        list.Add(new("limited", "limited", false, "Open", RelayTestNames,
+            "open relay that allows at most 2 concurrent connections from one client; the 3rd gets 421 4.7.0 Error: too many connections from <ip> and is closed",
+            _ => new ServerBehaviour { Policy = new OpenRelayPolicy(), MaxConnectionsPerClient = 2 }));
         return list;
+    }
+
+    /// <summary>Delay before the greeting of hostile-slow-greeting (longer than any reply timeout the tests use).</summary>
+    public static readonly TimeSpan SlowGreetingDelay = TimeSpan.FromSeconds(20);
+    /// <summary>Interval between the bytes of every reply of hostile-drip.</summary>
+    public static readonly TimeSpan DripInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Servers that try to make a relay tester lie, hang or run out of memory (names start "hostile-"; Kind = Name).</summary>
+    private static IEnumerable<ServerSpec> HostileServers()
+    {
+        static ServerSpec Hostile(string name, string expected, string[] relayedBy, string description, Func<ServerBehaviour> behaviour) =>
+            new("hostile-" + name, "hostile-" + name, false, expected, relayedBy, description, _ => behaviour());
+        static byte[] Latin1(string s) => System.Text.Encoding.Latin1.GetBytes(s);
+        static ClosedRelayPolicy Closed() => new();
+
+        yield return Hostile("silent", "Unreachable", [],
+            "accepts TCP and never sends a byte (no greeting, ever)",
+            () => new() { Policy = Closed(), Greeting = GreetingMode.Silent });
+        yield return Hostile("slow-greeting", "Unreachable", [],
+            $"greets only after {SlowGreetingDelay.TotalSeconds:0} s (Unreachable when the reply timeout is shorter; a closed relay behind the greeting)",
+            () => new() { Policy = Closed(), GreetingDelay = SlowGreetingDelay });
+        yield return Hostile("drip", "Inconclusive", [],
+            $"slow drip: every reply, the greeting included, goes out one byte every {DripInterval.TotalMilliseconds:0} ms; a closed relay behind it (tarpit)",
+            () => new() { Policy = Closed(), ByteInterval = DripInterval });
+        yield return Hostile("endless-greeting", "Unreachable", [],
+            "the greeting is one endless line without CRLF ('220 xxx...', 8 MiB, then close): no complete greeting, ever",
+            () => new() { Policy = Closed(), Greeting = GreetingMode.EndlessLine });
+        yield return Hostile("huge-banner", "Inconclusive", [],
+            "a 220 multi-line greeting of 1,100,000 bytes in 512-octet lines (more than a 1 MiB per-host budget), then a normal closed server",
+            () => new() { Policy = Closed(), Greeting = GreetingMode.HugeBanner });
+        yield return Hostile("ehlo-flood", "Inconclusive", [],
+            "the EHLO reply has 200,000 '250-Xnnnnn' continuation lines (2.4 MB), then the real keywords and a final 250; a closed server",
+            () => new() { Policy = Closed(), EhloExtraLines = 200_000 });
+        yield return Hostile("binary", "Closed", [],
+            "invalid UTF-8 and NUL bytes inside the greeting and every RCPT refusal; otherwise closed",
+            () => new()
+            {
+                Policy = Closed(),
+                RawGreeting = Latin1("220 " + HostName("hostile-binary") + " ESMTP \u00ff\u00fe bin\0ary \u00c3\u0028 lab\r\n"),
+                RawRcptReplies = [Latin1("550 5.7.1 Relaying \0denied \u00ff\u00fe\u00c3\u0028\r\n")],
+            });
+        yield return Hostile("bad-codes", "Inconclusive", [],
+            "RCPT replies with codes that are not numbers or out of range, in turn: '2x0 ok', '700 ok', '099 hi'",
+            () => new() { Policy = Closed(), RawRcptReplies = [Latin1("2x0 ok\r\n"), Latin1("700 ok\r\n"), Latin1("099 hi\r\n")] });
+        yield return Hostile("reset-ehlo", "Inconclusive", [],
+            "sends the first lines of a multi-line EHLO reply, then resets the connection (TCP RST) in the middle of it",
+            () => new() { Policy = Closed(), Ehlo = EhloMode.ResetMidReply });
+        yield return Hostile("hang-at-mail", "Inconclusive", [],
+            "greets and answers EHLO; MAIL gets no reply and the connection stays open, silent",
+            () => new() { Policy = Closed(), Mail = MailMode.Hang });
+        yield return Hostile("yes-to-all", "Open", RelayTestNames,
+            "2xx to everything: every MAIL, RCPT, RSET and DATA, and 250 to nonsense commands; discards what it accepts",
+            () => new() { Policy = new OpenRelayPolicy(), NeverRefuses = true, Delivers = false });
+        yield return Hostile("pipelining-missing", "Inconclusive", [],
+            "advertises PIPELINING; MAIL and RSET get 250, RCPT gets NO reply (a pipelined reader that counts replies is misled into 'Open')",
+            () => new() { Policy = Closed(), Rcpt = RcptMode.NoReply });
+        yield return Hostile("pipelining-extra", "Inconclusive", [],
+            "advertises PIPELINING; every MAIL gets two 250 replies, RCPT is refused with 550 (one reply too many per test)",
+            () => new() { Policy = Closed(), Mail = MailMode.ReplyTwice });
+        yield return Hostile("pipelining-mixed", "Inconclusive", [],
+            "advertises PIPELINING; the RCPT reply is multi-line with lines that differ: '250-ok' then '550 no'",
+            () => new() { Policy = Closed(), RawRcptReplies = [Latin1("250-ok\r\n550 no\r\n")] });
+        yield return Hostile("huge-ehlo", "Closed", [],
+            "the EHLO reply has 20,000 'Xnnnnn' keyword lines (240 kB, under a 256 KiB budget) before the real ones; refuses every relay with 550",
+            () => new() { Policy = Closed(), EhloExtraLines = 20_000 });
+        yield return Hostile("tls-garbage", "Closed", [],
+            "advertises STARTTLS and answers 220, then sends garbage instead of a TLS handshake and closes; in clear text a closed relay (Inconclusive with TLS required)",
+            () => new() { Policy = Closed(), OffersStartTls = true, StartTls = StartTlsMode.Garbage });
+        yield return Hostile("tls-reset", "Closed", [],
+            "advertises STARTTLS and answers 220, then resets the connection (TCP RST) at the ClientHello; in clear text a closed relay (Inconclusive with TLS required)",
+            () => new() { Policy = Closed(), OffersStartTls = true, StartTls = StartTlsMode.Reset });
+        yield return Hostile("tls-expired", "Closed", [],
+            "STARTTLS completes with a self-signed certificate for its own name that expired yesterday; a closed relay inside TLS",
+            () => new() { Policy = Closed(), OffersStartTls = true, Certificate = CertificateKind.Expired });
+        yield return Hostile("tls-wrong-name", "Closed", [],
+            "STARTTLS completes with a self-signed certificate issued to " + SmtpLabServer.OtherCertificateName + "; a closed relay inside TLS",
+            () => new() { Policy = Closed(), OffersStartTls = true, Certificate = CertificateKind.OtherName });
+        yield return Hostile("rset-refused", "Closed", [],
+            "every RSET gets 502 5.5.2 and resets nothing, so the next MAIL gets 503 5.5.1 (nested MAIL); relays are refused with 550",
+            () => new() { Policy = Closed(), Rset = RsetMode.Refused });
+        yield return Hostile("forward-251", "Open", RelayTestNames,
+            "an open relay that answers every RCPT with '251 2.1.5 user not local; will forward'",
+            () => new() { Policy = new OpenRelayPolicy(new SmtpReply(251, "2.1.5 user not local; will forward")) });
+        yield return Hostile("injection", "Closed", [],
+            "the RCPT refusal is multi-line with bare CRs inside lines followed by header-like text ('X-Injected: yes', 'Subject: forged'); otherwise closed",
+            () => new()
+            {
+                Policy = Closed(),
+                RawRcptReplies = [Latin1("550-5.7.1 Relaying denied\rX-Injected: yes\r\n550-5.7.1 \rSubject: forged\r\n550 5.7.1 Relaying denied\r\n")],
+            });
+        yield return Hostile("pipelining-padded", "Inconclusive", [],
+            "advertises PIPELINING; RCPT gets no reply, MAIL and RSET get 250; at QUIT it first sends one extra 250 per missing reply (so the counts match), then 221",
+            () => new() { Policy = Closed(), Rcpt = RcptMode.NoReply, PadMissingRepliesAtQuit = true });
     }
 
     /// <summary>Extra (non-server) domains of the zone, with how they are built.</summary>

@@ -16,7 +16,7 @@ public class SessionTests
     public static IEnumerable<object[]> ServerNames()
     {
         // Names are fixed by the lab catalogue; the fixture gives addresses at run time.
-        var names = new List<string> { "open", "closed", "greylist", "tarpit", "drop-on-connect", "drop-at-mail", "starttls-required", "auth-required", "hangup", "helo-only", "longline", "multiline", "garbage", "busy", "reject-session", "discard", "ipv6" };
+        var names = new List<string> { "open", "closed", "greylist", "tarpit", "drop-on-connect", "drop-at-mail", "starttls-required", "auth-required", "hangup", "helo-only", "longline", "multiline", "garbage", "busy", "reject-session", "discard", "ipv6", "limited" };
         names.AddRange(RelayTestCatalog.Names.Select(n => "vuln-" + n));
         return names.Select(n => new object[] { n });
     }

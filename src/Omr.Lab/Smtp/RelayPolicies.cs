@@ -16,11 +16,16 @@ internal abstract class RelayPolicy
 /// <summary>Accepts every sender and every recipient: a plain open relay.</summary>
 internal sealed class OpenRelayPolicy : RelayPolicy
 {
+    private readonly SmtpReply _accept;
+
+    /// <param name="accept">The reply to every recipient (default 250 2.1.5 Ok; e.g. 251 "will forward").</param>
+    public OpenRelayPolicy(SmtpReply? accept = null) { _accept = accept ?? SmtpReply.RecipientOk; }
+
     public override SmtpReply CheckSender(RelayContext ctx, SmtpPath sender) =>
         sender.Raw.Length == 0 ? new SmtpReply(501, "5.5.4 Syntax: MAIL FROM:<address>") : SmtpReply.SenderOk;
 
     public override SmtpReply CheckRecipient(RelayContext ctx, SmtpPath sender, SmtpPath recipient) =>
-        recipient.Raw.Length == 0 ? new SmtpReply(501, "5.5.4 Syntax: RCPT TO:<address>") : SmtpReply.RecipientOk;
+        recipient.Raw.Length == 0 ? new SmtpReply(501, "5.5.4 Syntax: RCPT TO:<address>") : _accept;
 }
 
 /// <summary>

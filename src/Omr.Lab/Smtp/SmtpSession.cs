@@ -34,6 +34,8 @@ internal sealed class SmtpSession
     private readonly IPEndPoint _remote;
     private readonly IPEndPoint _local;
     private readonly CancellationToken _ct;
+    private readonly Socket _socket;
+    private readonly X509Certificate2? _certificate;
     private Stream _stream;
     private readonly LineReader _reader;
 
@@ -44,10 +46,15 @@ internal sealed class SmtpSession
     private readonly List<SmtpPath> _recipients = new();
     private int _refusedRecipients;
     private int _errors;
+    private int _rawRcptReplies;
+    /// <summary>Commands that got no reply (<see cref="RcptMode.NoReply"/>).</summary>
+    private int _unanswered;
 
-    public SmtpSession(ServerIdentity id, ServerBehaviour behaviour, LabRuntime runtime, TcpClient client, CancellationToken ct)
+    /// <param name="certificate">The STARTTLS certificate (null: STARTTLS is not implemented).</param>
+    public SmtpSession(ServerIdentity id, ServerBehaviour behaviour, LabRuntime runtime, X509Certificate2? certificate, TcpClient client, CancellationToken ct)
     {
-        _id = id; _b = behaviour; _rt = runtime; _ct = ct;
+        _id = id; _b = behaviour; _rt = runtime; _ct = ct; _certificate = certificate;
+        _socket = client.Client;
         _remote = (IPEndPoint)client.Client.RemoteEndPoint!;
         _local = (IPEndPoint)client.Client.LocalEndPoint!;
         _stream = client.GetStream();
@@ -55,6 +62,16 @@ internal sealed class SmtpSession
     }
 
     private string Host => _id.HostName;
+    private string Greeting => $"220 {Host} ESMTP Omr lab ({_id.Kind})";
+
+    /// <summary>"220-" lines of 512 octets each (the RFC 5321 maximum, CRLF included) up to <see cref="ServerBehaviour.BannerBytes"/>, then the greeting.</summary>
+    private IEnumerable<string> HugeBanner()
+    {
+        const int lineOctets = 512;
+        var line = "220-" + new string('b', lineOctets - 6);
+        for (long sent = 0; sent < _b.BannerBytes; sent += lineOctets) yield return line;
+        yield return Greeting;
+    }
 
     /// <summary>Runs the conversation; never throws (client misbehaviour ends the session quietly).</summary>
     public async Task RunAsync()
@@ -88,10 +105,20 @@ internal sealed class SmtpSession
 
     private async Task RunCoreAsync()
     {
+        if (_b.GreetingDelay > TimeSpan.Zero) await Task.Delay(_b.GreetingDelay, _ct).ConfigureAwait(false);
         switch (_b.Greeting)
         {
             case GreetingMode.DropOnConnect:
                 return;
+            case GreetingMode.Silent:
+                await IgnoreInputAsync().ConfigureAwait(false);
+                return;
+            case GreetingMode.EndlessLine:
+                await WriteEndlessAsync("220 ", multiline: false).ConfigureAwait(false);
+                return;
+            case GreetingMode.HugeBanner:
+                await SendLinesAsync(HugeBanner()).ConfigureAwait(false);
+                break;
             case GreetingMode.Garbage:
                 const string html = "<html><body><h1>400 Bad Request</h1></body></html>";
                 await SendRawAsync(Encoding.ASCII.GetBytes(
@@ -106,7 +133,8 @@ internal sealed class SmtpSession
                 await SendAsync("554 5.7.1 No SMTP service for you").ConfigureAwait(false);
                 break;
             default:
-                await SendAsync($"220 {Host} ESMTP Omr lab ({_id.Kind})").ConfigureAwait(false);
+                if (_b.RawGreeting is { } raw) await SendRawAsync(raw).ConfigureAwait(false);
+                else await SendAsync(Greeting).ConfigureAwait(false);
                 break;
         }
 
@@ -152,6 +180,7 @@ internal sealed class SmtpSession
             case "RCPT": return await RcptAsync(arg).ConfigureAwait(false);
             case "DATA": return await DataAsync(arg).ConfigureAwait(false);
             case "RSET":
+                if (_b.Rset == RsetMode.Refused) return await ErrorAsync("502 5.5.2 Error: command not implemented").ConfigureAwait(false);
                 ResetTransaction();
                 await SendAsync("250 2.0.0 Ok").ConfigureAwait(false);
                 return true;
@@ -159,7 +188,9 @@ internal sealed class SmtpSession
                 await SendAsync("250 2.0.0 Ok").ConfigureAwait(false);
                 return true;
             case "QUIT":
-                await SendAsync("221 2.0.0 Bye").ConfigureAwait(false);
+                var bye = new StringBuilder();
+                if (_b.PadMissingRepliesAtQuit) for (; _unanswered > 0; _unanswered--) bye.Append("250 2.0.0 Ok\r\n");
+                await SendRawAsync(Encoding.ASCII.GetBytes(bye.Append("221 2.0.0 Bye\r\n").ToString())).ConfigureAwait(false);
                 return false;
             case "VRFY":
                 await SendAsync("252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery").ConfigureAwait(false);
@@ -182,34 +213,58 @@ internal sealed class SmtpSession
                 await SendAsync("502 5.5.2 Error: command not recognized").ConfigureAwait(false);
                 return true;
             case EhloMode.EndlessLine:
-                await WriteEndlessAsync(multiline: false).ConfigureAwait(false);
+                await WriteEndlessAsync("250-" + Host + " ", multiline: false).ConfigureAwait(false);
                 return false;
             case EhloMode.EndlessMultiline:
-                await WriteEndlessAsync(multiline: true).ConfigureAwait(false);
+                await WriteEndlessAsync("250-" + Host + " ", multiline: true).ConfigureAwait(false);
+                return false;
+            case EhloMode.ResetMidReply:
+                await SendRawAsync(Encoding.ASCII.GetBytes("250-" + Host + "\r\n250-PIPELINING\r\n250-SIZE 10485760\r\n250-8BIT")).ConfigureAwait(false);
+                await Task.Delay(200, _ct).ConfigureAwait(false); // let the client read the partial reply first
+                ResetConnection();
                 return false;
         }
         if (arg.Length == 0) return await ErrorAsync("501 5.5.4 Syntax: EHLO hostname").ConfigureAwait(false);
         _helo = arg;
         ResetTransaction();
-        var lines = new List<string> { Host, "PIPELINING", "SIZE " + MaxMessageSize.ToString(CultureInfo.InvariantCulture), "8BITMIME", "ENHANCEDSTATUSCODES" };
-        if (_b.OffersStartTls && !_tls) lines.Add("STARTTLS");
-        if (_b.OffersAuth) lines.Add("AUTH PLAIN LOGIN");
-        lines.Add("SMTPUTF8");
-        var sb = new StringBuilder();
-        for (int i = 0; i < lines.Count; i++)
-            sb.Append(i < lines.Count - 1 ? "250-" : "250 ").Append(lines[i]).Append("\r\n");
-        await SendRawAsync(Encoding.ASCII.GetBytes(sb.ToString())).ConfigureAwait(false);
+        await SendLinesAsync(EhloReply()).ConfigureAwait(false);
         return true;
     }
 
-    private async Task WriteEndlessAsync(bool multiline)
+    private IEnumerable<string> EhloReply()
+    {
+        yield return "250-" + Host;
+        for (int i = 0; i < _b.EhloExtraLines; i++) yield return "250-X" + i.ToString("x5", CultureInfo.InvariantCulture);
+        var keywords = new List<string> { "PIPELINING", "SIZE " + MaxMessageSize.ToString(CultureInfo.InvariantCulture), "8BITMIME", "ENHANCEDSTATUSCODES" };
+        if (_b.OffersStartTls && !_tls) keywords.Add("STARTTLS");
+        if (_b.OffersAuth) keywords.Add("AUTH PLAIN LOGIN");
+        foreach (var k in keywords) yield return "250-" + k;
+        yield return "250 SMTPUTF8";
+    }
+
+    /// <summary>Sends complete lines (CRLF added) in writes of about 64 KiB.</summary>
+    private async Task SendLinesAsync(IEnumerable<string> lines)
+    {
+        var sb = new StringBuilder();
+        foreach (var line in lines)
+        {
+            sb.Append(line).Append("\r\n");
+            if (sb.Length < 64 * 1024) continue;
+            await SendRawAsync(Encoding.UTF8.GetBytes(sb.ToString())).ConfigureAwait(false);
+            sb.Clear();
+        }
+        if (sb.Length > 0) await SendRawAsync(Encoding.UTF8.GetBytes(sb.ToString())).ConfigureAwait(false);
+    }
+
+    /// <summary><paramref name="prefix"/>, then <see cref="ServerBehaviour.EndlessBytes"/> of 'x' (one line, no CRLF) or of 250- lines.</summary>
+    private async Task WriteEndlessAsync(string prefix, bool multiline)
     {
         var chunk = new StringBuilder(16 * 1024);
         if (multiline)
             while (chunk.Length < 16 * 1024) chunk.Append("250-").Append('x', 70).Append("\r\n");
         else
             chunk.Append('x', 16 * 1024);
-        var first = Encoding.ASCII.GetBytes("250-" + Host + " ");
+        var first = Encoding.ASCII.GetBytes(prefix);
         var bytes = Encoding.ASCII.GetBytes(chunk.ToString());
         long written = 0;
         await SendRawAsync(first).ConfigureAwait(false);
@@ -223,6 +278,11 @@ internal sealed class SmtpSession
     private async Task<bool> MailAsync(string arg)
     {
         if (_b.Mail == MailMode.DropConnection) return false;
+        if (_b.Mail == MailMode.Hang)
+        {
+            await IgnoreInputAsync().ConfigureAwait(false);
+            return false;
+        }
         if (_helo is null) return await ErrorAsync("503 5.5.1 Error: send HELO/EHLO first").ConfigureAwait(false);
         if (_b.Mail == MailMode.RequireTls && !_tls)
         {
@@ -247,6 +307,7 @@ internal sealed class SmtpSession
         var reply = _b.Policy.CheckSender(Context(), path);
         if (reply.IsPositive) _sender = path;
         await SendAsync(reply.ToString()).ConfigureAwait(false);
+        if (_b.Mail == MailMode.ReplyTwice) await SendAsync(reply.ToString()).ConfigureAwait(false);
         return reply.Code is not (500 or 501 or 503) || await CountErrorAsync().ConfigureAwait(false);
     }
 
@@ -255,6 +316,16 @@ internal sealed class SmtpSession
         if (_sender is null) return await ErrorAsync("503 5.5.1 Error: need MAIL command").ConfigureAwait(false);
         if (!arg.StartsWith("TO:", StringComparison.OrdinalIgnoreCase))
             return await ErrorAsync("501 5.5.4 Syntax: RCPT TO:<address>").ConfigureAwait(false);
+        if (_b.Rcpt == RcptMode.NoReply)
+        {
+            _unanswered++;
+            return true;
+        }
+        if (_b.RawRcptReplies is { Count: > 0 } raw)
+        {
+            await SendRawAsync(raw[_rawRcptReplies++ % raw.Count]).ConfigureAwait(false);
+            return true;
+        }
         if (_recipients.Count >= MaxRecipients)
         {
             await SendAsync("452 4.5.3 Error: too many recipients").ConfigureAwait(false);
@@ -353,17 +424,25 @@ internal sealed class SmtpSession
 
     private async Task<bool> StartTlsAsync(string arg)
     {
-        if (!_b.OffersStartTls || _rt.Certificate is null) return await ErrorAsync("502 5.5.1 Error: command not implemented").ConfigureAwait(false);
+        if (!_b.OffersStartTls || _certificate is null) return await ErrorAsync("502 5.5.1 Error: command not implemented").ConfigureAwait(false);
         if (_tls) return await ErrorAsync("503 5.5.1 Error: TLS already active").ConfigureAwait(false);
         if (arg.Length > 0) return await ErrorAsync("501 5.5.4 Syntax: STARTTLS").ConfigureAwait(false);
         await SendAsync("220 2.0.0 Ready to start TLS").ConfigureAwait(false);
-        var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
-        _stream = ssl; // disposed with the session either way
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(_ct);
         cts.CancelAfter(TlsHandshakeTimeout);
+        if (_b.StartTls != StartTlsMode.Handshake)
+        {
+            // Wait for the ClientHello so that the client is inside its handshake when it sees what follows.
+            if (!_reader.HasBufferedData && await _stream.ReadAsync(new byte[1024], cts.Token).ConfigureAwait(false) <= 0) return false;
+            if (_b.StartTls == StartTlsMode.Reset) ResetConnection();
+            else await SendRawAsync("-ERR this is not a TLS handshake\r\n\0\u0001\u0002garbage"u8.ToArray()).ConfigureAwait(false);
+            return false;
+        }
+        var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
+        _stream = ssl; // disposed with the session either way
         await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
         {
-            ServerCertificate = _rt.Certificate,
+            ServerCertificate = _certificate,
             ClientCertificateRequired = false,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         }, cts.Token).ConfigureAwait(false);
@@ -415,8 +494,27 @@ internal sealed class SmtpSession
     /// <summary>Sends a protocol-error reply; false when the session must end (too many errors).</summary>
     private async Task<bool> ErrorAsync(string reply)
     {
+        if (_b.NeverRefuses)
+        {
+            await SendAsync("250 2.0.0 Ok").ConfigureAwait(false);
+            return true;
+        }
         await SendAsync(reply).ConfigureAwait(false);
         return await CountErrorAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Reads and ignores everything until the client closes or the lab stops (no idle timeout: silence is the behaviour).</summary>
+    private async Task IgnoreInputAsync()
+    {
+        var sink = new byte[4096];
+        while (await _stream.ReadAsync(sink, _ct).ConfigureAwait(false) > 0) { }
+    }
+
+    /// <summary>Aborts the connection with a TCP RST (SO_LINGER 0, then close).</summary>
+    private void ResetConnection()
+    {
+        _socket.LingerState = new LingerOption(true, 0);
+        _socket.Close();
     }
 
     private async Task<bool> CountErrorAsync()
@@ -437,10 +535,12 @@ internal sealed class SmtpSession
 
     private async Task SendRawAsync(byte[] bytes, bool applyDelay = true)
     {
-        if (applyDelay && _b.ReplyDelay > TimeSpan.Zero)
+        // Stutter like OpenBSD spamd: a byte at a time, either at a fixed interval or spread over ReplyDelay.
+        var perByte = _b.ByteInterval > TimeSpan.Zero ? _b.ByteInterval
+            : _b.ReplyDelay > TimeSpan.Zero ? TimeSpan.FromTicks(Math.Max(_b.ReplyDelay.Ticks / Math.Max(1, bytes.Length), TimeSpan.FromMilliseconds(10).Ticks))
+            : TimeSpan.Zero;
+        if (applyDelay && perByte > TimeSpan.Zero)
         {
-            // Stutter like OpenBSD spamd: the reply trickles out a byte at a time over ReplyDelay.
-            var perByte = TimeSpan.FromTicks(Math.Max(_b.ReplyDelay.Ticks / Math.Max(1, bytes.Length), TimeSpan.FromMilliseconds(10).Ticks));
             for (int i = 0; i < bytes.Length; i++)
             {
                 using var one = CancellationTokenSource.CreateLinkedTokenSource(_ct);

@@ -39,10 +39,52 @@ internal sealed class LabTestClient : IAsyncDisposable
 
     public Task SendLineAsync(string line) => SendAsync(line + "\r\n");
 
-    /// <summary>One raw line (without CRLF), or null at EOF.</summary>
-    public async Task<string?> ReadLineAsync()
+    /// <summary>The socket (for tests that look at how the connection ends).</summary>
+    public Socket Socket => _tcp.Client;
+
+    /// <summary>Some bytes: what is buffered, else one read from the wire (empty at EOF).</summary>
+    public async Task<byte[]> ReadSomeAsync(CancellationToken ct)
     {
-        using var cts = new CancellationTokenSource(Timeout);
+        if (_end == _start)
+        {
+            _start = _end = 0; // stays empty when the read is cancelled
+            _end = await _stream.ReadAsync(_buf, ct);
+        }
+        var bytes = _buf.AsSpan(_start, _end - _start).ToArray();
+        _start = _end = 0;
+        return bytes;
+    }
+
+    /// <summary>Everything that arrives until <paramref name="quiet"/> passes without a byte, EOF, or <paramref name="max"/> bytes.</summary>
+    public async Task<(byte[] Bytes, bool Closed)> ReadUntilQuietAsync(TimeSpan quiet, int max = 16 * 1024 * 1024)
+    {
+        var acc = new MemoryStream();
+        while (acc.Length < max)
+        {
+            using var cts = new CancellationTokenSource(quiet);
+            byte[] some;
+            try { some = await ReadSomeAsync(cts.Token); }
+            catch (OperationCanceledException) { return (acc.ToArray(), false); }
+            if (some.Length == 0) return (acc.ToArray(), true);
+            acc.Write(some);
+        }
+        return (acc.ToArray(), false);
+    }
+
+    /// <summary>True when nothing at all arrives (and the connection stays open) for <paramref name="period"/>.</summary>
+    public async Task<bool> IsSilentForAsync(TimeSpan period)
+    {
+        var (bytes, closed) = await ReadUntilQuietAsync(period);
+        return bytes.Length == 0 && !closed;
+    }
+
+    /// <summary>One raw line (without CRLF), or null at EOF.</summary>
+    public Task<string?> ReadLineAsync() => ReadLineAsync(Timeout);
+
+    /// <summary>One raw line (without CRLF), or null at EOF, waiting at most <paramref name="timeout"/>.</summary>
+    public async Task<string?> ReadLineAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
         var acc = new MemoryStream();
         while (true)
         {
@@ -88,11 +130,12 @@ internal sealed class LabTestClient : IAsyncDisposable
         catch (IOException) { return true; }
     }
 
-    public async Task<SslStream> StartTlsAsync(string targetHost)
+    /// <param name="validate">Sees the certificate and its errors; default: accept anything.</param>
+    public async Task<SslStream> StartTlsAsync(string targetHost, RemoteCertificateValidationCallback? validate = null)
     {
         var ssl = new SslStream(_stream, false);
         using var cts = new CancellationTokenSource(Timeout);
-        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = targetHost, RemoteCertificateValidationCallback = (_, _, _, _) => true }, cts.Token);
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = targetHost, RemoteCertificateValidationCallback = validate ?? ((_, _, _, _) => true) }, cts.Token);
         _stream = ssl;
         _start = _end = 0;
         return ssl;
