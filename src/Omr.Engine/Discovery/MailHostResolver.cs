@@ -214,10 +214,8 @@ namespace Omr.Engine.Discovery
                 .OrderBy(r => r.Preference).ThenBy(r => Norm(r.Exchange), StringComparer.Ordinal).ToList();
             var selected = ordered.Take(MaxMxHosts).ToList();
             var omitted = ordered.Count - selected.Count;
-            if (mx.Truncated)
-                notes.Add($"The MX answer for {name} was truncated even over TCP (more than 64 KiB): only the {ordered.Count} MX records received are known.");
             if (omitted > 0)
-                notes.Add($"{name} has {ordered.Count}{(mx.Truncated ? " or more" : string.Empty)} MX hosts: only the {selected.Count} most preferred are tested; {omitted} left out (MaxMxHosts = {MaxMxHosts}).");
+                notes.Add($"{name} has {ordered.Count} MX hosts: only the {selected.Count} most preferred are tested; {omitted} left out (MaxMxHosts = {MaxMxHosts}).");
 
             var tasks = selected.Select(r => ResolveExchangeAsync(Norm(r.Exchange), r.Preference, ct)).ToList();
             var hosts = new List<MailHost>();
@@ -441,6 +439,10 @@ namespace Omr.Engine.Discovery
             {
                 throw TimedOut(name, type, ex);
             }
+            catch (DnsResponseException ex) when (ex.Message.IndexOf("truncated", StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                throw new DiscoveryException(DiscoveryErrorKind.DnsFailure, $"DNS query {type} {name} failed: the answer is truncated even over TCP (larger than one 64 KiB DNS message), so it cannot be read.", ex);
+            }
             catch (DnsResponseException ex)
             {
                 throw new DiscoveryException(DiscoveryErrorKind.DnsFailure, $"DNS query {type} {name} failed: {ex.DnsError}: {ex.Message}", ex);
@@ -469,7 +471,20 @@ namespace Omr.Engine.Discovery
                 throw new DiscoveryException(DiscoveryErrorKind.DnsFailure, $"DNS query {type} {name} failed: {r.Header.ResponseCode} ({r.ErrorMessage}) from {r.NameServer}.");
         }
 
-        private static string Norm(DnsString name) => name.Value.TrimEnd('.').ToLowerInvariant();
+        /// <summary>
+        /// A name from an answer as lower-case A-labels without the trailing dot (DnsClient gives
+        /// names with "xn--" labels decoded to Unicode in Value, the wire form in Original).
+        /// </summary>
+        private static string Norm(DnsString name)
+        {
+            var v = name.Value;
+            if (v.Any(c => c > 127))
+            {
+                try { v = new IdnMapping().GetAscii(v.TrimEnd('.')); }
+                catch (ArgumentException) { v = name.Original ?? v; }
+            }
+            return v.TrimEnd('.').ToLowerInvariant();
+        }
 
         private static bool IsRoot(string exchange) => exchange == "." || exchange.Length == 0;
     }
