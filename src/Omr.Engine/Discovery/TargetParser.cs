@@ -165,6 +165,9 @@ namespace Omr.Engine.Discovery
                     try { a = idn.GetAscii(label); }
                     catch (ArgumentException)
                     {
+                        // Every character valid on its own: the label is too long as an A-label.
+                        if (label.Length > MaxLabelLength || label.All(c => IsValidIdnChar(idn, c)))
+                            return Invalid(raw, TargetProblem.LabelTooLong, $"'{Shorten(s)}': the label '{Shorten(label)}' is longer than {MaxLabelLength} characters as an A-label (punycode).");
                         return Invalid(raw, TargetProblem.IllegalCharacter, $"'{s}': the label '{label}' is not a valid internationalised (IDN) label.");
                     }
                 }
@@ -182,6 +185,14 @@ namespace Omr.Engine.Discovery
             if (labels[labels.Length - 1].All(c => c >= '0' && c <= '9'))
                 return Invalid(raw, TargetProblem.BadAddress, $"'{s}' is neither an IPv4 address (four numbers 0-255: 192.0.2.1) nor a {what} name (its last label is all digits).");
             return new ParsedTarget(raw, asDomain ? TargetKind.Domain : TargetKind.Host, name, null, TargetProblem.None, null);
+        }
+
+        private static bool IsValidIdnChar(IdnMapping idn, char c)
+        {
+            if (c < 128) return IsLdh(c);
+            if (char.IsSurrogate(c)) return true;
+            try { idn.GetAscii(c.ToString()); return true; }
+            catch (ArgumentException) { return false; }
         }
 
         private static bool IsLdh(char c) => c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_';
@@ -252,7 +263,7 @@ namespace Omr.Engine.Discovery
                     return IPAddress.TryParse(s, out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6 && s.IndexOf('%') < 0 ? v6 : null;
                 }
             }
-            if (s.Length == 0 || s.IndexOf('%') >= 0) return null;
+            if (s.Length == 0 || s.IndexOf('%') >= 0 || s.IndexOf('[') >= 0 || s.IndexOf(']') >= 0) return null;
             if (s.IndexOf(':') >= 0)
                 return IPAddress.TryParse(s, out var ip6) && ip6.AddressFamily == AddressFamily.InterNetworkV6 ? ip6 : null;
             if (!IsDottedQuad(s)) return null;
