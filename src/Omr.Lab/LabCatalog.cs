@@ -23,6 +23,9 @@ internal static class LabCatalog
         string Name, string Kind, bool IPv6, string ExpectedVerdict, string[] ExpectedRelayedBy, string Description,
         Func<LabOptions, ServerBehaviour> Behaviour);
 
+    /// <summary>bücher.omr-lab.test as its A-label (an IDN domain: MX 10 closed.mx).</summary>
+    public const string IdnDomain = "xn--bcher-kva." + Zone;
+
     public static string HostName(string name) => name + ".mx." + Zone;
     public static string DomainOf(string name) => name + "." + Zone;
 
@@ -206,5 +209,26 @@ internal static class LabCatalog
             ["closed:Closed@10", "ipv6:Open@10"]),
         new("dangling." + Zone, "MX 10 missing.mx." + Zone + ", which does not exist (NXDOMAIN): the engine reports an error",
             ["missing:Error@10"]),
+        // DNS faults (built in LabDns.AddDnsFaults).
+        new("servfail." + Zone, "every query gets SERVFAIL: a DnsFailure error (ConnectionError)",
+            ["servfail:Error@0"]),
+        new("timeout." + Zone, "queries are never answered: a DnsFailure error ('timed out') after the DNS timeout x attempts",
+            ["timeout:Error@0"]),
+        new("a.loop." + Zone, "CNAME b.loop." + Zone + ", which is a CNAME of a.loop again: a CNAME loop, a DnsFailure error",
+            ["loop:Error@0"]),
+        new("loopmx." + Zone, "MX 10 a.loop." + Zone + " (a CNAME loop): an error for that MX host",
+            ["loop:Error@10"]),
+        new("cnamemx." + Zone, "MX 10 alias.mx." + Zone + ", a CNAME of closed.mx (RFC 5321 5.1 says an MX must not be an alias): followed and tested, with a verbose note",
+            ["closed:Closed@10"]),
+        new("ipmx." + Zone, "MX 10 <the closed server's address>. (an IP address where a host name belongs): tested as that address, with a verbose note",
+            ["closed:Closed@10"]),
+        new("bracketmx." + Zone, "MX 10 [<the closed server's address>] (an address literal as exchange): refused with an error",
+            ["bracket:Error@10"]),
+        new("manymx." + Zone, Dns.LabDns.ManyMxCount + " MX records m0..m4999.manymx (preference 10..), each with its own address where nothing listens; more than UDP (and even TCP) can carry: only the 10 most preferred are tested",
+            Enumerable.Range(0, 10).Select(i => Dns.LabDns.ManyMxAddress(i) + ":Unreachable@" + (10 + i)).ToArray()),
+        new("dupaddr." + Zone, "MX 10 dup-a.mx and MX 20 dup-b.mx with the same address (the closed server), MX 30 open.mx: the shared address is tested once, under dup-a",
+            ["closed:Closed@10", "open:Open@30"]),
+        new(IdnDomain, "bücher." + Zone + " (IDN, as its A-label): MX 10 closed.mx",
+            ["closed:Closed@10"]),
     ];
 }

@@ -14,6 +14,9 @@ namespace Omr.Engine.Discovery
     /// <summary>A mail host of a domain and its addresses.</summary>
     public sealed class MailHost
     {
+        private readonly List<string> _aliases = new List<string>();
+        private readonly List<string> _notes = new List<string>();
+
         public MailHost(string name, int? preference, IReadOnlyList<IPAddress> addresses, bool implicitMx)
         {
             Name = name; Preference = preference; Addresses = addresses; ImplicitMx = implicitMx;
@@ -25,6 +28,20 @@ namespace Omr.Engine.Discovery
         public bool ImplicitMx { get; }
         /// <summary>Why this host has no addresses, when it has none.</summary>
         public string? Problem { get; set; }
+        /// <summary>What kind of failure <see cref="Problem"/> is (NoMailHost for no address, DnsFailure for SERVFAIL/timeout/CNAME loop).</summary>
+        public DiscoveryErrorKind? ProblemKind { get; set; }
+        /// <summary>The name the addresses were found at, when <see cref="Name"/> is an alias (CNAME).</summary>
+        public string? CanonicalName { get; set; }
+        /// <summary>
+        /// Less preferred MX names of the same domain that share this host's addresses: each
+        /// address is listed (and tested) once, under its most preferred MX host.
+        /// </summary>
+        public IReadOnlyList<string> Aliases => _aliases;
+        /// <summary>Things the user should know about this host (a CNAME followed, an IP address as MX exchange...).</summary>
+        public IReadOnlyList<string> Notes => _notes;
+
+        internal void AddAlias(string name) { if (!_aliases.Contains(name)) _aliases.Add(name); }
+        internal void AddNote(string note) => _notes.Add(note);
     }
 
     public enum DiscoveryErrorKind
@@ -56,14 +73,22 @@ namespace Omr.Engine.Discovery
     public sealed class MailRouting
     {
         public MailRouting(string domain, IReadOnlyList<MailHost> hosts, bool nullMx)
+            : this(domain, hosts, nullMx, 0, Array.Empty<string>()) { }
+
+        public MailRouting(string domain, IReadOnlyList<MailHost> hosts, bool nullMx, int omittedHosts, IReadOnlyList<string> notes)
         {
-            Domain = domain; Hosts = hosts; NullMx = nullMx;
+            Domain = domain; Hosts = hosts; NullMx = nullMx; OmittedHosts = omittedHosts; Notes = notes;
         }
 
         public string Domain { get; }
+        /// <summary>The MX hosts tested, most preferred first (at most <see cref="MailHostResolver.MaxMxHosts"/>).</summary>
         public IReadOnlyList<MailHost> Hosts { get; }
         /// <summary>RFC 7505: the domain accepts no mail.</summary>
         public bool NullMx { get; }
+        /// <summary>MX hosts left out (beyond <see cref="MailHostResolver.MaxMxHosts"/>, by preference); 0 when none.</summary>
+        public int OmittedHosts { get; }
+        /// <summary>Things the user should know (hosts omitted, a truncated answer, the domain is an alias...): verbose lines.</summary>
+        public IReadOnlyList<string> Notes { get; }
     }
 
     /// <summary>
@@ -74,10 +99,12 @@ namespace Omr.Engine.Discovery
     {
         private readonly ILookupClient _dns;
         private readonly bool _systemResolver;
+        private readonly TimeSpan _timeout;
 
         public MailHostResolver(IReadOnlyList<IPEndPoint>? servers, TimeSpan? timeout = null)
         {
-            _dns = DnsLookup.Create(servers, timeout);
+            _timeout = timeout ?? DnsLookup.DefaultTimeout;
+            _dns = DnsLookup.Create(servers, _timeout);
             _systemResolver = servers is null || servers.Count == 0;
         }
 
@@ -119,90 +146,172 @@ namespace Omr.Engine.Discovery
             throw new FormatException($"'{value}' has an invalid port.");
         }
 
-        /// <summary>If the input is an IP literal (1.2.3.4, [1.2.3.4], [IPv6:..], bare IPv6), the address.</summary>
-        public static IPAddress? ParseLiteral(string input)
+        /// <summary>Most MX hosts tested per domain by default (see <see cref="MaxMxHosts"/>).</summary>
+        public const int DefaultMaxMxHosts = 10;
+        /// <summary>Most CNAMEs followed for one name; a loop is reported as soon as it closes.</summary>
+        public const int MaxCnameHops = 8;
+
+        private int _maxMxHosts = DefaultMaxMxHosts;
+
+        /// <summary>
+        /// Most MX hosts tested per domain: the most preferred ones. A domain with more (a
+        /// misconfiguration, or an attempt to make a scanner hammer thousands of addresses) has
+        /// the rest counted in <see cref="MailRouting.OmittedHosts"/> and said in its notes.
+        /// </summary>
+        public int MaxMxHosts
         {
-            var s = input.Trim();
-            if (s.StartsWith("[", StringComparison.Ordinal) && s.EndsWith("]", StringComparison.Ordinal))
+            get => _maxMxHosts;
+            set
             {
-                s = s.Substring(1, s.Length - 2);
-                if (s.StartsWith("IPv6:", StringComparison.OrdinalIgnoreCase)) s = s.Substring(5);
+                if (value < 1) throw new ArgumentOutOfRangeException(nameof(value), "MaxMxHosts must be at least 1.");
+                _maxMxHosts = value;
             }
-            // Accept only canonical dotted quads for IPv4: "1" or "1.2" would parse, but are names.
-            if (IPAddress.TryParse(s, out var ip))
-            {
-                if (ip.AddressFamily == AddressFamily.InterNetwork && s.Count(c => c == '.') != 3) return null;
-                return ip;
-            }
-            return null;
         }
+
+        /// <summary>How long one DNS attempt may take.</summary>
+        public TimeSpan Timeout => _timeout;
+
+        /// <summary>If the input is an IP literal (1.2.3.4, [1.2.3.4], [IPv6:..], bare IPv6), the address.</summary>
+        public static IPAddress? ParseLiteral(string input) => TargetParser.ParseAddressLiteral(input);
 
         /// <summary>Validates and normalises a domain or host name (IDN → A-labels, lower case, no trailing dot).</summary>
         public static string NormalizeName(string input)
         {
-            var s = input.Trim().TrimEnd('.');
-            if (s.Length == 0) throw new DiscoveryException(DiscoveryErrorKind.InvalidTarget, "An empty name is not a domain or host.");
-            string ascii;
-            try
-            {
-                ascii = new IdnMapping().GetAscii(s);
-            }
-            catch (ArgumentException ex)
-            {
-                throw new DiscoveryException(DiscoveryErrorKind.InvalidTarget, $"'{input}' is not a valid domain or host name.", ex);
-            }
-            if (ascii.Length > 253) throw new DiscoveryException(DiscoveryErrorKind.InvalidTarget, $"'{input}' is longer than 253 characters.");
-            foreach (var label in ascii.Split('.'))
-            {
-                if (label.Length == 0 || label.Length > 63 || label.StartsWith("-", StringComparison.Ordinal) || label.EndsWith("-", StringComparison.Ordinal)
-                    || label.Any(c => !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_')))
-                    throw new DiscoveryException(DiscoveryErrorKind.InvalidTarget, $"'{input}' is not a valid domain or host name.");
-            }
-            return ascii.ToLowerInvariant();
+            var parsed = TargetParser.ParseDomain(input);
+            if (parsed.Kind == TargetKind.Domain) return parsed.Name!;
+            throw new DiscoveryException(DiscoveryErrorKind.InvalidTarget, parsed.Message ?? $"'{input}' is not a valid domain or host name.");
         }
 
         /// <summary>Resolves a domain's mail hosts.</summary>
         public async Task<MailRouting> ResolveDomainAsync(string domain, CancellationToken ct)
         {
             var name = NormalizeName(domain);
-            var mx = await QueryAsync(name, QueryType.MX, ct).ConfigureAwait(false);
-            if (mx.Header.ResponseCode == DnsHeaderResponseCode.NotExistentDomain)
-                throw new DiscoveryException(DiscoveryErrorKind.DomainNotFound, $"The domain '{name}' does not exist (NXDOMAIN).");
-            Check(mx, name, "MX");
-            var mxRecords = mx.Answers.MxRecords().ToList();
+            var notes = new List<string>();
+            var mx = await FollowAsync(name, QueryType.MX, ct).ConfigureAwait(false);
+            if (mx.NxDomain)
+            {
+                throw new DiscoveryException(DiscoveryErrorKind.DomainNotFound, mx.Chain.Count > 1
+                    ? $"The domain '{name}' is an alias (CNAME) of '{mx.Canonical}', which does not exist (NXDOMAIN)."
+                    : $"The domain '{name}' does not exist (NXDOMAIN).");
+            }
+            if (mx.Chain.Count > 1) notes.Add($"{name} is an alias (CNAME) of {mx.Canonical}: its mail routing is {mx.Canonical}'s.");
+            var mxRecords = mx.Records.OfType<MxRecord>().ToList();
             if (mxRecords.Count == 0)
             {
                 // RFC 5321 5.1: no MX → the domain itself is the implicit MX.
-                var addrs = await AddressesAsync(name, ct).ConfigureAwait(false);
+                var (addrs, _) = await AddressesAsync(name, ct).ConfigureAwait(false);
                 if (addrs.Count == 0)
                     throw new DiscoveryException(DiscoveryErrorKind.NoMailHost, $"The domain '{name}' has no MX record and no A/AAAA record: it has no mail host.");
-                return new MailRouting(name, new[] { new MailHost(name, null, addrs, implicitMx: true) }, nullMx: false);
+                return new MailRouting(name, new[] { new MailHost(name, null, addrs, implicitMx: true) }, false, 0, notes);
             }
             // RFC 7505: a single MX whose exchange is "." (any preference) means "no mail".
             if (mxRecords.Count == 1 && IsRoot(mxRecords[0].Exchange.Value))
-                return new MailRouting(name, Array.Empty<MailHost>(), nullMx: true);
+                return new MailRouting(name, Array.Empty<MailHost>(), true, 0, notes);
 
-            var hosts = new List<MailHost>();
             var ordered = mxRecords.Where(r => !IsRoot(r.Exchange.Value))
-                .GroupBy(r => r.Exchange.Value.TrimEnd('.').ToLowerInvariant())
+                .GroupBy(r => Norm(r.Exchange))
                 .Select(g => g.OrderBy(r => r.Preference).First())
-                .OrderBy(r => r.Preference).ThenBy(r => r.Exchange.Value, StringComparer.OrdinalIgnoreCase).ToList();
-            var tasks = ordered.Select(async r =>
-            {
-                var hostName = r.Exchange.Value.TrimEnd('.').ToLowerInvariant();
-                try
-                {
-                    var literal = ParseLiteral(hostName);
-                    var addrs = literal != null ? new[] { literal } : (IReadOnlyList<IPAddress>)await AddressesAsync(hostName, ct).ConfigureAwait(false);
-                    return new MailHost(hostName, r.Preference, addrs, false) { Problem = addrs.Count == 0 ? $"MX host '{hostName}' has no A/AAAA record" : null };
-                }
-                catch (DiscoveryException ex)
-                {
-                    return new MailHost(hostName, r.Preference, Array.Empty<IPAddress>(), false) { Problem = ex.Message };
-                }
-            }).ToList();
+                .OrderBy(r => r.Preference).ThenBy(r => Norm(r.Exchange), StringComparer.Ordinal).ToList();
+            var selected = ordered.Take(MaxMxHosts).ToList();
+            var omitted = ordered.Count - selected.Count;
+            if (omitted > 0)
+                notes.Add($"{name} has {ordered.Count} MX hosts: only the {selected.Count} most preferred are tested; {omitted} left out (MaxMxHosts = {MaxMxHosts}).");
+
+            var tasks = selected.Select(r => ResolveExchangeAsync(Norm(r.Exchange), r.Preference, ct)).ToList();
+            var hosts = new List<MailHost>();
             foreach (var t in tasks) hosts.Add(await t.ConfigureAwait(false));
-            return new MailRouting(name, hosts, nullMx: false);
+            return new MailRouting(name, Deduplicate(hosts, notes), false, omitted, notes);
+        }
+
+        private async Task<MailHost> ResolveExchangeAsync(string hostName, int preference, CancellationToken ct)
+        {
+            // RFC 5321 5.1 and RFC 7505: an MX exchange is a host name, never an address. Some domains
+            // publish "MX 10 192.0.2.1." anyway; most MTAs look it up as a name (and usually find
+            // nothing), some use it as the address. Here a well-formed IPv4 dotted quad is tested as
+            // that address, and a note says so; anything else address-like ("[192.0.2.1]", an IPv6
+            // address) is refused with a clear reason, untested.
+            if (TargetParser.IsDottedQuad(hostName))
+            {
+                var literal = new MailHost(hostName, preference, new[] { IPAddress.Parse(hostName) }, false);
+                literal.AddNote($"MX {preference} {hostName} is an IP address, not a host name (RFC 5321 5.1, RFC 7505): tested as that address, as many MTAs would.");
+                return literal;
+            }
+            if (hostName.IndexOf('[') >= 0 || hostName.IndexOf(']') >= 0 || hostName.IndexOf(':') >= 0)
+            {
+                return new MailHost(hostName, preference, Array.Empty<IPAddress>(), false)
+                {
+                    Problem = $"MX {preference} '{hostName}' is an address literal, not a host name (RFC 5321 5.1 requires a name): not tested",
+                    ProblemKind = DiscoveryErrorKind.NoMailHost,
+                };
+            }
+            try
+            {
+                var (addrs, canonical) = await AddressesAsync(hostName, ct).ConfigureAwait(false);
+                var host = new MailHost(hostName, preference, addrs, false);
+                if (canonical != hostName)
+                {
+                    // RFC 5321 5.1: an MX must not name an alias (CNAME). Mail is still delivered that
+                    // way by every major MTA, so the alias is followed (bounded, loops detected) and
+                    // tested, and a note says so.
+                    host.CanonicalName = canonical;
+                    host.AddNote($"MX {preference} {hostName} is an alias (CNAME) of {canonical}; RFC 5321 5.1 says an MX must name a host, but mail is still delivered this way: {canonical} is tested.");
+                }
+                if (addrs.Count == 0)
+                {
+                    host.Problem = $"MX host '{hostName}'{(canonical != hostName ? $" (alias of '{canonical}')" : string.Empty)} has no A/AAAA record";
+                    host.ProblemKind = DiscoveryErrorKind.NoMailHost;
+                }
+                return host;
+            }
+            catch (DiscoveryException ex)
+            {
+                return new MailHost(hostName, preference, Array.Empty<IPAddress>(), false) { Problem = ex.Message.TrimEnd('.'), ProblemKind = ex.Kind };
+            }
+        }
+
+        /// <summary>
+        /// Each address once, under its most preferred MX host: a less preferred MX name with the
+        /// same address is recorded in <see cref="MailHost.Aliases"/> of the host that keeps it
+        /// (and dropped when it has no address of its own).
+        /// </summary>
+        private static List<MailHost> Deduplicate(List<MailHost> hosts, List<string> notes)
+        {
+            var owner = new Dictionary<IPAddress, MailHost>();
+            var result = new List<MailHost>();
+            foreach (var h in hosts)
+            {
+                if (h.Addresses.Count == 0)
+                {
+                    result.Add(h);
+                    continue;
+                }
+                var kept = new List<IPAddress>();
+                var sharedWith = new List<string>();
+                foreach (var a in h.Addresses)
+                {
+                    if (owner.TryGetValue(a, out var first))
+                    {
+                        first.AddAlias(h.Name);
+                        if (!sharedWith.Contains(first.Name)) sharedWith.Add(first.Name);
+                    }
+                    else
+                    {
+                        kept.Add(a);
+                    }
+                }
+                var keep = h;
+                if (kept.Count < h.Addresses.Count)
+                {
+                    var shared = string.Join(", ", h.Addresses.Where(a => !kept.Contains(a)));
+                    notes.Add($"MX {h.Preference} {h.Name} shares {shared} with the more preferred {string.Join(", ", sharedWith)}: each address is tested once, under its most preferred host.");
+                    if (kept.Count == 0) continue;
+                    keep = new MailHost(h.Name, h.Preference, kept, h.ImplicitMx) { CanonicalName = h.CanonicalName };
+                    foreach (var n in h.Notes) keep.AddNote(n);
+                }
+                foreach (var a in kept) owner[a] = keep;
+                result.Add(keep);
+            }
+            return result;
         }
 
         /// <summary>Resolves a host given directly (no MX lookup).</summary>
@@ -210,7 +319,9 @@ namespace Omr.Engine.Discovery
         {
             var literal = ParseLiteral(host);
             if (literal != null) return new[] { literal };
-            var name = NormalizeName(host);
+            var parsed = TargetParser.ParseHost(host);
+            if (parsed.Kind != TargetKind.Host) throw new DiscoveryException(DiscoveryErrorKind.InvalidTarget, parsed.Message ?? $"'{host}' is not a valid host name.");
+            var name = parsed.Name!;
             if (_systemResolver)
             {
                 // The system resolver also reads /etc/hosts, which is what a user expects for a host name.
@@ -230,25 +341,92 @@ namespace Omr.Engine.Discovery
                 }
                 throw new DiscoveryException(DiscoveryErrorKind.HostNotFound, $"The host '{name}' has no address.");
             }
-            var found = await AddressesAsync(name, ct, nxIsError: true).ConfigureAwait(false);
-            if (found.Count == 0) throw new DiscoveryException(DiscoveryErrorKind.HostNotFound, $"The host '{name}' has no A/AAAA record.");
+            var (found, canonical) = await AddressesAsync(name, ct, nxIsError: true).ConfigureAwait(false);
+            if (found.Count == 0)
+                throw new DiscoveryException(DiscoveryErrorKind.HostNotFound, $"The host '{name}'{(canonical != name ? $" (alias of '{canonical}')" : string.Empty)} has no A/AAAA record.");
             return found;
         }
 
-        private async Task<List<IPAddress>> AddressesAsync(string name, CancellationToken ct, bool nxIsError = false)
+        /// <summary>A and AAAA of a name (CNAMEs followed): the addresses and the canonical name.</summary>
+        private async Task<(List<IPAddress> Addresses, string Canonical)> AddressesAsync(string name, CancellationToken ct, bool nxIsError = false)
         {
-            var aTask = QueryAsync(name, QueryType.A, ct);
-            var aaaaTask = QueryAsync(name, QueryType.AAAA, ct);
-            var a = await aTask.ConfigureAwait(false);
-            var aaaa = await aaaaTask.ConfigureAwait(false);
-            if (a.Header.ResponseCode == DnsHeaderResponseCode.NotExistentDomain)
-                throw new DiscoveryException(nxIsError ? DiscoveryErrorKind.HostNotFound : DiscoveryErrorKind.NoMailHost, $"The name '{name}' does not exist (NXDOMAIN).");
-            Check(a, name, "A");
-            Check(aaaa, name, "AAAA");
+            var aTask = FollowAsync(name, QueryType.A, ct);
+            var aaaaTask = FollowAsync(name, QueryType.AAAA, ct);
+            await Task.WhenAll(aTask, aaaaTask).ConfigureAwait(false);
+            var a = aTask.Result;
+            var aaaa = aaaaTask.Result;
+            if (a.NxDomain)
+            {
+                var what = a.Chain.Count > 1 ? $"The name '{name}' is an alias (CNAME) of '{a.Canonical}', which does not exist (NXDOMAIN)." : $"The name '{name}' does not exist (NXDOMAIN).";
+                throw new DiscoveryException(nxIsError ? DiscoveryErrorKind.HostNotFound : DiscoveryErrorKind.NoMailHost, what);
+            }
             var list = new List<IPAddress>();
-            list.AddRange(a.Answers.ARecords().Select(r => r.Address));
-            list.AddRange(aaaa.Answers.AaaaRecords().Select(r => r.Address));
-            return list.Distinct().ToList();
+            list.AddRange(a.Records.OfType<ARecord>().Select(r => r.Address));
+            list.AddRange(aaaa.Records.OfType<AaaaRecord>().Select(r => r.Address));
+            return (list.Distinct().ToList(), a.Canonical);
+        }
+
+        private sealed class Followed
+        {
+            public Followed(IReadOnlyList<DnsResourceRecord> records, string canonical, List<string> chain, bool nxDomain, bool truncated)
+            {
+                Records = records; Canonical = canonical; Chain = chain; NxDomain = nxDomain; Truncated = truncated;
+            }
+
+            public IReadOnlyList<DnsResourceRecord> Records { get; }
+            /// <summary>The name the records (or NXDOMAIN) are at.</summary>
+            public string Canonical { get; }
+            /// <summary>The queried name, then each CNAME target.</summary>
+            public List<string> Chain { get; }
+            public bool NxDomain { get; }
+            public bool Truncated { get; }
+        }
+
+        /// <summary>
+        /// One lookup with CNAMEs followed: those in the answer first, then by asking for a target
+        /// the answer stops at. At most <see cref="MaxCnameHops"/> CNAMEs; a loop (a → b → a) is a
+        /// DnsFailure as soon as it closes, so neither a hang nor unbounded recursion.
+        /// </summary>
+        private async Task<Followed> FollowAsync(string name, QueryType type, CancellationToken ct)
+        {
+            var chain = new List<string> { name };
+            var current = name;
+            var truncated = false;
+            while (true)
+            {
+                var queried = current;
+                var r = await QueryAsync(queried, type, ct).ConfigureAwait(false);
+                truncated |= r.Header.ResultTruncated;
+                if (r.Header.ResponseCode == DnsHeaderResponseCode.NotExistentDomain)
+                    return new Followed(Array.Empty<DnsResourceRecord>(), queried, chain, true, truncated);
+                Check(r, queried, type.ToString());
+                var cnames = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var c in r.Answers.CnameRecords())
+                {
+                    var owner = Norm(c.DomainName);
+                    if (!cnames.ContainsKey(owner)) cnames[owner] = Norm(c.CanonicalName);
+                }
+                while (true)
+                {
+                    var at = current;
+                    var hits = r.Answers.Where(x => (int)x.RecordType == (int)type && Norm(x.DomainName) == at).ToList();
+                    if (hits.Count > 0) return new Followed(hits, current, chain, false, truncated);
+                    if (!cnames.TryGetValue(current, out var target)) break;
+                    if (chain.Contains(target))
+                    {
+                        chain.Add(target);
+                        throw new DiscoveryException(DiscoveryErrorKind.DnsFailure,
+                            $"'{name}' is a CNAME loop ({string.Join(" -> ", chain)}): it never leads to a {type} record.");
+                    }
+                    chain.Add(target);
+                    if (chain.Count > MaxCnameHops + 1)
+                        throw new DiscoveryException(DiscoveryErrorKind.DnsFailure,
+                            $"'{name}' leads through more than {MaxCnameHops} CNAMEs ({string.Join(" -> ", chain)}): not followed further.");
+                    current = target;
+                }
+                if (current == queried) return new Followed(Array.Empty<DnsResourceRecord>(), current, chain, false, truncated); // NODATA
+                // The answer stops at a CNAME whose target it does not include: ask for the target.
+            }
         }
 
         private async Task<IDnsQueryResponse> QueryAsync(string name, QueryType type, CancellationToken ct)
@@ -257,20 +435,55 @@ namespace Omr.Engine.Discovery
             {
                 return await _dns.QueryAsync(name, type, QueryClass.IN, ct).ConfigureAwait(false);
             }
+            catch (DnsResponseException ex) when (ex.Code == DnsResponseCode.ConnectionTimeout)
+            {
+                throw TimedOut(name, type, ex);
+            }
+            catch (DnsResponseException ex) when (ex.Message.IndexOf("truncated", StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                throw new DiscoveryException(DiscoveryErrorKind.DnsFailure, $"DNS query {type} {name} failed: the answer is truncated even over TCP (larger than one 64 KiB DNS message), so it cannot be read.", ex);
+            }
             catch (DnsResponseException ex)
             {
                 throw new DiscoveryException(DiscoveryErrorKind.DnsFailure, $"DNS query {type} {name} failed: {ex.DnsError}: {ex.Message}", ex);
             }
-            catch (Exception ex) when (ex is SocketException || ex is TimeoutException || ex is System.IO.IOException)
+            catch (TimeoutException ex)
+            {
+                throw TimedOut(name, type, ex);
+            }
+            catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
+            {
+                throw TimedOut(name, type, ex);
+            }
+            catch (Exception ex) when (ex is SocketException || ex is System.IO.IOException || ex is ArgumentException)
             {
                 throw new DiscoveryException(DiscoveryErrorKind.DnsFailure, $"DNS query {type} {name} failed: {ex.Message}", ex);
             }
         }
 
+        private DiscoveryException TimedOut(string name, QueryType type, Exception ex) =>
+            new DiscoveryException(DiscoveryErrorKind.DnsFailure,
+                $"DNS query {type} {name} timed out: no answer from {string.Join(", ", _dns.NameServers.Select(s => s.ToString()))} within {_timeout.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s ({DnsLookup.Attempts} attempts).", ex);
+
         private static void Check(IDnsQueryResponse r, string name, string type)
         {
             if (r.HasError && r.Header.ResponseCode != DnsHeaderResponseCode.NotExistentDomain)
                 throw new DiscoveryException(DiscoveryErrorKind.DnsFailure, $"DNS query {type} {name} failed: {r.Header.ResponseCode} ({r.ErrorMessage}) from {r.NameServer}.");
+        }
+
+        /// <summary>
+        /// A name from an answer as lower-case A-labels without the trailing dot (DnsClient gives
+        /// names with "xn--" labels decoded to Unicode in Value, the wire form in Original).
+        /// </summary>
+        private static string Norm(DnsString name)
+        {
+            var v = name.Value;
+            if (v.Any(c => c > 127))
+            {
+                try { v = new IdnMapping().GetAscii(v.TrimEnd('.')); }
+                catch (ArgumentException) { v = name.Original ?? v; }
+            }
+            return v.TrimEnd('.').ToLowerInvariant();
         }
 
         private static bool IsRoot(string exchange) => exchange == "." || exchange.Length == 0;

@@ -17,6 +17,16 @@ internal sealed class LabZone
 
     public string Apex { get; }
 
+    /// <summary>Names whose every query gets SERVFAIL.</summary>
+    public HashSet<string> ServerFailure { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Names whose queries are never answered (the client's timeout must bound them).</summary>
+    public HashSet<string> Silent { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public bool IsServerFailure(DomainName name) => ServerFailure.Contains(Key(name));
+
+    public bool IsSilent(DomainName name) => Silent.Contains(Key(name));
+
     private static string Key(DomainName n) => n.ToString(true).TrimEnd('.').ToLowerInvariant();
 
     public void Add(DnsRecordBase record)
@@ -62,8 +72,11 @@ internal sealed class LabZone
 /// <summary>The lab's authoritative DNS server (ARSoft DnsServer, UDP + TCP on one endpoint).</summary>
 internal sealed class LabDns : IDisposable
 {
+    /// <summary>An answer over TCP stops short of the 65,535-byte DNS message limit.</summary>
+    private const int TcpAnswerBudget = 60000;
     private readonly LabZone _zone;
     private readonly DnsServer _server;
+    private readonly CancellationTokenSource _stopping = new();
     private int _stopped;
 
     private LabDns(LabZone zone, DnsServer server, IPEndPoint endPoint)
@@ -95,13 +108,20 @@ internal sealed class LabDns : IDisposable
         return dns;
     }
 
-    private Task OnQueryReceivedAsync(object sender, QueryReceivedEventArgs e)
+    private async Task OnQueryReceivedAsync(object sender, QueryReceivedEventArgs e)
     {
-        if (e.Query is DnsMessage query) e.Response = Answer(query);
-        return Task.CompletedTask;
+        if (e.Query is not DnsMessage query) return;
+        if (query.Questions.Count == 1 && _zone.IsSilent(query.Questions[0].Name))
+        {
+            // Never answered: the query is held until the lab stops (then dropped with the socket).
+            try { await Task.Delay(Timeout.Infinite, _stopping.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { /* stopping */ }
+            return;
+        }
+        e.Response = Answer(query, e.TransportProtocol == TransportProtocol.Tcp);
     }
 
-    internal DnsMessage Answer(DnsMessage query)
+    internal DnsMessage Answer(DnsMessage query, bool tcp = false)
     {
         var response = query.CreateResponseInstance();
         response.IsAuthoritiveAnswer = true;
@@ -122,32 +142,85 @@ internal sealed class LabDns : IDisposable
             response.ReturnCode = ReturnCode.Refused;
             return response;
         }
-        if (!_zone.Exists(q.Name))
+        if (_zone.IsServerFailure(q.Name))
         {
-            // Closed world: everything that is not in the lab zone does not exist.
-            response.ReturnCode = ReturnCode.NxDomain;
-            response.AuthorityRecords.Add(_zone.ClosestSoa(q.Name));
+            response.ReturnCode = ReturnCode.ServerFailure;
             return response;
         }
-        var answers = _zone.Get(q.Name).Where(r => q.RecordType == RecordType.Any || r.RecordType == q.RecordType).ToList();
+
+        // CNAMEs are followed inside the zone (RFC 1034 4.3.2), each name once: a loop ends the
+        // chain with the CNAMEs seen so far (the client must notice the loop).
+        var name = q.Name;
+        var visited = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         response.ReturnCode = ReturnCode.NoError;
-        if (answers.Count == 0)
+        while (visited.Add(name.ToString(true).TrimEnd('.')))
         {
-            response.AuthorityRecords.Add(_zone.ClosestSoa(q.Name)); // NODATA
+            if (!_zone.Exists(name))
+            {
+                // Closed world: everything that is not in the lab zone does not exist.
+                response.ReturnCode = ReturnCode.NxDomain;
+                response.AuthorityRecords.Add(_zone.ClosestSoa(name));
+                return response;
+            }
+            var records = _zone.Get(name);
+            var answers = records.Where(r => q.RecordType == RecordType.Any || r.RecordType == q.RecordType).ToList();
+            if (answers.Count == 0 && records.OfType<CNameRecord>().FirstOrDefault() is { } cname)
+            {
+                response.AnswerRecords.Add(cname);
+                name = cname.CanonicalName;
+                continue;
+            }
+            if (answers.Count == 0)
+            {
+                response.AuthorityRecords.Add(_zone.ClosestSoa(name)); // NODATA
+                return response;
+            }
+            AddAnswers(response, answers, tcp);
             return response;
+        }
+        return response;
+    }
+
+    private void AddAnswers(DnsMessage response, List<DnsRecordBase> answers, bool tcp)
+    {
+        var mxs = answers.OfType<MxRecord>().ToList();
+        if (mxs.Count > 20)
+        {
+            // Thousands of MX records: no glue. Over UDP the server truncates (TC) and the client
+            // asks again over TCP; over TCP as many as fit in one 64 KiB DNS message are sent, by
+            // preference, the rest cannot be sent at all. (No TC over TCP: DnsClient rejects that
+            // answer outright, "Unexpected truncated result from TCP response".)
+            if (tcp)
+            {
+                var kept = new List<DnsRecordBase>();
+                int size = 12 + 300;
+                foreach (var mx in mxs.OrderBy(m => m.Preference))
+                {
+                    size += 2 + 10 + 2 + mx.ExchangeDomainName.Labels[0].Length + 1 + 2;
+                    if (size > TcpAnswerBudget) break;
+                    kept.Add(mx);
+                }
+                kept.Reverse(); // the client must sort by preference itself
+                response.AnswerRecords.AddRange(kept);
+            }
+            else
+            {
+                response.AnswerRecords.AddRange(answers);
+            }
+            return;
         }
         response.AnswerRecords.AddRange(answers);
-        foreach (var mx in answers.OfType<MxRecord>())
+        foreach (var mx in mxs)
         {
             foreach (var glue in _zone.Get(mx.ExchangeDomainName).Where(r => r.RecordType is RecordType.A or RecordType.Aaaa))
                 response.AdditionalRecords.Add(glue);
         }
-        return response;
     }
 
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
+        _stopping.Cancel();
         try { _server.Stop(); } catch (Exception ex) when (ex is SocketException or ObjectDisposedException or AggregateException) { /* ignored */ }
     }
 
@@ -221,6 +294,81 @@ internal sealed class LabDns : IDisposable
         zone.Add(new SoaRecord(N(nocontact), LabZone.Ttl, N("ns." + apex), N("hostmaster." + nullmx),
             2026010101, 3600, 600, 86400, LabZone.NegativeTtl));
         zone.Add(new MxRecord(N(nocontact), LabZone.Ttl, 0, DomainName.Root));
+
+        AddDnsFaults(zone, closed, open);
         return zone;
+    }
+
+    /// <summary>How many MX records manymx.&lt;apex&gt; has (more than one DNS message can carry).</summary>
+    public const int ManyMxCount = 5000;
+
+    /// <summary>The address of manymx's i-th MX host (by preference): 127.66.1.1, 127.66.1.2, ... (nothing listens there).</summary>
+    public static string ManyMxAddress(int i) =>
+        "127.66." + (1 + i / 250).ToString(System.Globalization.CultureInfo.InvariantCulture) + "." + (1 + i % 250).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>DNS faults: SERVFAIL, silence, CNAME loops, MX at a CNAME or an IP, thousands of MX, shared addresses, IDN.</summary>
+    private static void AddDnsFaults(LabZone zone, LabServer closed, LabServer open)
+    {
+        var apex = zone.Apex;
+        DomainName N(string s) => DomainName.Parse(s);
+        var closedIp = IPAddress.Parse(closed.Address);
+
+        // SERVFAIL for every query of the name.
+        var servfail = "servfail." + apex;
+        zone.Add(new ARecord(N(servfail), LabZone.Ttl, closedIp));
+        zone.ServerFailure.Add(servfail);
+
+        // Never answered.
+        var timeout = "timeout." + apex;
+        zone.Add(new ARecord(N(timeout), LabZone.Ttl, closedIp));
+        zone.Silent.Add(timeout);
+
+        // a.loop -> b.loop -> a.loop, as a domain and as an MX target.
+        var aLoop = "a.loop." + apex;
+        var bLoop = "b.loop." + apex;
+        zone.Add(new CNameRecord(N(aLoop), LabZone.Ttl, N(bLoop)));
+        zone.Add(new CNameRecord(N(bLoop), LabZone.Ttl, N(aLoop)));
+        var loopmx = "loopmx." + apex;
+        zone.AddSoa(loopmx);
+        zone.Add(new MxRecord(N(loopmx), LabZone.Ttl, 10, N(aLoop)));
+
+        // MX at an alias (RFC 5321 5.1 says it must not be): alias.mx -> closed.mx.
+        var cnamemx = "cnamemx." + apex;
+        var alias = "alias.mx." + apex;
+        zone.AddSoa(cnamemx);
+        zone.Add(new MxRecord(N(cnamemx), LabZone.Ttl, 10, N(alias)));
+        zone.Add(new CNameRecord(N(alias), LabZone.Ttl, N(closed.HostName)));
+
+        // MX whose exchange is an IP address ("MX 10 127.66.0.2.") or a bracketed literal.
+        var ipmx = "ipmx." + apex;
+        zone.AddSoa(ipmx);
+        zone.Add(new MxRecord(N(ipmx), LabZone.Ttl, 10, N(closed.Address)));
+        var bracketmx = "bracketmx." + apex;
+        zone.AddSoa(bracketmx);
+        zone.Add(new MxRecord(N(bracketmx), LabZone.Ttl, 10, N("[" + closed.Address + "]")));
+
+        // 5,000 MX records, each host with its own address (where nothing listens).
+        var manymx = "manymx." + apex;
+        zone.AddSoa(manymx);
+        for (int i = 0; i < ManyMxCount; i++)
+        {
+            var host = "m" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + "." + manymx;
+            zone.Add(new MxRecord(N(manymx), LabZone.Ttl, (ushort)(10 + i), N(host)));
+            zone.Add(new ARecord(N(host), LabZone.Ttl, IPAddress.Parse(ManyMxAddress(i))));
+        }
+
+        // Two MX names with the same address, and a third with its own.
+        var dupaddr = "dupaddr." + apex;
+        zone.AddSoa(dupaddr);
+        zone.Add(new MxRecord(N(dupaddr), LabZone.Ttl, 10, N("dup-a.mx." + apex)));
+        zone.Add(new MxRecord(N(dupaddr), LabZone.Ttl, 20, N("dup-b.mx." + apex)));
+        zone.Add(new MxRecord(N(dupaddr), LabZone.Ttl, 30, N(open.HostName)));
+        zone.Add(new ARecord(N("dup-a.mx." + apex), LabZone.Ttl, closedIp));
+        zone.Add(new ARecord(N("dup-b.mx." + apex), LabZone.Ttl, closedIp));
+
+        // An internationalised domain: bücher.<apex> as its A-label.
+        var idn = LabCatalog.IdnDomain;
+        zone.AddSoa(idn);
+        zone.Add(new MxRecord(N(idn), LabZone.Ttl, 10, N(closed.HostName)));
     }
 }

@@ -197,15 +197,16 @@ namespace Omr.Commands
                     WriteWarning($"-Domain {string.Join(", ", Domain)} is not tested: with -ComputerName, -Domain only names the one domain the hosts serve. Test the domains in a separate call.");
                 foreach (var host in ComputerName)
                 {
-                    if (string.IsNullOrWhiteSpace(host)) continue;
+                    // Every value gets one answer: a bad one an InvalidTarget error (the others go on).
+                    if (Rejected(TargetParser.ParseHost(host))) continue;
                     Enqueue(() => scanner.TryAddHost(host, context, host));
                 }
             }
-            else if (Domain != null && Domain.Any(d => !string.IsNullOrWhiteSpace(d)))
+            else if (Domain != null && Domain.Length > 0)
             {
                 foreach (var domain in Domain)
                 {
-                    if (string.IsNullOrWhiteSpace(domain)) continue;
+                    if (Rejected(TargetParser.ParseDomain(domain))) continue;
                     Enqueue(() => scanner.TryAddDomain(domain, domain));
                 }
             }
@@ -237,6 +238,17 @@ namespace Omr.Commands
                     throw new PipelineStoppedException();
                 }
             }
+        }
+
+        /// <summary>Writes the InvalidTarget error of an unusable input (the raw value as TargetObject); true when it was one.</summary>
+        private bool Rejected(ParsedTarget target)
+        {
+            if (target.IsValid) return false;
+            WriteError(new ErrorRecord(new ArgumentException(target.Message), target.ErrorId, ErrorCategory.InvalidArgument, target.Raw)
+            {
+                ErrorDetails = new ErrorDetails(target.Message) { RecommendedAction = RecommendedAction(target.ErrorId!) },
+            });
+            return true;
         }
 
         protected override void EndProcessing()
@@ -301,6 +313,7 @@ namespace Omr.Commands
             "NoMailHost" => "The domain publishes no usable mail host; nothing to test.",
             "DnsFailure" => "Check that the DNS server (-DnsServer) answers, then run again.",
             "HostNotFound" => "Check the host name, or pass its address.",
+            "InvalidTarget" => "Give a domain name (-Domain example.com), or a host name or address (-ComputerName mail.example.com, 192.0.2.1).",
             _ => null,
         };
 
