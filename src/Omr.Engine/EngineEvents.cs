@@ -35,6 +35,13 @@ namespace Omr.Engine
         public Exception? Exception { get; }
     }
 
+    /// <summary>Something the user should know that is not an error (WriteWarning).</summary>
+    public sealed class EngineWarningEvent : EngineEvent
+    {
+        public EngineWarningEvent(string message) { Message = message; }
+        public string Message { get; }
+    }
+
     public sealed class EngineVerboseEvent : EngineEvent
     {
         public EngineVerboseEvent(string message) { Message = message; }

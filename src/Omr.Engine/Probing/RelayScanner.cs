@@ -280,15 +280,23 @@ namespace Omr.Engine.Probing
                     PublishResult(item, NullMxResult(domain, routing.Domain));
                     return;
                 }
+                foreach (var note in routing.Notes) Publish(new EngineVerboseEvent(note));
+                if (routing.OmittedHosts > 0)
+                    Publish(new EngineWarningEvent($"{routing.Domain}: {routing.OmittedHosts} MX host(s) beyond the {routing.Hosts.Count} most preferred were not tested."));
                 var usable = routing.Hosts.Where(h => h.Addresses.Count > 0).ToList();
                 foreach (var bad in routing.Hosts.Where(h => h.Addresses.Count == 0))
                 {
-                    PublishError(item, new EngineErrorEvent("NoMailHost", EngineErrorCategory.ObjectNotFound,
+                    // A host that failed to resolve is a DNS failure, not a missing host.
+                    var kind = bad.ProblemKind ?? DiscoveryErrorKind.NoMailHost;
+                    PublishError(item, new EngineErrorEvent(kind.ToString(), kind == DiscoveryErrorKind.DnsFailure ? EngineErrorCategory.ConnectionError : EngineErrorCategory.ObjectNotFound,
                         $"Domain '{routing.Domain}': {bad.Problem ?? $"MX host '{bad.Name}' has no address"}.", input ?? domain, null));
                 }
                 foreach (var h in usable)
                 {
-                    Publish(new EngineVerboseEvent($"{routing.Domain}: {(h.ImplicitMx ? "implicit MX" : "MX " + h.Preference)} {h.Name} -> {string.Join(", ", h.Addresses)}"));
+                    foreach (var note in h.Notes) Publish(new EngineVerboseEvent(note));
+                    var aka = h.Aliases.Count > 0 ? " (also " + string.Join(", ", h.Aliases) + ")" : string.Empty;
+                    var canon = h.CanonicalName != null ? " (alias of " + h.CanonicalName + ")" : string.Empty;
+                    Publish(new EngineVerboseEvent($"{routing.Domain}: {(h.ImplicitMx ? "implicit MX" : "MX " + h.Preference)} {h.Name}{aka}{canon} -> {string.Join(", ", h.Addresses)}"));
                     await StartAddressesAsync(item, domain.Trim(), routing.Domain, h.Name, h.Preference, h.Addresses).ConfigureAwait(false);
                 }
             }

@@ -37,6 +37,9 @@ namespace Omr.Commands
                 case EngineVerboseEvent v:
                     WriteVerbose(v.Message);
                     return true;
+                case EngineWarningEvent w:
+                    WriteWarning(w.Message);
+                    return true;
                 default:
                     return false;
             }
