@@ -233,20 +233,23 @@ namespace Omr.Engine.Probing
         /// when it is spent. A multi-line reply whose lines carry different codes, a line that is not
         /// "ddd", "ddd text" or "ddd-text", or a code outside 2xx-5xx is a protocol violation.
         /// </summary>
-        public async Task<SmtpReply> ReadReplyAsync(CancellationToken ct, bool isGreeting = false)
+        public async Task<SmtpReply> ReadReplyAsync(CancellationToken ct, bool isGreeting = false) => await ReadReplyAsync(ct, isGreeting, null).ConfigureAwait(false);
+
+        /// <summary>As above; <paramref name="dropped"/> sees the text of each line read past the reply-line bound.</summary>
+        public async Task<SmtpReply> ReadReplyAsync(CancellationToken ct, bool isGreeting, Action<string>? dropped)
         {
             var started = DateTimeOffset.UtcNow;
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             cts.CancelAfter(_limits.ReplyTimeout);
             var lines = new List<string>(1);
             int code = -1;
-            long dropped = 0;
+            long droppedLines = 0;
             long bytesBefore = BytesRead;
             try
             {
                 while (true)
                 {
-                    var line = await ReadLineAsync(cts.Token, isGreeting && lines.Count == 0 && dropped == 0).ConfigureAwait(false);
+                    var line = await ReadLineAsync(cts.Token, isGreeting && lines.Count == 0 && droppedLines == 0).ConfigureAwait(false);
                     bool keep = lines.Count < _limits.MaxReplyLines;
                     if (keep) _transcript.Add("S", line.Text + (line.Truncated ? "…[line truncated]" : string.Empty), Tag);
                     var text = line.Text;
@@ -262,7 +265,7 @@ namespace Omr.Engine.Probing
                     else if (lineCode != code)
                         throw new SmtpSessionException(SmtpFailureKind.ProtocolViolation, $"reply code changed within a multi-line reply ({code} then {lineCode})");
                     if (keep) lines.Add(text.Length > 4 ? text.Substring(4) : string.Empty);
-                    else dropped++;
+                    else { droppedLines++; dropped?.Invoke(text.Length > 4 ? text.Substring(4) : string.Empty); }
                     if (text.Length == 3 || text[3] == ' ')
                         break;
                 }
@@ -283,7 +286,7 @@ namespace Omr.Engine.Probing
                     ? $"the reply was still incomplete after {_limits.ReplyTimeout.TotalSeconds:0.#} s"
                     : $"no reply within {_limits.ReplyTimeout.TotalSeconds:0.#} s");
             }
-            if (dropped > 0) _transcript.Note($"{dropped} further line(s) of this reply were read and dropped (more than {_limits.MaxReplyLines})");
+            if (droppedLines > 0) _transcript.Note($"{droppedLines} further line(s) of this reply were read and dropped (more than {_limits.MaxReplyLines})");
             var elapsed = DateTimeOffset.UtcNow - started;
             if (elapsed > SlowestReply) SlowestReply = elapsed;
             Replies++;

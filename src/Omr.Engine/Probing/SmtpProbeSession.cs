@@ -372,10 +372,17 @@ namespace Omr.Engine.Probing
         {
             stage("EHLO");
             await conn.SendAsync("EHLO " + helo, ct).ConfigureAwait(false);
-            var ehlo = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+            // A huge EHLO list is read and dropped past the line bound, but the extensions the
+            // battery depends on are still noticed wherever they are in it.
+            var late = new List<string>();
+            var ehlo = await conn.ReadReplyAsync(ct, false, line =>
+            {
+                var k = Keyword(line.Trim());
+                if (late.Count < 16 && Array.IndexOf(KnownExtensions, k) >= 0 && !late.Contains(k)) late.Add(Transcript.Sanitize(line.Trim()));
+            }).ConfigureAwait(false);
             if (ehlo.Code == 421) throw Closing(ehlo);
             if (ehlo.IsPositive)
-                return ehlo.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).ToArray();
+                return ehlo.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).Concat(late).ToArray();
             stage("HELO");
             await conn.SendAsync("HELO " + helo, ct).ConfigureAwait(false);
             var h = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
@@ -385,6 +392,9 @@ namespace Omr.Engine.Probing
             await QuitAsync(conn, ct).ConfigureAwait(false);
             return null;
         }
+
+        /// <summary>EHLO keywords that change how the session is run or what the result reports.</summary>
+        private static readonly string[] KnownExtensions = { "PIPELINING", "STARTTLS", "AUTH", "SIZE", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "DSN", "REQUIRETLS" };
 
         private static SmtpSessionException Closing(SmtpReply r)
             => new SmtpSessionException(SmtpFailureKind.ConnectionClosed, "the server is closing the session: " + Transcript.Sanitize(r.ToString()));
