@@ -70,6 +70,7 @@ $Root = $PSScriptRoot
 $Out = Join-Path $Root 'out'
 $ModuleOut = Join-Path $Out 'Omr'
 $LabOut = Join-Path $Out 'lab'
+$FleetOut = Join-Path $Out 'fleet'
 $TestResults = Join-Path $Out 'TestResults'
 $DependencyFolder = 'dependencies'
 
@@ -132,6 +133,9 @@ function Invoke-Build {
         # The lab: dotnet out/lab/Omr.Lab.dll
         Remove-Item -Recurse -Force -LiteralPath $LabOut -ErrorAction SilentlyContinue
         Invoke-Native dotnet 'publish', 'src/Omr.Lab/Omr.Lab.csproj', '-c', $Configuration, '--no-build', '-nologo', '-v', 'q', '-o', $LabOut | Out-Null
+        # The latency fleet for Bench: dotnet out/fleet/Omr.Fleet.dll
+        Remove-Item -Recurse -Force -LiteralPath $FleetOut -ErrorAction SilentlyContinue
+        Invoke-Native dotnet 'publish', 'src/Omr.Fleet/Omr.Fleet.csproj', '-c', $Configuration, '--no-build', '-nologo', '-v', 'q', '-o', $FleetOut | Out-Null
 
         # The module: out/Omr/{Omr.psd1, Omr.dll, Omr.Format.ps1xml, en-US/, dependencies/}
         Remove-Item -Recurse -Force -LiteralPath $ModuleOut -ErrorAction SilentlyContinue
@@ -181,10 +185,12 @@ function Invoke-Build {
         $leaked = Get-ChildItem -LiteralPath $ModuleOut -Recurse -File | Where-Object { & $isPowerShellOwn $_.Name }
         if ($leaked) { throw "PowerShell's own assemblies must not ship: $($leaked.Name -join ', ')" }
         if (-not (Test-Path -LiteralPath (Join-Path $LabOut 'Omr.Lab.dll'))) { throw 'out/lab/Omr.Lab.dll was not produced.' }
+        if (-not (Test-Path -LiteralPath (Join-Path $FleetOut 'Omr.Fleet.dll'))) { throw 'out/fleet/Omr.Fleet.dll was not produced.' }
 
         Remove-Item -Recurse -Force -LiteralPath $stage -ErrorAction SilentlyContinue
         Write-Host "   module: $ModuleOut ($((Get-ChildItem -LiteralPath $deps -Filter *.dll).Count) dependency assemblies)"
         Write-Host "   lab:    $(Join-Path $LabOut 'Omr.Lab.dll')"
+        Write-Host "   fleet:  $(Join-Path $FleetOut 'Omr.Fleet.dll')"
     }
     finally {
         Pop-Location
