@@ -31,7 +31,8 @@ internal sealed class FleetOptions
 ///   [--port P] [--net 77] [--shared-domains M] [--shared-open-domains 50] [--shared-limit 10]
 ///   [--tarpit-sec 5] [--out-dir DIR] [--no-inline-truth] [--no-stdin]
 /// A latency fleet of SMTP servers on 127.NET.x.y (one port), plus DNS on 127.NET.254.1 (same port).
-/// Prints one JSON manifest line; then reads stdin: a line "stats" prints one {"stats":...} line;
+/// Prints one JSON manifest line; then reads stdin: a line "stats" prints one {"stats":...} line (counters
+/// since the start or the last "reset" line, which zeroes them and answers {"reset":true});
 /// EOF stops the fleet (it writes DIR/stats.json first).
 /// </summary>
 public static class Program
@@ -135,7 +136,18 @@ public static class Program
                     string? line;
                     while ((line = Console.In.ReadLine()) != null)
                     {
-                        if (line.Trim().Equals("stats", StringComparison.OrdinalIgnoreCase))
+                        if (line.Trim().Equals("reset", StringComparison.OrdinalIgnoreCase))
+                        {
+                            foreach (var s in all)
+                            {
+                                Interlocked.Exchange(ref s.Connections, 0); Interlocked.Exchange(ref s.Refused, 0); Interlocked.Exchange(ref s.Rounds, 0);
+                                Interlocked.Exchange(ref s.Commands, 0); Interlocked.Exchange(ref s.PeakActive, 0); Interlocked.Exchange(ref s.PeakPerClient, 0);
+                            }
+                            Interlocked.Exchange(ref dns.Queries, 0);
+                            Console.Out.WriteLine("{\"reset\":true}");
+                            Console.Out.Flush();
+                        }
+                        else if (line.Trim().Equals("stats", StringComparison.OrdinalIgnoreCase))
                         {
                             var stats = new JsonObject { ["stats"] = Stats(all, dns) };
                             Console.Out.WriteLine(stats.ToJsonString());
@@ -296,8 +308,20 @@ public static class Program
             ["peakPerClient"] = Interlocked.Read(ref s.PeakPerClient),
         }).ToArray());
         var listening = all.Where(s => !s.Shared).ToList();
+        var byPipelining = new JsonObject();
+        foreach (var g in listening.Where(s => s.Kind is Kind.Open or Kind.Closed or Kind.Trick).GroupBy(s => s.Pipelining ? "pipelining" : "plain"))
+        {
+            byPipelining[g.Key] = new JsonObject
+            {
+                ["servers"] = g.Count(),
+                ["connections"] = g.Sum(s => Interlocked.Read(ref s.Connections)),
+                ["rounds"] = g.Sum(s => Interlocked.Read(ref s.Rounds)),
+                ["maxRounds"] = g.Max(s => Interlocked.Read(ref s.Rounds)),
+            };
+        }
         return new JsonObject
         {
+            ["byPipelining"] = byPipelining,
             ["connections"] = listening.Sum(s => Interlocked.Read(ref s.Connections)),
             ["rounds"] = listening.Sum(s => Interlocked.Read(ref s.Rounds)),
             ["commands"] = listening.Sum(s => Interlocked.Read(ref s.Commands)),
