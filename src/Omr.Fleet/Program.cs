@@ -32,7 +32,8 @@ internal sealed class FleetOptions
 ///   [--tarpit-sec 5] [--out-dir DIR] [--no-inline-truth] [--no-stdin]
 /// A latency fleet of SMTP servers on 127.NET.x.y (one port), plus DNS on 127.NET.254.1 (same port).
 /// Prints one JSON manifest line; then reads stdin: a line "stats" prints one {"stats":...} line (counters
-/// since the start or the last "reset" line, which zeroes them and answers {"reset":true});
+/// since the start or the last "reset" line, which zeroes them, forgets the greylisting triples and
+/// answers {"reset":true});
 /// EOF stops the fleet (it writes DIR/stats.json first).
 /// </summary>
 public static class Program
@@ -144,6 +145,7 @@ public static class Program
                                 Interlocked.Exchange(ref s.Commands, 0); Interlocked.Exchange(ref s.PeakActive, 0); Interlocked.Exchange(ref s.PeakPerClient, 0);
                             }
                             Interlocked.Exchange(ref dns.Queries, 0);
+                            smtp.ResetGreylist();
                             Console.Out.WriteLine("{\"reset\":true}");
                             Console.Out.Flush();
                         }

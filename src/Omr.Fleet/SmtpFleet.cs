@@ -41,6 +41,9 @@ internal sealed class SmtpFleet
 
     public int Port { get; private set; }
 
+    /// <summary>Forgets every greylisting triple (each measured run meets first-time greylisting).</summary>
+    public void ResetGreylist() => _greylist.Clear();
+
     /// <summary>Binds every listening server on one port (retrying with a fresh port when one address has it taken).</summary>
     public void Bind(IReadOnlyList<FleetServer> servers)
     {
