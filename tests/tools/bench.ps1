@@ -256,7 +256,8 @@ function Read-OmrResults([string] $Path) {
 }
 
 function Read-NmapResults([string] $Text) {
-    # One entry per 'Nmap scan report' block. Open: 'Server is an open relay'; Closed: "doesn't seem";
+    # One entry per 'Nmap scan report' block. Open: 'Server is an open relay'; Closed: "doesn't seem"
+    # or "isn't an open relay" (e.g. ', authentication needed');
     # Unreachable: the port is not open; Inconclusive: the script ran into an error or did not run.
     $map = @{}
     $blocks = [regex]::Split($Text, '(?m)^(?=Nmap scan report for )') | Where-Object { $_ -like 'Nmap scan report for *' }
@@ -266,7 +267,7 @@ function Read-NmapResults([string] $Text) {
         $script = [regex]::Match($block, '(?m)^\|[_ ]smtp-open-relay:\s*(.*?)\s*$')
         $line = if ($script.Success) { $script.Groups[1].Value } else { '' }
         $verdict = if ($line -match 'Server is an open relay') { 'Open' }
-        elseif ($line -like "Server doesn't seem to be an open relay*") { 'Closed' }
+        elseif ($line -like "Server doesn't seem to be an open relay*" -or $line -like "Server isn't an open relay*") { 'Closed' }
         elseif ($state -and $state -ne 'open') { 'Unreachable' }
         else { 'Inconclusive' }
         $map[$address] = [pscustomobject]@{ address = $address; verdict = $verdict; state = $state; line = $line }
@@ -482,7 +483,7 @@ Write-Host ("   physical limit ceil(N/C)*K*L = ceil({0}/{1}) * {2:N2} * {3} ms =
 if ($summary.Contains('omr') -and $summary.omr.accuracy.acceptedTestsExact -ne $null) {
     Write-Host "   Omr's accepted tests equal the fleet's truth on $($summary.omr.accuracy.acceptedTestsExact) of $($summary.omr.accuracy.truthOpen) open addresses."
 }
-Write-Host "   nmap verdicts: 'open relay' = Open, 'doesn't seem' = Closed, port not open = Unreachable, anything else = Inconclusive. Below 1x: Omr is faster / smaller."
+Write-Host "   nmap verdicts: 'is an open relay' = Open, 'doesn't seem'/'isn't' = Closed, port not open = Unreachable, anything else = Inconclusive. Below 1x: Omr is faster / smaller."
 if ($shared) {
     Write-Host ("   shared hosts: {0} results for {1} domains; open domains found {2}/{3}; false open {4}; Inconclusive {5}; verdicts {6}" -f $shared.results, $shared.domains,
         $shared.openDomainsFound, $shared.openDomainsTrue, $shared.falseOpen, $shared.inconclusive, (($shared.verdicts.GetEnumerator() | ForEach-Object { "$($_.Value) $($_.Key)" }) -join ', '))
