@@ -16,9 +16,11 @@ Tasks
              a fresh pwsh process (real Postfix/Dovecot peers started first when available).
              Prints one final line 'N passed, N failed[, N skipped]'; exit code 1 on any failure.
     Demo     Build, start the lab, run Test-OpenRelay against a set of lab domains, show the table.
-    Bench    Build, start the lab, measure Test-OpenRelay against nmap's smtp-open-relay script on
-             the same lab hosts (and Omr at scale): median wall-clock time and peak RSS of each
-             tool's own process, printed as ratios Omr/nmap (tests/tools/bench.ps1). Needs nmap
+    Bench    Build, start the latency fleet (out/fleet: N simulated SMTP servers, every reply one
+             simulated round trip), run Test-OpenRelay and nmap's smtp-open-relay (default and
+             tuned) against it, each in its own measured process: median wall, CPU, peak RSS,
+             accuracy against the fleet's truth, ratios Omr/nmap, the physical limit; plus a
+             shared-host domain scan (tests/tools/bench.ps1; JSON in out/bench/). Needs nmap
              (apt-get install -y nmap); a benchmark, not a test: it asserts no figure.
     Package  Build, then zip out/Omr into out/Omr-<version>.zip.
     Clean    Removes out/ and every bin/ and obj/ folder.
@@ -37,6 +39,11 @@ Test: a 'dotnet test --filter' expression for the xunit tests.
 
 .PARAMETER Suite
 Test: All (default), Xunit or Pester.
+
+.PARAMETER Hosts
+Bench: number of fleet servers (default 1000; -Quick 50). Also -LatencyMs (default 50; -Quick 10),
+-Mix (kind=weight,...: open closed trick greylist tarpit drop down or a trick name), -ThrottleLimit
+(Omr's, default 1000), -Repeat (default 3; -Quick 1), -SharedDomains (default 200; -Quick 20).
 
 .PARAMETER NoBuild
 Test/Demo/Bench/Package: use what is already in out/ (and bin/) instead of building first.
@@ -58,9 +65,20 @@ param(
     [ValidateSet('All', 'Xunit', 'Pester')]
     [string] $Suite = 'All',
 
-    [switch] $NoBuild
+    [switch] $NoBuild,
+
+    # Bench (tests/tools/bench.ps1): fleet size, simulated round trip, server mix, Omr's throttle,
+    # runs per tool, shared-host domains; -Quick = 1 run, 50 hosts, 10 ms.
+    [ValidateRange(1, 60000)] [int] $Hosts,
+    [ValidateRange(0, 10000)] [double] $LatencyMs,
+    [string] $Mix,
+    [ValidateRange(1, 100000)] [int] $ThrottleLimit,
+    [ValidateRange(1, 15)] [int] $Repeat,
+    [ValidateRange(0, 10000)] [int] $SharedDomains,
+    [switch] $Quick
 )
 
+$BoundParameters = $PSBoundParameters
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
@@ -70,6 +88,7 @@ $Root = $PSScriptRoot
 $Out = Join-Path $Root 'out'
 $ModuleOut = Join-Path $Out 'Omr'
 $LabOut = Join-Path $Out 'lab'
+$FleetOut = Join-Path $Out 'fleet'
 $TestResults = Join-Path $Out 'TestResults'
 $DependencyFolder = 'dependencies'
 
@@ -132,6 +151,9 @@ function Invoke-Build {
         # The lab: dotnet out/lab/Omr.Lab.dll
         Remove-Item -Recurse -Force -LiteralPath $LabOut -ErrorAction SilentlyContinue
         Invoke-Native dotnet 'publish', 'src/Omr.Lab/Omr.Lab.csproj', '-c', $Configuration, '--no-build', '-nologo', '-v', 'q', '-o', $LabOut | Out-Null
+        # The latency fleet for Bench: dotnet out/fleet/Omr.Fleet.dll
+        Remove-Item -Recurse -Force -LiteralPath $FleetOut -ErrorAction SilentlyContinue
+        Invoke-Native dotnet 'publish', 'src/Omr.Fleet/Omr.Fleet.csproj', '-c', $Configuration, '--no-build', '-nologo', '-v', 'q', '-o', $FleetOut | Out-Null
 
         # The module: out/Omr/{Omr.psd1, Omr.dll, Omr.Format.ps1xml, en-US/, dependencies/}
         Remove-Item -Recurse -Force -LiteralPath $ModuleOut -ErrorAction SilentlyContinue
@@ -181,10 +203,12 @@ function Invoke-Build {
         $leaked = Get-ChildItem -LiteralPath $ModuleOut -Recurse -File | Where-Object { & $isPowerShellOwn $_.Name }
         if ($leaked) { throw "PowerShell's own assemblies must not ship: $($leaked.Name -join ', ')" }
         if (-not (Test-Path -LiteralPath (Join-Path $LabOut 'Omr.Lab.dll'))) { throw 'out/lab/Omr.Lab.dll was not produced.' }
+        if (-not (Test-Path -LiteralPath (Join-Path $FleetOut 'Omr.Fleet.dll'))) { throw 'out/fleet/Omr.Fleet.dll was not produced.' }
 
         Remove-Item -Recurse -Force -LiteralPath $stage -ErrorAction SilentlyContinue
         Write-Host "   module: $ModuleOut ($((Get-ChildItem -LiteralPath $deps -Filter *.dll).Count) dependency assemblies)"
         Write-Host "   lab:    $(Join-Path $LabOut 'Omr.Lab.dll')"
+        Write-Host "   fleet:  $(Join-Path $FleetOut 'Omr.Fleet.dll')"
     }
     finally {
         Pop-Location
@@ -418,12 +442,12 @@ function Invoke-Test {
     0
 }
 
-function Invoke-ToolScript([string] $Name) {
+function Invoke-ToolScript([string] $Name, [string[]] $Extra = @()) {
     # tests/tools/<Name>.ps1 in a fresh pwsh, given the built module and lab; returns its exit code.
     Push-Location $Root
     try {
-        Invoke-Native dotnet 'pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root "tests/tools/$Name.ps1"),
-        '-ModulePath', (Join-Path $ModuleOut 'Omr.psd1'), '-LabPath', (Join-Path $LabOut 'Omr.Lab.dll') -AllowFailure
+        Invoke-Native dotnet (@('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root "tests/tools/$Name.ps1"),
+                '-ModulePath', (Join-Path $ModuleOut 'Omr.psd1'), '-LabPath', (Join-Path $LabOut 'Omr.Lab.dll')) + $Extra) -AllowFailure
     }
     finally { Pop-Location }
 }
@@ -431,8 +455,13 @@ function Invoke-ToolScript([string] $Name) {
 function Invoke-Demo { Invoke-ToolScript 'demo' }
 
 function Invoke-Bench {
-    Write-Step 'Bench: Omr against nmap (tests/tools/bench.ps1)'
-    Invoke-ToolScript 'bench'
+    Write-Step 'Bench: Omr against nmap on the latency fleet (tests/tools/bench.ps1)'
+    $extra = @('-FleetPath', (Join-Path $FleetOut 'Omr.Fleet.dll'))
+    foreach ($name in 'Hosts', 'LatencyMs', 'Mix', 'ThrottleLimit', 'Repeat', 'SharedDomains') {
+        if ($BoundParameters.ContainsKey($name)) { $extra += @("-$name", "$($BoundParameters[$name])") }
+    }
+    if ($Quick) { $extra += '-Quick' }
+    Invoke-ToolScript 'bench' $extra
 }
 
 function Invoke-Package {

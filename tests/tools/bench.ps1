@@ -1,140 +1,154 @@
 #Requires -Version 7.2
 <#
 .SYNOPSIS
-The Bench task of build.ps1: measures Test-OpenRelay's speed and memory against nmap's
-smtp-open-relay script, run in the same invocation against the same lab hosts.
+The Bench task of build.ps1: Test-OpenRelay against nmap's smtp-open-relay script, side by side,
+on a latency fleet (out/fleet/Omr.Fleet.dll) whose every reply costs a simulated round trip.
 
 .DESCRIPTION
-Not a test: it prints figures and ratios, it asserts nothing about them. It fails (exit 1) only
-when it cannot measure: nmap missing, the lab not starting, a run exiting non-zero.
+Not a test: it prints figures and ratios and asserts nothing about them. It fails (exit 1) only
+when it cannot measure: nmap missing, the fleet not starting, a run exiting non-zero.
 
-Starts the embedded lab (tests/TestHelpers.psm1 Start-OmrLab, with a 1 s tarpit) and picks the lab
-servers that answer promptly: open, closed, discard, helo-only, reject-session, hangup and the
-vuln-* servers, all IPv4 127.66.0.x on the lab's one SMTP port.
+The fleet (its own process): -Hosts SMTP servers on 127.<Net>.x.y, one port, every reply delayed by
+-LatencyMs (a pipelined group that arrives in one read costs one round trip; the greeting one too);
+a seeded -Mix of open, closed, trick (closed but for one address shape), greylist, drop and down
+servers; two shared hosts (MX of -SharedDomains domains, at most -SharedLimit connections per
+client, 421 beyond); a DNS server for the zone. It prints its TRUTH: per address the expected
+verdict and the tests that should be accepted.
 
-Workload A  the same hosts for both tools, each in its own process:
-              nmap -Pn -n -T4 -p <port> --script +smtp-open-relay --script-args ... -iL <targets>
-              pwsh: Test-OpenRelay -ComputerName <targets> -Port <port> -TimeoutSec 30
-            plus a baseline pwsh child that only imports the module, so that the memory and time
-            of the PowerShell runtime itself are visible.
-Workload B  scale: the same servers repeated to -ScaleTargets targets (nmap scans a target listed
-            twice twice, so it runs too), Test-OpenRelay with -ThrottleLimit 256.
-
-Every run is repeated -Repeat times (default 3); the median is reported. Wall-clock time is a
-Stopwatch around the child process; peak memory is the child's peak RSS (ru_maxrss via
-/usr/bin/time when present, else VmHWM polled from /proc/<pid>/status), and the pwsh child also
-reports its own PeakWorkingSet64 (VmHWM).
+Against the same fleet, each in its own measured process (wall clock around the process; user+sys
+CPU and peak RSS from /usr/bin/time -f, or /proc/<pid> polling without it), -Repeat times (median):
+  omr            pwsh: Import-Module; Test-OpenRelay -ComputerName (Get-Content targets) -Port p
+                 -ThrottleLimit T | ForEach-Object { write one line per result }   (full battery)
+  pwsh-baseline  pwsh: Import-Module only
+  nmap-default   nmap -Pn -n -p p --script +smtp-open-relay --script-args ... -iL targets
+  nmap-tuned     the same with -T4 --max-parallelism 1000 --min-hostgroup 1000
+Then once: the shared-host run, Test-OpenRelay -Domain (the shared domains) -DnsServer fleetdns.
 
 About nmap's script arguments: smtp-open-relay.from and .to are LOCAL PARTS that the script joins
 with smtp-open-relay.domain (default nmap.scanme.org). Passing whole addresses
 (from=omr-probe@example.org) makes it send MAIL FROM:<omr-probe@example.org@nmap.scanme.org>,
 which no server takes. So the equivalent of Omr's default probe (omr-probe@example.org ->
 relay-test@example.net) is from=omr-probe, to=relay-test, domain=example.net. And the script's
-portrule only fires on ports 25/465/587 or a port already identified as SMTP; the lab listens on
+portrule only fires on ports 25/465/587 or a port already identified as SMTP; the fleet listens on
 a random port, so the script is forced with '+smtp-open-relay' (instead of -sV, which would add
 service detection to nmap's time).
 
-The same script runs the pwsh child (-Child Omr|Baseline); that mode is internal.
+The physical limit: ceil(N/C) * K * L, C = Omr's -ThrottleLimit, L the latency, K the round trips
+Omr needs per address on a pipelining server, MEASURED by the fleet: the delayed writes (greeting
+included, one per pipelined group) it made to the open/closed/trick servers that advertise
+PIPELINING, divided by their number. The nominal K for the brief's engine is 5 (greeting, EHLO,
+about 3 pipelined battery groups); QUIT's reply counts as one more when Omr waits for it.
+
+Writes out/bench/bench-<timestamp>.json and out/bench/latest.json. The same script runs the pwsh
+children (-Child Omr|Baseline|Domain); that mode is internal.
 #>
 [CmdletBinding()]
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
-    [string] $LabPath,
+    [string] $LabPath,   # accepted for build.ps1's common call; unused
+    [string] $FleetPath,
     [string] $OutputPath,
+    [ValidateRange(1, 60000)] [int] $Hosts = 1000,
+    [ValidateRange(0, 10000)] [double] $LatencyMs = 50,
+    [string] $Mix,
+    [ValidateRange(1, 100000)] [int] $ThrottleLimit = 1000,
     [ValidateRange(1, 15)] [int] $Repeat = 3,
-    [ValidateRange(1, 100000)] [int] $ScaleTargets = 1000,
-    [ValidateRange(1, 10000)] [int] $ScaleThrottleLimit = 256,
-    # Measure peak RSS by polling /proc/<pid>/status VmHWM even when /usr/bin/time is present.
-    [switch] $PollMemory,
+    [int] $Seed = 1,
+    [ValidateRange(0, 10000)] [int] $SharedDomains = 200,
+    [ValidateRange(0, 10000)] [int] $SharedOpenDomains = 50,
+    [ValidateRange(1, 1000)] [int] $SharedLimit = 10,
+    [ValidateRange(1, 254)] [int] $Net = 77,
+    [ValidateRange(10, 86400)] [int] $RunTimeoutSec = 1800,
+    [switch] $SkipNmapDefault,
+    # 1 run, 50 hosts, 10 ms, 20 shared domains (5 open).
+    [switch] $Quick,
 
     # Internal: the measured pwsh child.
-    [ValidateSet('Omr', 'Baseline')] [string] $Child,
+    [ValidateSet('Omr', 'Baseline', 'Domain')] [string] $Child,
     [string] $TargetsFile,
+    [string] $ResultFile,
+    [string] $DnsServer,
     [int] $Port,
-    [int] $ThrottleLimit,
-    [switch] $Summary
+    [int] $MaxConnectionsPerAddress
 )
 
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
-$ResultMarker = 'OMR-BENCH-RESULT '
-
 # ------------------------------------------------------------------------------------------------
-# Child mode: one measured pwsh process. Prints one line: OMR-BENCH-RESULT {json}.
+# Child mode: one measured pwsh process; results streamed to -ResultFile, one tab-separated line each.
 # ------------------------------------------------------------------------------------------------
 if ($Child) {
     Import-Module $ModulePath -ErrorAction Stop
-    $report = [ordered]@{ mode = $Child }
-    if ($Child -eq 'Omr') {
-        $targets = @(Get-Content -LiteralPath $TargetsFile | Where-Object { $_ })
-        $params = @{ ComputerName = $targets; Port = $Port; TimeoutSec = 30; ErrorAction = 'SilentlyContinue'; ErrorVariable = 'omrErrors' }
-        if ($ThrottleLimit -gt 0) { $params.ThrottleLimit = $ThrottleLimit }
-        $sw = [System.Diagnostics.Stopwatch]::StartNew()
-        $results = @(Test-OpenRelay @params)
-        $sw.Stop()
-        $report.seconds = $sw.Elapsed.TotalSeconds
-        $report.targets = $targets.Count
-        $report.results = $results.Count
-        $report.errors = @($omrErrors).Count
-        $report.testsPerHost = [int]($results | ForEach-Object { @($_.Tests).Count } | Measure-Object -Maximum).Maximum
-        $report.verdicts = [ordered]@{}
-        foreach ($g in $results | Group-Object { "$($_.Verdict)" }) { $report.verdicts[$g.Name] = $g.Count }
-        if (-not $Summary) {
-            $report.hosts = @($results | ForEach-Object {
-                    [ordered]@{ address = $_.Address; verdict = "$($_.Verdict)"; relayedBy = @($_.RelayedBy); reason = $_.Reason }
-                })
+    if ($Child -eq 'Baseline') { exit 0 }
+    $writer = [IO.StreamWriter]::new($ResultFile)
+    try {
+        $params = @{ Port = $Port; ThrottleLimit = $ThrottleLimit; TimeoutSec = 60; ErrorAction = 'SilentlyContinue' }
+        if ($Child -eq 'Omr') { $params.ComputerName = @(Get-Content -LiteralPath $TargetsFile) }
+        else {
+            $params.Domain = @(Get-Content -LiteralPath $TargetsFile)
+            $params.DnsServer = $DnsServer
+            if ($MaxConnectionsPerAddress -gt 0 -and (Get-Command Test-OpenRelay).Parameters.ContainsKey('MaxConnectionsPerAddress')) {
+                $params.MaxConnectionsPerAddress = $MaxConnectionsPerAddress
+            }
+        }
+        Test-OpenRelay @params | ForEach-Object {
+            $writer.WriteLine("$($_.Domain)`t$($_.Address)`t$($_.Verdict)`t$($_.ReasonCode)`t$($_.RelayedBy -join ',')")
         }
     }
-    $report.peakWorkingSet = [System.Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64
-    [Console]::Out.WriteLine($ResultMarker + ($report | ConvertTo-Json -Compress -Depth 5))
+    finally { $writer.Dispose() }
     exit 0
 }
 
 # ------------------------------------------------------------------------------------------------
 # Bench mode.
 # ------------------------------------------------------------------------------------------------
-Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
-
 function Write-Step([string] $Message) { Write-Host "==> $Message" -ForegroundColor Cyan }
 
 $nmap = Get-Command nmap -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
 if (-not $nmap) {
-    Write-Host 'Bench: nmap is not installed, and the benchmark reports every figure as a ratio against nmap.' -ForegroundColor Red
+    Write-Host 'Bench: nmap is not installed, and the benchmark compares Omr with it.' -ForegroundColor Red
     Write-Host '   Install it:  sudo apt-get install -y nmap     (tests/lab/install-peers.sh installs it too)' -ForegroundColor Red
     exit 1
 }
 $nmapPath = $nmap.Source
 $nmapVersion = ((& $nmapPath --version 2>$null) | Select-Object -First 1) -replace '\s*\(.*$', ''
 
-$timeTool = if (-not $PollMemory -and (Test-Path -LiteralPath '/usr/bin/time')) { '/usr/bin/time' } else { $null }
-if (-not $LabPath) { $LabPath = Get-OmrLabPath }
+if ($Quick) {
+    if (-not $PSBoundParameters.ContainsKey('Hosts')) { $Hosts = 50 }
+    if (-not $PSBoundParameters.ContainsKey('LatencyMs')) { $LatencyMs = 10 }
+    if (-not $PSBoundParameters.ContainsKey('Repeat')) { $Repeat = 1 }
+    if (-not $PSBoundParameters.ContainsKey('SharedDomains')) { $SharedDomains = 20 }
+    if (-not $PSBoundParameters.ContainsKey('SharedOpenDomains')) { $SharedOpenDomains = 5 }
+}
+$repoRoot = Split-Path -Parent (Split-Path -Parent $PSScriptRoot)
+$ModulePath = (Resolve-Path -LiteralPath $ModulePath).Path
+if (-not $FleetPath) { $FleetPath = Join-Path (Split-Path -Parent (Split-Path -Parent $ModulePath)) 'fleet/Omr.Fleet.dll' }
+if (-not (Test-Path -LiteralPath $FleetPath)) { Write-Host "Bench: the fleet is missing at $FleetPath (dotnet pwsh ./build.ps1 Build)." -ForegroundColor Red; exit 1 }
 if (-not $OutputPath) { $OutputPath = Join-Path (Split-Path -Parent (Split-Path -Parent $ModulePath)) 'bench' }
 New-Item -ItemType Directory -Force -Path $OutputPath | Out-Null
 $OutputPath = (Resolve-Path -LiteralPath $OutputPath).Path
-$ModulePath = (Resolve-Path -LiteralPath $ModulePath).Path
+$stamp = [DateTime]::UtcNow.ToString('yyyyMMdd-HHmmss')
+$work = Join-Path $OutputPath "run-$stamp"
+New-Item -ItemType Directory -Force -Path $work | Out-Null
 
-# The pwsh that runs this script runs the children too: 'dotnet pwsh' is dotnet + pwsh.dll.
+$timeTool = if (Test-Path -LiteralPath '/usr/bin/time') { '/usr/bin/time' } else { $null }
 $pwshFile = [Environment]::ProcessPath
 $pwshPrefix = @()
 if ([IO.Path]::GetFileNameWithoutExtension($pwshFile) -eq 'dotnet') { $pwshPrefix = @([Environment]::GetCommandLineArgs()[0]) }
 $pwshDisplay = if ($pwshPrefix) { 'dotnet pwsh' } else { 'pwsh' }
+$clockTicks = 100.0   # USER_HZ for /proc/<pid>/stat
 
 function Invoke-Measured {
-    # Runs one process; returns wall-clock seconds (Stopwatch around the process), peak RSS in KiB,
-    # exit code and its output.
-    param(
-        [Parameter(Mandatory)] [string] $FilePath,
-        [string[]] $ArgumentList = @(),
-        [int] $TimeoutSec = 150
-    )
+    # One process: wall seconds (Stopwatch around it), user/sys CPU seconds, peak RSS KiB, exit code, output.
+    param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList = @(), [int] $TimeoutSec = $RunTimeoutSec, [string] $StdOutFile)
     $psi = [System.Diagnostics.ProcessStartInfo]::new()
-    $rssFile = $null
+    $timeFile = $null
     if ($timeTool) {
-        $rssFile = [IO.Path]::GetTempFileName()
+        $timeFile = [IO.Path]::GetTempFileName()
         $psi.FileName = $timeTool
-        foreach ($a in @('-f', '%M', '-o', $rssFile, $FilePath) + $ArgumentList) { $psi.ArgumentList.Add($a) }
+        foreach ($a in @('-f', 'OMRTIME %e %U %S %M', '-o', $timeFile, $FilePath) + $ArgumentList) { $psi.ArgumentList.Add($a) }
     }
     else {
         $psi.FileName = $FilePath
@@ -144,48 +158,46 @@ function Invoke-Measured {
     $psi.RedirectStandardOutput = $true
     $psi.RedirectStandardError = $true
     $psi.RedirectStandardInput = $true
-
+    $psi.WorkingDirectory = $repoRoot
     $sw = [System.Diagnostics.Stopwatch]::StartNew()
     $process = [System.Diagnostics.Process]::Start($psi)
     try {
         $process.StandardInput.Close()
         $stdout = $process.StandardOutput.ReadToEndAsync()
         $stderr = $process.StandardError.ReadToEndAsync()
-        $hwm = 0L
-        $status = "/proc/$($process.Id)/status"
+        $hwm = 0L; $ticks = 0L
         $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
-        while (-not $process.WaitForExit(10)) {
+        while (-not $process.WaitForExit(20)) {
             if (-not $timeTool) {
                 try {
-                    $line = [IO.File]::ReadAllLines($status) | Where-Object { $_ -like 'VmHWM:*' } | Select-Object -First 1
+                    $st = [IO.File]::ReadAllText("/proc/$($process.Id)/stat")
+                    $f = $st.Substring($st.LastIndexOf(')') + 2).Split(' ')
+                    $ticks = [long]$f[11] + [long]$f[12] + [long]$f[13] + [long]$f[14]
+                    $line = [IO.File]::ReadAllLines("/proc/$($process.Id)/status") | Where-Object { $_ -like 'VmHWM:*' } | Select-Object -First 1
                     if ($line -match '(\d+)\s*kB') { $hwm = [math]::Max($hwm, [long]$Matches[1]) }
                 }
                 catch { Write-Verbose "poll: $_" }
             }
-            if ([DateTime]::UtcNow -gt $deadline) {
-                $process.Kill($true)
-                throw "'$FilePath' did not finish within $TimeoutSec s."
-            }
+            if ([DateTime]::UtcNow -gt $deadline) { $process.Kill($true); throw "'$FilePath' did not finish within $TimeoutSec s." }
         }
         $process.WaitForExit()
         $sw.Stop()
         $out = $stdout.GetAwaiter().GetResult()
         $err = $stderr.GetAwaiter().GetResult()
-        if ($rssFile) {
-            $last = @(Get-Content -LiteralPath $rssFile | Where-Object { $_ -match '^\s*\d+\s*$' }) | Select-Object -Last 1
-            if ($last) { $hwm = [long]$last }
+        $user = $ticks / $clockTicks; $sys = 0.0
+        if ($timeFile) {
+            $t = @(Get-Content -LiteralPath $timeFile | Where-Object { $_ -like 'OMRTIME *' }) | Select-Object -Last 1
+            if ($t) { $p = $t.Split(' '); $user = [double]$p[2]; $sys = [double]$p[3]; $hwm = [long]$p[4] }
         }
+        if ($StdOutFile) { Set-Content -LiteralPath $StdOutFile -Value $out }
         [pscustomobject]@{
-            Seconds  = $sw.Elapsed.TotalSeconds
-            PeakKiB  = $hwm
-            ExitCode = $process.ExitCode
-            StdOut   = $out
-            StdErr   = $err
+            wallSec = $sw.Elapsed.TotalSeconds; userSec = $user; sysSec = $sys; cpuSec = $user + $sys
+            peakRssKiB = $hwm; exitCode = $process.ExitCode; StdOut = $out; StdErr = $err
         }
     }
     finally {
         $process.Dispose()
-        if ($rssFile) { Remove-Item -LiteralPath $rssFile -ErrorAction SilentlyContinue }
+        if ($timeFile) { Remove-Item -LiteralPath $timeFile -ErrorAction SilentlyContinue }
     }
 }
 
@@ -197,250 +209,291 @@ function Get-Median([double[]] $Values) {
     ($sorted[$n / 2 - 1] + $sorted[$n / 2]) / 2
 }
 
-function Read-NmapOutput([string] $Text) {
-    # One entry per 'Nmap scan report' block: address, open (bool), tests accepted, the script line.
+# --- the fleet ---------------------------------------------------------------------------------
+function Start-Fleet([string[]] $Arguments) {
+    $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
+    $psi.ArgumentList.Add($FleetPath)
+    foreach ($a in $Arguments) { $psi.ArgumentList.Add($a) }
+    $psi.UseShellExecute = $false
+    $psi.RedirectStandardInput = $true
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $p = [System.Diagnostics.Process]::Start($psi)
+    $errTask = $p.StandardError.ReadToEndAsync()
+    $read = $p.StandardOutput.ReadLineAsync()
+    if (-not $read.Wait(120000) -or -not $read.Result) {
+        try { $p.Kill($true) } catch { Write-Verbose "$_" }
+        throw "The fleet printed no manifest: $($errTask.Result)"
+    }
+    $manifest = $read.Result | ConvertFrom-Json
+    $manifest | Add-Member -NotePropertyName Process -NotePropertyValue $p
+    $manifest | Add-Member -NotePropertyName StandardErrorTask -NotePropertyValue $errTask -PassThru
+}
+
+function Invoke-FleetCommand($Fleet, [string] $Command) {
+    $Fleet.Process.StandardInput.WriteLine($Command)
+    $Fleet.Process.StandardInput.Flush()
+    $read = $Fleet.Process.StandardOutput.ReadLineAsync()
+    if (-not $read.Wait(30000)) { throw "The fleet did not answer '$Command'." }
+    $read.Result | ConvertFrom-Json
+}
+
+function Stop-Fleet($Fleet) {
+    if (-not $Fleet) { return }
+    try { $Fleet.Process.StandardInput.Close() } catch { Write-Verbose "$_" }
+    if (-not $Fleet.Process.WaitForExit(15000)) { $Fleet.Process.Kill($true) }
+}
+
+# --- reading the tools' answers ----------------------------------------------------------------
+function Read-OmrResults([string] $Path) {
+    $map = @{}
+    foreach ($line in [IO.File]::ReadLines($Path)) {
+        $f = $line.Split("`t")
+        if ($f.Count -lt 5) { continue }
+        $map[$f[1]] = [pscustomobject]@{ domain = $f[0]; address = $f[1]; verdict = $f[2]; reason = $f[3]; accepted = @($f[4].Split(',', [StringSplitOptions]::RemoveEmptyEntries)) }
+    }
+    $map
+}
+
+function Read-NmapResults([string] $Text) {
+    # One entry per 'Nmap scan report' block. Open: 'Server is an open relay'; Closed: "doesn't seem"
+    # or "isn't an open relay" (e.g. ', authentication needed');
+    # Unreachable: the port is not open; Inconclusive: the script ran into an error or did not run.
+    $map = @{}
     $blocks = [regex]::Split($Text, '(?m)^(?=Nmap scan report for )') | Where-Object { $_ -like 'Nmap scan report for *' }
     foreach ($block in $blocks) {
         $address = ([regex]::Match($block, '^Nmap scan report for (\S+)')).Groups[1].Value
+        $state = ([regex]::Match($block, '(?m)^\d+/tcp\s+(\S+)')).Groups[1].Value
         $script = [regex]::Match($block, '(?m)^\|[_ ]smtp-open-relay:\s*(.*?)\s*$')
-        $line = if ($script.Success) { $script.Groups[1].Value } else { '(script did not run)' }
-        $open = $line -match 'Server is an open relay \((\d+)/16'
-        [pscustomobject]@{
-            Address  = $address
-            Open     = $open
-            Accepted = if ($open) { [int]$Matches[1] } else { 0 }
-            Line     = $line
-            Error    = -not $open -and $line -notlike "Server doesn't seem to be an open relay*"
+        $line = if ($script.Success) { $script.Groups[1].Value } else { '' }
+        $verdict = if ($line -match 'Server is an open relay') { 'Open' }
+        elseif ($line -like "Server doesn't seem to be an open relay*" -or $line -like "Server isn't an open relay*") { 'Closed' }
+        elseif ($state -and $state -ne 'open') { 'Unreachable' }
+        else { 'Inconclusive' }
+        $map[$address] = [pscustomobject]@{ address = $address; verdict = $verdict; state = $state; line = $line }
+    }
+    $map
+}
+
+function Get-Accuracy($Truth, [hashtable] $Reported) {
+    $truthOpen = @($Truth | Where-Object expected -EQ 'Open').Count
+    $found = 0; $false_ = 0; $agree = 0; $n = 0; $testsExact = 0; $testsChecked = 0
+    foreach ($t in $Truth) {
+        $r = $Reported[$t.address]
+        if (-not $r) { continue }
+        $n++
+        if ($r.verdict -eq $t.expected) { $agree++ }
+        if ($r.verdict -eq 'Open') { if ($t.expected -eq 'Open') { $found++ } else { $false_++ } }
+        if ($t.expected -eq 'Open' -and $r.PSObject.Properties['accepted']) {
+            $testsChecked++
+            if ((@($r.accepted | Sort-Object) -join ',') -eq (@($t.accepted | Sort-Object) -join ',')) { $testsExact++ }
         }
     }
-}
-
-function Invoke-Nmap([string] $Targets, [int] $Count) {
-    $run = Invoke-Measured -FilePath $nmapPath -ArgumentList ($nmapArgs + @('-iL', $Targets))
-    if ($run.ExitCode -ne 0) { throw "nmap exited $($run.ExitCode): $($run.StdErr)" }
-    $hosts = @(Read-NmapOutput $run.StdOut)
-    if ($hosts.Count -ne $Count) { throw "nmap reported $($hosts.Count) hosts, $Count expected. Output: $($run.StdOut)" }
-    $run | Add-Member -NotePropertyName Hosts -NotePropertyValue $hosts -PassThru
-}
-
-function Invoke-PwshChild([string[]] $ChildArguments) {
-    $arguments = $pwshPrefix + @('-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-ModulePath', $ModulePath) + $ChildArguments
-    $run = Invoke-Measured -FilePath $pwshFile -ArgumentList $arguments
-    $line = @($run.StdOut -split "`r?`n" | Where-Object { $_.StartsWith($ResultMarker) }) | Select-Object -Last 1
-    if ($run.ExitCode -ne 0 -or -not $line) {
-        throw "The pwsh child ($($ChildArguments -join ' ')) exited $($run.ExitCode) without a result.`n$($run.StdOut)`n$($run.StdErr)"
-    }
-    $report = $line.Substring($ResultMarker.Length) | ConvertFrom-Json
-    if (-not $timeTool -or $run.PeakKiB -le 0) { $run.PeakKiB = [long]($report.peakWorkingSet / 1KB) }
-    $run | Add-Member -NotePropertyName Report -NotePropertyValue $report -PassThru
-}
-
-function New-Row([string] $Tool, [string] $Workload, [int] $Hosts, $TestsPerHost, [double] $Seconds, [double] $PeakKiB, [object[]] $Runs) {
-    $perSecond = $Hosts -gt 0 -and $Seconds -gt 0
-    [pscustomobject]@{
-        Tool          = $Tool
-        Workload      = $Workload
-        Hosts         = $Hosts
-        'Tests/host'  = $TestsPerHost
-        'Median s'    = '{0:N2}' -f $Seconds
-        'Hosts/s'     = if ($perSecond) { '{0:N0}' -f ($Hosts / $Seconds) } else { '-' }
-        'Tests/s'     = if ($perSecond -and $TestsPerHost -is [int]) { '{0:N0}' -f ($Hosts * $TestsPerHost / $Seconds) } else { '-' }
-        'Peak RSS MB' = '{0:N1}' -f ($PeakKiB / 1024)
-        'Runs s'      = if ($Runs) { ($Runs | ForEach-Object { '{0:N2}' -f $_.Seconds }) -join ' ' } else { '' }
-        Seconds       = $Seconds
-        PeakKiB       = $PeakKiB
+    [ordered]@{
+        addresses = @($Truth).Count; reported = $n; truthOpen = $truthOpen; foundOpen = $found; missedOpen = $truthOpen - $found
+        falseOpen = $false_; verdictAgreement = if ($n) { [math]::Round($agree / $n, 4) } else { 0.0 }; verdictsAgreeing = $agree
+        acceptedTestsExact = if ($testsChecked) { $testsExact } else { $null }
     }
 }
 
-function Get-Row([string] $Tool, [string] $Workload, [int] $Hosts, $TestsPerHost, [object[]] $Runs) {
-    New-Row $Tool $Workload $Hosts $TestsPerHost (Get-Median @($Runs | ForEach-Object Seconds)) (Get-Median @($Runs | ForEach-Object PeakKiB)) $Runs
-}
-
-function Write-Table([Parameter(ValueFromPipeline)] $InputObject, [string[]] $Property) {
-    end {
-        $columns = foreach ($p in $Property) {
-            if ($p -in 'Hosts', 'Tests/host', 'Median s', 'Hosts/s', 'Tests/s', 'Peak RSS MB') { @{ Expression = $p; Alignment = 'Right' } }
-            elseif ($p -like '*/nmap') { @{ Expression = $p; Alignment = 'Right' } }
-            else { $p }
-        }
-        $text = $input | Format-Table -Property $columns -AutoSize | Out-String -Width 220
-        Write-Host ''
-        Write-Host $text.Trim("`r", "`n")
-        Write-Host ''
-    }
-}
-
-function Format-Ratio([double] $Numerator, [double] $Denominator) {
-    if ($Denominator -le 0) { return 'n/a' }
-    '{0:N2}x' -f ($Numerator / $Denominator)
-}
-
+# --- the run -----------------------------------------------------------------------------------
 $benchWatch = [System.Diagnostics.Stopwatch]::StartNew()
-$wanted = @('open', 'closed', 'discard', 'helo-only', 'reject-session', 'hangup')
-
-Write-Step 'Starting the lab: dotnet out/lab/Omr.Lab.dll --smtp-port 0 --tarpit-sec 1'
-$lab = Start-OmrLab -LabPath $LabPath -ArgumentList '--smtp-port', '0', '--tarpit-sec', '1'
+$load = Get-Content -LiteralPath '/proc/loadavg' -ErrorAction SilentlyContinue
+$fleetArgs = @('--hosts', "$Hosts", '--latency-ms', "$LatencyMs", '--seed', "$Seed", '--net', "$Net", '--out-dir', $work,
+    '--shared-domains', "$SharedDomains", '--shared-open-domains', "$SharedOpenDomains", '--shared-limit', "$SharedLimit")
+if ($Mix) { $fleetArgs += @('--mix', $Mix) }
+Write-Step "Fleet: dotnet $FleetPath $($fleetArgs -join ' ')"
+$fleet = Start-Fleet $fleetArgs
+$results = [ordered]@{}
 try {
-    $servers = @($lab.servers | Where-Object {
-            ($_.name -in $wanted -or $_.name -like 'vuln-*') -and $_.address -match '^\d+\.\d+\.\d+\.\d+$'
-        })
-    foreach ($w in $wanted) { if ($w -notin @($servers | ForEach-Object name)) { Write-Warning "The lab has no server '$w'." } }
-    if ($servers.Count -eq 0) { throw 'No lab server to benchmark.' }
-    $byAddress = @{}
-    foreach ($s in $servers) { $byAddress[$s.address] = $s }
-    $port = [int]$lab.smtpPort
-    Write-Host "   SMTP port $port; $($servers.Count) servers: $(($servers | ForEach-Object name) -join ', ')"
+    $port = [int]$fleet.port
+    $truth = @($fleet.truth)
+    $targets = Join-Path $work 'targets.txt'
+    Write-Host "   $($fleet.hosts) servers, port $port, DNS $($fleet.dns), latency $($fleet.latencyMs) ms; kinds: $(($fleet.kinds.PSObject.Properties | ForEach-Object { "$($_.Name)=$($_.Value)" }) -join ' ')"
+    Write-Host "   truth: $(($fleet.expectedCounts.PSObject.Properties | ForEach-Object { "$($_.Value) $($_.Name)" }) -join ', ')"
+    Write-Host "   $nmapVersion; CPU/RSS: $(if ($timeTool) { "$timeTool -f '%e %U %S %M'" } else { '/proc/<pid> polling (apt-get install -y time for exact figures)' }); $([Environment]::ProcessorCount) CPUs; load before: $(if ($load) { ($load -split ' ')[0..2] -join ' ' } else { '?' })"
 
-    $targetsA = Join-Path $OutputPath 'targets-a.txt'
-    Set-Content -LiteralPath $targetsA -Value @($servers | ForEach-Object address)
-    $targetsB = Join-Path $OutputPath 'targets-b.txt'
-    Set-Content -LiteralPath $targetsB -Value @(0..($ScaleTargets - 1) | ForEach-Object { $servers[$_ % $servers.Count].address })
-
-    $nmapArgs = @('-Pn', '-n', '-T4', '-p', "$port", '--script', '+smtp-open-relay',
+    $nmapBase = @('-Pn', '-n', '-p', "$port", '--script', '+smtp-open-relay',
         '--script-args', 'smtp-open-relay.from=omr-probe,smtp-open-relay.to=relay-test,smtp-open-relay.domain=example.net')
-    $relOut = Resolve-Path -Relative -LiteralPath $OutputPath
-    $nmapCommand = { param($f) "nmap $($nmapArgs -join ' ') -iL $relOut/$f" }
-    $omrCommand = { param($f, $extra) "$pwshDisplay -NoProfile -File tests/tools/bench.ps1 -Child Omr   # Import-Module out/Omr/Omr.psd1; Test-OpenRelay -ComputerName (Get-Content $relOut/$f) -Port $port -TimeoutSec 30$extra" }
-    $baseCommand = "$pwshDisplay -NoProfile -File tests/tools/bench.ps1 -Child Baseline   # Import-Module out/Omr/Omr.psd1 only"
+    $tools = [ordered]@{
+        'omr'           = @{ kind = 'omr'; command = "$pwshDisplay -NoProfile -File tests/tools/bench.ps1 -Child Omr   # Import-Module; Test-OpenRelay -ComputerName (Get-Content targets.txt) -Port $port -ThrottleLimit $ThrottleLimit -TimeoutSec 60 | ForEach-Object { one line per result }" }
+        'pwsh-baseline' = @{ kind = 'baseline'; command = "$pwshDisplay -NoProfile -File tests/tools/bench.ps1 -Child Baseline   # Import-Module only" }
+        'nmap-default'  = @{ kind = 'nmap'; args = $nmapBase; command = "nmap $($nmapBase -join ' ') -iL targets.txt" }
+        'nmap-tuned'    = @{ kind = 'nmap'; args = @('-T4', '--max-parallelism', '1000', '--min-hostgroup', '1000') + $nmapBase; command = "nmap -T4 --max-parallelism 1000 --min-hostgroup 1000 $($nmapBase -join ' ') -iL targets.txt" }
+    }
+    if ($SkipNmapDefault) { $tools.Remove('nmap-default') }
+    foreach ($name in $tools.Keys) { $results[$name] = [System.Collections.Generic.List[object]]::new(); Write-Host "   $name : $($tools[$name].command)" -ForegroundColor DarkGray }
+    $omrStats = [System.Collections.Generic.List[object]]::new()
+    $lastAnswers = @{}
 
-    Write-Host "   $nmapVersion; $(if ($timeTool) { "peak RSS = ru_maxrss via $timeTool" } else { 'peak RSS = VmHWM polled from /proc (no /usr/bin/time: apt-get install -y time)' })"
-    Write-Host "   One untimed warm-up run of each child, then $Repeat timed runs of each, interleaved; median reported. Outputs in $relOut/"
-    $load = Get-Content -LiteralPath '/proc/loadavg' -ErrorAction SilentlyContinue
-    Write-Host "   $([Environment]::ProcessorCount) CPUs; load average before: $(if ($load) { ($load -split ' ')[0..2] -join ' ' } else { '?' }) (other work on the machine skews the figures)"
-
-    # --- Workload A ------------------------------------------------------------------------------
-    Write-Step "Workload A: $($servers.Count) hosts, both tools"
-    Write-Host "   $(& $nmapCommand 'targets-a.txt')" -ForegroundColor DarkGray
-    Write-Host "   $(& $omrCommand 'targets-a.txt' '')" -ForegroundColor DarkGray
-    Write-Host "   $baseCommand" -ForegroundColor DarkGray
-    $nmapA = [System.Collections.Generic.List[object]]::new()
-    $omrA = [System.Collections.Generic.List[object]]::new()
-    $baseA = [System.Collections.Generic.List[object]]::new()
-    # Warm-up (not counted): the first start after a build pays for cold files.
-    $null = Invoke-Nmap $targetsA $servers.Count
-    $null = Invoke-PwshChild @('-Child', 'Omr', '-TargetsFile', $targetsA, '-Port', "$port")
     for ($i = 1; $i -le $Repeat; $i++) {
-        $nmapA.Add((Invoke-Nmap $targetsA $servers.Count))
-        $omrA.Add((Invoke-PwshChild @('-Child', 'Omr', '-TargetsFile', $targetsA, '-Port', "$port")))
-        $baseA.Add((Invoke-PwshChild @('-Child', 'Baseline')))
-        Write-Host ("   run {0}: nmap {1:N2} s {2:N1} MB | Omr {3:N2} s {4:N1} MB (Test-OpenRelay itself {5:N2} s) | baseline {6:N2} s {7:N1} MB" -f $i,
-            $nmapA[-1].Seconds, ($nmapA[-1].PeakKiB / 1024), $omrA[-1].Seconds, ($omrA[-1].PeakKiB / 1024), $omrA[-1].Report.seconds,
-            $baseA[-1].Seconds, ($baseA[-1].PeakKiB / 1024))
-    }
-    $nmapA[-1].StdOut | Set-Content -LiteralPath (Join-Path $OutputPath 'nmap-a.txt')
-    foreach ($r in $omrA) {
-        if ($r.Report.results -ne $servers.Count) { throw "Test-OpenRelay returned $($r.Report.results) results for $($servers.Count) hosts ($($r.Report.errors) errors)." }
+        Write-Step "Run $i of $Repeat"
+        foreach ($name in $tools.Keys) {
+            $tool = $tools[$name]
+            $null = Invoke-FleetCommand $fleet 'reset'
+            switch ($tool.kind) {
+                'omr' {
+                    $rf = Join-Path $work "omr-$i.tsv"
+                    $run = Invoke-Measured $pwshFile ($pwshPrefix + @('-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-ModulePath', $ModulePath,
+                            '-Child', 'Omr', '-TargetsFile', $targets, '-ResultFile', $rf, '-Port', "$port", '-ThrottleLimit', "$ThrottleLimit"))
+                    if ($run.exitCode -ne 0) { throw "The Omr child exited $($run.exitCode): $($run.StdErr)" }
+                    $answers = Read-OmrResults $rf
+                    $stats = (Invoke-FleetCommand $fleet 'stats').stats
+                    $omrStats.Add($stats)
+                }
+                'baseline' {
+                    $run = Invoke-Measured $pwshFile ($pwshPrefix + @('-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-ModulePath', $ModulePath, '-Child', 'Baseline'))
+                    if ($run.exitCode -ne 0) { throw "The baseline child exited $($run.exitCode): $($run.StdErr)" }
+                    $answers = $null
+                }
+                'nmap' {
+                    $run = Invoke-Measured $nmapPath ($tool.args + @('-iL', $targets)) -StdOutFile (Join-Path $work "$name-$i.txt")
+                    if ($run.exitCode -ne 0) { throw "nmap exited $($run.exitCode): $($run.StdErr)" }
+                    $answers = Read-NmapResults $run.StdOut
+                }
+            }
+            $acc = if ($null -ne $answers) { Get-Accuracy $truth $answers } else { $null }
+            $lastAnswers[$name] = $answers
+            $results[$name].Add([pscustomobject]@{ wallSec = $run.wallSec; userSec = $run.userSec; sysSec = $run.sysSec; cpuSec = $run.cpuSec; peakRssKiB = $run.peakRssKiB; accuracy = $acc })
+            Write-Host ("   {0,-14} {1,8:N2} s wall {2,8:N2} s CPU {3,8:N1} MB{4}" -f $name, $run.wallSec, $run.cpuSec, ($run.peakRssKiB / 1024),
+                $(if ($acc) { "   open found $($acc.foundOpen)/$($acc.truthOpen), false open $($acc.falseOpen), verdicts agree $($acc.verdictsAgreeing)/$($acc.reported)" } else { '' }))
+        }
     }
 
-    # --- Workload B ------------------------------------------------------------------------------
-    Write-Step "Workload B: $ScaleTargets targets (the $($servers.Count) servers repeated), -ThrottleLimit $ScaleThrottleLimit"
-    Write-Host "   $(& $nmapCommand 'targets-b.txt')" -ForegroundColor DarkGray
-    Write-Host "   $(& $omrCommand 'targets-b.txt' " -ThrottleLimit $ScaleThrottleLimit")" -ForegroundColor DarkGray
-    Write-Host '   (nmap 7.x scans a target listed twice twice - --unique would collapse them - so it runs the same list.)' -ForegroundColor DarkGray
-    $nmapB = [System.Collections.Generic.List[object]]::new()
-    $omrB = [System.Collections.Generic.List[object]]::new()
-    for ($i = 1; $i -le $Repeat; $i++) {
-        $nmapB.Add((Invoke-Nmap $targetsB $ScaleTargets))
-        $omrB.Add((Invoke-PwshChild @('-Child', 'Omr', '-TargetsFile', $targetsB, '-Port', "$port", '-ThrottleLimit', "$ScaleThrottleLimit", '-Summary')))
-        Write-Host ("   run {0}: nmap {1:N2} s {2:N1} MB | Omr {3:N2} s {4:N1} MB (Test-OpenRelay itself {5:N2} s)" -f $i,
-            $nmapB[-1].Seconds, ($nmapB[-1].PeakKiB / 1024), $omrB[-1].Seconds, ($omrB[-1].PeakKiB / 1024), $omrB[-1].Report.seconds)
-    }
-    $nmapB[-1].StdOut | Set-Content -LiteralPath (Join-Path $OutputPath 'nmap-b.txt')
-    foreach ($r in $omrB) {
-        if ($r.Report.results -ne $ScaleTargets) { throw "Test-OpenRelay returned $($r.Report.results) results for $ScaleTargets targets ($($r.Report.errors) errors)." }
+    # --- shared hosts ------------------------------------------------------------------------
+    $shared = $null
+    if ($SharedDomains -gt 0) {
+        Write-Step "Shared hosts: $SharedDomains domains on 2 MX hosts (limit $SharedLimit connections per client; $([math]::Min($SharedOpenDomains, $SharedDomains)) on the open one)"
+        $hasMax = [bool](& { Import-Module $ModulePath -ErrorAction Stop; (Get-Command Test-OpenRelay).Parameters.ContainsKey('MaxConnectionsPerAddress') } 2>$null)
+        Write-Host "   $pwshDisplay ... Test-OpenRelay -Domain (Get-Content shared-domains.txt) -DnsServer $($fleet.dns) -Port $port -ThrottleLimit $ThrottleLimit$(if ($hasMax) { " -MaxConnectionsPerAddress $SharedLimit" } else { '   (no -MaxConnectionsPerAddress in this build)' })" -ForegroundColor DarkGray
+        $null = Invoke-FleetCommand $fleet 'reset'
+        $rf = Join-Path $work 'shared.tsv'
+        $run = Invoke-Measured $pwshFile ($pwshPrefix + @('-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-ModulePath', $ModulePath,
+                '-Child', 'Domain', '-TargetsFile', (Join-Path $work 'shared-domains.txt'), '-DnsServer', $fleet.dns, '-ResultFile', $rf,
+                '-Port', "$port", '-ThrottleLimit', "$ThrottleLimit", '-MaxConnectionsPerAddress', "$SharedLimit"))
+        if ($run.exitCode -ne 0) { throw "The domain child exited $($run.exitCode): $($run.StdErr)" }
+        $stats = (Invoke-FleetCommand $fleet 'stats').stats
+        $rows = @(Get-Content -LiteralPath $rf | ForEach-Object { $f = $_.Split("`t"); [pscustomobject]@{ domain = $f[0]; address = $f[1]; verdict = $f[2]; reason = $f[3] } })
+        $sharedTruth = @(Import-Csv -LiteralPath (Join-Path $work 'shared-truth.csv'))
+        $openTruth = @($sharedTruth | Where-Object expected -EQ 'Open' | ForEach-Object domain)
+        $openFound = @($rows | Where-Object { $_.verdict -eq 'Open' -and $_.domain -in $openTruth } | ForEach-Object domain | Sort-Object -Unique)
+        $shared = [ordered]@{
+            domains = $SharedDomains; limitPerClient = $SharedLimit; maxConnectionsPerAddressPassed = $hasMax
+            wallSec = $run.wallSec; cpuSec = $run.cpuSec; peakRssKiB = $run.peakRssKiB
+            results = $rows.Count; openDomainsTrue = $openTruth.Count; openDomainsFound = $openFound.Count
+            falseOpen = @($rows | Where-Object { $_.verdict -eq 'Open' -and $_.domain -notin $openTruth }).Count
+            inconclusive = @($rows | Where-Object verdict -EQ 'Inconclusive').Count
+            verdicts = [ordered]@{}
+            hosts = @($stats.shared | ForEach-Object { [ordered]@{ host = $_.host; address = $_.address; kind = $_.kind; sessionsOpened = $_.connections; refused421 = $_.refused; peakPerClient = $_.peakPerClient } })
+            dnsQueries = $stats.dnsQueries
+        }
+        foreach ($g in $rows | Group-Object verdict) { $shared.verdicts[$g.Name] = $g.Count }
     }
 }
 finally {
-    Stop-OmrLab $lab
+    Stop-Fleet $fleet
 }
 
-# --- Findings: what each tool called an open relay (workload A, last run) ----------------------
-Write-Step "Workload A findings (last run): who calls which host an open relay"
-$nmapHosts = @{}
-foreach ($h in $nmapA[-1].Hosts) { $nmapHosts[$h.Address] = $h }
-$omrHosts = @{}
-foreach ($h in $omrA[-1].Report.hosts) { $omrHosts[$h.address] = $h }
-$rows = foreach ($s in $servers) {
-    $n = $nmapHosts[$s.address]
-    $o = $omrHosts[$s.address]
-    $nmapSays = if (-not $n) { '(no report)' } elseif ($n.Open) { "open relay ($($n.Accepted)/16)" } elseif ($n.Error) { "error: $($n.Line)" } else { 'not open' }
-    $omrSays = if (-not $o) { '(no result)' } elseif ($o.verdict -eq 'Open') { "Open ($(@($o.relayedBy).Count)/25)" } else { $o.verdict }
-    $agree = [bool]($n -and $n.Open) -eq [bool]($o -and $o.verdict -eq 'Open')
+# --- summary -----------------------------------------------------------------------------------
+$addrCount = $Hosts
+$summary = [ordered]@{}
+foreach ($name in $results.Keys) {
+    $runs = $results[$name]
+    $wall = Get-Median @($runs | ForEach-Object wallSec)
+    $cpu = Get-Median @($runs | ForEach-Object cpuSec)
+    $summary[$name] = [ordered]@{
+        tool = $name; command = $tools[$name].command; scans = $tools[$name].kind -ne 'baseline'
+        wallSec = [math]::Round($wall, 3); cpuSec = [math]::Round($cpu, 3)
+        userSec = [math]::Round((Get-Median @($runs | ForEach-Object userSec)), 3); sysSec = [math]::Round((Get-Median @($runs | ForEach-Object sysSec)), 3)
+        cpuMsPerAddress = [math]::Round(1000 * $cpu / $addrCount, 3)
+        peakRssMiB = [math]::Round((Get-Median @($runs | ForEach-Object peakRssKiB)) / 1024, 1)
+        accuracy = $runs[-1].accuracy
+        runs = @($runs | ForEach-Object { [ordered]@{ wallSec = [math]::Round($_.wallSec, 3); cpuSec = [math]::Round($_.cpuSec, 3); peakRssKiB = $_.peakRssKiB } })
+    }
+}
+# K: the fleet's own count of the round trips (delayed writes) Omr cost each pipelining server.
+$kRuns = @($omrStats | ForEach-Object {
+        $p = $_.byPipelining.PSObject.Properties['pipelining']
+        if ($p -and $p.Value.servers -gt 0) { $p.Value.rounds / $p.Value.servers }
+    })
+$kPlainRuns = @($omrStats | ForEach-Object {
+        $p = $_.byPipelining.PSObject.Properties['plain']
+        if ($p -and $p.Value.servers -gt 0) { $p.Value.rounds / $p.Value.servers }
+    })
+$kMeasured = if ($kRuns) { Get-Median $kRuns } else { 5.0 }
+$Kplain = if ($kPlainRuns) { Get-Median $kPlainRuns } else { $null }
+$limitSec = [math]::Ceiling($addrCount / $ThrottleLimit) * $kMeasured * $LatencyMs / 1000
+$limit = [ordered]@{
+    formula = 'ceil(N/C) * K * L'; N = $addrCount; C = $ThrottleLimit; latencyMs = $LatencyMs
+    K = [math]::Round($kMeasured, 2); Knominal = 5; KnonPipelining = if ($null -ne $Kplain) { [math]::Round($Kplain, 2) } else { $null }
+    howKIsCounted = 'K measured by the fleet: delayed writes (one per greeting and per read that held complete commands: a pipelined group is one) to the open/closed/trick servers that advertise PIPELINING during the Omr run, divided by their number (median of runs). Nominal 5 = greeting + EHLO + ~3 battery groups; QUIT adds one when its reply is awaited.'
+    seconds = [math]::Round($limitSec, 3)
+    slowestAddressSec = if ($null -ne $Kplain) { [math]::Round($Kplain * $LatencyMs / 1000, 3) } else { $null }
+}
+function Ratio([double] $a, [double] $b) { if ($b -le 0) { $null } else { [math]::Round($a / $b, 3) } }
+$ratios = [ordered]@{}
+foreach ($n in @('nmap-default', 'nmap-tuned')) {
+    if (-not $summary.Contains($n) -or -not $summary.Contains('omr')) { continue }
+    $ratios["omr/$n"] = [ordered]@{
+        wall = Ratio $summary.omr.wallSec $summary[$n].wallSec; cpu = Ratio $summary.omr.cpuSec $summary[$n].cpuSec
+        peakRss = Ratio $summary.omr.peakRssMiB $summary[$n].peakRssMiB
+    }
+}
+if ($summary.Contains('omr')) { $ratios['omr/limit'] = [ordered]@{ wall = Ratio $summary.omr.wallSec $limitSec } }
+
+$report = [ordered]@{
+    schema = 'omr-bench/1'; timestamp = [DateTime]::UtcNow.ToString('o')
+    machine = [ordered]@{ cpus = [Environment]::ProcessorCount; loadBefore = $load; nmap = $nmapVersion; measuredWith = if ($timeTool) { '/usr/bin/time' } else { '/proc polling' } }
+    parameters = [ordered]@{ hosts = $Hosts; latencyMs = $LatencyMs; throttleLimit = $ThrottleLimit; repeat = $Repeat; seed = $Seed; mix = $fleet.mix; quick = [bool]$Quick; pipeliningShare = $fleet.pipeliningShare }
+    fleet = [ordered]@{ kinds = $fleet.kinds; expected = $fleet.expectedCounts; port = $fleet.port; dns = $fleet.dns }
+    tools = @($summary.Values)
+    ratios = $ratios
+    limit = $limit
+    shared = $shared
+    workDir = $work
+}
+
+# --- the table ---------------------------------------------------------------------------------
+$rows = foreach ($s in $summary.Values) {
+    $a = $s.accuracy
     [pscustomobject]@{
-        Server     = $s.name
-        Address    = $s.address
-        'Lab says' = $s.expectedVerdict
-        nmap       = if ($nmapSays.Length -gt 58) { $nmapSays.Substring(0, 55) + '...' } else { $nmapSays }
-        Omr        = $omrSays
-        Agree      = if ($agree) { 'yes' } else { 'NO' }
-        OmrOpen    = [bool]($o -and $o.verdict -eq 'Open')
-        NmapOpen   = [bool]($n -and $n.Open)
-        OmrRelayed = if (-not $o) { '' } elseif (@($o.relayedBy).Count -le 3) { @($o.relayedBy) -join ', ' } else { "$(@($o.relayedBy).Count) tests ($((@($o.relayedBy) | Select-Object -First 3) -join ', '), ...)" }
+        Tool            = $s.tool
+        'Wall s'        = '{0:N2}' -f $s.wallSec
+        'CPU s'         = '{0:N2}' -f $s.cpuSec
+        'CPU ms/addr'   = '{0:N2}' -f $s.cpuMsPerAddress
+        'Peak RSS MB'   = '{0:N1}' -f $s.peakRssMiB
+        'Open found'    = if ($a) { "$($a.foundOpen)/$($a.truthOpen)" } else { '-' }
+        'False open'    = if ($a) { "$($a.falseOpen)" } else { '-' }
+        'Verdicts agree' = if ($a) { '{0}/{1} ({2:P0})' -f $a.verdictsAgreeing, $a.reported, $a.verdictAgreement } else { '-' }
+        'Runs wall s'   = ($s.runs | ForEach-Object { '{0:N2}' -f $_.wallSec }) -join ' '
     }
 }
-$rows | Write-Table -Property Server, Address, 'Lab says', nmap, Omr, Agree
-$both = @($rows | Where-Object { $_.OmrOpen -and $_.NmapOpen })
-$omrOnly = @($rows | Where-Object { $_.OmrOpen -and -not $_.NmapOpen })
-$nmapOnly = @($rows | Where-Object { $_.NmapOpen -and -not $_.OmrOpen })
-$neither = @($rows | Where-Object { -not $_.NmapOpen -and -not $_.OmrOpen })
-$labOpen = @($rows | Where-Object { $_.'Lab says' -eq 'Open' })
-Write-Host ("   Open relays: nmap {0} of {1} hosts, Omr {2} of {1} (lab manifest: {3}). Both: {4}; Omr only: {5}; nmap only: {6}; neither: {7}." -f
-    @($rows | Where-Object NmapOpen).Count, $rows.Count, @($rows | Where-Object OmrOpen).Count, $labOpen.Count,
-    $both.Count, $omrOnly.Count, $nmapOnly.Count, $neither.Count)
-foreach ($r in $omrOnly) { Write-Host "   Omr only: $($r.Server) ($($r.Address)) relayed by $($r.OmrRelayed); nmap: $($r.nmap)" }
-foreach ($r in $nmapOnly) { Write-Host "   nmap only: $($r.Server) ($($r.Address)); Omr: $($r.Omr)" -ForegroundColor Yellow }
-foreach ($r in @($rows | Where-Object { $_.'Lab says' -eq 'Open' -and -not $_.OmrOpen })) {
-    Write-Host "   Lab expects Open but Omr says $($r.Omr): $($r.Server) ($($r.Address)) - the lab's verdict assumes the domain is known; -ComputerName gives Omr only the address." -ForegroundColor Yellow
-}
-$nmapOpenB = @($nmapB[-1].Hosts | Where-Object Open).Count
-$omrOpenB = [int]($omrB[-1].Report.verdicts.PSObject.Properties | Where-Object Name -EQ 'Open' | ForEach-Object Value)
-Write-Host "   Workload B (last run): nmap called $nmapOpenB of $ScaleTargets targets open relays, Omr $omrOpenB (Omr verdicts: $(($omrB[-1].Report.verdicts.PSObject.Properties | ForEach-Object { "$($_.Value) $($_.Name)" }) -join ', '))."
-
-# --- The table ---------------------------------------------------------------------------------
-$omrTests = [int]$omrA[-1].Report.testsPerHost
-$rA = Get-Row 'nmap' 'A' $servers.Count 16 $nmapA
-$oA = Get-Row 'Omr' 'A' $servers.Count $omrTests $omrA
-$bA = Get-Row 'pwsh baseline (import only)' 'A' 0 '-' $baseA
-$rB = Get-Row 'nmap' 'B' $ScaleTargets 16 $nmapB
-$oB = Get-Row 'Omr' "B (throttle $ScaleThrottleLimit)" $ScaleTargets $omrTests $omrB
-# What Test-OpenRelay itself costs: its own Stopwatch inside the child (process start-up and module
-# import excluded; subtracting the baseline's wall clock instead is too noisy) and the child's peak
-# RSS above the baseline's.
-$inProcA = Get-Median @($omrA | ForEach-Object { $_.Report.seconds })
-$inProcB = Get-Median @($omrB | ForEach-Object { $_.Report.seconds })
-$incA = New-Row 'Omr: Test-OpenRelay only' 'A' $servers.Count $omrTests $inProcA ($oA.PeakKiB - $bA.PeakKiB) @()
-$incB = New-Row 'Omr: Test-OpenRelay only' 'B' $ScaleTargets $omrTests $inProcB ($oB.PeakKiB - $bA.PeakKiB) @()
-$incA.'Runs s' = ($omrA | ForEach-Object { '{0:N2}' -f $_.Report.seconds }) -join ' '
-$incB.'Runs s' = ($omrB | ForEach-Object { '{0:N2}' -f $_.Report.seconds }) -join ' '
-
-Write-Step "Results (median of $Repeat; wall clock per process; peak RSS per process)"
-@($rA, $oA, $bA, $incA, $rB, $oB, $incB) |
-    Write-Table -Property Tool, Workload, Hosts, 'Tests/host', 'Median s', 'Hosts/s', 'Tests/s', 'Peak RSS MB', 'Runs s'
-
-$ratios = @(
-    [pscustomobject]@{ Workload = "A ($($servers.Count) hosts)"; 'Time Omr/nmap' = Format-Ratio $oA.Seconds $rA.Seconds; 'Memory Omr/nmap' = Format-Ratio $oA.PeakKiB $rA.PeakKiB
-        'Time (Test-OpenRelay only)/nmap' = Format-Ratio $inProcA $rA.Seconds; 'Memory (Omr-baseline)/nmap' = Format-Ratio ($oA.PeakKiB - $bA.PeakKiB) $rA.PeakKiB
-    }
-    [pscustomobject]@{ Workload = "B ($ScaleTargets targets)"; 'Time Omr/nmap' = Format-Ratio $oB.Seconds $rB.Seconds; 'Memory Omr/nmap' = Format-Ratio $oB.PeakKiB $rB.PeakKiB
-        'Time (Test-OpenRelay only)/nmap' = Format-Ratio $inProcB $rB.Seconds; 'Memory (Omr-baseline)/nmap' = Format-Ratio ($oB.PeakKiB - $bA.PeakKiB) $rB.PeakKiB
-    }
-)
-$ratios | Write-Table -Property Workload, 'Time Omr/nmap', 'Memory Omr/nmap', 'Time (Test-OpenRelay only)/nmap', 'Memory (Omr-baseline)/nmap'
-Write-Host "   Below 1x means Omr is faster / smaller. Omr runs $omrTests relay tests per host, nmap's script 16."
-Write-Host '   Whole-process rows: a Stopwatch around the child process, its peak RSS. The baseline child starts pwsh and imports the module, nothing more.'
-Write-Host "   'Test-OpenRelay only': the cmdlet's own time (a Stopwatch around it inside the child) and the child's peak RSS minus the baseline's;"
-Write-Host "   its time ratio compares that with the whole nmap process, nmap's own start-up included."
-$inner = "   The child's own PeakWorkingSet64 (VmHWM, median): Omr A {0:N1} MB, Omr B {1:N1} MB, baseline {2:N1} MB." -f
-((Get-Median @($omrA | ForEach-Object { $_.Report.peakWorkingSet })) / 1MB), ((Get-Median @($omrB | ForEach-Object { $_.Report.peakWorkingSet })) / 1MB),
-((Get-Median @($baseA | ForEach-Object { $_.Report.peakWorkingSet })) / 1MB)
-Write-Host $inner
+Write-Step "Results: N=$addrCount addresses, L=$LatencyMs ms, Omr -ThrottleLimit $ThrottleLimit, median of $Repeat"
+$right = 'Wall s', 'CPU s', 'CPU ms/addr', 'Peak RSS MB', 'Open found', 'False open', 'Verdicts agree'
+$cols = foreach ($p in @('Tool') + $right + @('Runs wall s')) { if ($p -in $right) { @{ Expression = $p; Alignment = 'Right' } } else { $p } }
 Write-Host ''
-Write-Host 'Commands run (each in its own process, from the repository root):'
-Write-Host "   A: $(& $nmapCommand 'targets-a.txt')"
-Write-Host "   A: $(& $omrCommand 'targets-a.txt' '')"
-Write-Host "   A: $baseCommand"
-Write-Host "   B: $(& $nmapCommand 'targets-b.txt')"
-Write-Host "   B: $(& $omrCommand 'targets-b.txt' " -ThrottleLimit $ScaleThrottleLimit")"
-if ($timeTool) { Write-Host "   each wrapped in: $timeTool -f %M -o <file>   (peak RSS, KiB)" }
+Write-Host (($rows | Format-Table -Property $cols -AutoSize | Out-String -Width 220).Trim("`r", "`n"))
+Write-Host ''
+foreach ($k in $ratios.Keys) {
+    $r = $ratios[$k]
+    Write-Host ("   {0,-18} wall {1}x{2}" -f $k, $r.wall, $(if ($r.Contains('cpu')) { ", CPU $($r.cpu)x, peak RSS $($r.peakRss)x" } else { '' }))
+}
+Write-Host ("   physical limit ceil(N/C)*K*L = ceil({0}/{1}) * {2:N2} * {3} ms = {4:N2} s   (K measured by the fleet on pipelining servers; nominal 5; a non-pipelining server costs {5} round trips = {6} s alone)" -f
+    $addrCount, $ThrottleLimit, $kMeasured, $LatencyMs, $limitSec, $limit.KnonPipelining, $limit.slowestAddressSec)
+if ($summary.Contains('omr') -and $summary.omr.accuracy.acceptedTestsExact -ne $null) {
+    Write-Host "   Omr's accepted tests equal the fleet's truth on $($summary.omr.accuracy.acceptedTestsExact) of $($summary.omr.accuracy.truthOpen) open addresses."
+}
+Write-Host "   nmap verdicts: 'is an open relay' = Open, 'doesn't seem'/'isn't' = Closed, port not open = Unreachable, anything else = Inconclusive. Below 1x: Omr is faster / smaller."
+if ($shared) {
+    Write-Host ("   shared hosts: {0} results for {1} domains; open domains found {2}/{3}; false open {4}; Inconclusive {5}; verdicts {6}" -f $shared.results, $shared.domains,
+        $shared.openDomainsFound, $shared.openDomainsTrue, $shared.falseOpen, $shared.inconclusive, (($shared.verdicts.GetEnumerator() | ForEach-Object { "$($_.Value) $($_.Key)" }) -join ', '))
+    foreach ($h in $shared.hosts) { Write-Host ("      {0} ({1}): {2} sessions opened, {3} refused with 421, peak {4} per client (limit {5})" -f $h.host, $h.kind, $h.sessionsOpened, $h.refused421, $h.peakPerClient, $SharedLimit) }
+    Write-Host ("      {0:N2} s wall, {1:N2} s CPU; -MaxConnectionsPerAddress {2}" -f $shared.wallSec, $shared.cpuSec, $(if ($shared.maxConnectionsPerAddressPassed) { "$SharedLimit passed" } else { 'not available in this build' }))
+}
+$json = $report | ConvertTo-Json -Depth 8
+$file = Join-Path $OutputPath "bench-$stamp.json"
+Set-Content -LiteralPath $file -Value $json
+Set-Content -LiteralPath (Join-Path $OutputPath 'latest.json') -Value $json
+Write-Host "   JSON: $file (and latest.json); tool outputs in $work"
 Write-Host ("Bench done in {0:N0} s." -f $benchWatch.Elapsed.TotalSeconds)
 exit 0

@@ -1,0 +1,145 @@
+namespace Omr.Fleet;
+
+/// <summary>What a fleet server is.</summary>
+internal enum Kind
+{
+    Open, Closed, Trick, Greylist, Tarpit, Drop, Down,
+}
+
+/// <summary>The names a server considers its own (its domain, host name and address literal).</summary>
+internal sealed record Identity(string Domain, string Host, string Address)
+{
+    public string Literal => "[" + Address + "]";
+
+    public bool IsLocal(string domain) =>
+        domain.Equals(Domain, StringComparison.OrdinalIgnoreCase)
+        || domain.Equals(Host, StringComparison.OrdinalIgnoreCase)
+        || domain.Equals(Literal, StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>
+/// The trick variants: a closed server that accepts one address shape. Each matcher looks at the raw
+/// MAIL FROM / RCPT TO arguments exactly as received (angle brackets included).
+/// </summary>
+internal static class Tricks
+{
+    public static readonly IReadOnlyDictionary<string, Func<string, string, Identity, bool>> All =
+        new Dictionary<string, Func<string, string, Identity, bool>>(StringComparer.OrdinalIgnoreCase)
+        {
+            // <user%domain@[own ip]>
+            ["percent-ip"] = (_, r, id) => Inner(r) is { } a && Local(a).Contains('%') && Dom(a).Equals(id.Literal, StringComparison.OrdinalIgnoreCase),
+            // <user%domain@own-host> or @own-domain
+            ["percent-host"] = (_, r, id) => Inner(r) is { } a && Local(a).Contains('%') && !Dom(a).StartsWith('[') && id.IsLocal(Dom(a)),
+            // <"user@domain"> / <"user%domain"> (quoted, no domain)
+            ["quoted"] = (_, r, _) => Inner(r) is { } a && a.Length > 2 && a[0] == '"' && a[^1] == '"',
+            // <"user@domain"@own>
+            ["quoted-at"] = (_, r, id) => Inner(r) is { } a && a.StartsWith('"') && a.LastIndexOf('"') > 0 && a.LastIndexOf('"') < a.Length - 1
+                && a[a.LastIndexOf('"')..].StartsWith("\"@", StringComparison.Ordinal) && id.IsLocal(a[(a.LastIndexOf('"') + 2)..]),
+            // <user@domain@own>
+            ["double-at"] = (_, r, id) => Inner(r) is { } a && !a.Contains('"') && a.Count(c => c == '@') == 2 && !a.StartsWith('@') && id.IsLocal(Dom(a)),
+            // <@route:user@domain>
+            ["source-route"] = (_, r, _) => Inner(r) is { } a && a.StartsWith('@') && a.Contains(':'),
+            // domain!user, bare or at an own name
+            ["bang"] = (_, r, id) => Inner(r) is { } a && Local(a).Contains('!') && (!a.Contains('@') || id.IsLocal(Dom(a))),
+            // user@[foreign address literal]
+            ["literal"] = (_, r, id) => Inner(r) is { } a && !a.Contains('"') && Dom(a).StartsWith('[') && !Dom(a).Equals(id.Literal, StringComparison.OrdinalIgnoreCase),
+            // user@domain written without angle brackets
+            ["unbracketed"] = (_, r, _) => !r.TrimStart().StartsWith('<'),
+            // user@FOREIGN.DOMAIN (case-sensitive domain comparison)
+            ["uppercase"] = (_, r, _) => Inner(r) is { } a && !Dom(a).StartsWith('[') && Dom(a).Any(char.IsUpper),
+            // MAIL FROM:<> relays anything
+            ["null-sender"] = (f, _, _) => f.Trim() == "<>",
+            // trusts a sender at its own domain, host name or address literal
+            ["local-sender"] = (f, _, id) => Inner(f) is { } a && a.Contains('@') && id.IsLocal(Dom(a)),
+        };
+
+    /// <summary>The address inside angle brackets, or null when the argument is not bracketed.</summary>
+    internal static string? Inner(string arg)
+    {
+        var t = arg.Trim();
+        int sp = t.IndexOf('>');
+        if (t.Length < 2 || t[0] != '<' || sp < 0) return null;
+        return t[1..sp];
+    }
+
+    internal static string Local(string a) { int at = a.LastIndexOf('@'); return at < 0 ? a : a[..at]; }
+    internal static string Dom(string a) { int at = a.LastIndexOf('@'); return at < 0 ? string.Empty : a[(at + 1)..]; }
+}
+
+/// <summary>One server's relay policy.</summary>
+internal sealed class Policy
+{
+    public Policy(Kind kind, string? trick) { Kind = kind; Trick = trick; }
+
+    public Kind Kind { get; }
+    public string? Trick { get; }
+
+    /// <summary>A plain user@own-name recipient (what a closed, RFC-correct server delivers locally).</summary>
+    public static bool IsLocalPlain(string rcpt, Identity id)
+    {
+        if (Tricks.Inner(rcpt) is not { } a) return false;
+        int at = a.IndexOf('@');
+        if (at <= 0 || at != a.LastIndexOf('@')) return false;
+        var local = a[..at];
+        if (!local.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or '+')) return false;
+        return id.IsLocal(a[(at + 1)..]);
+    }
+
+    /// <summary>True when RCPT TO is accepted after MAIL FROM:<paramref name="from"/> (greylisting aside).</summary>
+    public bool Accepts(string from, string rcpt, Identity id)
+    {
+        if (Kind == Kind.Open) return true;
+        if (IsLocalPlain(rcpt, id)) return true;
+        return Kind == Kind.Trick && Trick != null && Tricks.All[Trick](from, rcpt, id);
+    }
+}
+
+/// <summary>
+/// The 25 relay tests Omr sends (a copy of the templates in src/Omr.Engine/Probing/RelayTestCatalog.cs,
+/// kept here only to compute the fleet's truth: which tests each server should accept).
+/// </summary>
+internal static class Battery
+{
+    public static readonly (string Name, string From, string Rcpt)[] Tests =
+    {
+        ("foreign-recipient", "<{from}>", "<{rcpt}>"),
+        ("null-sender", "<>", "<{rcpt}>"),
+        ("unqualified-sender", "<{fromuser}>", "<{rcpt}>"),
+        ("local-domain-sender", "<postmaster@{domain}>", "<{rcpt}>"),
+        ("local-host-sender", "<{fromuser}@{host}>", "<{rcpt}>"),
+        ("ip-literal-sender", "<{fromuser}@[{ip}]>", "<{rcpt}>"),
+        ("percent-hack-ip", "<{fromuser}@[{ip}]>", "<{user}%{ext}@[{ip}]>"),
+        ("percent-hack-host", "<{fromuser}@[{ip}]>", "<{user}%{ext}@{host}>"),
+        ("percent-hack-domain", "<{from}>", "<{user}%{ext}@{domain}>"),
+        ("quoted-recipient", "<{fromuser}@[{ip}]>", "<\"{user}@{ext}\">"),
+        ("quoted-percent", "<{fromuser}@[{ip}]>", "<\"{user}%{ext}\">"),
+        ("quoted-at-ip", "<{fromuser}@[{ip}]>", "<\"{user}@{ext}\"@[{ip}]>"),
+        ("quoted-at-host", "<{fromuser}@[{ip}]>", "<\"{user}@{ext}\"@{host}>"),
+        ("double-at-ip", "<{fromuser}@[{ip}]>", "<{user}@{ext}@[{ip}]>"),
+        ("double-at-host", "<{fromuser}@[{ip}]>", "<{user}@{ext}@{host}>"),
+        ("trailing-at", "<{from}>", "<{user}@{ext}@>"),
+        ("source-route-ip", "<{fromuser}@[{ip}]>", "<@[{ip}]:{user}@{ext}>"),
+        ("source-route-host", "<{fromuser}@[{ip}]>", "<@{host}:{user}@{ext}>"),
+        ("bang-path", "<{fromuser}@[{ip}]>", "<{ext}!{user}>"),
+        ("bang-path-ip", "<{fromuser}@[{ip}]>", "<{ext}!{user}@[{ip}]>"),
+        ("bang-path-host", "<{fromuser}@[{ip}]>", "<{ext}!{user}@{host}>"),
+        ("ipv4-literal-recipient", "<{from}>", "<{user}@[192.0.2.1]>"),
+        ("ipv6-literal-recipient", "<{from}>", "<{user}@[IPv6:2001:db8::1]>"),
+        ("unbracketed-recipient", "<{from}>", "{rcpt}"),
+        ("uppercase-domain", "<{from}>", "<{user}@{EXT}>"),
+    };
+
+    public static string Fill(string t, Identity id, string from, string rcpt)
+    {
+        int a = from.LastIndexOf('@'), b = rcpt.LastIndexOf('@');
+        string fromUser = from[..a], user = rcpt[..b], ext = rcpt[(b + 1)..];
+        return t.Replace("{fromuser}", fromUser).Replace("{from}", from).Replace("{user}", user)
+            .Replace("{EXT}", ext.ToUpperInvariant()).Replace("{ext}", ext).Replace("{rcpt}", rcpt)
+            .Replace("{ip}", id.Address).Replace("{host}", id.Host).Replace("{domain}", id.Domain);
+    }
+
+    /// <summary>The names of the tests this policy accepts, in catalogue order.</summary>
+    public static string[] Accepted(Policy p, Identity id, string probeFrom, string probeRecipient) =>
+        Tests.Where(t => p.Accepts(Fill(t.From, id, probeFrom, probeRecipient), Fill(t.Rcpt, id, probeFrom, probeRecipient), id))
+            .Select(t => t.Name).ToArray();
+}
