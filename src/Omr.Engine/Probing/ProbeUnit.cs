@@ -25,10 +25,16 @@ namespace Omr.Engine.Probing
     /// <summary>One (domain, host) that leads to the session's address, and what it was told.</summary>
     internal sealed class ProbeTargetContext
     {
-        public ProbeTargetContext(ProbeAddress target, int tests)
+        /// <summary>Transcript tags of a context's own lines (its verification) start here; units use their index.</summary>
+        public const int TagBase = 1 << 20;
+
+        public ProbeTargetContext(ProbeAddress target, int tests, int index)
         {
-            Target = target; Tests = tests;
+            Target = target; Tests = tests; Tag = TagBase + index;
         }
+
+        /// <summary>The transcript tag of this context's own lines (the verification session).</summary>
+        public int Tag { get; }
 
         public ProbeAddress Target { get; }
         public int Tests { get; }

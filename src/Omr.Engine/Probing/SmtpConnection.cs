@@ -77,6 +77,9 @@ namespace Omr.Engine.Probing
         public EndPoint? LocalEndPoint => _socket?.LocalEndPoint;
         /// <summary>The probe unit the next transcript lines belong to (-1: the session's own).</summary>
         public int Tag { get; set; } = -1;
+
+        /// <summary>Notes about the connection belong to everyone, except on a context's own connection (its verification).</summary>
+        private void Note(string text) => _transcript.Add("*", text, Tag >= ProbeTargetContext.TagBase ? Tag : -1);
         public bool IsTls => _stream is SslStream;
         public TimeSpan SlowestReply { get; private set; }
 
@@ -86,7 +89,7 @@ namespace Omr.Engine.Probing
             _socket = socket;
             // Closing the socket is the one thing that always unblocks a pending read, whatever the runtime.
             _abortRegistration = ct.Register(() => { try { socket.Dispose(); } catch (ObjectDisposedException) { } });
-            _transcript.Note($"connecting to {Format(address, port)}");
+            Note($"connecting to {Format(address, port)}");
             using (var cts = CancellationTokenSource.CreateLinkedTokenSource(ct))
             {
                 cts.CancelAfter(_limits.ConnectTimeout);
@@ -102,12 +105,12 @@ namespace Omr.Engine.Probing
                         var msg = cts.IsCancellationRequested
                             ? $"no TCP connection within {_limits.ConnectTimeout.TotalSeconds:0} s"
                             : ex is SocketException se ? Describe(se) : "connection failed";
-                        _transcript.Note("connect failed: " + msg);
+                        Note("connect failed: " + msg);
                         throw new SmtpSessionException(SmtpFailureKind.ConnectFailed, msg, ex);
                     }
                 }
             }
-            _transcript.Note($"connected from {socket.LocalEndPoint}");
+            Note($"connected from {socket.LocalEndPoint}");
             _stream = new NetworkStream(socket, ownsSocket: true);
             if (implicitTls)
                 await StartTlsAsync(tlsHost ?? address.ToString(), ct).ConfigureAwait(false);
@@ -152,7 +155,7 @@ namespace Omr.Engine.Probing
             catch (Exception ex) when (ex is IOException || ex is AuthenticationException || ex is ObjectDisposedException || ex is SocketException || ex is ArgumentException)
             {
                 ct.ThrowIfCancellationRequested();
-                _transcript.Note("TLS handshake failed: " + ex.Message);
+                Note("TLS handshake failed: " + ex.Message);
                 throw new SmtpSessionException(SmtpFailureKind.TlsFailed, "TLS handshake failed: " + ex.Message, ex);
             }
             _stream = ssl;
@@ -164,7 +167,7 @@ namespace Omr.Engine.Probing
             }
             var protocol = ProtocolName(ssl.SslProtocol);
             Tls = new TlsInfo(protocol, ssl.CipherAlgorithm.ToString(), seen, subject, issuer, notAfter);
-            _transcript.Note($"TLS established: {protocol}, certificate subject '{subject}', issuer '{issuer}', errors: {seen}");
+            Note($"TLS established: {protocol}, certificate subject '{subject}', issuer '{issuer}', errors: {seen}");
             return Tls;
         }
 
@@ -202,7 +205,7 @@ namespace Omr.Engine.Probing
             catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException)
             {
                 ct.ThrowIfCancellationRequested();
-                _transcript.Note("connection lost while sending: " + ex.Message);
+                Note("connection lost while sending: " + ex.Message);
                 throw new SmtpSessionException(SmtpFailureKind.ConnectionClosed, "the server closed the connection", ex);
             }
         }
@@ -213,7 +216,7 @@ namespace Omr.Engine.Probing
         public async Task SendRawAsync(byte[] data, string note, CancellationToken ct)
         {
             if (_stream is null) throw new InvalidOperationException("Not connected.");
-            _transcript.Client(note);
+            _transcript.Add("C", note, Tag);
             try
             {
                 await _stream.WriteAsync(data, 0, data.Length, ct).ConfigureAwait(false);
@@ -264,6 +267,7 @@ namespace Omr.Engine.Probing
                     if (code < 0) code = lineCode;
                     else if (lineCode != code)
                         throw new SmtpSessionException(SmtpFailureKind.ProtocolViolation, $"reply code changed within a multi-line reply ({code} then {lineCode})");
+                    if (isGreeting) GreetingLineSeen = true;
                     if (keep) lines.Add(text.Length > 4 ? text.Substring(4) : string.Empty);
                     else { droppedLines++; dropped?.Invoke(text.Length > 4 ? text.Substring(4) : string.Empty); }
                     if (text.Length == 3 || text[3] == ' ')
@@ -279,14 +283,14 @@ namespace Omr.Engine.Probing
                     var waited = DateTimeOffset.UtcNow - started;
                     if (waited > SlowestReply) SlowestReply = waited;
                 }
-                _transcript.Note(partial
+                Note(partial
                     ? $"reply still incomplete after {_limits.ReplyTimeout.TotalSeconds:0.#} s"
                     : $"no reply within {_limits.ReplyTimeout.TotalSeconds:0.#} s");
                 throw new SmtpSessionException(SmtpFailureKind.Timeout, partial
                     ? $"the reply was still incomplete after {_limits.ReplyTimeout.TotalSeconds:0.#} s"
                     : $"no reply within {_limits.ReplyTimeout.TotalSeconds:0.#} s");
             }
-            if (droppedLines > 0) _transcript.Note($"{droppedLines} further line(s) of this reply were read and dropped (more than {_limits.MaxReplyLines})");
+            if (droppedLines > 0) Note($"{droppedLines} further line(s) of this reply were read and dropped (more than {_limits.MaxReplyLines})");
             var elapsed = DateTimeOffset.UtcNow - started;
             if (elapsed > SlowestReply) SlowestReply = elapsed;
             Replies++;
@@ -355,7 +359,7 @@ namespace Omr.Engine.Probing
                 if (allowed <= 0)
                 {
                     if (len > 0) _transcript.Server(Decode(line, Math.Min(len, 200)) + "…");
-                    _transcript.Note($"the server sent more than {_budget.Limit} bytes: session abandoned");
+                    Note($"the server sent more than {_budget.Limit} bytes: session abandoned");
                     throw new SmtpSessionException(SmtpFailureKind.TooMuchData, $"the server sent more than {_budget.Limit} bytes");
                 }
                 int n;
@@ -366,14 +370,14 @@ namespace Omr.Engine.Probing
                 catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException)
                 {
                     ct.ThrowIfCancellationRequested();
-                    _transcript.Note("connection lost: " + ex.Message);
+                    Note("connection lost: " + ex.Message);
                     throw new SmtpSessionException(firstGreetingLine && len == 0 ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
                         firstGreetingLine && len == 0 ? "connection closed before the greeting" : "the connection was reset in the middle of a reply", ex);
                 }
                 if (n == 0)
                 {
                     if (len > 0) _transcript.Server(Decode(line, len) + " [no CRLF]");
-                    _transcript.Note("connection closed by the server");
+                    Note("connection closed by the server");
                     throw new SmtpSessionException(firstGreetingLine && len == 0 ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
                         firstGreetingLine && len == 0 ? "connection closed before the greeting" : len > 0 ? "the server closed the connection in the middle of a reply" : "the server closed the connection");
                 }
@@ -386,6 +390,9 @@ namespace Omr.Engine.Probing
 
         /// <summary>Bytes read on this connection.</summary>
         public long BytesRead { get; private set; }
+
+        /// <summary>True once a complete, well-formed greeting line arrived.</summary>
+        public bool GreetingLineSeen { get; private set; }
 
         /// <summary>True once any byte of the greeting arrived (tells a tarpit from a silent port).</summary>
         public bool GreetingBytesSeen { get; private set; }

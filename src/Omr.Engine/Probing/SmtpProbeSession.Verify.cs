@@ -39,8 +39,8 @@ namespace Omr.Engine.Probing
             deadline.CancelAfter(_settings.Timeout);
             var token = deadline.Token;
             string stage = "connect";
-            _transcript.Note($"verification: sending one test message to {verifyAddress} through relay test '{test.Name}'");
-            using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
+            _transcript.Add("*", $"verification: sending one test message to {verifyAddress} through relay test '{test.Name}'", c.Tag);
+            using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget) { Tag = c.Tag };
             _connections++;
             bool gated = false;
             try
@@ -65,7 +65,7 @@ namespace Omr.Engine.Probing
                 if (data.Code != 354) { Unverified(c, "DATA refused: " + data); await QuitAsync(conn, token).ConfigureAwait(false); return; }
                 var bytes = message(test);
                 await conn.SendRawAsync(bytes, $"[message of {bytes.Length} bytes, Message-ID <{messageId}>]", token).ConfigureAwait(false);
-                _transcript.Client(".");
+                _transcript.Add("C", ".", c.Tag);
                 stage = "end of data";
                 var done = await conn.ReadReplyAsync(token).ConfigureAwait(false);
                 c.VerificationReply = Transcript.Sanitize(done.ToString());
@@ -99,7 +99,7 @@ namespace Omr.Engine.Probing
             var clean = Transcript.Sanitize(why);
             c.VerificationReply ??= clean;
             c.VerificationNote = "Verification not accepted: " + clean + ".";
-            _transcript.Note("verification: " + clean);
+            _transcript.Add("*", "verification: " + clean, c.Tag);
         }
     }
 }

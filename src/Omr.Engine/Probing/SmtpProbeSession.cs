@@ -60,7 +60,7 @@ namespace Omr.Engine.Probing
         /// </summary>
         internal ProbeTargetContext AddContext(ProbeAddress target)
         {
-            var ctx = new ProbeTargetContext(target, _settings.Tests.Count);
+            var ctx = new ProbeTargetContext(target, _settings.Tests.Count, _contexts.Count);
             _contexts.Add(ctx);
             if (_banner != null || _facts.Greeting != null) Expand(ctx);
             return ctx;
@@ -141,10 +141,11 @@ namespace Omr.Engine.Probing
             var accepted = outcomes.Any(o => o?.Accepted == true);
             var target = ctx.Target;
             TranscriptEntry[] transcript;
-            if (_contexts.Count == 1 || ctx.Units is null) transcript = _transcript.ToArray();
+            if (_contexts.Count == 1) transcript = _transcript.ToArray();
             else
             {
-                var mine = new HashSet<int>(ctx.Units.Select(u => u.Id));
+                // The session's own lines, this context's units and its own verification.
+                var mine = new HashSet<int>(ctx.Units is null ? Enumerable.Empty<int>() : ctx.Units.Select(u => u.Id)) { ctx.Tag };
                 transcript = _transcript.ToArray(mine.Contains);
             }
             return new RelayTestResult
@@ -263,6 +264,7 @@ namespace Omr.Engine.Probing
                 _facts.FailureMessage = ex.Message;
                 _facts.FailureStage = stage;
                 _facts.GreetingBytesSeen |= conn.GreetingBytesSeen;
+                _facts.GreetingLineSeen |= conn.GreetingLineSeen;
                 if (!_facts.Connected) _facts.ConnectTimedOut = ex.Message.StartsWith("no TCP connection", StringComparison.Ordinal);
                 if (ex.Kind == SmtpFailureKind.TlsFailed && _settings.Tls == TlsMode.Auto && !ImplicitTls && !_plainOnly)
                 {

@@ -14,6 +14,8 @@ namespace Omr.Engine.Probing
         public SmtpReply? Greeting { get; set; }
         /// <summary>Some greeting bytes arrived (a partial greeting is a tarpit sign, silence is not).</summary>
         public bool GreetingBytesSeen { get; set; }
+        /// <summary>At least one complete, well-formed greeting line arrived (a 220- banner in progress).</summary>
+        public bool GreetingLineSeen { get; set; }
         /// <summary>The failure that ended the last connection, if any.</summary>
         public SmtpFailureKind? Failure { get; set; }
         public string? FailureMessage { get; set; }
@@ -84,7 +86,10 @@ namespace Omr.Engine.Probing
             if (!f.Connected)
                 return D(RelayVerdict.Unreachable, f.ConnectTimedOut ? RelayReasonCode.ConnectTimeout : RelayReasonCode.ConnectionRefused, "No connection: " + (f.FailureMessage ?? "unknown error") + ".");
 
-            // 3. A flood: the per-host byte budget is spent, wherever it happened.
+            // 3. A flood: the per-host byte budget is spent, wherever it happened. Before even one
+            // complete greeting line, nothing SMTP was heard: that is no greeting.
+            if (f.Failure == SmtpFailureKind.TooMuchData && f.Greeting is null && !f.GreetingLineSeen)
+                return D(RelayVerdict.Unreachable, RelayReasonCode.TooMuchData, $"Connected, but no SMTP greeting: {f.FailureMessage} without ending a line.");
             if (f.Failure == SmtpFailureKind.TooMuchData)
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.TooMuchData, $"The server sent too much at {f.FailureStage ?? "?"} ({f.FailureMessage}); abandoned after {done.Count} of {planned} tests.");
 
