@@ -99,7 +99,13 @@ namespace Omr.Engine.Evidence
             }
         }
 
-        private void Emit(EngineEvent e) => _events.Writer.TryWrite(e);
+        private void Emit(EngineEvent e)
+        {
+            // Every evidence object the engine answers with is minted as it is now: Send-RelayNotice believes it
+            // without re-reading its bundle, unless its proof, identity or paths are edited afterwards.
+            if (e is EvidenceResultEvent r) EvidenceRegistry.Mint(r.Evidence);
+            _events.Writer.TryWrite(e);
+        }
 
         private void Verbose(string message) => Emit(new EngineVerboseEvent(message));
 
@@ -270,6 +276,14 @@ namespace Omr.Engine.Evidence
 
         private static RelayEvidence NotDelivered(RelayTestResult r, string reason, string? where)
         {
+            if (r.Proof == RelayProof.Delivered)
+            {
+                // A (re-imported) result claiming Delivered whose message was not found here: a claim, not proof.
+                var shown = EvidenceVerifier.Supported(r, RelayProof.DataAccepted);
+                r = Copy(r);
+                r.Proof = shown;
+                reason += $"; the input claimed Proof Delivered, but the message was not found, so Proof is {shown}";
+            }
             var ev = Base(r);
             ev.Delivered = false;
             ev.Reason = reason;
@@ -296,9 +310,9 @@ namespace Omr.Engine.Evidence
             catch (FormatException) { headers = item.Headers; }
             ev.Hops = ReceivedChainParser.Parse(headers);
             var mid = headers[HeaderId.MessageId];
-            ev.MessageId = mid is null ? null : Transcript.Sanitize(mid.Trim().TrimStart('<').TrimEnd('>'));
+            ev.MessageId = mid is null ? null : ServerText.Sanitize(mid.Trim().TrimStart('<').TrimEnd('>'));
             var subject = headers[HeaderId.Subject];
-            ev.Subject = subject is null ? null : Transcript.Sanitize(subject);
+            ev.Subject = subject is null ? null : ServerText.Sanitize(subject);
             ev.ReceivedAt = ev.Hops.Select(h => h.Timestamp).FirstOrDefault(t => t != null) ?? item.ArrivedAt;
             ev.RelaySeen = ReceivedChainParser.ChainShows(ev.Hops, result.Address);
             if (!ev.RelaySeen)
