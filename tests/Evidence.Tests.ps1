@@ -120,7 +120,7 @@ Describe 'Get-RelayEvidence with the lab mail drop' {
             $Discard.Delivered | Should -BeFalse
             $Discard.Proof | Should -Be 'DataAccepted'
             $Discard.Reason | Should -BeLike '*accept-then-discard*'
-            $Discard.Reason | Should -BeLike '*after 5 s*'
+            $Discard.Reason | Should -BeLike '* after waiting 5 s; *'
             $Discard.Files | Should -BeNullOrEmpty
             $Discard.BundlePath | Should -BeNullOrEmpty
         }

@@ -197,7 +197,9 @@ namespace Omr.Engine.Evidence
                 await Task.Delay(delay, ct).ConfigureAwait(false);
             }
 
-            var waited = clock() - start;
+            // The loop ends for a pending probe only at the deadline (or on a failure, which has its own reason):
+            // report the wait that was honoured, not the wall clock, which a slow last scan stretches by a second or so.
+            var waited = _request.Wait;
             foreach (var list in pending.Values)
             {
                 foreach (var (result, input) in list)
@@ -255,8 +257,8 @@ namespace Omr.Engine.Evidence
 
         public static string NotFoundReason(RelayTestResult r, string where, TimeSpan waited, int scans)
         {
-            var secs = Math.Max(0, (int)Math.Round(waited.TotalSeconds));
-            var when = scans <= 1 && secs == 0 ? "(looked once; use -WaitSec to wait for it)" : $"after {secs.ToString(CultureInfo.InvariantCulture)} s";
+            var secs = Math.Max(0, (int)Math.Ceiling(waited.TotalSeconds));
+            var when = secs == 0 ? $"(looked {(scans <= 1 ? "once" : scans.ToString(CultureInfo.InvariantCulture) + " times")}; use -WaitSec to wait for it)" : $"after waiting {secs.ToString(CultureInfo.InvariantCulture)} s";
             var head = $"not found in {where} {when}";
             if (r.Proof >= RelayProof.DataAccepted)
                 return $"{head}; the server accepted DATA ({r.VerificationReply ?? "250"}) but the message never arrived: accept-then-discard, or still queued (try a longer -WaitSec)";
