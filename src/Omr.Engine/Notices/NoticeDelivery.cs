@@ -96,6 +96,16 @@ namespace Omr.Engine.Notices
             return new DeliveryResult { Time = DateTimeOffset.UtcNow, Reply = NoticeText.OneLine(reply, 500) };
         }
 
+        /// <summary>
+        /// Classifies a delivery failure here, in the engine, where MailKit's types are the ones that threw: the cmdlet
+        /// assembly may see another load context's MailKit, where "is AuthenticationException" is always false.
+        /// </summary>
+        public static bool IsAuthenticationFailure(Exception ex) => ex is AuthenticationException;
+
+        public static bool IsConnectionFailure(Exception ex) => ex is System.Net.Sockets.SocketException || ex is SmtpProtocolException || ex is System.IO.IOException;
+
+        public static bool IsTlsFailure(Exception ex) => ex is SslHandshakeException;
+
         /// <summary>The warning given when a credential goes over a connection that is not encrypted (SMTP, IMAP, POP3).</summary>
         public static string CleartextWarning(string protocol, string where, MailSecurity security, string? user)
             => $"The credential for '{NoticeText.OneLine(user, 200)}' is sent to the {protocol} server {NoticeText.OneLine(where, 300)} over a connection that is NOT encrypted "

@@ -409,9 +409,9 @@ namespace Omr.Commands
                 output.Status = NoticeStatus.Failed;
                 notes.Insert(0, $"{verb} failed: {inner.Message}");
                 output.Reason = string.Join("; ", notes);
-                var category = inner is MailKit.Security.AuthenticationException ? ErrorCategory.AuthenticationError
-                    : inner is System.Net.Sockets.SocketException || inner is MailKit.Net.Smtp.SmtpProtocolException || inner is IOException && ParameterSetName == SmtpSet ? ErrorCategory.ConnectionError
-                    : inner is MailKit.Security.SslHandshakeException ? ErrorCategory.SecurityError
+                var category = SmtpNoticeDelivery.IsAuthenticationFailure(inner) ? ErrorCategory.AuthenticationError
+                    : SmtpNoticeDelivery.IsTlsFailure(inner) ? ErrorCategory.SecurityError
+                    : SmtpNoticeDelivery.IsConnectionFailure(inner) && ParameterSetName == SmtpSet ? ErrorCategory.ConnectionError
                     : ParameterSetName == PickupSet ? ErrorCategory.WriteError : ErrorCategory.InvalidOperation;
                 WriteError(new ErrorRecord(inner, ParameterSetName == PickupSet ? "NoticeWriteFailed" : "NoticeSendFailed", category, plan.Domain)
                 {
