@@ -146,7 +146,7 @@ namespace Omr.Engine.Evidence
             var shown = Supported(evidence.Result, claim);
             if (shown == claim && evidence.BundlePath is null && (evidence.Files is null || evidence.Files.Length == 0)) return evidence;
             return Downgrade(evidence, shown,
-                shown == claim ? evidence.Reason ?? string.Empty
+                shown == claim ? evidence.Reason
                     : $"the input's proof {claim} is not supported by its relay test result; Proof lowered to {shown}");
         }
 
@@ -164,7 +164,7 @@ namespace Omr.Engine.Evidence
             return proof > cap ? cap : proof;
         }
 
-        private static RelayEvidence Downgrade(RelayEvidence ev, RelayProof proof, string reason)
+        private static RelayEvidence Downgrade(RelayEvidence ev, RelayProof proof, string? reason)
         {
             var copy = new RelayEvidence
             {

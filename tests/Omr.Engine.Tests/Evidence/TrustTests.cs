@@ -89,6 +89,26 @@ public sealed class TrustTests : IDisposable
     }
 
     [Fact]
+    public void A_weaker_claim_keeps_the_proof_its_facts_show_but_loses_its_paths()
+    {
+        var ev = Forged(NoticeTestData.Delivered(_dir));
+        ev.Delivered = false;
+        ev.Proof = RelayProof.DataAccepted;
+        ev.Reason = "kept";
+        ev.BundlePath = "/etc";
+        ev.Files = new[] { "/etc/passwd" };
+        var vetted = EvidenceVerifier.Vet(ev);
+        Assert.Equal(RelayProof.DataAccepted, vetted.Proof);
+        Assert.Equal("kept", vetted.Reason);
+        Assert.Null(vetted.BundlePath);
+        Assert.Empty(vetted.Files);
+
+        ev.Result.VerificationReply = "554 rejected"; // DATA was not accepted: the facts show RCPT only
+        Assert.Equal(RelayProof.RecipientAccepted, EvidenceVerifier.Vet(ev).Proof);
+        Assert.Contains("is not supported by its relay test result", EvidenceVerifier.Vet(ev).Reason);
+    }
+
+    [Fact]
     public void A_tampered_message_is_a_hash_mismatch()
     {
         var ev = Forged(NoticeTestData.Delivered(_dir));
