@@ -48,7 +48,7 @@ namespace Omr.Engine.Probing
             lock (_entries) return _entries.ToArray();
         }
 
-        /// <summary>Escapes control characters (CR, LF, NUL, ESC, ...) and bidirectional formatting characters, and bounds the length (see <see cref="ServerText.Sanitize"/>).</summary>
+        /// <summary>Escapes control characters (CR, LF, NUL, ESC, ...) and bounds the length.</summary>
         public static string Sanitize(string text)
         {
             return ServerText.Sanitize(text, MaxEntryLength);
