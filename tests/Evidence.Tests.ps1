@@ -120,7 +120,7 @@ Describe 'Get-RelayEvidence with the lab mail drop' {
             $Discard.Delivered | Should -BeFalse
             $Discard.Proof | Should -Be 'DataAccepted'
             $Discard.Reason | Should -BeLike '*accept-then-discard*'
-            $Discard.Reason | Should -BeLike '*after 5 s*'
+            $Discard.Reason | Should -BeLike '* after waiting 5 s; *'
             $Discard.Files | Should -BeNullOrEmpty
             $Discard.BundlePath | Should -BeNullOrEmpty
         }
@@ -199,23 +199,45 @@ Describe 'Get-RelayEvidence with the lab mail drop' {
             $ev | ForEach-Object { $_.Delivered | Should -BeFalse; $_.Reason | Should -BeLike '*could not be read*' }
         }
 
-        It 'an unreachable IMAP server gives MailboxConnectFailed and no secret in the error' {
-            $secret = 'Sup3r-Secret-Pw!'
-            $cred = [pscredential]::new('someone', (ConvertTo-SecureString $secret -AsPlainText -Force))
+        It 'an unreachable IMAP server gives MailboxConnectFailed' {
+            $cred = [pscredential]::new('someone', (ConvertTo-SecureString 'unused' -AsPlainText -Force))
             $ev = @($OpenResult | Get-RelayEvidence -MailServer 127.0.0.1 -Port 9 -Security None -Credential $cred -ErrorVariable errs -ErrorAction SilentlyContinue)
             $errs.Count | Should -Be 1
-            $errs[0].FullyQualifiedErrorId | Should -BeLike 'MailboxConnectFailed,*'
+            $errs[0].FullyQualifiedErrorId | Should -BeExactly 'MailboxConnectFailed,Omr.Commands.GetRelayEvidenceCommand'
             $errs[0].CategoryInfo.Category | Should -Be 'ConnectionError'
-            ($errs[0] | Out-String) | Should -Not -BeLike "*$secret*"
             $ev.Count | Should -Be 1
             $ev[0].Delivered | Should -BeFalse
+        }
+
+        It 'a refused IMAP login gives MailboxAuthFailed, after the secret was really sent, and no secret in the error' {
+            # The old version of this test used an unreachable server: the password was never sent, so it proved nothing.
+            . (Join-Path $PSScriptRoot 'EvidenceFakeServers.ps1')
+            $secret = 'Sup3r-Secret-Pw-Used'
+            $cred = [pscredential]::new('someone', (ConvertTo-SecureString $secret -AsPlainText -Force))
+            $server = [OmrTest.FakeMailServer]::StartImap()
+            try {
+                $ev = @($OpenResult | Get-RelayEvidence -MailServer 127.0.0.1 -Port $server.Port -Security None -Credential $cred `
+                        -ErrorVariable errs -WarningVariable warns -ErrorAction SilentlyContinue -WarningAction SilentlyContinue)
+            }
+            finally {
+                $server.Dispose()
+            }
+            $server.Received.Contains($secret, [StringComparison]::Ordinal) | Should -BeTrue -Because 'the password must have been sent for this test to mean anything'
+            $errs.Count | Should -Be 1
+            $errs[0].FullyQualifiedErrorId | Should -BeExactly 'MailboxAuthFailed,Omr.Commands.GetRelayEvidenceCommand'
+            $errs[0].CategoryInfo.Category | Should -Be 'SecurityError'
+            "$($warns[0])" | Should -BeLike '*NOT encrypted (-Security None)*'
+            ($errs[0] | Out-String) + $errs[0].Exception.ToString() + "$($errs[0].ErrorDetails)" | Should -Not -BeLike "*$secret*"
+            $ev.Count | Should -Be 1
+            $ev[0].Delivered | Should -BeFalse
+            $ev[0].Reason | Should -BeLike '*refused the credential*'
             $ev[0].Reason | Should -Not -BeLike "*$secret*"
         }
 
         It '-MoveTo with a mail drop or POP3 is refused with a clear message' {
-            { $OpenResult | Get-RelayEvidence -MailDrop $Lab.mailDrop -MoveTo Archive -ErrorAction Stop } | Should -Throw '*needs an IMAP mailbox*'
+            { $OpenResult | Get-RelayEvidence -MailDrop $Lab.mailDrop -MoveTo Archive -ErrorAction Stop } | Should -Throw '*needs an IMAP mailbox*' -ErrorId 'MoveToNeedsImap,Omr.Commands.GetRelayEvidenceCommand'
             $cred = [pscredential]::new('u', (ConvertTo-SecureString 'p' -AsPlainText -Force))
-            { $OpenResult | Get-RelayEvidence -MailServer localhost -Protocol Pop3 -Credential $cred -MoveTo Archive -ErrorAction Stop } | Should -Throw '*POP3 has no folders*'
+            { $OpenResult | Get-RelayEvidence -MailServer localhost -Protocol Pop3 -Credential $cred -MoveTo Archive -ErrorAction Stop } | Should -Throw '*POP3 has no folders*' -ErrorId 'MoveToNeedsImap,Omr.Commands.GetRelayEvidenceCommand'
         }
     }
 

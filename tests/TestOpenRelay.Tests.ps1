@@ -246,17 +246,17 @@ Describe 'Errors' -Tag Lab, Errors {
     }
 
     It 'rejects <Case> with a terminating error before testing anything' -ForEach @(
-        @{ Case = '-Port 0'; Params = @{ Port = 0 } }
-        @{ Case = '-Port 65536'; Params = @{ Port = 65536 } }
-        @{ Case = '-Tls Bogus'; Params = @{ Tls = 'Bogus' } }
-        @{ Case = '-Test no-such-test'; Params = @{ Test = 'no-such-test' } }
-        @{ Case = '-ProbeRecipient not-an-address'; Params = @{ ProbeRecipient = 'not-an-address' } }
+        @{ Case = '-Port 0'; Params = @{ Port = 0 }; ErrorId = 'ParameterArgumentValidationError,Omr.Commands.TestOpenRelayCommand' }
+        @{ Case = '-Port 65536'; Params = @{ Port = 65536 }; ErrorId = 'ParameterArgumentValidationError,Omr.Commands.TestOpenRelayCommand' }
+        @{ Case = '-Tls Bogus'; Params = @{ Tls = 'Bogus' }; ErrorId = 'CannotConvertArgumentNoMessage,Omr.Commands.TestOpenRelayCommand' }
+        @{ Case = '-Test no-such-test'; Params = @{ Test = 'no-such-test' }; ErrorId = 'UnknownRelayTest,Omr.Commands.TestOpenRelayCommand' }
+        @{ Case = '-ProbeRecipient not-an-address'; Params = @{ ProbeRecipient = 'not-an-address' }; ErrorId = 'InvalidProbeAddress,Omr.Commands.TestOpenRelayCommand' }
     ) {
         $call = @{ Domain = 'open.omr-lab.test'; DnsServer = $Lab.dnsServer }
         if (-not $Params.ContainsKey('Port')) { $call.Port = $Lab.smtpPort }
         foreach ($k in $Params.Keys) { $call[$k] = $Params[$k] }
         $script:leaked = $null
-        { $script:leaked = Test-OpenRelay @call } | Should -Throw
+        { $script:leaked = Test-OpenRelay @call } | Should -Throw -ErrorId $ErrorId
         $script:leaked | Should -BeNullOrEmpty
     }
 
@@ -443,8 +443,12 @@ Describe 'Output objects' -Tag Lab, Output {
 
     It 'render in the default view' {
         $text = $Results | Out-String -Width 200
-        $text | Should -Match 'open\.mx\.omr-lab\.test'
-        $text | Should -Match 'Open'
-        $text | Should -Match 'Closed'
+        # Case-sensitive and anchored to each row: the host names themselves contain "open" and "closed".
+        @($Results | ForEach-Object { "$($_.Verdict)" }) -ccontains 'Open' | Should -BeTrue
+        @($Results | ForEach-Object { "$($_.Verdict)" }) -ccontains 'Closed' | Should -BeTrue
+        foreach ($r in $Results) {
+            $row = '(?m)^{0}\s+{1}\s+{2}\s+{3}(\s|$)' -f [regex]::Escape($r.ComputerName), [regex]::Escape($r.Address), $r.Port, $r.Verdict
+            $text | Should -MatchExactly $row -Because "the row of $($r.ComputerName) shows its verdict $($r.Verdict)"
+        }
     }
 }

@@ -99,7 +99,13 @@ namespace Omr.Engine.Evidence
             }
         }
 
-        private void Emit(EngineEvent e) => _events.Writer.TryWrite(e);
+        private void Emit(EngineEvent e)
+        {
+            // Every evidence object the engine answers with is minted as it is now: Send-RelayNotice believes it
+            // without re-reading its bundle, unless its proof, identity or paths are edited afterwards.
+            if (e is EvidenceResultEvent r) EvidenceRegistry.Mint(r.Evidence);
+            _events.Writer.TryWrite(e);
+        }
 
         private void Verbose(string message) => Emit(new EngineVerboseEvent(message));
 
@@ -191,7 +197,9 @@ namespace Omr.Engine.Evidence
                 await Task.Delay(delay, ct).ConfigureAwait(false);
             }
 
-            var waited = clock() - start;
+            // The loop ends for a pending probe only at the deadline (or on a failure, which has its own reason):
+            // report the wait that was honoured, not the wall clock, which a slow last scan stretches by a second or so.
+            var waited = _request.Wait;
             foreach (var list in pending.Values)
             {
                 foreach (var (result, input) in list)
@@ -249,8 +257,8 @@ namespace Omr.Engine.Evidence
 
         public static string NotFoundReason(RelayTestResult r, string where, TimeSpan waited, int scans)
         {
-            var secs = Math.Max(0, (int)Math.Round(waited.TotalSeconds));
-            var when = scans <= 1 && secs == 0 ? "(looked once; use -WaitSec to wait for it)" : $"after {secs.ToString(CultureInfo.InvariantCulture)} s";
+            var secs = Math.Max(0, (int)Math.Ceiling(waited.TotalSeconds));
+            var when = secs == 0 ? $"(looked {(scans <= 1 ? "once" : scans.ToString(CultureInfo.InvariantCulture) + " times")}; use -WaitSec to wait for it)" : $"after waiting {secs.ToString(CultureInfo.InvariantCulture)} s";
             var head = $"not found in {where} {when}";
             if (r.Proof >= RelayProof.DataAccepted)
                 return $"{head}; the server accepted DATA ({r.VerificationReply ?? "250"}) but the message never arrived: accept-then-discard, or still queued (try a longer -WaitSec)";
@@ -270,6 +278,14 @@ namespace Omr.Engine.Evidence
 
         private static RelayEvidence NotDelivered(RelayTestResult r, string reason, string? where)
         {
+            if (r.Proof == RelayProof.Delivered)
+            {
+                // A (re-imported) result claiming Delivered whose message was not found here: a claim, not proof.
+                var shown = EvidenceVerifier.Supported(r, RelayProof.DataAccepted);
+                r = Copy(r);
+                r.Proof = shown;
+                reason += $"; the input claimed Proof Delivered, but the message was not found, so Proof is {shown}";
+            }
             var ev = Base(r);
             ev.Delivered = false;
             ev.Reason = reason;
@@ -296,9 +312,9 @@ namespace Omr.Engine.Evidence
             catch (FormatException) { headers = item.Headers; }
             ev.Hops = ReceivedChainParser.Parse(headers);
             var mid = headers[HeaderId.MessageId];
-            ev.MessageId = mid is null ? null : Transcript.Sanitize(mid.Trim().TrimStart('<').TrimEnd('>'));
+            ev.MessageId = mid is null ? null : ServerText.Sanitize(mid.Trim().TrimStart('<').TrimEnd('>'));
             var subject = headers[HeaderId.Subject];
-            ev.Subject = subject is null ? null : Transcript.Sanitize(subject);
+            ev.Subject = subject is null ? null : ServerText.Sanitize(subject);
             ev.ReceivedAt = ev.Hops.Select(h => h.Timestamp).FirstOrDefault(t => t != null) ?? item.ArrivedAt;
             ev.RelaySeen = ReceivedChainParser.ChainShows(ev.Hops, result.Address);
             if (!ev.RelaySeen)

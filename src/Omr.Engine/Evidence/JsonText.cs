@@ -11,6 +11,10 @@ namespace Omr.Engine.Evidence
         private readonly StringBuilder _sb = new StringBuilder();
         private readonly Stack<bool> _first = new Stack<bool>();
         private int _depth;
+        private readonly bool _serverText;
+
+        /// <param name="serverText">Every string value is server text: pass it through <see cref="ServerText.Sanitize"/> first (evidence.json).</param>
+        public JsonText(bool serverText = false) { _serverText = serverText; }
 
         public JsonText BeginObject(string? name = null) { Prefix(name); _sb.Append('{'); Push(); return this; }
         public JsonText EndObject() { Pop(); _sb.Append('}'); return this; }
@@ -20,7 +24,7 @@ namespace Omr.Engine.Evidence
         public JsonText String(string? name, string? value)
         {
             Prefix(name);
-            if (value is null) _sb.Append("null"); else Quote(value);
+            if (value is null) _sb.Append("null"); else Quote(_serverText ? ServerText.Sanitize(value, 100000) : value);
             return this;
         }
 

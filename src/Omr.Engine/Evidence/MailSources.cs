@@ -106,6 +106,8 @@ namespace Omr.Engine.Evidence
         public bool Writable { get; set; }
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
         public Action<string>? Log { get; set; }
+        /// <summary>Told (from the worker thread) when the credential is about to be sent over a connection that is not encrypted.</summary>
+        public Action<string>? Warning { get; set; }
 
         public int EffectivePort => Port > 0 ? Port : DefaultPort(Protocol, Security);
 
@@ -156,6 +158,8 @@ namespace Omr.Engine.Evidence
             if (s.Credential is null)
                 throw new MailSourceException(MailSourceErrorKind.Authentication, $"The {what} server {where} needs a credential (-Credential).");
             s.Log?.Invoke($"Authenticating to {where} as '{s.Credential.UserName}' (mechanisms offered: {string.Join(", ", client.AuthenticationMechanisms)}).");
+            if (!client.IsSecure)
+                s.Warning?.Invoke(Notices.SmtpNoticeDelivery.CleartextWarning(what, where, s.Security, s.Credential.UserName));
             // Never offer OAuth mechanisms a password cannot satisfy.
             client.AuthenticationMechanisms.Remove("XOAUTH2");
             client.AuthenticationMechanisms.Remove("OAUTHBEARER");
@@ -177,7 +181,7 @@ namespace Omr.Engine.Evidence
         /// <summary>An exception's message without anything that could echo a secret (MailKit never echoes one; be bounded anyway).</summary>
         public static string Describe(Exception ex)
         {
-            var m = Probing.Transcript.Sanitize(ex.Message);
+            var m = ServerText.Sanitize(ex.Message);
             return m.Length > 300 ? m.Substring(0, 300) + "…" : m;
         }
 

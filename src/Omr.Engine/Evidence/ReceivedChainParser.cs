@@ -52,7 +52,7 @@ namespace Omr.Engine.Evidence
         {
             var text = Unfold(value ?? string.Empty);
             if (text.Length > MaxHeaderLength) text = text.Substring(0, MaxHeaderLength);
-            var hop = new ReceivedHop { Raw = Transcript.Sanitize(text) };
+            var hop = new ReceivedHop { Raw = ServerText.Sanitize(text) };
             var tokens = Tokenize(text, out var lastSemicolon);
             if (lastSemicolon >= 0)
             {
@@ -135,7 +135,7 @@ namespace Omr.Engine.Evidence
 
         private static string? TrimDot(string? s) => s is null ? null : s.Length > 1 ? s.TrimEnd('.') : s;
 
-        private static string? Clean(string? s) => string.IsNullOrEmpty(s) ? null : Transcript.Sanitize(s!);
+        private static string? Clean(string? s) => string.IsNullOrEmpty(s) ? null : ServerText.Sanitize(s!);
 
         /// <summary>An IP address from a comment: the first bracketed literal, or the whole comment when it is an address.</summary>
         private static string? CommentIp(string comment)

@@ -301,66 +301,33 @@ namespace Omr.Engine.Notices
                 tag += "_" + EvidenceBundleWriter.Safe(ev.Address ?? r.Address, 45);
             var f = new HostFiles { Evidence = ev, Tag = tag };
 
-            var transcript = Read(ev, EvidenceBundleWriter.TranscriptFile, options, f.Missing);
-            if (transcript != null) f.Transcript = transcript;
-            else if (r.Transcript != null && r.Transcript.Length > 0)
+            // Attachments come only from a verified bundle (EvidenceVerifier): its own files, hashes checked, no links.
+            var check = EvidenceVerifier.ReadBundle(ev, options.MaxAttachmentBytes);
+            foreach (var path in check.Ignored)
+                f.Missing.Add($"{path} is not a file of the evidence bundle, so it is not read or attached.");
+            var bundle = check.Bundle;
+            if (bundle is null)
             {
-                f.Transcript = Encoding.UTF8.GetBytes(EvidenceBundleWriter.TranscriptLog(r.Transcript));
-                f.Missing.RemoveAll(m => m.StartsWith(EvidenceBundleWriter.TranscriptFile, StringComparison.Ordinal));
-                if (ev.Files.Length > 0 || ev.BundlePath != null)
-                    f.Missing.Add($"{EvidenceBundleWriter.TranscriptFile} was not found in the evidence bundle; the attached transcript was rebuilt from the test result.");
+                var hasBundle = ev.Files.Length > 0 || ev.BundlePath != null;
+                f.Missing.Add(hasBundle
+                    ? $"the evidence bundle is not attached: {check.Problem}."
+                    : "no evidence bundle was written for this host, so the verification message and evidence.json are not attached.");
+                if (r.Transcript != null && r.Transcript.Length > 0)
+                    f.Transcript = Encoding.UTF8.GetBytes(EvidenceBundleWriter.TranscriptLog(r.Transcript));
+                return f;
             }
-            var message = Read(ev, EvidenceBundleWriter.MessageFile, options, f.Missing);
-            if (message != null)
-            {
-                try
-                {
-                    using var ms = new MemoryStream(message);
-                    f.Message = MimeMessage.Load(ms);
-                }
-                catch (FormatException ex)
-                {
-                    f.Missing.Add($"{EvidenceBundleWriter.MessageFile} could not be parsed as a message ({NoticeText.OneLine(ex.Message, 200)}); it is not attached.");
-                }
-            }
-            else if (ev.Proof == RelayProof.Delivered || ev.Delivered)
-            {
-                // Read() already said why; nothing more.
-            }
-            var json = Read(ev, EvidenceBundleWriter.JsonFile, options, f.Missing);
-            if (json != null) f.Json = json;
-            return f;
-        }
-
-        private static byte[]? Read(RelayEvidence ev, string name, NoticeOptions options, List<string> missing)
-        {
-            var path = (ev.Files ?? Array.Empty<string>()).FirstOrDefault(p => p != null && string.Equals(Path.GetFileName(p), name, StringComparison.OrdinalIgnoreCase));
-            if (path is null && !string.IsNullOrEmpty(ev.BundlePath)) path = Path.Combine(ev.BundlePath!, name);
-            if (path is null)
-            {
-                missing.Add($"{name} is not part of the evidence (no evidence bundle was written for this host), so it is not attached.");
-                return null;
-            }
+            f.Transcript = bundle.Transcript;
+            f.Json = bundle.Json;
             try
             {
-                var info = new FileInfo(path);
-                if (!info.Exists)
-                {
-                    missing.Add($"{name} was not found at {NoticeText.OneLine(path, 400)}, so it is not attached.");
-                    return null;
-                }
-                if (info.Length > options.MaxAttachmentBytes)
-                {
-                    missing.Add($"{name} ({info.Length.ToString(CultureInfo.InvariantCulture)} bytes) is larger than {options.MaxAttachmentBytes.ToString(CultureInfo.InvariantCulture)} bytes, so it is not attached.");
-                    return null;
-                }
-                return File.ReadAllBytes(path);
+                using var ms = new MemoryStream(bundle.Message);
+                f.Message = MimeMessage.Load(ms);
             }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is ArgumentException || ex is NotSupportedException)
+            catch (FormatException ex)
             {
-                missing.Add($"{name} could not be read ({NoticeText.OneLine(ex.Message, 200)}), so it is not attached.");
-                return null;
+                f.Missing.Add($"{EvidenceBundleWriter.MessageFile} could not be parsed as a message ({NoticeText.OneLine(ex.Message, 200)}); it is not attached.");
             }
+            return f;
         }
 
         // ------------------------------------------------------------------ template model

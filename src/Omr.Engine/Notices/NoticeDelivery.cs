@@ -42,6 +42,8 @@ namespace Omr.Engine.Notices
         public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
         /// <summary>Name announced in EHLO (default: MailKit's choice, the local host name).</summary>
         public string? HeloName { get; set; }
+        /// <summary>Told (from the worker thread) when the credential is about to be sent over a connection that is not encrypted.</summary>
+        public Action<string>? Warning { get; set; }
 
         public int EffectivePort => Port > 0 ? Port : Security == MailSecurity.SslOnConnect ? 465 : 25;
     }
@@ -75,7 +77,11 @@ namespace Omr.Engine.Notices
                 try
                 {
                     if (_settings.Credential != null && _client.Capabilities.HasFlag(SmtpCapabilities.Authentication))
+                    {
+                        if (!_client.IsSecure)
+                            _settings.Warning?.Invoke(CleartextWarning("SMTP", $"{_settings.Host}:{port.ToString(CultureInfo.InvariantCulture)}", _settings.Security, _settings.Credential.UserName));
                         await _client.AuthenticateAsync(_settings.Credential, ct).ConfigureAwait(false);
+                    }
                     else if (_settings.Credential != null)
                         throw new AuthenticationException($"{_settings.Host} does not offer AUTH{(_client.IsSecure ? string.Empty : " (before TLS: use -Security StartTls or SslOnConnect)")}; the credential was not sent.");
                 }
@@ -89,6 +95,22 @@ namespace Omr.Engine.Notices
             var reply = await _client.SendAsync(notice.Message, ct).ConfigureAwait(false);
             return new DeliveryResult { Time = DateTimeOffset.UtcNow, Reply = NoticeText.OneLine(reply, 500) };
         }
+
+        /// <summary>
+        /// Classifies a delivery failure here, in the engine, where MailKit's types are the ones that threw: the cmdlet
+        /// assembly may see another load context's MailKit, where "is AuthenticationException" is always false.
+        /// </summary>
+        public static bool IsAuthenticationFailure(Exception ex) => ex is AuthenticationException;
+
+        public static bool IsConnectionFailure(Exception ex) => ex is System.Net.Sockets.SocketException || ex is SmtpProtocolException || ex is System.IO.IOException;
+
+        public static bool IsTlsFailure(Exception ex) => ex is SslHandshakeException;
+
+        /// <summary>The warning given when a credential goes over a connection that is not encrypted (SMTP, IMAP, POP3).</summary>
+        public static string CleartextWarning(string protocol, string where, MailSecurity security, string? user)
+            => $"The credential for '{NoticeText.OneLine(user, 200)}' is sent to the {protocol} server {NoticeText.OneLine(where, 300)} over a connection that is NOT encrypted "
+               + (security == MailSecurity.None ? "(-Security None)" : $"(-Security {security}: the server offered no STARTTLS)")
+               + ": anyone on the path can read the password. Use -Security StartTls or SslOnConnect.";
 
         /// <summary>
         /// Auto: TLS on connect for 465; otherwise STARTTLS, required when a credential is to be

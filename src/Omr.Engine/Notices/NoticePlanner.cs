@@ -5,6 +5,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Omr.Engine.Discovery;
+using Omr.Engine.Evidence;
 
 namespace Omr.Engine.Notices
 {
@@ -89,7 +90,8 @@ namespace Omr.Engine.Notices
         {
             if (request is null) throw new ArgumentNullException(nameof(request));
             var plans = new List<PlannedNotice>();
-            var groups = request.Evidence
+            // Evidence this engine did not produce is a claim: a Delivered claim stands only with a verified bundle.
+            var groups = request.Evidence.Select(EvidenceVerifier.Vet)
                 .GroupBy(ev => DomainOf(ev).Length > 0 ? "d:" + DomainOf(ev) : "h:" + HostOf(ev), StringComparer.Ordinal)
                 .ToList();
             var records = request.State?.Read();

@@ -7,35 +7,17 @@ namespace Omr.Engine.Notices
     public static class NoticeText
     {
         /// <summary>
-        /// Replaces control characters (C0 including CR, LF and TAB, DEL, C1), line/paragraph separators
-        /// and bidirectional overrides with a space, and bounds the length. The result is one line: it can
-        /// go into a header, a template value or a file name part without breaking anything.
+        /// The shared server-text sanitizer (<see cref="ServerText.Sanitize"/>): control characters, line/paragraph
+        /// separators and bidirectional formatting characters are escaped, the length bounded. The result is one
+        /// line: it can go into a header, a template value or a file name part without breaking anything.
         /// </summary>
-        public static string Clean(string? text, int max = 2000)
-        {
-            if (string.IsNullOrEmpty(text)) return string.Empty;
-            var sb = new StringBuilder(Math.Min(text!.Length, max) + 16);
-            foreach (var ch in text)
-            {
-                if (sb.Length >= max)
-                {
-                    sb.Append("…[truncated]");
-                    break;
-                }
-                sb.Append(IsUnsafe(ch) ? ' ' : ch);
-            }
-            return sb.ToString();
-        }
-
-        /// <summary>True for characters that must never reach a header or body line as they are.</summary>
-        public static bool IsUnsafe(char ch)
-            => ch < 0x20 || ch == 0x7f || (ch >= 0x80 && ch < 0xa0) || ch == '\u2028' || ch == '\u2029'
-               || (ch >= '\u202a' && ch <= '\u202e') || (ch >= '\u2066' && ch <= '\u2069') || ch == '\ufeff';
+        public static string Clean(string? text, int max = 2000) => ServerText.Sanitize(text, max);
 
         /// <summary>Clean, then collapse runs of spaces (for subjects and single-line values).</summary>
         public static string OneLine(string? text, int max = 250)
         {
-            var c = Clean(text, max);
+            // Line breaks and tabs are layout here (a rendered subject, a folded reply): spaces; everything else as ServerText escapes it.
+            var c = Clean(string.IsNullOrEmpty(text) ? text : text!.Replace('\r', ' ').Replace('\n', ' ').Replace('\t', ' '), max);
             var sb = new StringBuilder(c.Length);
             var space = false;
             foreach (var ch in c)

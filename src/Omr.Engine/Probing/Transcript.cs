@@ -70,21 +70,7 @@ namespace Omr.Engine.Probing
         /// <summary>Escapes control characters (CR, LF, NUL, ESC, ...) and bounds the length.</summary>
         public static string Sanitize(string text)
         {
-            if (text is null) return string.Empty;
-            var sb = new StringBuilder(Math.Min(text.Length, MaxEntryLength) + 16);
-            foreach (var ch in text)
-            {
-                if (sb.Length >= MaxEntryLength)
-                {
-                    sb.Append("…[truncated ").Append(text.Length).Append(" chars]");
-                    break;
-                }
-                if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && ch < 0xa0) || ch == '\u2028' || ch == '\u2029')
-                    sb.Append("\\x").Append(((int)ch).ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
-                else
-                    sb.Append(ch);
-            }
-            return sb.ToString();
+            return ServerText.Sanitize(text, MaxEntryLength);
         }
     }
 }

@@ -82,6 +82,7 @@ namespace Omr.Commands
         [ValidateNotNullOrEmpty]
         public string? MoveTo { get; set; }
 
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
         private string? _outputPath;
         private string? _mailDrop;
 
@@ -135,6 +136,7 @@ namespace Omr.Commands
 
             // Log lines come from the engine's worker: queue them as verbose events via the channel-less list.
             var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            var warnings = _warnings;
             if (ParameterSetName == MailDropSet)
             {
                 var drop = _mailDrop!;
@@ -154,6 +156,7 @@ namespace Omr.Commands
                     Folder = Folder,
                     Writable = Remove.IsPresent || MoveTo != null,
                     Log = log.Enqueue,
+                    Warning = warnings.Enqueue,
                 };
                 request.SourceFactory = () => MailboxSettings.CreateSource(settings);
                 if (SkipCertificateCheck.IsPresent)
@@ -187,9 +190,11 @@ namespace Omr.Commands
             while (true)
             {
                 while (log.TryDequeue(out var line)) WriteVerbose(line);
+                while (_warnings.TryDequeue(out var warning)) WriteWarning(warning);
                 while (reader.TryRead(out var e))
                 {
                     while (log.TryDequeue(out var line)) WriteVerbose(line);
+                    while (_warnings.TryDequeue(out var warning)) WriteWarning(warning);
                     switch (e)
                     {
                         case EvidenceResultEvent r:
@@ -223,6 +228,7 @@ namespace Omr.Commands
                 }
             }
             while (log.TryDequeue(out var rest)) WriteVerbose(rest);
+            while (_warnings.TryDequeue(out var lastWarning)) WriteWarning(lastWarning);
         }
 
         private void Wait(EvidenceCollector collector, Task run)

@@ -15,7 +15,8 @@ namespace Omr.Commands
     internal static class PSValue
     {
         /// <summary>The properties of a PSObject, or the keys of a dictionary.</summary>
-        public static Bag BagOf(object input) => input is IDictionary dict ? new Bag(dict) : new Bag(PSObject.AsPSObject(input));
+        /// <summary>A hashtable arrives wrapped in a PSObject from the pipeline: its keys are the properties, not the Hashtable's own.</summary>
+        public static Bag BagOf(object input) => (input is PSObject p ? p.BaseObject : input) is IDictionary dict ? new Bag(dict) : new Bag(PSObject.AsPSObject(input));
 
         public static string Describe(object input)
         {

@@ -25,6 +25,7 @@ namespace Omr.Commands
         private const string SmtpSet = "Smtp";
         private const string PickupSet = "Pickup";
         private readonly List<RelayEvidence> _evidence = new List<RelayEvidence>();
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
 
         /// <summary>Evidence from Get-RelayEvidence (live, Import-Clixml or ConvertFrom-Json).</summary>
         [Parameter(Mandatory = true, ValueFromPipeline = true)]
@@ -336,6 +337,7 @@ namespace Omr.Commands
                 // The password leaves the PSCredential only here, into the NetworkCredential MailKit authenticates with.
                 Credential = Credential?.GetNetworkCredential(),
                 Timeout = TimeSpan.FromSeconds(TimeoutSec),
+                Warning = _warnings.Enqueue,
             });
         }
 
@@ -389,7 +391,9 @@ namespace Omr.Commands
 
             try
             {
-                var result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!;
+                DeliveryResult result;
+                try { result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!; }
+                finally { while (_warnings.TryDequeue(out var warning)) WriteWarning(warning); }
                 output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
                 output.SentAt = result.Time;
                 output.SmtpReply = result.Reply;
@@ -405,9 +409,9 @@ namespace Omr.Commands
                 output.Status = NoticeStatus.Failed;
                 notes.Insert(0, $"{verb} failed: {inner.Message}");
                 output.Reason = string.Join("; ", notes);
-                var category = inner is MailKit.Security.AuthenticationException ? ErrorCategory.AuthenticationError
-                    : inner is System.Net.Sockets.SocketException || inner is MailKit.Net.Smtp.SmtpProtocolException || inner is IOException && ParameterSetName == SmtpSet ? ErrorCategory.ConnectionError
-                    : inner is MailKit.Security.SslHandshakeException ? ErrorCategory.SecurityError
+                var category = SmtpNoticeDelivery.IsAuthenticationFailure(inner) ? ErrorCategory.AuthenticationError
+                    : SmtpNoticeDelivery.IsTlsFailure(inner) ? ErrorCategory.SecurityError
+                    : SmtpNoticeDelivery.IsConnectionFailure(inner) && ParameterSetName == SmtpSet ? ErrorCategory.ConnectionError
                     : ParameterSetName == PickupSet ? ErrorCategory.WriteError : ErrorCategory.InvalidOperation;
                 WriteError(new ErrorRecord(inner, ParameterSetName == PickupSet ? "NoticeWriteFailed" : "NoticeSendFailed", category, plan.Domain)
                 {

@@ -96,10 +96,10 @@ public class ComposerTests
         File.Delete(ev.Files.Single(f => f.EndsWith("message.eml")));
         var notice = Assert.Single(NoticeComposer.Compose(NoticeTestData.Draft(ev), NoticeTestData.Options()));
         var m = NoticeTestData.RoundTrip(notice.Message);
-        Assert.Single(m.Attachments);
-        Assert.Contains("Note: evidence.json was not found at", m.TextBody);
-        Assert.Contains("Note: message.eml was not found at", m.TextBody);
-        Assert.Equal(2, notice.Notes.Count);
+        // Only the transcript rebuilt from the result: nothing is read from a bundle that does not verify.
+        Assert.Equal(new[] { "mx.customer.example_25_transcript.log" }, m.Attachments.Select(a => a.ContentDisposition.FileName));
+        Assert.Contains("Note: the evidence bundle is not attached: bundle missing (no evidence.json).", m.TextBody);
+        Assert.Single(notice.Notes);
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public class ComposerTests
         var ev = new RelayEvidence { Result = result, ProbeId = "p9", ComputerName = result.ComputerName, Address = result.Address, Port = 25, Domain = "customer.example", Proof = RelayProof.DataAccepted };
         var m = ComposeOne(NoticeTestData.Draft(ev));
         Assert.Equal(new[] { "mx.customer.example_25_transcript.log" }, m.Attachments.Select(a => a.ContentDisposition.FileName));
-        Assert.Contains("message.eml is not part of the evidence", m.TextBody);
+        Assert.Contains("no evidence bundle was written for this host, so the verification message and evidence.json are not attached", m.TextBody);
         Assert.Contains("it has not been seen arriving yet", m.TextBody);
     }
 

@@ -66,6 +66,8 @@ public class DeliveryTests
         var server = ServeAsync(listener, commands, stop.Token);
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var settings = new SmtpDeliverySettings { Host = "127.0.0.1", Port = port, Security = MailSecurity.None, Credential = new NetworkCredential("noc", "wrong"), Timeout = TimeSpan.FromSeconds(5) };
+        var warnings = new ConcurrentQueue<string>();
+        settings.Warning = warnings.Enqueue;
         var msg = new MimeMessage();
         msg.From.Add(MailboxAddress.Parse("noc@example.net"));
         msg.To.Add(MailboxAddress.Parse("postmaster@example.com"));
@@ -74,8 +76,8 @@ public class DeliveryTests
         var notice = new ComposedNotice(msg, "n1", "example.com", Array.Empty<RelayEvidence>());
         using (var delivery = new SmtpNoticeDelivery(settings))
         {
-            await Assert.ThrowsAnyAsync<Exception>(() => delivery.DeliverAsync(notice, CancellationToken.None));
-            await Assert.ThrowsAnyAsync<Exception>(() => delivery.DeliverAsync(notice, CancellationToken.None));
+            await Assert.ThrowsAsync<MailKit.Security.AuthenticationException>(() => delivery.DeliverAsync(notice, CancellationToken.None));
+            await Assert.ThrowsAsync<MailKit.Security.AuthenticationException>(() => delivery.DeliverAsync(notice, CancellationToken.None));
         }
         stop.Cancel();
         listener.Stop();
@@ -84,5 +86,8 @@ public class DeliveryTests
         Assert.Equal(2, commands.Count(c => c.StartsWith("EHLO", StringComparison.OrdinalIgnoreCase)));
         Assert.True(commands.Count(c => c.StartsWith("AUTH", StringComparison.OrdinalIgnoreCase)) >= 2);
         Assert.DoesNotContain(commands, c => c.StartsWith("MAIL", StringComparison.OrdinalIgnoreCase));
+        // -Security None with a credential: each login over clear text is warned about.
+        Assert.Equal(2, warnings.Count);
+        Assert.All(warnings, w => Assert.Contains("The credential for 'noc' is sent to the SMTP server 127.0.0.1:" + port + " over a connection that is NOT encrypted (-Security None)", w));
     }
 }

@@ -1,3 +1,4 @@
+using Omr.Engine.Evidence;
 using Omr.Engine.Notices;
 using Omr.Engine.Tests.Evidence;
 using Xunit;
@@ -10,7 +11,8 @@ public class PlannerTests
     {
         var r = EvidenceTestData.OpenResult(probe, address, host, proof);
         r.Domain = domain;
-        return new RelayEvidence { Result = r, ProbeId = probe, ComputerName = host, Address = address, Port = 25, Domain = domain, Proof = proof, Delivered = proof == RelayProof.Delivered };
+        // As Get-RelayEvidence answers it: minted by the engine (a hand-built object would be a claim, see TrustTests).
+        return EvidenceRegistry.Mint(new RelayEvidence { Result = r, ProbeId = probe, ComputerName = host, Address = address, Port = 25, Domain = domain, Proof = proof, Delivered = proof == RelayProof.Delivered });
     }
 
     private static NoticePlanRequest Request(params RelayEvidence[] ev)

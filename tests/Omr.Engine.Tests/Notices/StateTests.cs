@@ -99,16 +99,24 @@ public class StateTests
         // Other processes take the same lock file: flock-based FileShare.None is per open file, across processes.
         var path = StatePath();
         // Hold the lock from a child process (flock(1)) while this process writes: the lock is honoured across processes.
-        if (!File.Exists("/usr/bin/flock")) return;
-        var store = new NoticeStateStore(path, TimeSpan.FromSeconds(10));
+        // flock comes with util-linux, always present on the Debian build hosts: its absence is a failure, not a pass.
+        Assert.True(File.Exists("/usr/bin/flock"), "/usr/bin/flock (util-linux) is required by this test");
+        var store = new NoticeStateStore(path, TimeSpan.FromSeconds(30));
         store.Read(); // creates the lock file
-        using var holder = Process.Start(new ProcessStartInfo("/usr/bin/flock", new[] { "-x", path + ".lock", "-c", "sleep 1.5" }) { UseShellExecute = false })!;
-        Thread.Sleep(300);
-        var sw = Stopwatch.StartNew();
+        var released = path + ".released";
+        var psi = new ProcessStartInfo("/usr/bin/flock", new[] { "-x", path + ".lock", "-c", "echo locked; sleep 3; : > '" + released + "'" })
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+        };
+        using var holder = Process.Start(psi)!;
+        // Causal, not timed: the child says when it holds the lock, and marks the file just before it lets go.
+        Assert.Equal("locked", holder.StandardOutput.ReadLine());
+        Assert.False(File.Exists(released));
         Assert.Equal(1, RunOnce(store, new[] { Host() }, T0));
-        sw.Stop();
+        Assert.True(File.Exists(released), "the write finished while the other process still held the lock");
         holder.WaitForExit();
-        Assert.True(sw.Elapsed > TimeSpan.FromSeconds(0.8), $"the write did not wait for the other process's lock ({sw.Elapsed})");
+        Assert.Equal(0, holder.ExitCode);
         Assert.Single(store.Read());
     }
 
