@@ -149,7 +149,7 @@ namespace Omr.Engine.Probing
             {
                 // The session's own lines, this context's units and its own verification.
                 var mine = new HashSet<int>(ctx.Units is null ? Enumerable.Empty<int>() : ctx.Units.Select(u => u.Id)) { ctx.Tag };
-                transcript = _transcript.ToArray(mine.Contains);
+                transcript = _transcript.ToArray(t => mine.Contains(t) || (_groupTags.TryGetValue(t, out var members) && members.Any(mine.Contains)));
             }
             return new RelayTestResult
             {
