@@ -61,7 +61,7 @@ namespace Omr.Engine.Probing
         /// <summary>Who ran the test, written into the verification message.</summary>
         public string? OperatorContact { get; set; }
         /// <summary>Completed addresses (and inputs) remembered so that a later domain or duplicate leading to them is not tested again.</summary>
-        public int RememberedAddresses { get; set; } = 2048;
+        public int RememberedAddresses { get; set; } = 512;
         /// <summary>How often a busy greeting (4xx, too many connections) is retried later in the run.</summary>
         public int BusyRetries { get; set; } = 4;
         public TimeSpan BusyBackoff { get; set; } = TimeSpan.FromSeconds(1);
@@ -70,6 +70,8 @@ namespace Omr.Engine.Probing
         /// variants that relayed last time, so that a fix is confirmed on the very test that failed).
         /// </summary>
         public Func<string?, string, int, IReadOnlyCollection<string>?>? PreferredTests { get; set; }
+        /// <summary>Whether verbose lines are wanted (building them for nobody costs time at scale).</summary>
+        public bool Verbose { get; set; } = true;
     }
 
     /// <summary>
@@ -191,6 +193,25 @@ namespace Omr.Engine.Probing
 
         private void Publish(EngineEvent e) => _events.Writer.TryWrite(e);
 
+        /// <summary>Verbose lines are built and queued only when someone reads them.</summary>
+        private void Verbose(Func<string> message)
+        {
+            if (_options.Verbose) Publish(new EngineVerboseEvent(message()));
+        }
+
+        private int _lastProgress;
+        private int _progressShown;
+
+        /// <summary>Progress at most every 200 ms (and always when forced), not per address.</summary>
+        private void Progress(string current, bool force = false)
+        {
+            var now = Environment.TickCount;
+            if (!force && Volatile.Read(ref _progressShown) != 0 && unchecked(now - Volatile.Read(ref _lastProgress)) < 200) return;
+            Volatile.Write(ref _lastProgress, now);
+            Volatile.Write(ref _progressShown, 1);
+            Publish(new ScanProgressEvent(Volatile.Read(ref _addressesDone), Volatile.Read(ref _addressesKnown), current));
+        }
+
         private async Task DnsWorkerAsync()
         {
             try
@@ -229,7 +250,7 @@ namespace Omr.Engine.Probing
                     return true;
                 }
             }
-            Publish(new EngineVerboseEvent($"{item.Value}: given again; answered with the results of the first test in this run"));
+            Verbose(() => $"{item.Value}: given again; answered with the results of the first test in this run");
             first.AnswerDuplicate(item, this);
             Release();
             return true;
@@ -287,14 +308,14 @@ namespace Omr.Engine.Probing
                     await StartAddressesAsync(item, domain.Trim(), null, null, null, new[] { literal }).ConfigureAwait(false);
                     return;
                 }
-                Publish(new EngineVerboseEvent($"Resolving MX for {domain}"));
+                Verbose(() => $"Resolving MX for {domain}");
                 var routing = await _resolver.ResolveDomainAsync(domain, _cts.Token).ConfigureAwait(false);
                 if (routing.NullMx)
                 {
                     PublishResult(item, NullMxResult(domain, routing.Domain));
                     return;
                 }
-                foreach (var note in routing.Notes) Publish(new EngineVerboseEvent(note));
+                foreach (var note in routing.Notes) Verbose(() => note);
                 if (routing.OmittedHosts > 0)
                     Publish(new EngineWarningEvent($"{routing.Domain}: {routing.OmittedHosts} MX host(s) beyond the {routing.Hosts.Count} most preferred were not tested."));
                 var usable = routing.Hosts.Where(h => h.Addresses.Count > 0).ToList();
@@ -309,10 +330,10 @@ namespace Omr.Engine.Probing
                 var mxAddresses = new HashSet<IPAddress>();
                 foreach (var h in usable)
                 {
-                    foreach (var note in h.Notes) Publish(new EngineVerboseEvent(note));
+                    foreach (var note in h.Notes) Verbose(() => note);
                     var aka = h.Aliases.Count > 0 ? " (also " + string.Join(", ", h.Aliases) + ")" : string.Empty;
                     var canon = h.CanonicalName != null ? " (alias of " + h.CanonicalName + ")" : string.Empty;
-                    Publish(new EngineVerboseEvent($"{routing.Domain}: {(h.ImplicitMx ? "implicit MX" : "MX " + h.Preference)} {h.Name}{aka}{canon} -> {string.Join(", ", h.Addresses)}"));
+                    Verbose(() => $"{routing.Domain}: {(h.ImplicitMx ? "implicit MX" : "MX " + h.Preference)} {h.Name}{aka}{canon} -> {string.Join(", ", h.Addresses)}");
                     foreach (var a in h.Addresses) mxAddresses.Add(a);
                     await StartAddressesAsync(item, domain.Trim(), routing.Domain, h.Name, h.Preference, h.Addresses, mxNames, true).ConfigureAwait(false);
                 }
@@ -328,7 +349,7 @@ namespace Omr.Engine.Probing
                     }
                     if (old.Count > 0)
                     {
-                        Publish(new EngineVerboseEvent($"{routing.Domain}: also testing {string.Join(", ", old)}, no longer among its MX addresses"));
+                        Verbose(() => $"{routing.Domain}: also testing {string.Join(", ", old)}, no longer among its MX addresses");
                         await StartAddressesAsync(item, domain.Trim(), routing.Domain, null, null, old, mxNames, false).ConfigureAwait(false);
                     }
                 }
@@ -395,11 +416,13 @@ namespace Omr.Engine.Probing
             Transcript = new[] { new TranscriptEntry(DateTimeOffset.UtcNow, "*", $"{domain} MX 0 . (null MX)") },
         };
 
+        private static readonly RandomNumberGenerator Rng = RandomNumberGenerator.Create();
+
         /// <summary>A unique, unguessable probe id usable as a token in a Subject or Message-ID.</summary>
         public static string NewProbeId()
         {
             var bytes = new byte[10];
-            using (var rng = RandomNumberGenerator.Create()) rng.GetBytes(bytes);
+            Rng.GetBytes(bytes);
             return "omr-" + DateTime.UtcNow.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture) + "-" + BitConverter.ToString(bytes).Replace("-", string.Empty).ToLowerInvariant();
         }
 

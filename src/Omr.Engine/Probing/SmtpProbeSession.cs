@@ -25,7 +25,7 @@ namespace Omr.Engine.Probing
         private readonly ProbeFacts _facts = new ProbeFacts();
         /// <summary>Every distinct MAIL FROM / RCPT TO pair this address is tested with, shared by all its contexts.</summary>
         private readonly List<ProbeUnit> _units = new List<ProbeUnit>();
-        private readonly Dictionary<string, ProbeUnit> _unitByPair = new Dictionary<string, ProbeUnit>(StringComparer.Ordinal);
+        private readonly Dictionary<(string MailFrom, string RcptTo), ProbeUnit> _unitByPair = new Dictionary<(string, string), ProbeUnit>();
         private readonly List<ProbeTargetContext> _contexts = new List<ProbeTargetContext>();
         private bool _plainOnly;
         private string? _banner;
@@ -447,7 +447,7 @@ namespace Omr.Engine.Probing
             for (int i = 0; i < units.Length; i++)
             {
                 var exp = RelayTestCatalog.Expand(_settings.Tests[i], c.Context);
-                var key = exp.MailFrom + "\n" + exp.RcptTo;
+                var key = (exp.MailFrom, exp.RcptTo);
                 if (!_unitByPair.TryGetValue(key, out var unit))
                 {
                     unit = new ProbeUnit(_units.Count, exp);

@@ -162,6 +162,7 @@ namespace Omr.Commands
                 Ports = Port.Distinct().ToArray(),
                 ThrottleLimit = ThrottleLimit,
                 MaxConnectionsPerAddress = MaxConnectionsPerAddress,
+                Verbose = VerboseWanted(),
             };
             options.Probe.Limits.ReplyTimeout = TimeSpan.FromSeconds(Math.Min(30, TimeoutSec));
             options.Probe.Limits.ConnectTimeout = TimeSpan.FromSeconds(Math.Min(15, TimeoutSec));
