@@ -89,6 +89,26 @@ public class SessionTests
     }
 
     [Fact]
+    public async Task A_reason_states_its_strongest_proof_once()
+    {
+        var (plain, _) = await ScanAsync(null, _fx.Lab.Server("open").Domain);
+        var r = Assert.Single(plain);
+        Assert.Equal(1, Count(r.Reason, ProofText.RecipientOnly));
+        var (verified, _) = await ScanAsync(o => o.VerifyAddress = "noc@omr-verify.example", _fx.Lab.Server("open").Domain);
+        var v = Assert.Single(verified);
+        Assert.Equal(RelayProof.DataAccepted, v.Proof);
+        Assert.Equal(0, Count(v.Reason, ProofText.RecipientOnly));
+        Assert.Equal(1, Count(v.Reason, "accepted for delivery"));
+
+        static int Count(string s, string what)
+        {
+            int n = 0, i = 0;
+            while ((i = s.IndexOf(what, i, StringComparison.Ordinal)) >= 0) { n++; i += what.Length; }
+            return n;
+        }
+    }
+
+    [Fact]
     public async Task Pipelining_runs_the_battery_in_a_few_round_trips_on_one_connection()
     {
         var (results, _) = await ScanAsync(null, _fx.Lab.Server("closed").Domain);

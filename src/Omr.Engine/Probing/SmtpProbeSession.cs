@@ -140,7 +140,10 @@ namespace Omr.Engine.Probing
             var (verdict, reason) = decision;
             if (_facts.OutOfStep != null && decision.Code != RelayReasonCode.OutOfStep)
                 reason += $" (The pipelined replies were out of step: {_facts.OutOfStep}; the verdict comes from the tests run one command at a time.)";
+            // The strongest proof, said once: a verification that was accepted says so; otherwise an
+            // acceptance is only an accepted RCPT.
             if (ctx.VerificationNote != null) reason += " " + ctx.VerificationNote;
+            if (verdict == RelayVerdict.Open && ctx.Proof < RelayProof.DataAccepted) reason += " " + ProofText.RecipientOnly;
             var accepted = outcomes.Any(o => o?.Accepted == true);
             var target = ctx.Target;
             TranscriptEntry[] transcript;
