@@ -147,6 +147,10 @@ namespace Omr
         public int Port { get; set; }
         /// <summary>MX preference; null for hosts given directly, and for the implicit MX.</summary>
         public int? Preference { get; set; }
+        /// <summary>The domain's MX host names at this test, most preferred first (empty for hosts given directly).</summary>
+        public string[] MxHosts { get; set; } = Array.Empty<string>();
+        /// <summary>True: the address is one of the domain's MX addresses; false: an earlier address tested again although no MX names it any more; null: a host given directly.</summary>
+        public bool? IsMxAddress { get; set; }
         public RelayVerdict Verdict { get; set; }
         /// <summary>Why, for machines (see about_Omr); the text is in Reason.</summary>
         public RelayReasonCode ReasonCode { get; set; }

@@ -61,13 +61,14 @@ namespace Omr.Engine.Probing
         private readonly Dictionary<string, AddressJob> _jobsByKey = new Dictionary<string, AddressJob>(StringComparer.Ordinal);
         private readonly LinkedList<AddressJob> _idleJobs = new LinkedList<AddressJob>();
 
-        private async Task StartAddressesAsync(ScanInput item, string target, string? domain, string? host, int? preference, IReadOnlyList<IPAddress> addresses)
+        private async Task StartAddressesAsync(ScanInput item, string target, string? domain, string? host, int? preference, IReadOnlyList<IPAddress> addresses,
+            IReadOnlyList<string>? mxHosts = null, bool? isMx = null)
         {
             foreach (var address in addresses)
             {
                 foreach (var port in _options.Ports)
                 {
-                    var probe = new ProbeAddress(target, domain, host, address, port, preference);
+                    var probe = new ProbeAddress(target, domain, host, address, port, preference, mxHosts, isMx);
                     item.AddOpen();
                     await RegisterAsync(item, probe).ConfigureAwait(false);
                 }
@@ -154,7 +155,7 @@ namespace Omr.Engine.Probing
                         ProbeTargetContext ctx;
                         if (job.Session is null)
                         {
-                            job.Session = new SmtpProbeSession(probe, _options.Probe) { AddressSlots = job.Slots };
+                            job.Session = new SmtpProbeSession(probe, _options.Probe) { AddressSlots = job.Slots, PreferredTests = _options.PreferredTests };
                             ctx = job.Session.Primary;
                         }
                         else ctx = job.Session.AddContext(probe);

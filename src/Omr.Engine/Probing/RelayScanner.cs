@@ -65,6 +65,11 @@ namespace Omr.Engine.Probing
         /// <summary>How often a busy greeting (4xx, too many connections) is retried later in the run.</summary>
         public int BusyRetries { get; set; } = 4;
         public TimeSpan BusyBackoff { get; set; } = TimeSpan.FromSeconds(1);
+        /// <summary>
+        /// (domain, address, port) → names of relay tests to run first for that context (for example the
+        /// variants that relayed last time, so that a fix is confirmed on the very test that failed).
+        /// </summary>
+        public Func<string?, string, int, IReadOnlyCollection<string>?>? PreferredTests { get; set; }
     }
 
     /// <summary>
@@ -121,9 +126,15 @@ namespace Omr.Engine.Probing
         public void Cancel() => _cts.Cancel();
 
         /// <summary>Queues a domain: MX lookup, then every address of every MX (waits while the input queue is full).</summary>
-        public void AddDomain(string domain, object? input)
+        public void AddDomain(string domain, object? input) => AddDomain(domain, input, null);
+
+        /// <summary>
+        /// Queues a domain; <paramref name="alsoTest"/> names addresses tested for it before: those no longer among
+        /// its MX addresses are tested too, directly (a server hidden behind a new MX still answers to spammers).
+        /// </summary>
+        public void AddDomain(string domain, object? input, IReadOnlyList<string>? alsoTest)
         {
-            if (!TryAddDomain(domain, input)) Add(new ScanInput(domain, null, input, isHost: false));
+            if (!TryAddDomain(domain, input, alsoTest)) Add(new ScanInput(domain, null, input, isHost: false, alsoTest));
         }
 
         /// <summary>Queues a host or address tested directly, with an optional domain for context (waits while the input queue is full).</summary>
@@ -133,7 +144,10 @@ namespace Omr.Engine.Probing
         }
 
         /// <summary>Queues a domain unless the input queue is full (then false: drain events and wait with <see cref="WaitAsync"/>).</summary>
-        public bool TryAddDomain(string domain, object? input) => TryAdd(new ScanInput(domain, null, input, isHost: false));
+        public bool TryAddDomain(string domain, object? input) => TryAddDomain(domain, input, null);
+
+        /// <summary>Queues a domain (and earlier addresses to test again) unless the input queue is full.</summary>
+        public bool TryAddDomain(string domain, object? input, IReadOnlyList<string>? alsoTest) => TryAdd(new ScanInput(domain, null, input, isHost: false, alsoTest));
 
         /// <summary>Queues a host unless the input queue is full.</summary>
         public bool TryAddHost(string host, string? domain, object? input) => TryAdd(new ScanInput(host, domain, input, isHost: true));
@@ -291,13 +305,32 @@ namespace Omr.Engine.Probing
                     PublishError(item, new EngineErrorEvent(kind.ToString(), kind == DiscoveryErrorKind.DnsFailure ? EngineErrorCategory.ConnectionError : EngineErrorCategory.ObjectNotFound,
                         $"Domain '{routing.Domain}': {bad.Problem ?? $"MX host '{bad.Name}' has no address"}.", input ?? domain, null));
                 }
+                var mxNames = routing.Hosts.Select(h => h.Name).ToArray();
+                var mxAddresses = new HashSet<IPAddress>();
                 foreach (var h in usable)
                 {
                     foreach (var note in h.Notes) Publish(new EngineVerboseEvent(note));
                     var aka = h.Aliases.Count > 0 ? " (also " + string.Join(", ", h.Aliases) + ")" : string.Empty;
                     var canon = h.CanonicalName != null ? " (alias of " + h.CanonicalName + ")" : string.Empty;
                     Publish(new EngineVerboseEvent($"{routing.Domain}: {(h.ImplicitMx ? "implicit MX" : "MX " + h.Preference)} {h.Name}{aka}{canon} -> {string.Join(", ", h.Addresses)}"));
-                    await StartAddressesAsync(item, domain.Trim(), routing.Domain, h.Name, h.Preference, h.Addresses).ConfigureAwait(false);
+                    foreach (var a in h.Addresses) mxAddresses.Add(a);
+                    await StartAddressesAsync(item, domain.Trim(), routing.Domain, h.Name, h.Preference, h.Addresses, mxNames, true).ConfigureAwait(false);
+                }
+                if (item.AlsoTest != null)
+                {
+                    // Earlier addresses of the domain that are no longer MX addresses: still tested,
+                    // since spammers connect to addresses, not to MX records.
+                    var old = new List<IPAddress>();
+                    foreach (var text in item.AlsoTest)
+                    {
+                        var a = MailHostResolver.ParseLiteral(text);
+                        if (a != null && !mxAddresses.Contains(a) && !old.Contains(a)) old.Add(a);
+                    }
+                    if (old.Count > 0)
+                    {
+                        Publish(new EngineVerboseEvent($"{routing.Domain}: also testing {string.Join(", ", old)}, no longer among its MX addresses"));
+                        await StartAddressesAsync(item, domain.Trim(), routing.Domain, null, null, old, mxNames, false).ConfigureAwait(false);
+                    }
                 }
             }
             catch (DiscoveryException ex)

@@ -12,9 +12,9 @@ namespace Omr.Engine.Probing
     {
         private int _open = 1;
 
-        public ScanInput(string value, string? context, object? input, bool isHost)
+        public ScanInput(string value, string? context, object? input, bool isHost, IReadOnlyList<string>? alsoTest = null)
         {
-            Value = value; Context = context; Input = input; IsHost = isHost;
+            Value = value; Context = context; Input = input; IsHost = isHost; AlsoTest = alsoTest;
             var v = Normal(value);
             Key = isHost ? "h:" + v + "|" + Normal(context) : "d:" + v;
         }
@@ -24,6 +24,8 @@ namespace Omr.Engine.Probing
         public string? Context { get; }
         public object? Input { get; }
         public bool IsHost { get; }
+        /// <summary>For a domain: addresses tested for it before, tested again when they are no longer among its MX addresses.</summary>
+        public IReadOnlyList<string>? AlsoTest { get; }
         /// <summary>Inputs with the same key are the same question.</summary>
         public string Key { get; }
         public bool IsDone { get; set; }

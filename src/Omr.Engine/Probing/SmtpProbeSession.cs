@@ -49,6 +49,9 @@ namespace Omr.Engine.Probing
         /// <summary>The context the session was created for.</summary>
         internal ProbeTargetContext Primary { get; }
 
+        /// <summary>(domain, address, port) → relay tests to run first for a context.</summary>
+        internal Func<string?, string, int, IReadOnlyCollection<string>?>? PreferredTests { get; set; }
+
         /// <summary>Bounds the connections open at once to this address (shared with other sessions to it), when set.</summary>
         internal SemaphoreSlim? AddressSlots { get; set; }
 
@@ -146,7 +149,7 @@ namespace Omr.Engine.Probing
             {
                 // The session's own lines, this context's units and its own verification.
                 var mine = new HashSet<int>(ctx.Units is null ? Enumerable.Empty<int>() : ctx.Units.Select(u => u.Id)) { ctx.Tag };
-                transcript = _transcript.ToArray(mine.Contains);
+                transcript = _transcript.ToArray(t => mine.Contains(t) || (_groupTags.TryGetValue(t, out var members) && members.Any(mine.Contains)));
             }
             return new RelayTestResult
             {
@@ -156,6 +159,8 @@ namespace Omr.Engine.Probing
                 Address = target.Address.ToString(),
                 Port = target.Port,
                 Preference = target.Preference,
+                MxHosts = target.MxHosts.ToArray(),
+                IsMxAddress = target.IsMx,
                 Verdict = verdict,
                 ReasonCode = decision.Code,
                 Reason = reason,
@@ -453,6 +458,18 @@ namespace Omr.Engine.Probing
                 units[i] = unit;
             }
             c.Units = units;
+            var preferred = PreferredTests?.Invoke(c.Target.Domain, c.Target.Address.ToString(), c.Target.Port);
+            if (preferred != null && preferred.Count > 0)
+            {
+                // The preferred tests run first: move their pending units to the front, in catalogue order.
+                var first = units.Where(u => preferred.Contains(u.Name) && _pending.Contains(u)).Distinct().ToList();
+                if (first.Count > 0)
+                {
+                    foreach (var u in first) _pending.Remove(u);
+                    _pending.InsertRange(0, first);
+                    _transcript.Note($"tests that relayed last time run first: {string.Join(", ", first.Select(u => u.Name))}");
+                }
+            }
         }
 
         private static string StripScope(IPAddress a)
