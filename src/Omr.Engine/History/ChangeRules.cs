@@ -11,6 +11,8 @@ namespace Omr.Engine.History
         public DateTimeOffset? OpenSince { get; set; }
         public DateTimeOffset Time { get; set; }
         public string[] RelayedBy { get; set; } = Array.Empty<string>();
+        /// <summary>The host name recorded with it.</summary>
+        public string? ComputerName { get; set; }
 
         /// <summary>True while the case is open: found open, and neither fixed nor hidden since.</summary>
         public bool CaseOpen => OpenSince != null && Change != RelayChange.Fixed && Change != RelayChange.Hidden;

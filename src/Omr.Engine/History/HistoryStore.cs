@@ -459,7 +459,7 @@ CREATE INDEX notices_time ON notices(time);
         public PriorResult? Prior(string? domain, string? address, int port, long exceptRun)
             => Read(conn =>
             {
-                using (var cmd = Command(conn, "SELECT verdict, change, open_since, start_time, relayed_by FROM results WHERE domain = $d AND address = $a AND port = $p AND run_id <> $r ORDER BY result_id DESC LIMIT 1;", null,
+                using (var cmd = Command(conn, "SELECT verdict, change, open_since, start_time, relayed_by, computer_name FROM results WHERE domain = $d AND address = $a AND port = $p AND run_id <> $r ORDER BY result_id DESC LIMIT 1;", null,
                     new[] { ("$d", (object?)NormalDomain(domain)), ("$a", NormalAddress(address)), ("$p", port), ("$r", exceptRun) }))
                 using (var rd = cmd.ExecuteReader())
                 {
@@ -471,6 +471,7 @@ CREATE INDEX notices_time ON notices(time);
                         OpenSince = Time(rd.GetValue(2)),
                         Time = Time(rd.GetValue(3)) ?? default,
                         RelayedBy = Split(rd.GetValue(4)),
+                        ComputerName = rd.IsDBNull(5) ? null : rd.GetString(5),
                     };
                 }
             }, (PriorResult?)null);
