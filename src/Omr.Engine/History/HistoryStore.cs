@@ -112,6 +112,7 @@ namespace Omr.Engine.History
             }
             if (Sniff(sibling) == "Json")
                 throw new StateCorruptException(full, $"'{full}' is a JSON notice state file and its import target '{sibling}' is one too: name a state database file with -StatePath.");
+            new NoticeStateStore(full).Read(); // a corrupt JSON file stops here, before any database is created
             var store = Open(sibling, false, busyTimeout);
             try
             {
