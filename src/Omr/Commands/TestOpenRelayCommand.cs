@@ -416,7 +416,10 @@ namespace Omr.Commands
                 r.Verdict = remedy.Verdict;
                 r.ReasonCode = remedy.Code;
                 r.Reason = remedy.Reason;
-                var change = ChangeRules.Decide(prior, r.Verdict, r.StartTime == default ? DateTimeOffset.UtcNow : r.StartTime);
+                // Milliseconds, as the database keeps them: OpenSince reads back equal.
+                var start = r.StartTime == default ? DateTimeOffset.UtcNow : r.StartTime;
+                start = new DateTimeOffset(start.UtcTicks - start.UtcTicks % TimeSpan.TicksPerMillisecond, TimeSpan.Zero);
+                var change = ChangeRules.Decide(prior, r.Verdict, start);
                 r.Change = change.Change;
                 r.OpenSince = change.OpenSince;
                 r.NoticedAt = change.OpenSince is DateTimeOffset since ? store.NoticedAt(r.Domain, r.Address, r.Port, since) : null;
