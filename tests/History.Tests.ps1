@@ -327,3 +327,53 @@ Describe 'Send-RelayNotice with the state database' -Tag Lab, History, Notice {
         @(Get-RelayHistory (Join-Path $dir 'notices.db') -Notice).Count | Should -Be 1
     }
 }
+
+Describe 'examples/Invoke-RelayMonitor.ps1' -Tag Lab, History, Example {
+    BeforeAll {
+        $script:Monitor = Join-Path (Split-Path -Parent $PSScriptRoot) 'examples/Invoke-RelayMonitor.ps1'
+        $script:Pwsh = Get-OmrPwshCommand
+        function script:Invoke-Monitor([string[]] $Arguments) {
+            $exe = $Pwsh[0]
+            $rest = @($Pwsh | Select-Object -Skip 1)
+            $out = & $exe @rest -NoProfile -NonInteractive -File $Monitor @Arguments 2>&1
+            [pscustomobject]@{ Code = $LASTEXITCODE; Output = ($out | Out-String) }
+        }
+    }
+
+    It 'runs the whole service: notice once, report and log, exit 1 while open, 0 when nothing is open, 2 on errors' {
+        $root = Join-Path $TestDrive ('monitor-' + [guid]::NewGuid().ToString('N').Substring(0, 6))
+        New-Item -ItemType Directory $root | Out-Null
+        $csv = Join-Path $root 'domains.csv'
+        'Domain', 'open.omr-lab.test', 'closed.omr-lab.test' | Set-Content -LiteralPath $csv
+        $base = @('-StatePath', "$root/omr.db", '-ReportPath', "$root/reports", '-LogPath', "$root/log/monitor.log",
+            '-VerifyAddress', 'relaycheck@noc.example.net', '-MailDrop', $Lab.mailDrop, '-EvidenceWaitSec', '5', '-EvidencePath', "$root/evidence",
+            '-PickupDirectory', "$root/pickup", '-From', 'noc@example.net', '-Cc', 'team@example.net',
+            '-DnsServer', $Lab.dnsServer, '-Port', "$Port", '-TimeoutSec', '20', '-ModulePath', (Get-OmrModulePath))
+
+        $run1 = Invoke-Monitor ($base + @('-DomainFile', $csv))
+        $run1.Code | Should -Be 1 -Because $run1.Output
+        @(Get-ChildItem "$root/pickup" -Filter *.eml).Count | Should -Be 1
+        $report = Get-Content -Raw "$root/reports/report.html"
+        $report | Should -Match '<h2>Newly open \(1\)</h2>'
+        $report | Should -Match 'open\.omr-lab\.test'
+        $report | Should -Match '<h2>Errors</h2><p>None.</p>'
+        Get-Content -Raw "$root/log/monitor.log" | Should -Match 'Run ended: exit code 1'
+
+        $txt = Join-Path $root 'domains.txt'
+        '# customers', 'open.omr-lab.test', '', 'closed.omr-lab.test  # the closed one' | Set-Content -LiteralPath $txt
+        $run2 = Invoke-Monitor ($base + @('-DomainFile', $txt))
+        $run2.Code | Should -Be 1 -Because $run2.Output
+        @(Get-ChildItem "$root/pickup" -Filter *.eml).Count | Should -Be 1 -Because 'the open relay was noticed already'
+        $report = Get-Content -Raw "$root/reports/report.html"
+        $report | Should -Match '<h2>Still open \(1\)</h2>'
+        $report | Should -Match '<h2>Newly open</h2><p>None.</p>'
+
+        $run3 = Invoke-Monitor ($base + @('-Domain', 'closed.omr-lab.test'))
+        $run3.Code | Should -Be 0 -Because $run3.Output
+
+        $run4 = Invoke-Monitor ($base + @('-Domain', 'no-such-domain.omr-lab.test'))
+        $run4.Code | Should -Be 2 -Because $run4.Output
+        Get-Content -Raw "$root/reports/report.html" | Should -Match 'DomainNotFound'
+        @(Get-RelayHistory "$root/omr.db" -Notice).Count | Should -Be 1
+    }
+}
