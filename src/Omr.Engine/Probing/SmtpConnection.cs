@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Net;
@@ -313,6 +314,9 @@ namespace Omr.Engine.Probing
         private CancellationToken ReplyToken(CancellationToken ct, DateTimeOffset started)
         {
             _replyStarted = started;
+            // Every reply starts unarmed: a deadline left over from a failed read never fires on this one.
+            Volatile.Write(ref _deadline, 0);
+            _armed = false;
             if (_replyCts is null || _replyFor != ct || _replyCts.IsCancellationRequested)
             {
                 _replyCts?.Dispose();
@@ -328,16 +332,31 @@ namespace Omr.Engine.Probing
         {
             if (_armed || _replyCts is null) return;
             var left = _limits.ReplyTimeout - (DateTimeOffset.UtcNow - _replyStarted);
-            _replyCts.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1));
+            if (left < TimeSpan.Zero) left = TimeSpan.Zero;
+            if (!_watched) { ReplyWatchdog.Add(this); _watched = true; }
+            Volatile.Write(ref _deadline, Stopwatch.GetTimestamp() + (long)(left.TotalSeconds * Stopwatch.Frequency));
             _armed = true;
         }
 
         private void Disarm()
         {
-            if (!_armed || _replyCts is null) return;
-            _replyCts.CancelAfter(Timeout.Infinite);
+            if (!_armed) return;
+            Volatile.Write(ref _deadline, 0);
             _armed = false;
         }
+
+        /// <summary>The watchdog: cancels the reply that waits past its deadline.</summary>
+        internal void CheckDeadline(long now)
+        {
+            var d = Volatile.Read(ref _deadline);
+            if (d == 0 || now < d) return;
+            if (Interlocked.CompareExchange(ref _deadline, 0, d) != d) return;
+            try { _replyCts?.Cancel(); }
+            catch (ObjectDisposedException) { /* the connection is going away */ }
+        }
+
+        private long _deadline;
+        private bool _watched;
 
         /// <summary>Complete replies read on this connection.</summary>
         public int Replies { get; private set; }
@@ -470,6 +489,8 @@ namespace Omr.Engine.Probing
 
         public void Dispose()
         {
+            if (_watched) { ReplyWatchdog.Remove(this); _watched = false; }
+            Volatile.Write(ref _deadline, 0);
             _abortRegistration.Dispose();
             _replyCts?.Dispose();
             _replyCts = null;
