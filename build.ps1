@@ -72,6 +72,7 @@ param(
     [ValidateRange(1, 60000)] [int] $Hosts,
     [ValidateRange(0, 10000)] [double] $LatencyMs,
     [string] $Mix,
+    [ValidateRange(0, 1)] [double] $PipeliningShare,
     [ValidateRange(1, 100000)] [int] $ThrottleLimit,
     [ValidateRange(1, 15)] [int] $Repeat,
     [ValidateRange(0, 10000)] [int] $SharedDomains,
@@ -474,7 +475,7 @@ function Invoke-Demo { Invoke-ToolScript 'demo' }
 function Invoke-Bench {
     Write-Step 'Bench: Omr against nmap on the latency fleet (tests/tools/bench.ps1)'
     $extra = @('-FleetPath', (Join-Path $FleetOut 'Omr.Fleet.dll'))
-    foreach ($name in 'Hosts', 'LatencyMs', 'Mix', 'ThrottleLimit', 'Repeat', 'SharedDomains') {
+    foreach ($name in 'Hosts', 'LatencyMs', 'Mix', 'ThrottleLimit', 'Repeat', 'SharedDomains', 'PipeliningShare') {
         if ($BoundParameters.ContainsKey($name)) { $extra += @("-$name", "$($BoundParameters[$name])") }
     }
     if ($Quick) { $extra += '-Quick' }

@@ -51,6 +51,8 @@ param(
     [ValidateRange(1, 60000)] [int] $Hosts = 1000,
     [ValidateRange(0, 10000)] [double] $LatencyMs = 50,
     [string] $Mix,
+    # Share of fleet servers that offer PIPELINING (the rest are answered one command at a time).
+    [ValidateRange(0, 1)] [double] $PipeliningShare = 0.9,
     [ValidateRange(1, 100000)] [int] $ThrottleLimit = 1000,
     [ValidateRange(1, 15)] [int] $Repeat = 3,
     [int] $Seed = 1,
@@ -302,6 +304,7 @@ $load = Get-Content -LiteralPath '/proc/loadavg' -ErrorAction SilentlyContinue
 $fleetArgs = @('--hosts', "$Hosts", '--latency-ms', "$LatencyMs", '--seed', "$Seed", '--net', "$Net", '--out-dir', $work,
     '--shared-domains', "$SharedDomains", '--shared-open-domains', "$SharedOpenDomains", '--shared-limit', "$SharedLimit")
 if ($Mix) { $fleetArgs += @('--mix', $Mix) }
+$fleetArgs += @('--pipelining', $PipeliningShare.ToString([Globalization.CultureInfo]::InvariantCulture))
 Write-Step "Fleet: dotnet $FleetPath $($fleetArgs -join ' ')"
 $fleet = Start-Fleet $fleetArgs
 $results = [ordered]@{}

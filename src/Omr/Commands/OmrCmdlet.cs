@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using System.Threading;
+using System.Threading.Tasks;
 using Omr.Engine;
 
 namespace Omr.Commands
@@ -15,6 +16,34 @@ namespace Omr.Commands
         private bool _disposed;
 
         protected CancellationToken StopToken => _stop.Token;
+
+        private readonly ManualResetEventSlim _wake = new ManualResetEventSlim(false, 0);
+
+        /// <summary>
+        /// Waits for engine work on the pipeline thread without spinning (Task.Wait spins first, which
+        /// at scale burns a core while thousands of connections are in flight).
+        /// </summary>
+        protected T Block<T>(Task<T> task)
+        {
+            if (!task.IsCompleted)
+            {
+                _wake.Reset();
+                task.ContinueWith((_, state) => ((ManualResetEventSlim)state!).Set(), _wake, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                _wake.Wait();
+            }
+            return task.GetAwaiter().GetResult();
+        }
+
+        protected void Block(Task task)
+        {
+            if (!task.IsCompleted)
+            {
+                _wake.Reset();
+                task.ContinueWith((_, state) => ((ManualResetEventSlim)state!).Set(), _wake, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                _wake.Wait();
+            }
+            task.GetAwaiter().GetResult();
+        }
 
         protected override void StopProcessing()
         {
@@ -79,6 +108,7 @@ namespace Omr.Commands
             _disposed = true;
             _stop.Cancel();
             _stop.Dispose();
+            _wake.Dispose();
             GC.SuppressFinalize(this);
         }
     }

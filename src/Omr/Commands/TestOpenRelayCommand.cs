@@ -265,7 +265,7 @@ namespace Omr.Commands
                 Drain(block: false);
                 try
                 {
-                    _scanner!.WaitAsync(StopToken).GetAwaiter().GetResult();
+                    Block(_scanner!.WaitAsync(StopToken));
                 }
                 catch (OperationCanceledException)
                 {
@@ -304,7 +304,7 @@ namespace Omr.Commands
                 if (!block || reader.Completion.IsCompleted) return;
                 try
                 {
-                    if (!reader.WaitToReadAsync(StopToken).AsTask().GetAwaiter().GetResult()) return;
+                    if (!Block(reader.WaitToReadAsync(StopToken).AsTask())) return;
                 }
                 catch (OperationCanceledException)
                 {
