@@ -84,6 +84,8 @@ namespace Omr.Engine.Probing
 
         /// <summary>Transcript tags of transaction lines (MAIL, RSET) shared by several units.</summary>
         private readonly Dictionary<int, int[]> _groupTags = new Dictionary<int, int[]>();
+        /// <summary>Replies read for the pipelined group in flight.</summary>
+        private int _groupReplies;
         private const int GroupTagBase = 1 << 21;
 
         private int GroupTag(List<ProbeUnit> g)
@@ -135,6 +137,8 @@ namespace Omr.Engine.Probing
                     if (conn.HasPendingData)
                         throw new OutOfStepException("the server sent data before the pipelined group was sent");
                     await conn.SendAsync(lines, tags, ct).ConfigureAwait(false);
+                    // A group that gets no reply at all is a silent server (a reply timeout), not a stream out of step.
+                    _groupReplies = 0;
                     read.Clear();
                     var lastReply = DateTimeOffset.UtcNow;
                     for (int gi = 0; gi < groups.Count; gi++)
@@ -220,10 +224,6 @@ namespace Omr.Engine.Probing
             {
                 return OutOfStep(ex.Message);
             }
-            catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.Timeout)
-            {
-                return OutOfStep(ex.Message);
-            }
             catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.ProtocolViolation)
             {
                 // A malformed reply in a group: nothing of the group counts; one command at a time
@@ -273,14 +273,17 @@ namespace Omr.Engine.Probing
         private async Task<SmtpReply> GroupReplyAsync(SmtpConnection conn, string command, ProbeUnit unit, CancellationToken ct)
         {
             SmtpReply reply;
+            int before = conn.Replies;
             try
             {
                 reply = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
             }
-            catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.Timeout)
+            catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.Timeout && _groupReplies > 0)
             {
+                // Some replies of the group came, then one did not: the stream is out of step.
                 throw new OutOfStepException($"a reply is missing: {ex.Message} for {command} of test '{unit.Name}' in the pipelined group");
             }
+            _groupReplies += conn.Replies - before;
             if (!IsValidReply(command, reply.Code))
                 throw new OutOfStepException($"'{Transcript.Sanitize(reply.ToString())}' cannot answer {command} (test '{unit.Name}')");
             return reply;
