@@ -18,6 +18,29 @@ namespace Omr.Commands
         protected CancellationToken StopToken => _stop.Token;
 
         private readonly ManualResetEventSlim _wake = new ManualResetEventSlim(false, 0);
+        private System.Runtime.GCLatencyMode? _savedGcMode;
+
+        /// <summary>
+        /// For the length of a scan: blocking (non-concurrent) garbage collections, which keep the heap
+        /// of a many-connection scan tighter. Restored when the command ends.
+        /// </summary>
+        protected void UseBatchGc()
+        {
+            if (_savedGcMode != null) return;
+            _savedGcMode = System.Runtime.GCSettings.LatencyMode;
+            try { System.Runtime.GCSettings.LatencyMode = System.Runtime.GCLatencyMode.Batch; }
+            catch (ArgumentOutOfRangeException) { _savedGcMode = null; }
+        }
+
+        protected void RestoreGc()
+        {
+            if (_savedGcMode is System.Runtime.GCLatencyMode mode)
+            {
+                _savedGcMode = null;
+                try { System.Runtime.GCSettings.LatencyMode = mode; }
+                catch (ArgumentOutOfRangeException) { /* left as it is */ }
+            }
+        }
 
         /// <summary>
         /// Waits for engine work on the pipeline thread without spinning (Task.Wait spins first, which
@@ -106,6 +129,7 @@ namespace Omr.Commands
         {
             if (_disposed) return;
             _disposed = true;
+            RestoreGc();
             _stop.Cancel();
             _stop.Dispose();
             _wake.Dispose();

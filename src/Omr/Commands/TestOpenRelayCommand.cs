@@ -197,6 +197,7 @@ namespace Omr.Commands
             options.Probe.Limits.ReplyTimeout = TimeSpan.FromSeconds(Math.Min(30, TimeoutSec));
             options.Probe.Limits.ConnectTimeout = TimeSpan.FromSeconds(Math.Min(15, TimeoutSec));
             _scanner = new RelayScanner(options, StopToken);
+            UseBatchGc();
             WriteVerbose($"Relay tests: {string.Join(", ", tests.Select(t => t.Name))}; probe {ProbeFrom} -> {ProbeRecipient}; ports {string.Join(",", options.Ports)}; timeout {TimeoutSec} s; throttle {ThrottleLimit}.");
         }
 
@@ -293,6 +294,7 @@ namespace Omr.Commands
             EndHistory("Completed");
             if (_progressShown)
                 WriteProgress(new ProgressRecord(1, "Test-OpenRelay", "Done") { RecordType = ProgressRecordType.Completed });
+            RestoreGc();
         }
 
         private void Drain(bool block)
