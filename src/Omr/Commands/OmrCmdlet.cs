@@ -48,24 +48,22 @@ namespace Omr.Commands
         /// </summary>
         protected T Block<T>(Task<T> task)
         {
-            if (!task.IsCompleted)
-            {
-                _wake.Reset();
-                task.ContinueWith((_, state) => ((ManualResetEventSlim)state!).Set(), _wake, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                _wake.Wait();
-            }
+            WaitQuietly(task);
             return task.GetAwaiter().GetResult();
         }
 
         protected void Block(Task task)
         {
-            if (!task.IsCompleted)
-            {
-                _wake.Reset();
-                task.ContinueWith((_, state) => ((ManualResetEventSlim)state!).Set(), _wake, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                _wake.Wait();
-            }
+            WaitQuietly(task);
             task.GetAwaiter().GetResult();
+        }
+
+        private void WaitQuietly(Task task)
+        {
+            if (task.IsCompleted) return;
+            _wake.Reset();
+            task.ContinueWith((_, state) => ((ManualResetEventSlim)state!).Set(), _wake, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _wake.Wait();
         }
 
         protected override void StopProcessing()
