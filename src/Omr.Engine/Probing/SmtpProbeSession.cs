@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -16,7 +15,27 @@ namespace Omr.Engine.Probing
     /// </summary>
     public sealed partial class SmtpProbeSession
     {
-        private static readonly Regex HostToken = new Regex(@"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})+\.?$", RegexOptions.CultureInvariant);
+        /// <summary>A host name with at least two labels (letters, digits, hyphens; a trailing dot allowed). No regex: it runs per address.</summary>
+        internal static bool IsHostToken(string s)
+        {
+            if (string.IsNullOrEmpty(s)) return false;
+            int end = s[s.Length - 1] == '.' ? s.Length - 1 : s.Length;
+            int labels = 0, len = 0;
+            for (int i = 0; i <= end; i++)
+            {
+                if (i == end || s[i] == '.')
+                {
+                    if (len == 0 || len > 63) return false;
+                    labels++; len = 0;
+                    continue;
+                }
+                char c = s[i];
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && len > 0);
+                if (!ok) return false;
+                len++;
+            }
+            return labels >= 2;
+        }
 
         private readonly ProbeAddress _target;
         private readonly ProbeSettings _settings;
@@ -419,7 +438,7 @@ namespace Omr.Engine.Probing
         {
             if (!string.IsNullOrWhiteSpace(_settings.HeloName)) return _settings.HeloName!;
             var fqdn = LocalHost.Fqdn;
-            if (fqdn != null && fqdn.IndexOf('.') > 0 && HostToken.IsMatch(fqdn)) return fqdn;
+            if (fqdn != null && fqdn.IndexOf('.') > 0 && IsHostToken(fqdn)) return fqdn;
             if (conn.LocalEndPoint is IPEndPoint ep)
                 return ep.AddressFamily == AddressFamily.InterNetworkV6 ? "[IPv6:" + ep.Address + "]" : "[" + ep.Address + "]";
             return "[127.0.0.1]";
@@ -441,7 +460,7 @@ namespace Omr.Engine.Probing
             if (host is null || IPAddress.TryParse(host.Trim('[', ']'), out _))
             {
                 var word = _banner?.Split(' ').FirstOrDefault();
-                host = word != null && HostToken.IsMatch(word) ? word.TrimEnd('.') : "[" + literal + "]";
+                host = word != null && IsHostToken(word) ? word.TrimEnd('.') : "[" + literal + "]";
             }
             host = host.TrimEnd('.');
             var domain = c.Target.Domain?.TrimEnd('.') ?? ParentDomain(host) ?? host;

@@ -5,7 +5,7 @@ using System.Text;
 namespace Omr.Engine.Probing
 {
     /// <summary>
-    /// A bounded, thread-safe transcript. Text is stored with control characters escaped so that
+    /// A bounded, thread-safe (lock-free) transcript. Text is stored with control characters escaped so that
     /// nothing a server sends can forge transcript lines or headers later on.
     /// </summary>
     public sealed class Transcript
@@ -13,15 +13,14 @@ namespace Omr.Engine.Probing
         public const int MaxEntries = 4000;
         public const int MaxEntryLength = 1000;
 
-        private readonly List<TranscriptEntry> _entries = new List<TranscriptEntry>();
-        /// <summary>Per entry: the probe unit (MAIL/RCPT pair) it belongs to, or -1 for the session's own lines.</summary>
-        private readonly List<int> _tags = new List<int>();
-        private readonly Func<DateTimeOffset> _clock;
-        private bool _truncated;
+        /// <summary>Entries in order, each with the probe unit (MAIL/RCPT pair) it belongs to, or -1 for the session's own lines.</summary>
+        private readonly System.Collections.Concurrent.ConcurrentQueue<(TranscriptEntry Entry, int Tag)> _entries = new System.Collections.Concurrent.ConcurrentQueue<(TranscriptEntry, int)>();
+        private readonly Func<DateTimeOffset>? _clock;
+        private int _count;
 
         public Transcript(Func<DateTimeOffset>? clock = null)
         {
-            _clock = clock ?? (() => DateTimeOffset.UtcNow);
+            _clock = clock;
         }
 
         public void Client(string line) => Add("C", line);
@@ -30,41 +29,35 @@ namespace Omr.Engine.Probing
 
         public void Add(string direction, string text) => Add(direction, text, -1);
 
-        /// <summary>Adds an entry that belongs to one probe unit (tag), or to the session (-1).</summary>
+        /// <summary>Adds an entry that belongs to one probe unit (tag), or to the session (-1). Lock-free.</summary>
         public void Add(string direction, string text, int tag)
         {
-            lock (_entries)
+            var n = System.Threading.Interlocked.Increment(ref _count);
+            var now = _clock is null ? DateTimeOffset.UtcNow : _clock();
+            if (n > MaxEntries)
             {
-                if (_entries.Count >= MaxEntries)
-                {
-                    if (!_truncated)
-                    {
-                        _truncated = true;
-                        _entries.Add(new TranscriptEntry(_clock(), "*", $"transcript truncated after {MaxEntries} entries"));
-                        _tags.Add(-1);
-                    }
-                    return;
-                }
-                _entries.Add(new TranscriptEntry(_clock(), direction, Sanitize(text)));
-                _tags.Add(tag);
+                if (n == MaxEntries + 1) _entries.Enqueue((new TranscriptEntry(now, "*", $"transcript truncated after {MaxEntries} entries"), -1));
+                return;
             }
+            _entries.Enqueue((new TranscriptEntry(now, direction, Sanitize(text)), tag));
         }
 
         public TranscriptEntry[] ToArray()
         {
-            lock (_entries) return _entries.ToArray();
+            var items = _entries.ToArray();
+            var list = new TranscriptEntry[items.Length];
+            for (int i = 0; i < items.Length; i++) list[i] = items[i].Entry;
+            return list;
         }
 
         /// <summary>The session's own entries and those of the units <paramref name="include"/> accepts.</summary>
         public TranscriptEntry[] ToArray(Func<int, bool> include)
         {
-            lock (_entries)
-            {
-                var list = new List<TranscriptEntry>(_entries.Count);
-                for (int i = 0; i < _entries.Count; i++)
-                    if (_tags[i] < 0 || include(_tags[i])) list.Add(_entries[i]);
-                return list.ToArray();
-            }
+            var items = _entries.ToArray();
+            var list = new List<TranscriptEntry>(items.Length);
+            foreach (var (entry, tag) in items)
+                if (tag < 0 || include(tag)) list.Add(entry);
+            return list.ToArray();
         }
 
         /// <summary>Escapes control characters (CR, LF, NUL, ESC, ...) and bounds the length.</summary>
