@@ -429,7 +429,23 @@ namespace Omr.Engine.Discovery
             }
         }
 
-        private async Task<IDnsQueryResponse> QueryAsync(string name, QueryType type, CancellationToken ct)
+        /// <summary>Queries in flight: many domains naming the same MX host ask once, and share the answer.</summary>
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, QueryType), Lazy<Task<IDnsQueryResponse>>> _inflight
+            = new System.Collections.Concurrent.ConcurrentDictionary<(string, QueryType), Lazy<Task<IDnsQueryResponse>>>();
+
+        private Task<IDnsQueryResponse> QueryAsync(string name, QueryType type, CancellationToken ct)
+        {
+            var key = (name.ToLowerInvariant(), type);
+            var lazy = _inflight.GetOrAdd(key, k => new Lazy<Task<IDnsQueryResponse>>(() => QueryOnceAsync(name, type, ct)));
+            var task = lazy.Value;
+            // Forget it once answered (only this entry: a newer query for the same name stays).
+            var entry = new KeyValuePair<(string, QueryType), Lazy<Task<IDnsQueryResponse>>>(key, lazy);
+            _ = task.ContinueWith(_ => ((ICollection<KeyValuePair<(string, QueryType), Lazy<Task<IDnsQueryResponse>>>>)_inflight).Remove(entry),
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return task;
+        }
+
+        private async Task<IDnsQueryResponse> QueryOnceAsync(string name, QueryType type, CancellationToken ct)
         {
             try
             {
