@@ -4,16 +4,6 @@ using System.Net;
 
 namespace Omr.Engine.Probing
 {
-    public enum TlsMode
-    {
-        /// <summary>Use STARTTLS when offered; go on in clear text when it is not.</summary>
-        Auto,
-        /// <summary>Insist on TLS; a server without it is Inconclusive.</summary>
-        Required,
-        /// <summary>Never start TLS (implicit-TLS ports excepted).</summary>
-        None,
-    }
-
     /// <summary>Everything that shapes how one address is probed.</summary>
     public sealed class ProbeSettings
     {
