@@ -133,10 +133,10 @@ namespace Omr.Engine.Probing
         }
 
         /// <summary>Queues a domain unless the input queue is full (then false: drain events and wait with <see cref="WaitAsync"/>).</summary>
-        public bool TryAddDomain(string domain, object? input) => TryAdd(new ScanInput(domain, null, input, isHost: false));
+        public bool TryAddDomain(string domain, object? input, IReadOnlyList<int>? ports = null) => TryAdd(new ScanInput(domain, null, input, isHost: false, ports));
 
         /// <summary>Queues a host unless the input queue is full.</summary>
-        public bool TryAddHost(string host, string? domain, object? input) => TryAdd(new ScanInput(host, domain, input, isHost: true));
+        public bool TryAddHost(string host, string? domain, object? input, IReadOnlyList<int>? ports = null) => TryAdd(new ScanInput(host, domain, input, isHost: true, ports));
 
         /// <summary>Completes when the input queue has room or an event is ready for the caller.</summary>
         public Task WaitAsync(CancellationToken ct)
@@ -277,7 +277,7 @@ namespace Omr.Engine.Probing
                 var routing = await _resolver.ResolveDomainAsync(domain, _cts.Token).ConfigureAwait(false);
                 if (routing.NullMx)
                 {
-                    PublishResult(item, NullMxResult(domain, routing.Domain));
+                    PublishResult(item, NullMxResult(domain, routing.Domain, item.Ports));
                     return;
                 }
                 foreach (var note in routing.Notes) Publish(new EngineVerboseEvent(note));
@@ -345,13 +345,13 @@ namespace Omr.Engine.Probing
             return new EngineErrorEvent(ex.Kind.ToString(), category, ex.Message, target, ex);
         }
 
-        private RelayTestResult NullMxResult(string target, string domain) => new RelayTestResult
+        private RelayTestResult NullMxResult(string target, string domain, IReadOnlyList<int>? ports) => new RelayTestResult
         {
             Target = target.Trim(),
             Domain = domain,
-            ComputerName = ".",
+            ComputerName = null,
             Address = null,
-            Port = _options.Ports.FirstOrDefault(),
+            Port = (ports ?? _options.Ports).FirstOrDefault(),
             Preference = 0,
             Verdict = RelayVerdict.NoMail,
             ReasonCode = RelayReasonCode.NullMx,

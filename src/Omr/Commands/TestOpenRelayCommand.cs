@@ -38,8 +38,8 @@ namespace Omr.Commands
         [ValidateNotNullOrEmpty]
         public string[]? DnsServer { get; set; }
 
-        /// <summary>Ports to test; 465 is implicit TLS, 587 submission.</summary>
-        [Parameter]
+        /// <summary>Ports to test; 465 is implicit TLS, 587 submission. Binds by property name: a saved result re-tests its own port.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateRange(1, 65535)]
         [ValidateNotNullOrEmpty]
         public int[] Port { get; set; } = { 25 };
@@ -185,6 +185,8 @@ namespace Omr.Commands
         protected override void ProcessRecord()
         {
             var scanner = _scanner!;
+            // -Port may come with each input (a saved result's Port): these inputs test these ports.
+            var ports = Port.Distinct().ToArray();
             if (ComputerName != null && ComputerName.Length > 0)
             {
                 // An object carrying both a host and a domain (Get-ExchangeServer: Fqdn and Domain)
@@ -199,7 +201,7 @@ namespace Omr.Commands
                 {
                     // Every value gets one answer: a bad one an InvalidTarget error (the others go on).
                     if (Rejected(TargetParser.ParseHost(host))) continue;
-                    Enqueue(() => scanner.TryAddHost(host, context, host));
+                    Enqueue(() => scanner.TryAddHost(host, context, host, ports));
                 }
             }
             else if (Domain != null && Domain.Length > 0)
@@ -207,7 +209,7 @@ namespace Omr.Commands
                 foreach (var domain in Domain)
                 {
                     if (Rejected(TargetParser.ParseDomain(domain))) continue;
-                    Enqueue(() => scanner.TryAddDomain(domain, domain));
+                    Enqueue(() => scanner.TryAddDomain(domain, domain, ports));
                 }
             }
             else
