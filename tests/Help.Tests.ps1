@@ -151,9 +151,13 @@ Describe 'about_Omr' -Tag Help {
         # Each documented id line names a PowerShell error category.
         $categories = [enum]::GetNames([System.Management.Automation.ErrorCategory])
         foreach ($id in $ids) {
-            $line = @($AboutText -split "`n" | Where-Object { $_ -cmatch ('^\s+{0}\s' -f [regex]::Escape($id)) }) | Select-Object -First 1
-            $line | Should -Not -BeNullOrEmpty -Because "$id needs a row (id, category, meaning)"
-            $category = ($line.Trim() -split '\s+')[1].TrimEnd(',')
+            $lines = @($AboutText -split "`n")
+            $at = @(for ($i = 0; $i -lt $lines.Count; $i++) { if ($lines[$i] -cmatch ('^\s+{0}(\s|$)' -f [regex]::Escape($id))) { $i } }) | Select-Object -First 1
+            $at | Should -Not -BeNullOrEmpty -Because "$id needs a row (id, category, meaning)"
+            # The category follows the id on its line, or opens the next line when the id is long.
+            $tokens = @($lines[$at].Trim() -split '\s+')
+            $category = if ($tokens.Count -ge 2) { $tokens[1] } else { @($lines[$at + 1].Trim() -split '\s+')[0] }
+            $category = $category.TrimEnd(',')
             $categories | Should -Contain $category -Because "the row of $id names its category"
         }
     }

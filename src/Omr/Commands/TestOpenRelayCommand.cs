@@ -30,7 +30,9 @@ namespace Omr.Commands
         /// <summary>Hosts or addresses tested directly, without an MX lookup.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [Alias("Fqdn", "DNSHostName", "HostName", "IPAddress", "CN")]
-        [ValidateNotNullOrEmpty]
+        // Empty is allowed only from the pipeline (a saved null-MX result has no host: its Domain
+        // is tested); on the command line BeginProcessing rejects it as a validation error.
+        [AllowNull, AllowEmptyString, AllowEmptyCollection]
         public string[]? ComputerName { get; set; }
 
         /// <summary>DNS servers (host[:port]); default: the system's resolvers.</summary>
@@ -105,6 +107,9 @@ namespace Omr.Commands
 
         protected override void BeginProcessing()
         {
+            if (MyInvocation.BoundParameters.ContainsKey(nameof(ComputerName)) && (ComputerName is null || ComputerName.Length == 0 || ComputerName.Any(string.IsNullOrEmpty)))
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException("Cannot validate argument on parameter 'ComputerName'. The argument is null or empty, or an element of it is: give a host name or address."),
+                    "ParameterArgumentValidationError", ErrorCategory.InvalidData, ComputerName));
             if (Verify.IsPresent && VerifyAddress is null)
                 ThrowArgument("-Verify needs -VerifyAddress: a mailbox you own, where the verification message is sent.", "VerifyAddressMissing", null);
             if (VerifyAddress != null && !IsMailbox(VerifyAddress))
@@ -187,7 +192,9 @@ namespace Omr.Commands
             var scanner = _scanner!;
             // -Port may come with each input (a saved result's Port): these inputs test these ports.
             var ports = Port.Distinct().ToArray();
-            if (ComputerName != null && ComputerName.Length > 0)
+            // A saved null-MX result has an empty ComputerName: its Domain is what it tested.
+            var hosts = ComputerName?.Where(h => !string.IsNullOrEmpty(h)).ToArray();
+            if (hosts != null && hosts.Length > 0)
             {
                 // An object carrying both a host and a domain (Get-ExchangeServer: Fqdn and Domain)
                 // means the host; the domain only gives the tests their local-domain context.
@@ -197,7 +204,7 @@ namespace Omr.Commands
                 var context = Domain != null && Domain.Length == 1 && IsDomainName(Domain[0]) ? Domain[0] : null;
                 if (Domain != null && Domain.Length > 1)
                     WriteWarning($"-Domain {string.Join(", ", Domain)} is not tested: with -ComputerName, -Domain only names the one domain the hosts serve. Test the domains in a separate call.");
-                foreach (var host in ComputerName)
+                foreach (var host in hosts)
                 {
                     // Every value gets one answer: a bad one an InvalidTarget error (the others go on).
                     if (Rejected(TargetParser.ParseHost(host))) continue;
