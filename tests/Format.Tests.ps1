@@ -183,3 +183,32 @@ Describe 'Saved results re-bind' -Tag Lab, Format {
         { Test-OpenRelay -ComputerName '' -Port $Lab.smtpPort } | Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
     }
 }
+
+Describe 'Progress' -Tag Lab, Format {
+    It 'every cmdlet that works through many inputs writes progress, and completes it' {
+        # A runspace of its own, so that its progress stream can be read.
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript({
+                    param($module, $lab, $drive)
+                    $ProgressPreference = 'Continue'
+                    Import-Module $module
+                    $scan = @{ DnsServer = $lab.dnsServer; Port = $lab.smtpPort; TimeoutSec = 15 }
+                    Test-OpenRelay -Domain open.omr-lab.test, closed.omr-lab.test @scan -Verify -VerifyAddress relaycheck@noc.example.net -Confirm:$false |
+                        Get-RelayEvidence -MailDrop $lab.mailDrop -WaitSec 5 -OutputPath (Join-Path $drive 'progress-evidence') |
+                        Send-RelayNotice -PickupDirectory (Join-Path $drive 'progress-pickup') -From noc@example.net -DnsServer $lab.dnsServer `
+                            -MinimumProof RecipientAccepted -Confirm:$false
+                }).AddArgument((Get-OmrModulePath)).AddArgument($Lab).AddArgument((Get-Item TestDrive:).FullName)
+            $out = @($ps.Invoke())
+            @($ps.Streams.Error) | Should -BeNullOrEmpty
+            $out.Count | Should -BeGreaterThan 0
+            $records = @($ps.Streams.Progress)
+            foreach ($activity in 'Test-OpenRelay', 'Get-RelayEvidence', 'Send-RelayNotice') {
+                $mine = @($records | Where-Object Activity -EQ $activity)
+                $mine.Count | Should -BeGreaterThan 0 -Because "$activity writes progress"
+                @($mine | Where-Object RecordType -EQ 'Completed').Count | Should -BeGreaterThan 0 -Because "$activity completes its progress"
+            }
+        }
+        finally { $ps.Dispose() }
+    }
+}
