@@ -91,6 +91,8 @@ $LabOut = Join-Path $Out 'lab'
 $FleetOut = Join-Path $Out 'fleet'
 $TestResults = Join-Path $Out 'TestResults'
 $DependencyFolder = 'dependencies'
+# Platforms whose native SQLite library (e_sqlite3, for the -StatePath database) ships in dependencies/runtimes/<rid>/native.
+$NativeRuntimes = @('win-x64', 'win-arm64', 'linux-x64', 'linux-arm64', 'linux-musl-x64', 'osx-arm64', 'osx-x64')
 
 # Assemblies PowerShell provides itself: never shipped in the module.
 $PowerShellOwnAssemblies = @(
@@ -189,6 +191,21 @@ function Invoke-Build {
         } | Copy-Item -Destination $deps
         Get-ChildItem -LiteralPath $loaderStage -File -Filter 'Omr.Loader.*' |
             Where-Object Extension -In '.dll', '.pdb' | Copy-Item -Destination $deps
+
+        # The native SQLite library of the state database (Microsoft.Data.Sqlite via SQLitePCLRaw's
+        # e_sqlite3) for every platform the module supports: dependencies/runtimes/<rid>/native/.
+        # A netstandard2.0 publish does not lay these out, so they come from the restored package;
+        # Omr.Loader's LoadUnmanagedDll (PowerShell 7) and ModuleInitializer (Windows PowerShell) load them.
+        $assets = Get-Content -Raw -LiteralPath (Join-Path $Root 'src/Omr.Engine/obj/project.assets.json') | ConvertFrom-Json
+        $sqliteLib = @($assets.libraries.PSObject.Properties.Name | Where-Object { $_ -like 'SQLitePCLRaw.lib.e_sqlite3/*' })[0]
+        if (-not $sqliteLib) { throw 'Omr.Engine restores no SQLitePCLRaw.lib.e_sqlite3: the native SQLite library is missing.' }
+        $sqliteRoot = Join-Path (Get-NuGetPackagesRoot) ($sqliteLib.ToLowerInvariant() -replace '/', [IO.Path]::DirectorySeparatorChar)
+        foreach ($rid in $NativeRuntimes) {
+            $from = Join-Path $sqliteRoot "runtimes/$rid/native"
+            if (-not (Test-Path -LiteralPath $from)) { throw "$sqliteLib has no native library for $rid ($from)." }
+            $to = New-Item -ItemType Directory -Force -Path (Join-Path $deps "runtimes/$rid/native")
+            Get-ChildItem -LiteralPath $from -File | Copy-Item -Destination $to.FullName
+        }
 
         # Invariants of the layout.
         $manifest = Import-PowerShellDataFile -LiteralPath (Join-Path $ModuleOut 'Omr.psd1')

@@ -9,7 +9,9 @@
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     $dir = Split-Path -Parent (Get-OmrModulePath)
-    $script:Shipped = @(Get-ChildItem -LiteralPath $dir -Recurse -Filter *.dll | ForEach-Object { @{ Name = $_.Name; Path = $_.FullName } })
+    # Native libraries (runtimes/<rid>/native/, e.g. SQLite's) are not .NET assemblies: the loader picks them per platform.
+    $script:Shipped = @(Get-ChildItem -LiteralPath $dir -Recurse -Filter *.dll | Where-Object FullName -NotMatch '[\\/]runtimes[\\/][^\\/]+[\\/]native[\\/]' |
+            ForEach-Object { @{ Name = $_.Name; Path = $_.FullName } })
 }
 
 BeforeAll {
@@ -83,9 +85,10 @@ Describe 'Windows PowerShell 5.1 / .NET Framework 4.7.2: what the package ships'
         $Framework | Should -Not -Contain 'System.Memory' -Because 'System.Memory is not part of .NET Framework 4.7.2 and must ship'
     }
 
-    It 'ships managed assemblies only, each read from its metadata' {
+    It 'ships managed assemblies, and native libraries only under runtimes/<rid>/native/' {
         $Assemblies.Count | Should -BeGreaterThan 5
-        @($Assemblies | Where-Object { -not $_.Managed } | ForEach-Object Path) | Should -BeNullOrEmpty
+        @($Assemblies | Where-Object { -not $_.Managed -and $_.Path -notmatch '[\\/]runtimes[\\/][^\\/]+[\\/]native[\\/]' } | ForEach-Object Path) | Should -BeNullOrEmpty
+        @($Assemblies | Where-Object { $_.Managed -and $_.Path -match '[\\/]native[\\/]' } | ForEach-Object Path) | Should -BeNullOrEmpty
     }
 
     It '<Name> targets a framework that .NET Framework 4.7.2 loads' -ForEach $Shipped {

@@ -61,7 +61,9 @@ Describe 'Cmdlet help: <Name>' -Tag Help -ForEach $Cmdlets {
 
     It 'has an interactive domain check, a scheduled list with CSV export and an Exchange/AD inventory pipeline among its examples' {
         $codes = @($Help.Examples.Example | ForEach-Object { "$($_.Code)" })
-        @($codes | Where-Object { $_ -match 'Test-OpenRelay\s+(-Domain\s+)?[a-z0-9.-]+\.[a-z]{2,}' }) | Should -Not -BeNullOrEmpty -Because 'one example checks one domain interactively'
+        # One domain by name, on the line of Test-OpenRelay or of this cmdlet (contoso.com, -Domain contoso.com).
+        $single = '(?m)(Test-OpenRelay|{0})[^|\r\n]*\s(-Domain\s+)?[a-z0-9-]+\.(com|net|org)(\s|$)' -f [regex]::Escape($Name)
+        @($codes | Where-Object { $_ -match $single }) | Should -Not -BeNullOrEmpty -Because 'one example checks one domain interactively'
         @($codes | Where-Object { $_ -match 'Get-Content|Import-Csv' -and $_ -match 'Export-Csv' }) | Should -Not -BeNullOrEmpty -Because 'one example runs a list and exports CSV'
         @($codes | Where-Object { $_ -match 'Get-AcceptedDomain|Get-ExchangeServer|Get-ADDomain|Get-ADComputer' }) | Should -Not -BeNullOrEmpty -Because 'one example starts from an Exchange or AD inventory'
         @($codes | Where-Object { $_ -match [regex]::Escape($Name) }) | Should -Not -BeNullOrEmpty

@@ -173,10 +173,10 @@ Describe 'Test-OpenRelay command metadata' -Tag Module {
         @($values | Sort-Object) | Should -Be @('Auto', 'None', 'Required')
     }
 
-    It 'has Verdict values Open, Closed, Inconclusive, Unreachable, NoMail' {
+    It 'has Verdict values Open, Closed, Inconclusive, Unreachable, NoMail, Hidden' {
         $verdict = [Omr.RelayTestResult].GetProperty('Verdict').PropertyType
         $verdict | Should -Be ([Omr.RelayVerdict])
-        [enum]::GetNames($verdict) | Should -Be @('Open', 'Closed', 'Inconclusive', 'Unreachable', 'NoMail')
+        [enum]::GetNames($verdict) | Should -Be @('Open', 'Closed', 'Inconclusive', 'Unreachable', 'NoMail', 'Hidden')
     }
 }
 

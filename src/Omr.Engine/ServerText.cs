@@ -37,6 +37,13 @@ namespace Omr.Engine
         {
             if (string.IsNullOrEmpty(text)) return string.Empty;
             if (maxLength < 1) maxLength = 1;
+            if (text!.Length <= maxLength)
+            {
+                // Most server text is already safe: no copy then.
+                bool safe = true;
+                foreach (var ch in text) if (IsUnsafe(ch)) { safe = false; break; }
+                if (safe) return text;
+            }
             var sb = new StringBuilder(Math.Min(text!.Length, maxLength) + 16);
             foreach (var ch in text)
             {

@@ -120,6 +120,57 @@ namespace Omr.Loader
             return null;
         }
 
+        /// <inheritdoc />
+        /// <remarks>
+        /// Native libraries of our dependencies (e_sqlite3 for the -StatePath database, P/Invoked by
+        /// SQLitePCLRaw) ship in dependencies/runtimes/&lt;rid&gt;/native: the runtime asks the load
+        /// context of the assembly that calls them, so they are found here for this platform.
+        /// </remarks>
+        protected override IntPtr LoadUnmanagedDll(string unmanagedDllName)
+        {
+            var path = NativeLibraryPath(_dependencyDirectory, unmanagedDllName);
+            return path is null ? IntPtr.Zero : LoadUnmanagedDllFromPath(path);
+        }
+
+        /// <summary>The file of a native library for this process's platform, or null when the module does not ship it.</summary>
+        public static string? NativeLibraryPath(string dependencyDirectory, string name)
+        {
+            if (string.IsNullOrEmpty(name)) return null;
+            var baseName = Path.GetFileNameWithoutExtension(name);
+            if (baseName.StartsWith("lib", StringComparison.Ordinal)) baseName = baseName.Substring(3);
+            string file;
+            if (OperatingSystem.IsWindows()) file = baseName + ".dll";
+            else if (OperatingSystem.IsMacOS()) file = "lib" + baseName + ".dylib";
+            else file = "lib" + baseName + ".so";
+            foreach (var rid in RuntimeIds())
+            {
+                var candidate = Path.Combine(dependencyDirectory, "runtimes", rid, "native", file);
+                if (File.Exists(candidate)) return candidate;
+            }
+            return null;
+        }
+
+        private static IEnumerable<string> RuntimeIds()
+        {
+            var arch = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+            if (OperatingSystem.IsWindows()) { yield return "win-" + arch; yield break; }
+            if (OperatingSystem.IsMacOS()) { yield return "osx-" + arch; yield break; }
+            if (IsMusl()) yield return "linux-musl-" + arch;
+            yield return "linux-" + arch;
+        }
+
+        private static bool IsMusl()
+        {
+            try
+            {
+                return Directory.Exists("/lib") && Directory.GetFiles("/lib", "ld-musl-*").Length > 0;
+            }
+            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
+            {
+                return false;
+            }
+        }
+
         private static Dictionary<string, string> ReadTrustedPlatformAssemblies()
         {
             var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);

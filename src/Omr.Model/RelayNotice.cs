@@ -52,11 +52,15 @@ namespace Omr
         public NoticeFormat Format { get; set; } = NoticeFormat.Text;
         /// <summary>The probe ids (verification tokens) of the hosts covered.</summary>
         public string[] ProbeIds { get; set; } = Array.Empty<string>();
+        /// <summary>Notice (the first, with evidence), Reminder (-EscalateAfter) or Resolved (-Resolved follow-up).</summary>
+        public NoticeKind Kind { get; set; } = NoticeKind.Notice;
 
         public override string ToString()
         {
             var sb = new StringBuilder();
-            sb.Append(Domain).Append(' ').Append(Status);
+            sb.Append(Domain).Append(' ');
+            if (Kind != NoticeKind.Notice) sb.Append(Kind).Append(' ');
+            sb.Append(Status);
             if (Hosts.Length > 0) sb.Append(" (").Append(string.Join(", ", Hosts)).Append(')');
             if (Recipients.Length > 0) sb.Append(" to ").Append(string.Join(", ", Recipients));
             if (SentAt is DateTimeOffset t && (Status == NoticeStatus.Sent || Status == NoticeStatus.Written))

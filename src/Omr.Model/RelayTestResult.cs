@@ -17,6 +17,12 @@ namespace Omr
         Unreachable,
         /// <summary>The domain publishes a null MX (RFC 7505): it accepts no mail.</summary>
         NoMail,
+        /// <summary>
+        /// The hidden-server remedy (Test-OpenRelay -StatePath -ProviderMx): the address was open, the
+        /// domain's MX now names only the provider's hosts, and the address no longer answers from here
+        /// (connection refused or timed out). Counted as remediated.
+        /// </summary>
+        Hidden,
     }
 
     /// <summary>
@@ -141,6 +147,10 @@ namespace Omr
         public int Port { get; set; }
         /// <summary>MX preference; null for hosts given directly, and for the implicit MX.</summary>
         public int? Preference { get; set; }
+        /// <summary>The domain's MX host names at this test, most preferred first (empty for hosts given directly).</summary>
+        public string[] MxHosts { get; set; } = Array.Empty<string>();
+        /// <summary>True: the address is one of the domain's MX addresses; false: an earlier address tested again although no MX names it any more; null: a host given directly.</summary>
+        public bool? IsMxAddress { get; set; }
         public RelayVerdict Verdict { get; set; }
         /// <summary>Why, for machines (see about_Omr); the text is in Reason.</summary>
         public RelayReasonCode ReasonCode { get; set; }
@@ -171,6 +181,13 @@ namespace Omr
         public string? VerificationMessageId { get; set; }
         /// <summary>The server's reply to the verification (after the final dot, or the refusal).</summary>
         public string? VerificationReply { get; set; }
+
+        /// <summary>With -StatePath: what changed against the last recorded result for this domain, address and port (null without -StatePath).</summary>
+        public RelayChange? Change { get; set; }
+        /// <summary>With -StatePath: when the open case of this address began (kept on Fixed, Hidden, Unconfirmed and NoLongerReachable results).</summary>
+        public DateTimeOffset? OpenSince { get; set; }
+        /// <summary>With -StatePath: when the open case was first noticed (Send-RelayNotice -StatePath on the same file).</summary>
+        public DateTimeOffset? NoticedAt { get; set; }
 
         /// <summary>A shallow copy (the same tests and transcript), for a second input that asked the same question.</summary>
         public RelayTestResult Copy() => (RelayTestResult)MemberwiseClone();

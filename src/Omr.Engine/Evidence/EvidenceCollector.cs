@@ -298,10 +298,12 @@ namespace Omr.Engine.Evidence
             var result = Copy(input);
             result.Proof = RelayProof.Delivered;
             // The result's reason said "Get-RelayEvidence finds out"; now it is found.
+            // The reason states the strongest proof once: the weaker statements give way to "delivered".
             const string pending = " Get-RelayEvidence finds out whether it arrived.";
             var reason = result.Reason ?? string.Empty;
             if (reason.EndsWith(pending, StringComparison.Ordinal)) reason = reason.Substring(0, reason.Length - pending.Length);
-            result.Reason = reason + " The verification message was delivered to " + (result.VerifyAddress ?? "the operator's mailbox") + ": the relay is proven.";
+            reason = reason.Replace(" " + Probing.ProofText.RecipientOnly, string.Empty);
+            result.Reason = reason + " " + Probing.ProofText.Delivered(result.VerifyAddress);
             var ev = Base(result);
             ev.Delivered = true;
             ev.Proof = RelayProof.Delivered;

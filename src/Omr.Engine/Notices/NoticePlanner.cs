@@ -19,7 +19,7 @@ namespace Omr.Engine.Notices
         public ContactMap? ContactMap { get; set; }
         public IReadOnlyList<string> Cc { get; set; } = Array.Empty<string>();
         public IReadOnlyList<string> Bcc { get; set; } = Array.Empty<string>();
-        public NoticeStateStore? State { get; set; }
+        public INoticeState? State { get; set; }
         public TimeSpan ResendAfter { get; set; } = TimeSpan.FromDays(7);
         public bool Force { get; set; }
         public DateTimeOffset Now { get; set; } = DateTimeOffset.UtcNow;

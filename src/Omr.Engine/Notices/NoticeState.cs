@@ -68,6 +68,14 @@ namespace Omr.Engine.Notices
         public string Key => NoticeRecord.KeyOf(Domain, Address, Port);
     }
 
+    /// <summary>What the notice planner reads from a notice state: the records, and which of them blocks a new notice.</summary>
+    public interface INoticeState
+    {
+        string Path { get; }
+        List<NoticeRecord> Read();
+        NoticeRecord? Blocking(IEnumerable<NoticeRecord> records, NoticeHostKey host, DateTimeOffset now, TimeSpan resendAfter, bool force, string? run);
+    }
+
     /// <summary>
     /// The JSON state file of Send-RelayNotice: every notice sent, so the same open host (domain +
     /// address + port) is not noticed again within ResendAfter. Every read-modify-write holds an
@@ -75,7 +83,7 @@ namespace Omr.Engine.Notices
     /// temporary file, so concurrent runs neither lose nor double records. A corrupt file throws
     /// <see cref="StateCorruptException"/>; it is never reset.
     /// </summary>
-    public sealed class NoticeStateStore
+    public sealed class NoticeStateStore : INoticeState
     {
         public const string Schema = "omr-notice-state/1";
 

@@ -61,13 +61,14 @@ namespace Omr.Engine.Probing
         private readonly Dictionary<string, AddressJob> _jobsByKey = new Dictionary<string, AddressJob>(StringComparer.Ordinal);
         private readonly LinkedList<AddressJob> _idleJobs = new LinkedList<AddressJob>();
 
-        private async Task StartAddressesAsync(ScanInput item, string target, string? domain, string? host, int? preference, IReadOnlyList<IPAddress> addresses)
+        private async Task StartAddressesAsync(ScanInput item, string target, string? domain, string? host, int? preference, IReadOnlyList<IPAddress> addresses,
+            IReadOnlyList<string>? mxHosts = null, bool? isMx = null)
         {
             foreach (var address in addresses)
             {
                 foreach (var port in item.Ports ?? _options.Ports)
                 {
-                    var probe = new ProbeAddress(target, domain, host, address, port, preference);
+                    var probe = new ProbeAddress(target, domain, host, address, port, preference, mxHosts, isMx);
                     item.AddOpen();
                     await RegisterAsync(item, probe).ConfigureAwait(false);
                 }
@@ -118,7 +119,7 @@ namespace Omr.Engine.Probing
             }
             else if (!queue)
             {
-                Publish(new EngineVerboseEvent($"{probe.Domain ?? probe.Target}: {key} is already being tested in this run; its tests for this domain join that session"));
+                Verbose(() => $"{probe.Domain ?? probe.Target}: {key} is already being tested in this run; its tests for this domain join that session");
             }
             if (queue) _jobs.Writer.TryWrite(job);
         }
@@ -154,7 +155,7 @@ namespace Omr.Engine.Probing
                         ProbeTargetContext ctx;
                         if (job.Session is null)
                         {
-                            job.Session = new SmtpProbeSession(probe, _options.Probe) { AddressSlots = job.Slots };
+                            job.Session = new SmtpProbeSession(probe, _options.Probe) { AddressSlots = job.Slots, PreferredTests = _options.PreferredTests };
                             ctx = job.Session.Primary;
                         }
                         else ctx = job.Session.AddContext(probe);
@@ -170,8 +171,8 @@ namespace Omr.Engine.Probing
                     else if (s.HasPendingWork && (!job.Ran || job.BusyPending || s.CanTestMore))
                     {
                         job.BusyPending = false;
-                        Publish(new ScanProgressEvent(Volatile.Read(ref _addressesDone), Volatile.Read(ref _addressesKnown), label));
-                        Publish(new EngineVerboseEvent($"Probing {label}{(job.Ran ? " again, for the domains that joined since" : string.Empty)}"));
+                        Progress(label);
+                        Verbose(() => $"Probing {label}{(job.Ran ? " again, for the domains that joined since" : string.Empty)}");
                         await s.RunFirstAsync(_cts.Token).ConfigureAwait(false);
                         job.Ran = true;
                         if (s.WasBusy && job.BusyRetries < _options.BusyRetries)
@@ -183,14 +184,14 @@ namespace Omr.Engine.Probing
                                 job.BusyWaited += delay;
                                 s.ResetBusy(delay);
                                 job.BusyPending = true;
-                                Publish(new EngineVerboseEvent($"{label}: busy; trying again in {delay.TotalSeconds:0.#} s"));
+                                Verbose(() => $"{label}: busy; trying again in {delay.TotalSeconds:0.#} s");
                                 Later(job, delay);
                                 return;
                             }
                         }
                         if (s.NeedsGreylistRetry)
                         {
-                            Publish(new EngineVerboseEvent($"{label}: temporary refusals; retrying in {_options.Probe.GreylistRetry.TotalSeconds:0.#} s"));
+                            Verbose(() => $"{label}: temporary refusals; retrying in {_options.Probe.GreylistRetry.TotalSeconds:0.#} s");
                             job.GreylistPending = true;
                             Later(job, _options.Probe.GreylistRetry);
                             return;
@@ -251,7 +252,7 @@ namespace Omr.Engine.Probing
             {
                 job.Counted = true;
                 var done = Interlocked.Increment(ref _addressesDone);
-                Publish(new ScanProgressEvent(done, Volatile.Read(ref _addressesKnown), job.Key));
+                Progress(job.Key, done == Volatile.Read(ref _addressesKnown));
             }
             foreach (var (ctx, entry) in job.Waiting)
             {

@@ -52,8 +52,14 @@ namespace Omr.Engine.Probing
     public sealed class ProbeAddress
     {
         public ProbeAddress(string target, string? domain, string? host, IPAddress address, int port, int? preference)
+            : this(target, domain, host, address, port, preference, null, null)
+        {
+        }
+
+        public ProbeAddress(string target, string? domain, string? host, IPAddress address, int port, int? preference, IReadOnlyList<string>? mxHosts, bool? isMx)
         {
             Target = target; Domain = domain; Host = host; Address = address; Port = port; Preference = preference;
+            MxHosts = mxHosts ?? Array.Empty<string>(); IsMx = isMx;
         }
 
         public string Target { get; }
@@ -62,5 +68,9 @@ namespace Omr.Engine.Probing
         public IPAddress Address { get; }
         public int Port { get; }
         public int? Preference { get; }
+        /// <summary>The domain's MX host names this run (empty for hosts given directly).</summary>
+        public IReadOnlyList<string> MxHosts { get; }
+        /// <summary>True: the address came from the MX set; false: an earlier address tested again; null: given directly.</summary>
+        public bool? IsMx { get; }
     }
 }

@@ -61,10 +61,17 @@ namespace Omr.Engine.Probing
         /// <summary>Who ran the test, written into the verification message.</summary>
         public string? OperatorContact { get; set; }
         /// <summary>Completed addresses (and inputs) remembered so that a later domain or duplicate leading to them is not tested again.</summary>
-        public int RememberedAddresses { get; set; } = 2048;
+        public int RememberedAddresses { get; set; } = 512;
         /// <summary>How often a busy greeting (4xx, too many connections) is retried later in the run.</summary>
         public int BusyRetries { get; set; } = 4;
         public TimeSpan BusyBackoff { get; set; } = TimeSpan.FromSeconds(1);
+        /// <summary>
+        /// (domain, address, port) → names of relay tests to run first for that context (for example the
+        /// variants that relayed last time, so that a fix is confirmed on the very test that failed).
+        /// </summary>
+        public Func<string?, string, int, IReadOnlyCollection<string>?>? PreferredTests { get; set; }
+        /// <summary>Whether verbose lines are wanted (building them for nobody costs time at scale).</summary>
+        public bool Verbose { get; set; } = true;
     }
 
     /// <summary>
@@ -121,9 +128,15 @@ namespace Omr.Engine.Probing
         public void Cancel() => _cts.Cancel();
 
         /// <summary>Queues a domain: MX lookup, then every address of every MX (waits while the input queue is full).</summary>
-        public void AddDomain(string domain, object? input)
+        public void AddDomain(string domain, object? input) => AddDomain(domain, input, null);
+
+        /// <summary>
+        /// Queues a domain; <paramref name="alsoTest"/> names addresses tested for it before: those no longer among
+        /// its MX addresses are tested too, directly (a server hidden behind a new MX still answers to spammers).
+        /// </summary>
+        public void AddDomain(string domain, object? input, IReadOnlyList<string>? alsoTest)
         {
-            if (!TryAddDomain(domain, input)) Add(new ScanInput(domain, null, input, isHost: false));
+            if (!TryAddDomain(domain, input, alsoTest)) Add(new ScanInput(domain, null, input, isHost: false, alsoTest));
         }
 
         /// <summary>Queues a host or address tested directly, with an optional domain for context (waits while the input queue is full).</summary>
@@ -133,10 +146,13 @@ namespace Omr.Engine.Probing
         }
 
         /// <summary>Queues a domain unless the input queue is full (then false: drain events and wait with <see cref="WaitAsync"/>).</summary>
-        public bool TryAddDomain(string domain, object? input, IReadOnlyList<int>? ports = null) => TryAdd(new ScanInput(domain, null, input, isHost: false, ports));
+        public bool TryAddDomain(string domain, object? input) => TryAddDomain(domain, input, null);
+
+        /// <summary>Queues a domain (and earlier addresses to test again; on these ports, or the scan's) unless the input queue is full.</summary>
+        public bool TryAddDomain(string domain, object? input, IReadOnlyList<string>? alsoTest, IReadOnlyList<int>? ports = null) => TryAdd(new ScanInput(domain, null, input, isHost: false, alsoTest, ports));
 
         /// <summary>Queues a host unless the input queue is full.</summary>
-        public bool TryAddHost(string host, string? domain, object? input, IReadOnlyList<int>? ports = null) => TryAdd(new ScanInput(host, domain, input, isHost: true, ports));
+        public bool TryAddHost(string host, string? domain, object? input, IReadOnlyList<int>? ports = null) => TryAdd(new ScanInput(host, domain, input, isHost: true, ports: ports));
 
         /// <summary>Completes when the input queue has room or an event is ready for the caller.</summary>
         public Task WaitAsync(CancellationToken ct)
@@ -177,6 +193,25 @@ namespace Omr.Engine.Probing
 
         private void Publish(EngineEvent e) => _events.Writer.TryWrite(e);
 
+        /// <summary>Verbose lines are built and queued only when someone reads them.</summary>
+        private void Verbose(Func<string> message)
+        {
+            if (_options.Verbose) Publish(new EngineVerboseEvent(message()));
+        }
+
+        private int _lastProgress;
+        private int _progressShown;
+
+        /// <summary>Progress at most every 200 ms (and always when forced), not per address.</summary>
+        private void Progress(string current, bool force = false)
+        {
+            var now = Environment.TickCount;
+            if (!force && Volatile.Read(ref _progressShown) != 0 && unchecked(now - Volatile.Read(ref _lastProgress)) < 200) return;
+            Volatile.Write(ref _lastProgress, now);
+            Volatile.Write(ref _progressShown, 1);
+            Publish(new ScanProgressEvent(Volatile.Read(ref _addressesDone), Volatile.Read(ref _addressesKnown), current));
+        }
+
         private async Task DnsWorkerAsync()
         {
             try
@@ -215,7 +250,7 @@ namespace Omr.Engine.Probing
                     return true;
                 }
             }
-            Publish(new EngineVerboseEvent($"{item.Value}: given again; answered with the results of the first test in this run"));
+            Verbose(() => $"{item.Value}: given again; answered with the results of the first test in this run");
             first.AnswerDuplicate(item, this);
             Release();
             return true;
@@ -273,14 +308,14 @@ namespace Omr.Engine.Probing
                     await StartAddressesAsync(item, domain.Trim(), null, null, null, new[] { literal }).ConfigureAwait(false);
                     return;
                 }
-                Publish(new EngineVerboseEvent($"Resolving MX for {domain}"));
+                Verbose(() => $"Resolving MX for {domain}");
                 var routing = await _resolver.ResolveDomainAsync(domain, _cts.Token).ConfigureAwait(false);
                 if (routing.NullMx)
                 {
                     PublishResult(item, NullMxResult(domain, routing.Domain, item.Ports));
                     return;
                 }
-                foreach (var note in routing.Notes) Publish(new EngineVerboseEvent(note));
+                foreach (var note in routing.Notes) Verbose(() => note);
                 if (routing.OmittedHosts > 0)
                     Publish(new EngineWarningEvent($"{routing.Domain}: {routing.OmittedHosts} MX host(s) beyond the {routing.Hosts.Count} most preferred were not tested."));
                 var usable = routing.Hosts.Where(h => h.Addresses.Count > 0).ToList();
@@ -291,13 +326,32 @@ namespace Omr.Engine.Probing
                     PublishError(item, new EngineErrorEvent(kind.ToString(), kind == DiscoveryErrorKind.DnsFailure ? EngineErrorCategory.ConnectionError : EngineErrorCategory.ObjectNotFound,
                         $"Domain '{routing.Domain}': {bad.Problem ?? $"MX host '{bad.Name}' has no address"}.", input ?? domain, null));
                 }
+                var mxNames = routing.Hosts.Select(h => h.Name).ToArray();
+                var mxAddresses = new HashSet<IPAddress>();
                 foreach (var h in usable)
                 {
-                    foreach (var note in h.Notes) Publish(new EngineVerboseEvent(note));
+                    foreach (var note in h.Notes) Verbose(() => note);
                     var aka = h.Aliases.Count > 0 ? " (also " + string.Join(", ", h.Aliases) + ")" : string.Empty;
                     var canon = h.CanonicalName != null ? " (alias of " + h.CanonicalName + ")" : string.Empty;
-                    Publish(new EngineVerboseEvent($"{routing.Domain}: {(h.ImplicitMx ? "implicit MX" : "MX " + h.Preference)} {h.Name}{aka}{canon} -> {string.Join(", ", h.Addresses)}"));
-                    await StartAddressesAsync(item, domain.Trim(), routing.Domain, h.Name, h.Preference, h.Addresses).ConfigureAwait(false);
+                    Verbose(() => $"{routing.Domain}: {(h.ImplicitMx ? "implicit MX" : "MX " + h.Preference)} {h.Name}{aka}{canon} -> {string.Join(", ", h.Addresses)}");
+                    foreach (var a in h.Addresses) mxAddresses.Add(a);
+                    await StartAddressesAsync(item, domain.Trim(), routing.Domain, h.Name, h.Preference, h.Addresses, mxNames, true).ConfigureAwait(false);
+                }
+                if (item.AlsoTest != null)
+                {
+                    // Earlier addresses of the domain that are no longer MX addresses: still tested,
+                    // since spammers connect to addresses, not to MX records.
+                    var old = new List<IPAddress>();
+                    foreach (var text in item.AlsoTest)
+                    {
+                        var a = MailHostResolver.ParseLiteral(text);
+                        if (a != null && !mxAddresses.Contains(a) && !old.Contains(a)) old.Add(a);
+                    }
+                    if (old.Count > 0)
+                    {
+                        Verbose(() => $"{routing.Domain}: also testing {string.Join(", ", old)}, no longer among its MX addresses");
+                        await StartAddressesAsync(item, domain.Trim(), routing.Domain, null, null, old, mxNames, false).ConfigureAwait(false);
+                    }
                 }
             }
             catch (DiscoveryException ex)
@@ -362,11 +416,13 @@ namespace Omr.Engine.Probing
             Transcript = new[] { new TranscriptEntry(DateTimeOffset.UtcNow, "*", $"{domain} MX 0 . (null MX)") },
         };
 
+        private static readonly RandomNumberGenerator Rng = RandomNumberGenerator.Create();
+
         /// <summary>A unique, unguessable probe id usable as a token in a Subject or Message-ID.</summary>
         public static string NewProbeId()
         {
             var bytes = new byte[10];
-            using (var rng = RandomNumberGenerator.Create()) rng.GetBytes(bytes);
+            Rng.GetBytes(bytes);
             return "omr-" + DateTime.UtcNow.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture) + "-" + BitConverter.ToString(bytes).Replace("-", string.Empty).ToLowerInvariant();
         }
 

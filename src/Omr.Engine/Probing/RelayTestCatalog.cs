@@ -38,7 +38,15 @@ namespace Omr.Engine.Probing
         public ProbeContext(string probeFrom, string probeRecipient, string addressLiteral, string host, string domain)
         {
             ProbeFrom = probeFrom; ProbeRecipient = probeRecipient; AddressLiteral = addressLiteral; Host = host; Domain = domain;
+            FromUser = RelayTestCatalog.SplitAddress(probeFrom).Local;
+            var (user, ext) = RelayTestCatalog.SplitAddress(probeRecipient);
+            User = user; Ext = ext; ExtUpper = ext.ToUpperInvariant();
         }
+
+        internal string FromUser { get; }
+        internal string User { get; }
+        internal string Ext { get; }
+        internal string ExtUpper { get; }
 
         public string ProbeFrom { get; }
         public string ProbeRecipient { get; }
@@ -133,20 +141,43 @@ namespace Omr.Engine.Probing
         public static ExpandedRelayTest Expand(RelayTestDefinition test, ProbeContext ctx)
             => new ExpandedRelayTest(test, Fill(test.MailFromTemplate, ctx), Fill(test.RcptToTemplate, ctx));
 
+        [ThreadStatic] private static System.Text.StringBuilder? _fillBuilder;
+
+        /// <summary>Substitutes the placeholders in one pass (no intermediate strings).</summary>
         internal static string Fill(string template, ProbeContext ctx)
         {
-            var (fromUser, _) = SplitAddress(ctx.ProbeFrom);
-            var (user, ext) = SplitAddress(ctx.ProbeRecipient);
-            return template
-                .Replace("{fromuser}", fromUser)
-                .Replace("{from}", ctx.ProbeFrom)
-                .Replace("{user}", user)
-                .Replace("{EXT}", ext.ToUpperInvariant())
-                .Replace("{ext}", ext)
-                .Replace("{rcpt}", ctx.ProbeRecipient)
-                .Replace("{ip}", ctx.AddressLiteral)
-                .Replace("{host}", ctx.Host)
-                .Replace("{domain}", ctx.Domain);
+            if (template.IndexOf('{') < 0) return template;
+            var sb = _fillBuilder ??= new System.Text.StringBuilder(128);
+            sb.Clear();
+            int i = 0;
+            while (i < template.Length)
+            {
+                var open = template.IndexOf('{', i);
+                if (open < 0) { sb.Append(template, i, template.Length - i); break; }
+                var close = template.IndexOf('}', open + 1);
+                if (close < 0) { sb.Append(template, i, template.Length - i); break; }
+                sb.Append(template, i, open - i);
+                var value = Placeholder(template, open + 1, close - open - 1, ctx);
+                if (value is null) sb.Append(template, open, close - open + 1);
+                else sb.Append(value);
+                i = close + 1;
+            }
+            return sb.ToString();
+        }
+
+        private static string? Placeholder(string t, int start, int length, ProbeContext ctx)
+        {
+            bool Is(string name) => length == name.Length && string.CompareOrdinal(t, start, name, 0, length) == 0;
+            if (Is("fromuser")) return ctx.FromUser;
+            if (Is("from")) return ctx.ProbeFrom;
+            if (Is("user")) return ctx.User;
+            if (Is("EXT")) return ctx.ExtUpper;
+            if (Is("ext")) return ctx.Ext;
+            if (Is("rcpt")) return ctx.ProbeRecipient;
+            if (Is("ip")) return ctx.AddressLiteral;
+            if (Is("host")) return ctx.Host;
+            if (Is("domain")) return ctx.Domain;
+            return null;
         }
 
         internal static (string Local, string Domain) SplitAddress(string address)

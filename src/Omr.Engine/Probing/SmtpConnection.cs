@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Net;
@@ -65,7 +66,7 @@ namespace Omr.Engine.Probing
         private readonly ByteBudget _budget;
         private Socket? _socket;
         private Stream? _stream;
-        private readonly byte[] _buffer = new byte[8192];
+        private byte[] _buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(8192);
         private int _bufStart, _bufEnd;
         private CancellationTokenRegistration _abortRegistration;
 
@@ -187,19 +188,26 @@ namespace Omr.Engine.Probing
         public async Task SendAsync(IReadOnlyList<string> lines, IReadOnlyList<int>? tags, CancellationToken ct)
         {
             if (_stream is null) throw new InvalidOperationException("Not connected.");
-            var sb = new StringBuilder();
+            int size = 0;
             for (int k = 0; k < lines.Count; k++)
             {
                 var line = lines[k];
                 if (line.IndexOf('\r') >= 0 || line.IndexOf('\n') >= 0)
                     throw new ArgumentException("An SMTP command line may not contain CR or LF.", nameof(lines));
-                _transcript.Add("C", line, tags is null ? Tag : tags[k]);
-                sb.Append(line).Append("\r\n");
+                size += Encoding.UTF8.GetByteCount(line) + 2;
             }
-            var bytes = Encoding.UTF8.GetBytes(sb.ToString());
+            var bytes = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+            int used = 0;
+            for (int k = 0; k < lines.Count; k++)
+            {
+                _transcript.Add("C", lines[k], tags is null ? Tag : tags[k]);
+                used += Encoding.UTF8.GetBytes(lines[k], 0, lines[k].Length, bytes, used);
+                bytes[used++] = (byte)'\r';
+                bytes[used++] = (byte)'\n';
+            }
             try
             {
-                await _stream.WriteAsync(bytes, 0, bytes.Length, ct).ConfigureAwait(false);
+                await _stream.WriteAsync(bytes, 0, used, ct).ConfigureAwait(false);
                 await _stream.FlushAsync(ct).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException)
@@ -207,6 +215,11 @@ namespace Omr.Engine.Probing
                 ct.ThrowIfCancellationRequested();
                 Note("connection lost while sending: " + ex.Message);
                 throw new SmtpSessionException(SmtpFailureKind.ConnectionClosed, "the server closed the connection", ex);
+            }
+            finally
+            {
+                // A write that completed or failed no longer touches the buffer.
+                System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
             }
         }
 
@@ -242,8 +255,7 @@ namespace Omr.Engine.Probing
         public async Task<SmtpReply> ReadReplyAsync(CancellationToken ct, bool isGreeting, Action<string>? dropped)
         {
             var started = DateTimeOffset.UtcNow;
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            cts.CancelAfter(_limits.ReplyTimeout);
+            var token = ReplyToken(ct, started);
             var lines = new List<string>(1);
             int code = -1;
             long droppedLines = 0;
@@ -252,7 +264,7 @@ namespace Omr.Engine.Probing
             {
                 while (true)
                 {
-                    var line = await ReadLineAsync(cts.Token, isGreeting && lines.Count == 0 && droppedLines == 0).ConfigureAwait(false);
+                    var line = await ReadLineAsync(token, isGreeting && lines.Count == 0 && droppedLines == 0).ConfigureAwait(false);
                     bool keep = lines.Count < _limits.MaxReplyLines;
                     if (keep) _transcript.Add("S", line.Text + (line.Truncated ? "…[line truncated]" : string.Empty), Tag);
                     var text = line.Text;
@@ -290,12 +302,61 @@ namespace Omr.Engine.Probing
                     ? $"the reply was still incomplete after {_limits.ReplyTimeout.TotalSeconds:0.#} s"
                     : $"no reply within {_limits.ReplyTimeout.TotalSeconds:0.#} s");
             }
+            Disarm();
             if (droppedLines > 0) Note($"{droppedLines} further line(s) of this reply were read and dropped (more than {_limits.MaxReplyLines})");
             var elapsed = DateTimeOffset.UtcNow - started;
             if (elapsed > SlowestReply) SlowestReply = elapsed;
             Replies++;
             return new SmtpReply(code, lines);
         }
+
+        /// <summary>The token a reply is read with: the caller's, plus the reply timeout once the read has to wait.</summary>
+        private CancellationToken ReplyToken(CancellationToken ct, DateTimeOffset started)
+        {
+            _replyStarted = started;
+            // Every reply starts unarmed: a deadline left over from a failed read never fires on this one.
+            Volatile.Write(ref _deadline, 0);
+            _armed = false;
+            if (_replyCts is null || _replyFor != ct || _replyCts.IsCancellationRequested)
+            {
+                _replyCts?.Dispose();
+                _replyCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                _replyFor = ct;
+                _armed = false;
+            }
+            return _replyCts.Token;
+        }
+
+        /// <summary>Starts the reply timeout (from the start of the reply) before waiting on the socket.</summary>
+        private void Arm()
+        {
+            if (_armed || _replyCts is null) return;
+            var left = _limits.ReplyTimeout - (DateTimeOffset.UtcNow - _replyStarted);
+            if (left < TimeSpan.Zero) left = TimeSpan.Zero;
+            if (!_watched) { ReplyWatchdog.Add(this); _watched = true; }
+            Volatile.Write(ref _deadline, Stopwatch.GetTimestamp() + (long)(left.TotalSeconds * Stopwatch.Frequency));
+            _armed = true;
+        }
+
+        private void Disarm()
+        {
+            if (!_armed) return;
+            Volatile.Write(ref _deadline, 0);
+            _armed = false;
+        }
+
+        /// <summary>The watchdog: cancels the reply that waits past its deadline.</summary>
+        internal void CheckDeadline(long now)
+        {
+            var d = Volatile.Read(ref _deadline);
+            if (d == 0 || now < d) return;
+            if (Interlocked.CompareExchange(ref _deadline, 0, d) != d) return;
+            try { _replyCts?.Cancel(); }
+            catch (ObjectDisposedException) { /* the connection is going away */ }
+        }
+
+        private long _deadline;
+        private bool _watched;
 
         /// <summary>Complete replies read on this connection.</summary>
         public int Replies { get; private set; }
@@ -330,10 +391,18 @@ namespace Omr.Engine.Probing
         }
 
         private byte[]? _line;
+        /// <summary>The reply timeout: one per connection, armed only while a read waits on the socket.</summary>
+        private CancellationTokenSource? _replyCts;
+        private CancellationToken _replyFor;
+        private bool _armed;
+        /// <summary>A socket read is in flight: its buffer must not go back to the pool.</summary>
+        private volatile bool _reading;
+        private DateTimeOffset _replyStarted;
 
-        private async Task<Line> ReadLineAsync(CancellationToken ct, bool firstGreetingLine)
+        private async ValueTask<Line> ReadLineAsync(CancellationToken ct, bool firstGreetingLine)
         {
-            var line = _line ??= new byte[Math.Max(16, _limits.MaxLineLength)];
+            var line = _line ??= System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(16, _limits.MaxLineLength));
+            int lineMax = Math.Max(16, _limits.MaxLineLength);
             int len = 0;
             bool truncated = false;
             while (true)
@@ -344,7 +413,7 @@ namespace Omr.Engine.Probing
                     if (_buffer[i] == (byte)'\n') break;
                 }
                 int take = i - _bufStart;
-                int room = line.Length - len;
+                int room = lineMax - len;
                 if (take > room) { truncated = true; take = room; }
                 if (take > 0) { Buffer.BlockCopy(_buffer, _bufStart, line, len, take); len += take; }
                 if (i < _bufEnd)
@@ -365,7 +434,10 @@ namespace Omr.Engine.Probing
                 int n;
                 try
                 {
+                    if (ct == _replyCts?.Token) Arm();
+                    _reading = true;
                     n = await _stream!.ReadAsync(_buffer, 0, allowed, ct).ConfigureAwait(false);
+                    _reading = false;
                 }
                 catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException)
                 {
@@ -417,10 +489,18 @@ namespace Omr.Engine.Probing
 
         public void Dispose()
         {
+            if (_watched) { ReplyWatchdog.Remove(this); _watched = false; }
+            Volatile.Write(ref _deadline, 0);
             _abortRegistration.Dispose();
+            _replyCts?.Dispose();
+            _replyCts = null;
             try { _stream?.Dispose(); } catch (IOException) { } catch (ObjectDisposedException) { }
             try { _socket?.Dispose(); } catch (ObjectDisposedException) { }
             _stream = null; _socket = null;
+            // Buffers go back to the pool only when no read can still write into them.
+            if (_line != null) { System.Buffers.ArrayPool<byte>.Shared.Return(_line); _line = null; }
+            if (!_reading && _buffer.Length > 0) System.Buffers.ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = Array.Empty<byte>();
         }
     }
 

@@ -33,8 +33,8 @@ namespace Omr.Engine.Probing
         private ProbeUnit? _confirm;
         /// <summary>The replies were out of step when pipelined: one command, one reply from now on.</summary>
         private bool _lockStep;
-        /// <summary>RSET was refused, or a MAIL got 503 after an earlier transaction: one test per connection.</summary>
-        private bool _oneTestPerConnection;
+        /// <summary>RSET was refused, or a MAIL got 503 after an earlier transaction: one transaction per connection.</summary>
+        private bool _oneTransactionPerConnection;
         /// <summary>Tests were put back to be run again (a connection that did so made progress).</summary>
         private bool _rerun;
         /// <summary>Units still to run, in catalogue order of the contexts that added them.</summary>
@@ -61,15 +61,51 @@ namespace Omr.Engine.Probing
         }
 
         /// <summary>
-        /// The battery as pipelined groups (RFC 2920): MAIL, RCPT, RSET per test and QUIT at the end
-        /// of the last group, so a battery costs one round trip. After a group the client must hold
-        /// exactly one complete, valid reply per command; otherwise nothing of the group counts and
-        /// its tests run again one command at a time on a fresh connection.
+        /// The tests of a batch as transactions: one MAIL FROM per distinct sender, every RCPT TO with
+        /// that sender after it (each RCPT is judged on its own, RFC 5321 3.3), in the order the
+        /// senders first appear. 25 tests need 6 transactions instead of 25.
+        /// </summary>
+        private static List<List<ProbeUnit>> BySender(IReadOnlyList<ProbeUnit> units)
+        {
+            var groups = new List<List<ProbeUnit>>();
+            var index = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var u in units)
+            {
+                if (!index.TryGetValue(u.MailFrom, out var g))
+                {
+                    g = groups.Count;
+                    index[u.MailFrom] = g;
+                    groups.Add(new List<ProbeUnit>());
+                }
+                groups[g].Add(u);
+            }
+            return groups;
+        }
+
+        /// <summary>Transcript tags of transaction lines (MAIL, RSET) shared by several units.</summary>
+        private readonly Dictionary<int, int[]> _groupTags = new Dictionary<int, int[]>();
+        private const int GroupTagBase = 1 << 21;
+
+        private int GroupTag(List<ProbeUnit> g)
+        {
+            if (g.Count == 1) return g[0].Id;
+            var tag = GroupTagBase + _groupTags.Count;
+            var ids = new int[g.Count];
+            for (int i = 0; i < ids.Length; i++) ids[i] = g[i].Id;
+            _groupTags[tag] = ids;
+            return tag;
+        }
+
+        /// <summary>
+        /// The battery as pipelined groups (RFC 2920): per sender MAIL, its RCPTs, RSET, and QUIT at
+        /// the end of the last group, so a battery costs one round trip. After a group the client must
+        /// hold exactly one complete, valid reply per command; otherwise nothing of the group counts
+        /// and its tests run again one command at a time on a fresh connection.
         /// </summary>
         private async Task<Next> PipelinedAsync(SmtpConnection conn, CancellationToken ct, Action<string> stage)
         {
             var pending = _pending;
-            int quota = _oneTestPerConnection ? 1 : _testsPerConnection > 0 ? _testsPerConnection : int.MaxValue;
+            int quota = _testsPerConnection > 0 ? _testsPerConnection : int.MaxValue;
             int chunk = Math.Min(quota, Math.Max(1, _settings.PipelineChunk));
             var read = new List<(ProbeUnit Unit, SmtpReply Mail, SmtpReply Rcpt)>();
             bool sentMail = false;
@@ -79,16 +115,20 @@ namespace Omr.Engine.Probing
                 while (pending.Count > 0 && onThisConnection < quota)
                 {
                     int size = Math.Min(chunk, quota - onThisConnection);
-                    var batch = pending.Take(size).ToList();
-                    bool last = batch.Count == pending.Count || onThisConnection + batch.Count >= quota;
-                    var lines = new List<string>(batch.Count * 3 + 1);
-                    var tags = new List<int>(batch.Count * 3 + 1);
-                    foreach (var u in batch)
+                    var groups = BySender(pending.Take(size).ToList());
+                    if (_oneTransactionPerConnection && groups.Count > 1) groups.RemoveRange(1, groups.Count - 1);
+                    int count = groups.Sum(g => g.Count);
+                    bool last = count == pending.Count || onThisConnection + count >= quota || _oneTransactionPerConnection;
+                    var lines = new List<string>(count + groups.Count * 2 + 1);
+                    var tags = new List<int>(lines.Capacity);
+                    var groupTags = new int[groups.Count];
+                    for (int gi = 0; gi < groups.Count; gi++)
                     {
-                        lines.Add("MAIL FROM:" + u.MailFrom);
-                        lines.Add("RCPT TO:" + u.RcptTo);
-                        lines.Add("RSET");
-                        tags.Add(u.Id); tags.Add(u.Id); tags.Add(u.Id);
+                        var g = groups[gi];
+                        groupTags[gi] = GroupTag(g);
+                        lines.Add("MAIL FROM:" + g[0].MailFrom); tags.Add(groupTags[gi]);
+                        foreach (var u in g) { lines.Add("RCPT TO:" + u.RcptTo); tags.Add(u.Id); }
+                        if (gi < groups.Count - 1 || !last) { lines.Add("RSET"); tags.Add(groupTags[gi]); }
                     }
                     if (last) { lines.Add("QUIT"); tags.Add(-1); }
                     stage("MAIL");
@@ -97,11 +137,12 @@ namespace Omr.Engine.Probing
                     await conn.SendAsync(lines, tags, ct).ConfigureAwait(false);
                     read.Clear();
                     var lastReply = DateTimeOffset.UtcNow;
-                    foreach (var u in batch)
+                    for (int gi = 0; gi < groups.Count; gi++)
                     {
-                        conn.Tag = u.Id;
+                        var g = groups[gi];
+                        conn.Tag = groupTags[gi];
                         stage("MAIL");
-                        var mail = await GroupReplyAsync(conn, "MAIL", u, ct).ConfigureAwait(false);
+                        var mail = await GroupReplyAsync(conn, "MAIL", g[0], ct).ConfigureAwait(false);
                         if (mail.Code == 421) { Commit(read); throw Closing(mail); }
                         if (read.Count > 0 && Throttled(ref lastReply, read.Count + onThisConnection))
                         {
@@ -109,9 +150,6 @@ namespace Omr.Engine.Probing
                             NeedConfirmation();
                             return Next.Reconnect;
                         }
-                        stage("RCPT");
-                        var rcpt = await GroupReplyAsync(conn, "RCPT", u, ct).ConfigureAwait(false);
-                        if (rcpt.Code == 421) { Commit(read); throw Closing(rcpt); }
                         if (mail.Code == 503 && sentMail)
                         {
                             // "Sender already specified": the previous transaction was not reset. The
@@ -122,19 +160,36 @@ namespace Omr.Engine.Probing
                             return Next.Reconnect;
                         }
                         sentMail = true;
-                        read.Add((u, mail, rcpt));
-                        stage("RSET");
-                        var rset = await GroupReplyAsync(conn, "RSET", u, ct).ConfigureAwait(false);
-                        if (rset.Code == 421) { Commit(read); throw Closing(rset); }
-                        lastReply = DateTimeOffset.UtcNow;
-                        if (rset.Code != 250)
+                        foreach (var u in g)
                         {
-                            // The answers to MAIL and RCPT stand; after a refused RSET the next test would
-                            // run inside a transaction that was never reset.
-                            Commit(read);
-                            RsetRefused(rset);
-                            NeedConfirmation();
-                            return Next.Reconnect;
+                            conn.Tag = u.Id;
+                            stage("RCPT");
+                            var rcpt = await GroupReplyAsync(conn, "RCPT", u, ct).ConfigureAwait(false);
+                            if (rcpt.Code == 421) { Commit(read); throw Closing(rcpt); }
+                            if (read.Count > 0 && Throttled(ref lastReply, read.Count + onThisConnection))
+                            {
+                                Commit(read);
+                                NeedConfirmation();
+                                return Next.Reconnect;
+                            }
+                            read.Add((u, mail, rcpt));
+                        }
+                        if (gi < groups.Count - 1 || !last)
+                        {
+                            conn.Tag = groupTags[gi];
+                            stage("RSET");
+                            var rset = await GroupReplyAsync(conn, "RSET", g[0], ct).ConfigureAwait(false);
+                            if (rset.Code == 421) { Commit(read); throw Closing(rset); }
+                            lastReply = DateTimeOffset.UtcNow;
+                            if (rset.Code != 250)
+                            {
+                                // The answers to MAIL and RCPT stand; after a refused RSET the next test would
+                                // run inside a transaction that was never reset.
+                                Commit(read);
+                                RsetRefused(rset);
+                                NeedConfirmation();
+                                return Next.Reconnect;
+                            }
                         }
                     }
                     conn.Tag = -1;
@@ -156,7 +211,7 @@ namespace Omr.Engine.Probing
                     {
                         throw new OutOfStepException("the server sent more replies than commands");
                     }
-                    onThisConnection += batch.Count;
+                    onThisConnection += count;
                     Commit(read);
                     if (last) break;
                 }
@@ -302,15 +357,15 @@ namespace Omr.Engine.Probing
 
         private void RsetRefused(SmtpReply rset)
         {
-            _oneTestPerConnection = true;
+            _oneTransactionPerConnection = true;
             _facts.RsetRefused = true;
-            _transcript.Note($"RSET refused ({Transcript.Sanitize(rset.ToString())}): the next test would run in a transaction that was never reset; the remaining {_pending.Count} test(s) run one per connection");
+            _transcript.Note($"RSET refused ({Transcript.Sanitize(rset.ToString())}): the next test would run in a transaction that was never reset; the remaining {_pending.Count} test(s) run one transaction per connection");
         }
 
         private void Poisoned(SmtpReply mail)
         {
-            _oneTestPerConnection = true;
-            _transcript.Note($"MAIL got 503 after an earlier transaction ({Transcript.Sanitize(mail.ToString())}): the session state is not clean; the remaining {_pending.Count} test(s) run one per connection");
+            _oneTransactionPerConnection = true;
+            _transcript.Note($"MAIL got 503 after an earlier transaction ({Transcript.Sanitize(mail.ToString())}): the session state is not clean; the remaining {_pending.Count} test(s) run one transaction per connection");
         }
 
         /// <summary>
@@ -322,16 +377,18 @@ namespace Omr.Engine.Probing
         {
             var pending = _pending;
             bool sentMail = false;
-            int quota = _oneTestPerConnection ? 1 : _testsPerConnection > 0 ? _testsPerConnection : int.MaxValue;
+            int quota = _testsPerConnection > 0 ? _testsPerConnection : int.MaxValue;
             int onThisConnection = 0;
             try
             {
                 while (pending.Count > 0)
                 {
-                    var u = pending[0];
-                    conn.Tag = u.Id;
+                    // One transaction: the first pending test's sender and every pending test with that sender.
+                    var sender = pending[0].MailFrom;
+                    var g = pending.Where(u => string.Equals(u.MailFrom, sender, StringComparison.Ordinal)).Take(Math.Max(1, quota - onThisConnection)).ToList();
+                    conn.Tag = GroupTag(g);
                     stage("MAIL");
-                    var mail = await LockStepCommandAsync(conn, "MAIL", "MAIL FROM:" + u.MailFrom, ct).ConfigureAwait(false);
+                    var mail = await LockStepCommandAsync(conn, "MAIL", "MAIL FROM:" + sender, ct).ConfigureAwait(false);
                     if (mail.Code == 503 && sentMail)
                     {
                         Poisoned(mail);
@@ -340,25 +397,31 @@ namespace Omr.Engine.Probing
                         return Next.Reconnect;
                     }
                     sentMail = true;
-                    SmtpReply? rcpt = null;
-                    if (mail.IsPositive)
+                    var groupTag = conn.Tag;
+                    foreach (var u in g)
                     {
-                        stage("RCPT");
-                        rcpt = await LockStepCommandAsync(conn, "RCPT", "RCPT TO:" + u.RcptTo, ct).ConfigureAwait(false);
-                    }
-                    Record(u, mail, rcpt);
-                    pending.Remove(u);
-                    onThisConnection++;
-                    if (_settings.StopOnFirst && u.Outcome!.Accepted)
-                    {
-                        _facts.StoppedOnFirst = pending.Count > 0;
-                        conn.Tag = -1;
-                        await QuitAsync(conn, ct).ConfigureAwait(false);
-                        return Next.Stop;
+                        SmtpReply? rcpt = null;
+                        if (mail.IsPositive)
+                        {
+                            conn.Tag = u.Id;
+                            stage("RCPT");
+                            rcpt = await LockStepCommandAsync(conn, "RCPT", "RCPT TO:" + u.RcptTo, ct).ConfigureAwait(false);
+                        }
+                        Record(u, mail, rcpt);
+                        pending.Remove(u);
+                        onThisConnection++;
+                        if (_settings.StopOnFirst && u.Outcome!.Accepted)
+                        {
+                            _facts.StoppedOnFirst = pending.Count > 0;
+                            conn.Tag = -1;
+                            await QuitAsync(conn, ct).ConfigureAwait(false);
+                            return Next.Stop;
+                        }
                     }
                     if (pending.Count == 0) break;
                     if (mail.IsPositive)
                     {
+                        conn.Tag = groupTag;
                         stage("RSET");
                         var rset = await LockStepCommandAsync(conn, "RSET", "RSET", ct).ConfigureAwait(false);
                         if (rset.Code != 250)
@@ -369,7 +432,7 @@ namespace Omr.Engine.Probing
                             return Next.Reconnect;
                         }
                     }
-                    if (onThisConnection >= quota)
+                    if (onThisConnection >= quota || _oneTransactionPerConnection)
                     {
                         conn.Tag = -1;
                         await QuitAsync(conn, ct).ConfigureAwait(false);

@@ -25,7 +25,7 @@ namespace Omr.Engine.Probing
         private readonly ProbeFacts _facts = new ProbeFacts();
         /// <summary>Every distinct MAIL FROM / RCPT TO pair this address is tested with, shared by all its contexts.</summary>
         private readonly List<ProbeUnit> _units = new List<ProbeUnit>();
-        private readonly Dictionary<string, ProbeUnit> _unitByPair = new Dictionary<string, ProbeUnit>(StringComparer.Ordinal);
+        private readonly Dictionary<(string MailFrom, string RcptTo), ProbeUnit> _unitByPair = new Dictionary<(string, string), ProbeUnit>();
         private readonly List<ProbeTargetContext> _contexts = new List<ProbeTargetContext>();
         private bool _plainOnly;
         private string? _banner;
@@ -48,6 +48,9 @@ namespace Omr.Engine.Probing
 
         /// <summary>The context the session was created for.</summary>
         internal ProbeTargetContext Primary { get; }
+
+        /// <summary>(domain, address, port) → relay tests to run first for a context.</summary>
+        internal Func<string?, string, int, IReadOnlyCollection<string>?>? PreferredTests { get; set; }
 
         /// <summary>Bounds the connections open at once to this address (shared with other sessions to it), when set.</summary>
         internal SemaphoreSlim? AddressSlots { get; set; }
@@ -137,7 +140,10 @@ namespace Omr.Engine.Probing
             var (verdict, reason) = decision;
             if (_facts.OutOfStep != null && decision.Code != RelayReasonCode.OutOfStep)
                 reason += $" (The pipelined replies were out of step: {_facts.OutOfStep}; the verdict comes from the tests run one command at a time.)";
+            // The strongest proof, said once: a verification that was accepted says so; otherwise an
+            // acceptance is only an accepted RCPT.
             if (ctx.VerificationNote != null) reason += " " + ctx.VerificationNote;
+            if (verdict == RelayVerdict.Open && ctx.Proof < RelayProof.DataAccepted) reason += " " + ProofText.RecipientOnly;
             var accepted = outcomes.Any(o => o?.Accepted == true);
             var target = ctx.Target;
             TranscriptEntry[] transcript;
@@ -146,7 +152,7 @@ namespace Omr.Engine.Probing
             {
                 // The session's own lines, this context's units and its own verification.
                 var mine = new HashSet<int>(ctx.Units is null ? Enumerable.Empty<int>() : ctx.Units.Select(u => u.Id)) { ctx.Tag };
-                transcript = _transcript.ToArray(mine.Contains);
+                transcript = _transcript.ToArray(t => mine.Contains(t) || (_groupTags.TryGetValue(t, out var members) && members.Any(mine.Contains)));
             }
             return new RelayTestResult
             {
@@ -156,6 +162,8 @@ namespace Omr.Engine.Probing
                 Address = target.Address.ToString(),
                 Port = target.Port,
                 Preference = target.Preference,
+                MxHosts = target.MxHosts.ToArray(),
+                IsMxAddress = target.IsMx,
                 Verdict = verdict,
                 ReasonCode = decision.Code,
                 Reason = reason,
@@ -442,7 +450,7 @@ namespace Omr.Engine.Probing
             for (int i = 0; i < units.Length; i++)
             {
                 var exp = RelayTestCatalog.Expand(_settings.Tests[i], c.Context);
-                var key = exp.MailFrom + "\n" + exp.RcptTo;
+                var key = (exp.MailFrom, exp.RcptTo);
                 if (!_unitByPair.TryGetValue(key, out var unit))
                 {
                     unit = new ProbeUnit(_units.Count, exp);
@@ -453,6 +461,18 @@ namespace Omr.Engine.Probing
                 units[i] = unit;
             }
             c.Units = units;
+            var preferred = PreferredTests?.Invoke(c.Target.Domain, c.Target.Address.ToString(), c.Target.Port);
+            if (preferred != null && preferred.Count > 0)
+            {
+                // The preferred tests run first: move their pending units to the front, in catalogue order.
+                var first = units.Where(u => preferred.Contains(u.Name) && _pending.Contains(u)).Distinct().ToList();
+                if (first.Count > 0)
+                {
+                    foreach (var u in first) _pending.Remove(u);
+                    _pending.InsertRange(0, first);
+                    _transcript.Note($"tests that relayed last time run first: {string.Join(", ", first.Select(u => u.Name))}");
+                }
+            }
         }
 
         private static string StripScope(IPAddress a)

@@ -11,16 +11,27 @@ namespace Omr.Engine.Probing
         {
             Code = code;
             Lines = lines;
-            var first = lines.Count > 0 ? lines[0] : string.Empty;
+        }
+
+        private bool _parsed;
+        private string? _enhanced;
+        private string _text = string.Empty;
+
+        /// <summary>Splits the first line into the enhanced status code and the text, on first use (most replies are never read).</summary>
+        private void Parse()
+        {
+            if (_parsed) return;
+            _parsed = true;
+            var first = Lines.Count > 0 ? Lines[0] : string.Empty;
             int n = EnhancedLength(first);
-            if (n > 0 && first[0] == (char)('0' + code / 100))
+            if (n > 0 && first[0] == (char)('0' + Code / 100))
             {
-                EnhancedCode = first.Substring(0, n);
-                Text = first.Substring(n).TrimStart();
+                _enhanced = first.Substring(0, n);
+                _text = first.Substring(n).TrimStart();
             }
             else
             {
-                Text = first;
+                _text = first;
             }
         }
 
@@ -47,9 +58,9 @@ namespace Omr.Engine.Probing
         public int Code { get; }
         /// <summary>Text of each line after the code and separator.</summary>
         public IReadOnlyList<string> Lines { get; }
-        public string? EnhancedCode { get; }
+        public string? EnhancedCode { get { Parse(); return _enhanced; } }
         /// <summary>Text of the first line without the enhanced status code.</summary>
-        public string Text { get; }
+        public string Text { get { Parse(); return _text; } }
 
         public bool IsPositive => Code >= 200 && Code < 400;
         public bool IsTransient => Code >= 400 && Code < 500;

@@ -61,6 +61,14 @@ namespace Omr.Engine.Probing
         }
     }
 
+    /// <summary>What a result's proof level shows, said once at the end of its reason.</summary>
+    public static class ProofText
+    {
+        public const string RecipientOnly = "An accepted RCPT is not yet proof of delivery.";
+
+        public static string Delivered(string? mailbox) => "The verification message was delivered to " + (mailbox ?? "the operator's mailbox") + ": the relay is proven.";
+    }
+
     /// <summary>The verdict rules: one small pure function.</summary>
     public static class VerdictRules
     {
@@ -79,7 +87,7 @@ namespace Omr.Engine.Probing
             {
                 var note = f.StoppedOnFirst ? " (stopped at the first)" : string.Empty;
                 return D(RelayVerdict.Open, RelayReasonCode.RelayAccepted,
-                    $"{accepted.Count} of {planned} relay tests accepted a foreign recipient{note}: {NameList(accepted.Select(a => a.Name).ToList())}. An accepted RCPT is not yet proof of delivery.");
+                    $"{accepted.Count} of {planned} relay tests accepted a foreign recipient{note}: {NameList(accepted.Select(a => a.Name).ToList())}.");
             }
 
             // 2. No TCP connection.

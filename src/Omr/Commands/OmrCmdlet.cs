@@ -45,6 +45,15 @@ namespace Omr.Commands
             }
         }
 
+        /// <summary>True when verbose output would be shown (-Verbose, or $VerbosePreference not SilentlyContinue).</summary>
+        protected bool VerboseWanted()
+        {
+            if (MyInvocation.BoundParameters.TryGetValue("Verbose", out var v) && v is SwitchParameter sw) return sw.IsPresent;
+            var pref = GetVariableValue("VerbosePreference");
+            if (pref is ActionPreference ap) return ap != ActionPreference.SilentlyContinue && ap != ActionPreference.Ignore;
+            return pref != null && !string.Equals(pref.ToString(), "SilentlyContinue", StringComparison.OrdinalIgnoreCase);
+        }
+
         /// <summary>What the user can do about an error with this id (ErrorDetails.RecommendedAction).</summary>
         protected virtual string? RecommendedAction(string errorId) => null;
 

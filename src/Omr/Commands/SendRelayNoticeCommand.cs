@@ -9,6 +9,7 @@ using System.Net;
 using System.Threading;
 using System.Threading.Tasks;
 using Omr.Engine.Discovery;
+using Omr.Engine.History;
 using Omr.Engine.Notices;
 
 namespace Omr.Commands
@@ -28,7 +29,7 @@ namespace Omr.Commands
         private readonly System.Collections.Concurrent.ConcurrentQueue<string> _warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
 
         /// <summary>Evidence from Get-RelayEvidence (live, Import-Clixml or ConvertFrom-Json).</summary>
-        [Parameter(Mandatory = true, ValueFromPipeline = true)]
+        [Parameter(ValueFromPipeline = true)]
         [Alias("Evidence")]
         public PSObject[]? InputObject { get; set; }
 
@@ -128,10 +129,22 @@ namespace Omr.Commands
         [ValidateNotNullOrEmpty]
         public string[]? ProviderNetwork { get; set; }
 
-        /// <summary>JSON file remembering every notice, so an open host is noticed once per -ResendAfter.</summary>
+        /// <summary>
+        /// The state database (SQLite, shared with Test-OpenRelay -StatePath) remembering every notice,
+        /// so an open host is noticed once per -ResendAfter. A JSON notice state file of an earlier
+        /// version is imported once into the sibling .db file (and left untouched).
+        /// </summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
         public string? StatePath { get; set; }
+
+        /// <summary>One short follow-up to the same contacts for every noticed case that the state database shows Fixed or Hidden; never twice.</summary>
+        [Parameter]
+        public SwitchParameter Resolved { get; set; }
+
+        /// <summary>A noticed host still open after this time gets one reminder ("[Reminder]" in the subject, also to -Cc); again after each further period, never more often.</summary>
+        [Parameter]
+        public TimeSpan? EscalateAfter { get; set; }
 
         /// <summary>Do not notice the same open host (domain, address, port) again within this time. Default 7 days.</summary>
         [Parameter]
@@ -146,7 +159,7 @@ namespace Omr.Commands
         [ValidateRange(1, 3600)]
         public int TimeoutSec { get; set; } = 60;
 
-        private NoticeStateStore? _state;
+        private HistoryStore? _state;
         private ContactMap? _contactMap;
         private NoticeTemplateSet? _templates;
         private List<IPEndPoint>? _dns;
@@ -191,7 +204,21 @@ namespace Omr.Commands
                     ThrowTerminatingError(new ErrorRecord(ex, "InvalidTemplate", ErrorCategory.InvalidData, TemplatePath));
                 }
             }
-            if (StatePath != null) _state = new NoticeStateStore(GetUnresolvedProviderPathFromPSPath(StatePath), TimeSpan.FromSeconds(Math.Max(30, TimeoutSec)));
+            if ((Resolved.IsPresent || EscalateAfter != null) && StatePath is null)
+                ThrowArgument("-Resolved and -EscalateAfter need -StatePath: the follow-ups come from the state database that Test-OpenRelay -StatePath and earlier notices wrote.", "FollowUpNeedsState", StatePath);
+            if (EscalateAfter is TimeSpan esc && esc <= TimeSpan.Zero)
+                ThrowArgument("-EscalateAfter must be positive.", "InvalidEscalateAfter", EscalateAfter);
+            if (StatePath != null)
+            {
+                try
+                {
+                    _state = HistoryStore.OpenResolved(GetUnresolvedProviderPathFromPSPath(StatePath), readOnly: false, TimeSpan.FromSeconds(Math.Max(30, TimeoutSec)), WriteWarning);
+                }
+                catch (Exception ex) when (ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException)
+                {
+                    ThrowTerminatingError(StateErrors.Record(ex));
+                }
+            }
             if (PickupDirectory != null) _pickup = GetUnresolvedProviderPathFromPSPath(PickupDirectory);
             if (ParameterSetName == SmtpSet && SkipCertificateCheck.IsPresent)
                 WriteVerbose("-SkipCertificateCheck: the SMTP server's certificate is not checked.");
@@ -256,8 +283,157 @@ namespace Omr.Commands
 
         protected override void EndProcessing()
         {
-            if (_evidence.Count == 0) return;
+            try
+            {
+                if (_evidence.Count == 0 && !Resolved.IsPresent && EscalateAfter is null && !MyInvocation.ExpectingInput)
+                    ThrowArgument("Nothing to do: pipe the evidence of Get-RelayEvidence (or -InputObject), or use -Resolved / -EscalateAfter with -StatePath.", "NoInput", null);
+                if (_evidence.Count > 0) SendNotices();
+                if (EscalateAfter is TimeSpan period) SendFollowUps(NoticeKind.Reminder, period);
+                if (Resolved.IsPresent) SendFollowUps(NoticeKind.Resolved, TimeSpan.Zero);
+            }
+            finally
+            {
+                _state?.Dispose();
+            }
+        }
+
+        private NoticeOptions Options() => new NoticeOptions
+        {
+            From = From!,
+            ReplyTo = ReplyTo,
+            TestedFrom = TestedFrom,
+            RetestAfter = RetestAfter is TimeSpan t ? Within(t) : null,
+            ProviderMx = ProviderMx ?? Array.Empty<string>(),
+            ProviderNetwork = ProviderNetwork ?? Array.Empty<string>(),
+            Format = Format,
+            FeedbackType = FeedbackType,
+            Templates = _templates,
+            UnknownPlaceholders = new HashSet<string>(StringComparer.OrdinalIgnoreCase),
+        };
+
+        /// <summary>-EscalateAfter reminders and -Resolved follow-ups, from the state database: each reserved (Pending) before it goes, recorded after, never twice.</summary>
+        private void SendFollowUps(NoticeKind kind, TimeSpan period)
+        {
+            var state = _state!;
             var now = DateTimeOffset.UtcNow;
+            var candidates = Run(() => Task.FromResult(state.FollowUps(kind, now, period)), "StateReadFailed");
+            if (candidates.Count == 0)
+            {
+                WriteVerbose(kind == NoticeKind.Reminder ? "No noticed host is due a reminder." : "No noticed host was found fixed or hidden since its notice.");
+                return;
+            }
+            var options = Options();
+            var run = Guid.NewGuid().ToString("N");
+            INoticeDelivery? delivery = null;
+            try
+            {
+                foreach (var c in candidates)
+                {
+                    var to = To != null && To.Length > 0 ? To.ToList() : c.Notice.Recipients.ToList();
+                    var cc = (kind == NoticeKind.Reminder ? c.Notice.Cc : Array.Empty<string>()).Concat(Cc ?? Array.Empty<string>()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+                    var key = HistoryStore.KeyOf(c);
+                    var output = new RelayNotice
+                    {
+                        Kind = kind,
+                        Domain = c.Result.Domain ?? c.Result.Address ?? string.Empty,
+                        Hosts = new[] { FollowUpComposer.HostLabel(c) },
+                        Recipients = to.ToArray(),
+                        Cc = cc.ToArray(),
+                        Bcc = Bcc ?? Array.Empty<string>(),
+                        Format = NoticeFormat.Text,
+                        ProbeIds = new[] { c.Result.ProbeId ?? string.Empty },
+                    };
+                    if (to.Count == 0)
+                    {
+                        output.Status = NoticeStatus.Skipped;
+                        output.Reason = "the notice recorded no recipient: name them with -To";
+                        WriteObject(output);
+                        continue;
+                    }
+                    ComposedNotice composed;
+                    try
+                    {
+                        composed = FollowUpComposer.Compose(c, to, cc, Bcc ?? Array.Empty<string>(), options);
+                    }
+                    catch (FormatException ex)
+                    {
+                        output.Status = NoticeStatus.Failed;
+                        output.Reason = "The follow-up could not be composed: " + ex.Message;
+                        WriteError(new ErrorRecord(ex, "NoticeComposeFailed", ErrorCategory.InvalidData, output.Domain));
+                        WriteObject(output);
+                        continue;
+                    }
+                    output.MessageId = composed.MessageId;
+                    output.Subject = composed.Subject;
+                    delivery ??= CreateDelivery();
+                    var verb = ParameterSetName == PickupSet ? "Write" : "Send";
+                    var what = kind == NoticeKind.Reminder ? "reminder" : "resolved follow-up";
+                    if (!ShouldProcess($"{output.Domain}: {output.Hosts[0]}", $"{verb} {what} \"{composed.Subject}\" to {string.Join(", ", to)}{(cc.Count > 0 ? "; Cc " + string.Join(", ", cc) : string.Empty)} via {delivery.Description}"))
+                    {
+                        output.Status = MyInvocation.BoundParameters.ContainsKey("WhatIf") ? NoticeStatus.WhatIf : NoticeStatus.Skipped;
+                        output.Reason = output.Status == NoticeStatus.WhatIf ? "-WhatIf: nothing was sent" : "declined at the confirmation prompt";
+                        WriteObject(output);
+                        continue;
+                    }
+                    var reserved = Run(() => Task.FromResult(state.ReserveFollowUp(c, run, DateTimeOffset.UtcNow, period)), "StateUpdateFailed");
+                    if (!reserved)
+                    {
+                        output.Status = NoticeStatus.Skipped;
+                        output.Reason = $"another run has sent (or is sending) this {what}";
+                        WriteObject(output);
+                        continue;
+                    }
+                    var keys = new List<NoticeHostKey> { key };
+                    try
+                    {
+                        DeliveryResult result;
+                        try { result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!; }
+                        finally { while (_warnings.TryDequeue(out var warning)) WriteWarning(warning); }
+                        output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
+                        output.SentAt = result.Time;
+                        output.SmtpReply = result.Reply;
+                        output.EmlPath = result.Path;
+                    }
+                    catch (Exception ex) when (!(ex is PipelineStoppedException))
+                    {
+                        var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+                        try { state.Release(keys, run, kind); } catch (Exception rel) when (rel is StateLockedException || rel is StateUnavailableException) { WriteVerbose(rel.Message); }
+                        output.Status = NoticeStatus.Failed;
+                        output.Reason = $"{verb} failed: {inner.Message}";
+                        WriteError(new ErrorRecord(inner, ParameterSetName == PickupSet ? "NoticeWriteFailed" : "NoticeSendFailed", ErrorCategory.InvalidOperation, output.Domain));
+                        WriteObject(output);
+                        continue;
+                    }
+                    try
+                    {
+                        state.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId, to, cc, output.SentAt ?? DateTimeOffset.UtcNow, kind, c.CaseOpenSince);
+                    }
+                    catch (Exception ex) when (ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException)
+                    {
+                        WriteError(new ErrorRecord(ex, "StateUpdateFailed", ErrorCategory.WriteError, state.Path)
+                        {
+                            ErrorDetails = new ErrorDetails($"The {what} for {output.Domain} was {output.Status.ToString().ToLowerInvariant()}, but the state database could not record it: {ex.Message}"),
+                        });
+                    }
+                    WriteObject(output);
+                }
+            }
+            finally
+            {
+                delivery?.Dispose();
+            }
+        }
+
+        private void SendNotices()
+        {
+            var now = DateTimeOffset.UtcNow;
+            var st = _state;
+            if (st != null && !st.Missing)
+            {
+                // The verification message was found: the recorded results say so too.
+                foreach (var ev in _evidence.Where(e => e.Delivered && e.ProbeId.Length > 0))
+                    Run(() => Task.FromResult(st.UpdateProof(ev.ProbeId, RelayProof.Delivered)), "StateUpdateFailed");
+            }
             var request = new NoticePlanRequest
             {
                 MinimumProof = MinimumProof,
@@ -276,19 +452,7 @@ namespace Omr.Commands
             var plans = Run(() => NoticePlanner.PlanAsync(request, StopToken), "NoticePlanFailed");
             if (plans is null) return;
 
-            var options = new NoticeOptions
-            {
-                From = From!,
-                ReplyTo = ReplyTo,
-                TestedFrom = TestedFrom,
-                RetestAfter = RetestAfter is TimeSpan t ? Within(t) : null,
-                ProviderMx = ProviderMx ?? Array.Empty<string>(),
-                ProviderNetwork = ProviderNetwork ?? Array.Empty<string>(),
-                Format = Format,
-                FeedbackType = FeedbackType,
-                Templates = _templates,
-                UnknownPlaceholders = new HashSet<string>(StringComparer.OrdinalIgnoreCase),
-            };
+            var options = Options();
             var run = Guid.NewGuid().ToString("N");
             INoticeDelivery? delivery = null;
             var done = 0;
@@ -320,7 +484,7 @@ namespace Omr.Commands
                         WriteObject(Notice(plan, unit, options, delivery, run));
                     }
                 }
-                if (options.UnknownPlaceholders.Count > 0)
+                if (options.UnknownPlaceholders!.Count > 0)
                     WriteWarning($"The templates use placeholders that do not exist (rendered empty): {string.Join(", ", options.UnknownPlaceholders.OrderBy(x => x, StringComparer.OrdinalIgnoreCase))}.");
             }
             finally
@@ -429,9 +593,9 @@ namespace Omr.Commands
                 try
                 {
                     _state.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId,
-                        plan.To.Concat(plan.Cc), output.SentAt ?? DateTimeOffset.UtcNow);
+                        plan.To, plan.Cc, output.SentAt ?? DateTimeOffset.UtcNow);
                 }
-                catch (Exception ex) when (ex is StateCorruptException || ex is StateLockedException || ex is IOException || ex is UnauthorizedAccessException)
+                catch (Exception ex) when (ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException || ex is IOException || ex is UnauthorizedAccessException)
                 {
                     // The notice went out: say so loudly, the state could not record it (the Pending record stays for PendingTimeout).
                     WriteError(new ErrorRecord(ex, "StateUpdateFailed", ErrorCategory.WriteError, _state.Path)
@@ -481,7 +645,7 @@ namespace Omr.Commands
             {
                 throw new PipelineStoppedException();
             }
-            catch (Exception ex) when (!rethrow || ex is StateCorruptException || ex is StateLockedException || (ex is AggregateException a && a.InnerExceptions.Any(i => i is StateCorruptException || i is StateLockedException)))
+            catch (Exception ex) when (!rethrow || ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException || (ex is AggregateException a && a.InnerExceptions.Any(i => i is StateCorruptException || i is StateLockedException || i is StateUnavailableException)))
             {
                 var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
                 if (inner is OperationCanceledException && StopToken.IsCancellationRequested) throw new PipelineStoppedException();
@@ -490,8 +654,8 @@ namespace Omr.Commands
                     {
                         ErrorDetails = new ErrorDetails(corrupt.Message) { RecommendedAction = "Repair the state file or move it away; Send-RelayNotice never resets it." },
                     });
-                if (inner is StateLockedException locked)
-                    ThrowTerminatingError(new ErrorRecord(locked, "StateLocked", ErrorCategory.ResourceBusy, locked.Path));
+                if (inner is StateLockedException || inner is StateUnavailableException)
+                    ThrowTerminatingError(StateErrors.Record(inner));
                 if (rethrow) throw;
                 ThrowTerminatingError(new ErrorRecord(inner, errorId ?? "NoticeFailed", ErrorCategory.NotSpecified, null));
                 return default!;

@@ -6,6 +6,8 @@ using System.Net;
 using System.Threading;
 using Omr.Engine;
 using Omr.Engine.Discovery;
+using Omr.Engine.History;
+using Omr.Engine.Notices;
 using Omr.Engine.Probing;
 
 namespace Omr.Commands
@@ -19,6 +21,10 @@ namespace Omr.Commands
     {
         private RelayScanner? _scanner;
         private bool _progressShown;
+        private HistoryStore? _store;
+        private long _runId;
+        private bool _runEnded;
+        private int _recorded;
 
         /// <summary>Domains whose MX hosts are tested. Address literals are tested directly.</summary>
         [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -105,11 +111,34 @@ namespace Omr.Commands
         [ValidateNotNullOrEmpty]
         public string? VerifyAddress { get; set; }
 
+        /// <summary>
+        /// The state database (SQLite): every run and result is recorded, and every result carries
+        /// Change, OpenSince and NoticedAt against the last recorded result for its domain, address
+        /// and port. Addresses open last time that the MX no longer names are tested again.
+        /// </summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? StatePath { get; set; }
+
+        /// <summary>The provider's filtering MX hosts (wildcards "*.filter.example.net"): an old open address hidden behind only these, and no longer answering, is Hidden.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? ProviderMx { get; set; }
+
+        /// <summary>Results, runs and notices older than this many days are deleted from the state database at the start of the run.</summary>
+        [Parameter]
+        [ValidateRange(1, 36500)]
+        public int HistoryRetentionDays { get; set; } = 400;
+
         protected override void BeginProcessing()
         {
             if (MyInvocation.BoundParameters.ContainsKey(nameof(ComputerName)) && (ComputerName is null || ComputerName.Length == 0 || ComputerName.Any(string.IsNullOrEmpty)))
                 ThrowTerminatingError(new ErrorRecord(new ArgumentException("Cannot validate argument on parameter 'ComputerName'. The argument is null or empty, or an element of it is: give a host name or address."),
                     "ParameterArgumentValidationError", ErrorCategory.InvalidData, ComputerName));
+            if (ProviderMx != null && StatePath is null)
+                ThrowArgument("-ProviderMx needs -StatePath: the hidden-server remedy compares with the addresses found open in earlier runs.", "ProviderMxNeedsState", ProviderMx);
+            if (MyInvocation.BoundParameters.ContainsKey(nameof(HistoryRetentionDays)) && StatePath is null)
+                WriteWarning("-HistoryRetentionDays has no effect without -StatePath.");
             if (Verify.IsPresent && VerifyAddress is null)
                 ThrowArgument("-Verify needs -VerifyAddress: a mailbox you own, where the verification message is sent.", "VerifyAddressMissing", null);
             if (VerifyAddress != null && !IsMailbox(VerifyAddress))
@@ -167,7 +196,9 @@ namespace Omr.Commands
                 Ports = Port.Distinct().ToArray(),
                 ThrottleLimit = ThrottleLimit,
                 MaxConnectionsPerAddress = MaxConnectionsPerAddress,
+                Verbose = VerboseWanted(),
             };
+            if (StatePath != null) OpenHistory(options);
             options.Probe.Limits.ReplyTimeout = TimeSpan.FromSeconds(Math.Min(30, TimeoutSec));
             options.Probe.Limits.ConnectTimeout = TimeSpan.FromSeconds(Math.Min(15, TimeoutSec));
             _scanner = new RelayScanner(options, StopToken);
@@ -216,7 +247,10 @@ namespace Omr.Commands
                 foreach (var domain in Domain)
                 {
                     if (Rejected(TargetParser.ParseDomain(domain))) continue;
-                    Enqueue(() => scanner.TryAddDomain(domain, domain, ports));
+                    var alsoTest = History(() => _store?.OpenAddresses(domain));
+                    if (alsoTest != null && alsoTest.Count > 0)
+                        WriteVerbose($"{domain}: testing again the address(es) open or hidden last time: {string.Join(", ", alsoTest)}");
+                    Enqueue(() => scanner.TryAddDomain(domain, domain, alsoTest, ports));
                 }
             }
             else
@@ -265,6 +299,7 @@ namespace Omr.Commands
             if (_scanner is null) return;
             _scanner.Complete();
             Drain(block: true);
+            EndHistory("Completed");
             if (_progressShown)
                 WriteProgress(new ProgressRecord(1, "Test-OpenRelay", "Done") { RecordType = ProgressRecordType.Completed });
         }
@@ -292,6 +327,7 @@ namespace Omr.Commands
             switch (e)
             {
                 case ScanResultEvent r:
+                    if (_store != null) Remember(r.Result);
                     WriteObject(r.Result);
                     break;
                 case ScanVerifyRequestEvent v:
@@ -329,7 +365,107 @@ namespace Omr.Commands
         protected override void StopProcessing()
         {
             _scanner?.Cancel();
+            // Every result was committed when it was written: only the run's end is left to record.
+            try { EndHistory("Stopped"); }
+            catch (Exception ex) when (ex is StateLockedException || ex is StateCorruptException || ex is StateUnavailableException) { /* the results are in; the run stays 'Running' */ }
             base.StopProcessing();
+        }
+
+        private void OpenHistory(ScanOptions options)
+        {
+            var path = GetUnresolvedProviderPathFromPSPath(StatePath);
+            var parameters = string.Join("; ", MyInvocation.BoundParameters
+                .Where(kv => kv.Key != nameof(Domain) && kv.Key != nameof(ComputerName) && kv.Key != nameof(StatePath))
+                .Select(kv => kv.Key + "=" + (kv.Value is Array a ? string.Join(",", a.Cast<object>()) : kv.Value?.ToString())));
+            History(() =>
+            {
+                _store = HistoryStore.OpenResolved(path, readOnly: false, TimeSpan.FromSeconds(30), WriteWarning);
+                var pruned = _store.Prune(HistoryRetentionDays, DateTimeOffset.UtcNow);
+                if (pruned > 0) WriteVerbose($"{_store.Path}: {pruned} record(s) older than {HistoryRetentionDays} days deleted.");
+                _runId = _store.BeginRun("Test-OpenRelay", parameters, DateTimeOffset.UtcNow);
+                WriteVerbose($"State database {_store.Path}: run {_runId}.");
+                return 0;
+            });
+            var store = _store!;
+            var run = _runId;
+            // An address that relayed last time runs those tests first: a fix is confirmed on the very test that failed.
+            options.PreferredTests = (domain, address, port) =>
+            {
+                try
+                {
+                    var prior = store.Prior(domain, address, port, run);
+                    return prior != null && prior.CaseOpen && prior.RelayedBy.Length > 0 ? prior.RelayedBy : null;
+                }
+                catch (Exception ex) when (ex is StateLockedException || ex is StateCorruptException || ex is StateUnavailableException)
+                {
+                    return null; // only an ordering hint; recording the result reports the problem
+                }
+            };
+        }
+
+        /// <summary>Change, OpenSince, NoticedAt and the hidden-server remedy for one result, then records it (committed before it is written).</summary>
+        private void Remember(RelayTestResult r)
+        {
+            var store = _store!;
+            History(() =>
+            {
+                var prior = store.Prior(r.Domain, r.Address, r.Port, _runId);
+                if (prior?.ComputerName != null && (r.ComputerName is null || string.Equals(r.ComputerName, r.Address, StringComparison.OrdinalIgnoreCase)) && r.IsMxAddress == false)
+                    r.ComputerName = prior.ComputerName; // an old address: name it as it was known
+                var remedy = RemedyRules.Decide(new RemedyFacts
+                {
+                    Verdict = r.Verdict,
+                    ReasonCode = r.ReasonCode,
+                    Reason = r.Reason,
+                    IsMxAddress = r.IsMxAddress,
+                    MxHosts = r.MxHosts,
+                    ComputerName = r.ComputerName,
+                    ProviderMx = ProviderMx ?? Array.Empty<string>(),
+                    WasOpen = prior != null && (prior.CaseOpen || prior.Verdict == RelayVerdict.Hidden),
+                });
+                r.Verdict = remedy.Verdict;
+                r.ReasonCode = remedy.Code;
+                r.Reason = remedy.Reason;
+                // Milliseconds, as the database keeps them: OpenSince reads back equal.
+                var start = r.StartTime == default ? DateTimeOffset.UtcNow : r.StartTime;
+                start = new DateTimeOffset(start.UtcTicks - start.UtcTicks % TimeSpan.TicksPerMillisecond, TimeSpan.Zero);
+                var change = ChangeRules.Decide(prior, r.Verdict, start);
+                r.Change = change.Change;
+                r.OpenSince = change.OpenSince;
+                r.NoticedAt = change.OpenSince is DateTimeOffset since ? store.NoticedAt(r.Domain, r.Address, r.Port, since) : null;
+                store.Record(_runId, r, r.IsMxAddress, r.MxHosts);
+                _recorded++;
+                return 0;
+            });
+        }
+
+        private void EndHistory(string status)
+        {
+            var store = _store;
+            if (store is null || _runEnded) return;
+            _runEnded = true;
+            try
+            {
+                store.EndRun(_runId, status, DateTimeOffset.UtcNow);
+            }
+            finally
+            {
+                store.Dispose();
+            }
+        }
+
+        /// <summary>Runs a state database step; its failure is a terminating error with a stable id (StateCorrupt, StateLocked, StateUnavailable).</summary>
+        private T History<T>(Func<T> work)
+        {
+            try
+            {
+                return work();
+            }
+            catch (Exception ex) when (ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException)
+            {
+                ThrowTerminatingError(StateErrors.Record(ex));
+                return default!;
+            }
         }
     }
 }

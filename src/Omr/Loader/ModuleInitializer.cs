@@ -69,6 +69,7 @@ namespace Omr.Loader
                 {
                     AppDomain.CurrentDomain.AssemblyResolve += ResolveOnDesktop;
                     _desktopHooked = true;
+                    PreloadNativeOnDesktop();
                 }
             }
         }
@@ -91,6 +92,22 @@ namespace Omr.Loader
                 }
             }
         }
+
+        /// <summary>
+        /// Windows PowerShell: DllImport("e_sqlite3") (SQLitePCLRaw, the -StatePath database) looks in
+        /// powershell.exe's folder and PATH, not ours; loading the module's copy first by full path
+        /// makes every later DllImport of that name bind to it.
+        /// </summary>
+        private static void PreloadNativeOnDesktop()
+        {
+            if (Environment.OSVersion.Platform != PlatformID.Win32NT) return;
+            var arch = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "win-arm64" : "win-x64";
+            var path = Path.Combine(DependencyDirectory, "runtimes", arch, "native", "e_sqlite3.dll");
+            if (File.Exists(path)) LoadLibraryW(path);
+        }
+
+        [System.Runtime.InteropServices.DllImport("kernel32", CharSet = System.Runtime.InteropServices.CharSet.Unicode, SetLastError = true)]
+        private static extern IntPtr LoadLibraryW(string path);
 
         private static bool HasAssemblyLoadContext()
             => Type.GetType("System.Runtime.Loader.AssemblyLoadContext, System.Runtime.Loader", throwOnError: false) is not null

@@ -78,6 +78,7 @@ public sealed class MailDropCollectorTests : IDisposable
         var unverified = EvidenceTestData.OpenResult("omr-20240506-44444444444444444444", proof: RelayProof.RecipientAccepted);
         unverified.VerificationMessageId = null;
         var input = EvidenceTestData.OpenResult(found);
+        input.Reason = "1 of 25 relay tests accepted a foreign recipient: plain. " + ProofText.RecipientOnly;
 
         var request = new EvidenceRequest
         {
@@ -98,6 +99,9 @@ public sealed class MailDropCollectorTests : IDisposable
 
         var ev = results["in1"];
         Assert.True(ev.Delivered);
+        // The strongest proof, stated once.
+        Assert.DoesNotContain(ProofText.RecipientOnly, ev.Result!.Reason, StringComparison.Ordinal);
+        Assert.EndsWith(ProofText.Delivered(input.VerifyAddress), ev.Result.Reason, StringComparison.Ordinal);
         Assert.Equal(RelayProof.Delivered, ev.Proof);
         Assert.Equal(RelayProof.Delivered, ev.Result.Proof);
         Assert.Equal(RelayProof.DataAccepted, input.Proof); // the caller's object is untouched

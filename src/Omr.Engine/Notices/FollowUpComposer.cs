@@ -1,0 +1,118 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using MimeKit;
+using Omr.Engine.History;
+
+namespace Omr.Engine.Notices
+{
+    /// <summary>
+    /// The short follow-ups of a notice: a reminder (-EscalateAfter, "[Reminder]" in the subject) for
+    /// a relay still open, and a resolved note (-Resolved) for one found fixed or hidden. Plain text,
+    /// a reply to the first notice (In-Reply-To, References), auto-generated (RFC 3834).
+    /// </summary>
+    public static class FollowUpComposer
+    {
+        private static string When(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+
+        public static string HostLabel(FollowUpCandidate c)
+            => $"{NoticeText.OneLine(c.Result.ComputerName ?? c.Result.Address ?? "?", 255)} [{NoticeText.OneLine(c.Result.Address ?? "?", 64)}]:{c.Result.Port.ToString(CultureInfo.InvariantCulture)}";
+
+        public static string Subject(FollowUpCandidate c)
+        {
+            var domain = NoticeText.OneLine(c.Result.Domain ?? c.Result.Address ?? "?", 255);
+            if (c.Kind == NoticeKind.Reminder)
+            {
+                var n = c.RemindersSent + 1;
+                return NoticeText.OneLine($"[Reminder{(n > 1 ? " " + n.ToString(CultureInfo.InvariantCulture) : string.Empty)}] Open mail relay still open at {domain}: {HostLabel(c)}", 250);
+            }
+            return NoticeText.OneLine(c.Result.Verdict == RelayVerdict.Hidden
+                ? $"Resolved: the open mail relay at {domain} is hidden ({HostLabel(c)})"
+                : $"Resolved: the open mail relay at {domain} is fixed ({HostLabel(c)})", 250);
+        }
+
+        public static string Body(FollowUpCandidate c, string? testedFrom)
+        {
+            var r = c.Result;
+            var host = HostLabel(c);
+            var domain = NoticeText.OneLine(r.Domain ?? r.Address ?? "?", 255);
+            var sb = new StringBuilder();
+            sb.Append("Hello,\n\n");
+            sb.Append("On ").Append(When(c.Notice.Time)).Append(" we told you that the mail server ").Append(host).Append(" of ").Append(domain)
+              .Append(" is an open relay").Append(c.Notice.MessageId is null ? string.Empty : " (our notice " + NoticeText.OneLine(c.Notice.MessageId, 200) + ")").Append(".\n\n");
+            var where = string.IsNullOrWhiteSpace(testedFrom) ? string.Empty : " from " + NoticeText.OneLine(testedFrom!, 255);
+            if (c.Kind == NoticeKind.Reminder)
+            {
+                sb.Append("It was still an open relay when we tested it again on ").Append(When(r.StartTime)).Append(where).Append(":\n  ")
+                  .Append(NoticeText.OneLine(r.Reason, 1000)).Append('\n');
+                if (r.RelayedBy.Length > 0) sb.Append("  Relay tests accepted: ").Append(NoticeText.OneLine(string.Join(", ", r.RelayedBy), 1000)).Append('\n');
+                sb.Append("  Open since: ").Append(When(c.CaseOpenSince)).Append("\n\n");
+                sb.Append("Please fix it: the first notice has the evidence and how to close the relay on Postfix, Exchange, Exim and Sendmail. ");
+                sb.Append("Until it is fixed, spammers can send mail through it in your name.\n\n");
+                sb.Append("Re-test it yourself: Test-OpenRelay -ComputerName ").Append(NoticeText.OneLine(r.ComputerName ?? r.Address ?? "?", 255)).Append(" -Port ").Append(r.Port.ToString(CultureInfo.InvariantCulture)).Append('\n');
+            }
+            else
+            {
+                sb.Append("We tested it again on ").Append(When(r.StartTime)).Append(where).Append(", with the same relay tests")
+                  .Append(r.RelayedBy.Length > 0 ? string.Empty : string.Empty).Append(":\n  ")
+                  .Append(NoticeText.OneLine(r.Reason, 1000)).Append("\n\n");
+                sb.Append(r.Verdict == RelayVerdict.Hidden
+                    ? "The domain's MX now names only the provider's filtering hosts and the old server no longer answers from the Internet: it is hidden, which remedies the open relay.\n\n"
+                    : "Every relay attempt was refused: the server is no longer an open relay.\n\n");
+                sb.Append("Thank you. The case is closed; no further action is needed.\n");
+            }
+            sb.Append("\nThis message was generated automatically (case open since ").Append(When(c.CaseOpenSince)).Append(").\n");
+            return sb.ToString();
+        }
+
+        public static ComposedNotice Compose(FollowUpCandidate c, IReadOnlyList<string> to, IReadOnlyList<string> cc, IReadOnlyList<string> bcc, NoticeOptions options)
+        {
+            if (c is null) throw new ArgumentNullException(nameof(c));
+            if (to.Count == 0) throw new ArgumentException("A follow-up needs at least one recipient.", nameof(to));
+            var now = options.Clock();
+            var id = NoticeComposer.NewNoticeId(now);
+            if (!MailboxAddress.TryParse(options.From, out var from)) throw new FormatException($"-From '{options.From}' is not a mailbox address.");
+            var msg = new MimeMessage();
+            msg.From.Add(from);
+            foreach (var a in to) msg.To.Add(Mailbox(a));
+            foreach (var a in cc.Where(a => !to.Contains(a, StringComparer.OrdinalIgnoreCase)).Distinct(StringComparer.OrdinalIgnoreCase)) msg.Cc.Add(Mailbox(a));
+            foreach (var a in bcc) msg.Bcc.Add(Mailbox(a));
+            if (!string.IsNullOrWhiteSpace(options.ReplyTo)) msg.ReplyTo.Add(Mailbox(options.ReplyTo!));
+            msg.Subject = Subject(c);
+            msg.Date = now;
+            var idDomain = from.Domain;
+            if (string.IsNullOrEmpty(idDomain) || idDomain.Any(ch => !(char.IsLetterOrDigit(ch) || ch == '.' || ch == '-'))) idDomain = "omr.invalid";
+            msg.MessageId = (c.Kind == NoticeKind.Reminder ? "reminder-" : "resolved-") + id + "@" + idDomain;
+            var original = c.Notice.MessageId?.Trim().Trim('<', '>');
+            if (!string.IsNullOrEmpty(original) && original!.IndexOf('@') > 0 && !original.Any(char.IsWhiteSpace))
+            {
+                msg.InReplyTo = original;
+                msg.References.Add(original);
+            }
+            msg.Headers.Add("Auto-Submitted", "auto-generated");
+            msg.Headers.Add("X-Auto-Response-Suppress", "All");
+            msg.Headers.Add("X-Omr-Notice", id);
+            msg.Headers.Add("X-Omr-Follow-Up", c.Kind.ToString());
+            msg.Body = new TextPart("plain") { Text = Body(c, options.TestedFrom) };
+            var ev = new RelayEvidence
+            {
+                ProbeId = c.Result.ProbeId ?? string.Empty,
+                ComputerName = c.Result.ComputerName,
+                Address = c.Result.Address,
+                Port = c.Result.Port,
+                Domain = c.Result.Domain,
+                Result = new RelayTestResult { Domain = c.Result.Domain, ComputerName = c.Result.ComputerName, Address = c.Result.Address, Port = c.Result.Port, ProbeId = c.Result.ProbeId ?? string.Empty, Verdict = c.Result.Verdict },
+            };
+            return new ComposedNotice(msg, id, c.Result.Domain ?? c.Result.Address ?? "?", new[] { ev });
+        }
+
+        private static MailboxAddress Mailbox(string value)
+        {
+            if (!MailboxAddress.TryParse(NoticeText.OneLine(value, 500), out var m) || string.IsNullOrEmpty(m.Address) || m.Address.IndexOf('@') <= 0)
+                throw new FormatException($"'{value}' is not a mailbox address.");
+            return m;
+        }
+    }
+}
