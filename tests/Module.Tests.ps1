@@ -78,6 +78,42 @@ Describe 'Omr module manifest and layout' -Tag Module {
     }
 }
 
+Describe 'Omr module manifest content' -Tag Module {
+    BeforeAll {
+        $script:Data = Import-PowerShellDataFile -LiteralPath $ModulePath
+        $script:Exported = @((Get-Module Omr).ExportedCmdlets.Keys | Sort-Object)
+    }
+
+    It 'describes every cmdlet it exports, and points to about_Omr' {
+        foreach ($name in $Exported) { $Data.Description | Should -Match ([regex]::Escape($name)) -Because "the description names $name" }
+        $Data.Description | Should -Match 'about_Omr'
+    }
+
+    It 'has release notes for its own version that name every exported cmdlet' {
+        $notes = $Data.PrivateData.PSData.ReleaseNotes
+        $notes | Should -Match ('^{0}:' -f [regex]::Escape($Data.ModuleVersion))
+        foreach ($name in $Exported) { $notes | Should -Match ([regex]::Escape($name)) -Because "the release notes name $name" }
+    }
+
+    It 'has gallery tags without spaces, for both editions and the platforms it runs on' {
+        $tags = @($Data.PrivateData.PSData.Tags)
+        $tags | Where-Object { $_ -match '\s' } | Should -BeNullOrEmpty
+        foreach ($t in 'SMTP', 'OpenRelay', 'Exchange', 'PSEdition_Core', 'PSEdition_Desktop', 'Windows', 'Linux') { $tags | Should -Contain $t }
+        @($tags | Sort-Object -Unique).Count | Should -Be $tags.Count
+    }
+
+    It 'keeps its version equal to Directory.Build.props' {
+        $props = [xml](Get-Content -Raw -LiteralPath (Join-Path $PSScriptRoot '../Directory.Build.props'))
+        $version = @($props.Project.PropertyGroup | ForEach-Object { if ($_.PSObject.Properties['Version']) { $_.Version } })[0]
+        $Data.ModuleVersion | Should -Be $version
+    }
+
+    It 'ships the help it names: MAML for Omr.dll and about_Omr' {
+        Join-Path $ModuleDir 'en-US/Omr.dll-Help.xml' | Should -Exist
+        Join-Path $ModuleDir 'en-US/about_Omr.help.txt' | Should -Exist
+    }
+}
+
 Describe 'Test-OpenRelay command metadata' -Tag Module {
     BeforeAll {
         $script:Command = Get-Command Test-OpenRelay -ErrorAction Stop

@@ -447,7 +447,7 @@ Describe 'Output objects' -Tag Lab, Output {
         @($Results | ForEach-Object { "$($_.Verdict)" }) -ccontains 'Open' | Should -BeTrue
         @($Results | ForEach-Object { "$($_.Verdict)" }) -ccontains 'Closed' | Should -BeTrue
         foreach ($r in $Results) {
-            $row = '(?m)^{0}\s+{1}\s+{2}\s+{3}(\s|$)' -f [regex]::Escape($r.ComputerName), [regex]::Escape($r.Address), $r.Port, $r.Verdict
+            $row = '(?m)^{0}\s+{1}\s+{2}\s+{3}\s+{4}(\s|$)' -f [regex]::Escape($r.Domain), [regex]::Escape($r.ComputerName), [regex]::Escape($r.Address), $r.Port, $r.Verdict
             $text | Should -MatchExactly $row -Because "the row of $($r.ComputerName) shows its verdict $($r.Verdict)"
         }
     }

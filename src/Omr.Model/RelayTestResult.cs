@@ -195,10 +195,14 @@ namespace Omr
         /// <summary>The transcript as text, one line per entry.</summary>
         public string TranscriptText => string.Join(Environment.NewLine, Transcript.Select(t => t.ToString()));
 
+        /// <summary>"mx1.example.com [192.0.2.1]:25 (example.com) Open: ..."; a null-MX domain: "example.com NoMail: ...".</summary>
         public override string ToString()
         {
-            var where = Address is null ? ComputerName ?? Target : $"{ComputerName ?? Address} [{Address}]:{Port}";
-            return $"{where} {Verdict}: {Reason}";
+            var where = Address is null
+                ? Domain ?? ComputerName ?? Target
+                : $"{ComputerName ?? Address} [{Address}]:{Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}"
+                  + (string.IsNullOrEmpty(Domain) || string.Equals(Domain, ComputerName, StringComparison.OrdinalIgnoreCase) ? string.Empty : $" ({Domain})");
+            return string.IsNullOrEmpty(Reason) ? $"{where} {Verdict}" : $"{where} {Verdict}: {Reason}";
         }
     }
 }

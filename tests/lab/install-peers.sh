@@ -21,9 +21,11 @@ log() { echo "install-peers: $*" >&2; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (apt-get install, service control)"
 command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script supports Debian/Ubuntu only"
 
-# libnet-ssleay-perl: swaks -tls; libauthen-sasl-perl: swaks --auth.
+# libnet-ssleay-perl: swaks -tls; libauthen-sasl-perl: swaks --auth; chromium: the headless
+# screenshot of an evidence report.html (tests/Report.Tests.ps1).
 PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dnsmasq-base swaks libnet-ssleay-perl libauthen-sasl-perl
-  nmap openssl curl ca-certificates iproute2 procps util-linux openssh-server openssh-client)
+  nmap openssl curl ca-certificates iproute2 procps util-linux openssh-server openssh-client
+  chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

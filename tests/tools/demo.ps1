@@ -40,7 +40,7 @@ try {
     $sw.Stop()
 
     # The module's default table view (Omr.Format.ps1xml).
-    $results | Sort-Object Domain, Preference, Address | Format-Table | Out-String -Width 160 | Write-Host
+    $results | Sort-Object Domain, Preference, Address | Format-Table | Out-String -Width 120 | Write-Host
 
     Write-Host ("{0} results in {1:N1} s: {2}" -f @($results).Count, $sw.Elapsed.TotalSeconds,
         ((@($results) | Group-Object Verdict | ForEach-Object { "$($_.Count) $($_.Name)" }) -join ', '))
@@ -66,7 +66,7 @@ try {
         -Verify -VerifyAddress $verifyAddress -Confirm:$false |
         Where-Object Verdict -EQ 'Open' |
         Get-RelayEvidence -MailDrop $lab.mailDrop -WaitSec 5 -OutputPath $evidenceDir
-    $evidence | Format-Table | Out-String -Width 160 | Write-Host
+    $evidence | Format-Table | Out-String -Width 120 | Write-Host
     $proven = @($evidence | Where-Object Delivered) | Select-Object -First 1
     if ($proven) {
         Write-Host "==> The verification message came back through $($proven.ComputerName); its Received chain:" -ForegroundColor Cyan
@@ -86,11 +86,11 @@ try {
     Write-Host "==> ... | Send-RelayNotice -PickupDirectory $pickup -From noc@example.net -StatePath $state" -ForegroundColor Cyan
     $notices = $evidence | Send-RelayNotice -PickupDirectory $pickup -From noc@example.net -StatePath $state `
         -DnsServer $lab.dnsServer -ProviderMx filter.example.net -ProviderNetwork 192.0.2.0/24 -Confirm:$false
-    $notices | Format-Table | Out-String -Width 160 | Write-Host
+    $notices | Format-Table | Out-String -Width 120 | Write-Host
     Write-Host '==> The same evidence again (a second scheduled run): nothing is sent twice' -ForegroundColor Cyan
     $again = $evidence | Send-RelayNotice -PickupDirectory $pickup -From noc@example.net -StatePath $state `
         -DnsServer $lab.dnsServer -Confirm:$false
-    $again | Format-Table Domain, Status, Reason -Wrap | Out-String -Width 160 | Write-Host
+    $again | Format-Table Domain, Status, Reason -Wrap | Out-String -Width 120 | Write-Host
     $written = @($notices | Where-Object EmlPath) | Select-Object -First 1
     if ($written) {
         Write-Host "==> The first lines of $($written.EmlPath)" -ForegroundColor Cyan

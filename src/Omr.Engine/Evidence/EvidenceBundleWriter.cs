@@ -201,9 +201,14 @@ namespace Omr.Engine.Evidence
             sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n")
               .Append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n")
               .Append("<title>Open relay evidence: ").Append(H(host)).Append(" [").Append(H(r.Address)).Append("]:").Append(H(r.Port)).Append("</title>\n")
-              .Append("<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;margin-bottom:1.5em}")
-              .Append("td,th{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top}th{background:#eee}")
-              .Append("pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;word-break:break-all}.ok{color:#060}.bad{color:#a00;font-weight:bold}</style>\n")
+              // Fits a 1200-pixel window (and narrower ones) without sideways scrolling: fixed table
+              // layouts with set column widths, and long addresses, replies and paths wrap anywhere.
+              .Append("<style>*{box-sizing:border-box}body{font-family:sans-serif;margin:2em auto;padding:0 1em;max-width:70em}")
+              .Append("h1,h2,p{overflow-wrap:anywhere}table{border-collapse:collapse;margin-bottom:1.5em;width:100%;table-layout:fixed}")
+              .Append("td,th{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}th{background:#eee}")
+              .Append("table.kv th{width:16em}table.tests col.n{width:13%}table.tests col.f{width:17%}table.tests col.r{width:21%}table.tests col.y{width:22%}table.tests col.a{width:7em}")
+              .Append("table.hops col.i{width:2.5em}table.hops col.t{width:11em}")
+              .Append("pre{background:#f6f6f6;padding:1em;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-all}.ok{color:#060}.bad{color:#a00;font-weight:bold}</style>\n")
               .Append("</head><body>\n");
             sb.Append("<h1>Open relay evidence</h1>\n");
             sb.Append("<p class=\"").Append(ev.Delivered ? "bad" : "ok").Append("\">")
@@ -212,7 +217,7 @@ namespace Omr.Engine.Evidence
                   : "The verification message was not found: " + H(ev.Reason))
               .Append("</p>\n");
 
-            sb.Append("<h2>What was tested</h2>\n<table>\n");
+            sb.Append("<h2>What was tested</h2>\n<table class=\"kv\">\n");
             Row(sb, "Target", r.Target);
             Row(sb, "Domain", r.Domain);
             Row(sb, "Mail host", r.ComputerName);
@@ -226,7 +231,7 @@ namespace Omr.Engine.Evidence
             Row(sb, "Probe id", r.ProbeId);
             sb.Append("</table>\n");
 
-            sb.Append("<h2>Relay tests</h2>\n<table>\n<tr><th>Test</th><th>MAIL FROM</th><th>RCPT TO</th><th>Reply</th><th>Accepted</th><th>Proves</th></tr>\n");
+            sb.Append("<h2>Relay tests</h2>\n<table class=\"tests\">\n<colgroup><col class=\"n\"><col class=\"f\"><col class=\"r\"><col class=\"y\"><col class=\"a\"><col></colgroup>\n<tr><th>Test</th><th>MAIL FROM</th><th>RCPT TO</th><th>Reply</th><th>Accepted</th><th>Proves</th></tr>\n");
             foreach (var t in r.Tests ?? Array.Empty<RelayTestOutcome>())
             {
                 var reply = t.ReplyCode == 0 ? t.Error ?? string.Empty : t.ReplyCode.ToString(CultureInfo.InvariantCulture) + " " + (t.Text ?? string.Empty);
@@ -236,7 +241,7 @@ namespace Omr.Engine.Evidence
             }
             sb.Append("</table>\n");
 
-            sb.Append("<h2>Verification</h2>\n<table>\n");
+            sb.Append("<h2>Verification</h2>\n<table class=\"kv\">\n");
             Row(sb, "Sent to", r.VerifyAddress);
             Row(sb, "Through relay test", r.VerifiedWith);
             Row(sb, "Message-ID", r.VerificationMessageId);
@@ -251,7 +256,7 @@ namespace Omr.Engine.Evidence
 
             if (ev.Hops.Length > 0)
             {
-                sb.Append("<h2>Received chain (newest first)</h2>\n<table>\n<tr><th>#</th><th>From</th><th>IP</th><th>HELO</th><th>By</th><th>With</th><th>Id</th><th>Time</th></tr>\n");
+                sb.Append("<h2>Received chain (newest first)</h2>\n<table class=\"hops\">\n<colgroup><col class=\"i\"><col><col><col><col><col><col><col class=\"t\"></colgroup>\n<tr><th>#</th><th>From</th><th>IP</th><th>HELO</th><th>By</th><th>With</th><th>Id</th><th>Time</th></tr>\n");
                 var i = 0;
                 foreach (var h in ev.Hops)
                 {

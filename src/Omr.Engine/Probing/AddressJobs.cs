@@ -66,7 +66,7 @@ namespace Omr.Engine.Probing
         {
             foreach (var address in addresses)
             {
-                foreach (var port in _options.Ports)
+                foreach (var port in item.Ports ?? _options.Ports)
                 {
                     var probe = new ProbeAddress(target, domain, host, address, port, preference, mxHosts, isMx);
                     item.AddOpen();

@@ -148,11 +148,11 @@ namespace Omr.Engine.Probing
         /// <summary>Queues a domain unless the input queue is full (then false: drain events and wait with <see cref="WaitAsync"/>).</summary>
         public bool TryAddDomain(string domain, object? input) => TryAddDomain(domain, input, null);
 
-        /// <summary>Queues a domain (and earlier addresses to test again) unless the input queue is full.</summary>
-        public bool TryAddDomain(string domain, object? input, IReadOnlyList<string>? alsoTest) => TryAdd(new ScanInput(domain, null, input, isHost: false, alsoTest));
+        /// <summary>Queues a domain (and earlier addresses to test again; on these ports, or the scan's) unless the input queue is full.</summary>
+        public bool TryAddDomain(string domain, object? input, IReadOnlyList<string>? alsoTest, IReadOnlyList<int>? ports = null) => TryAdd(new ScanInput(domain, null, input, isHost: false, alsoTest, ports));
 
         /// <summary>Queues a host unless the input queue is full.</summary>
-        public bool TryAddHost(string host, string? domain, object? input) => TryAdd(new ScanInput(host, domain, input, isHost: true));
+        public bool TryAddHost(string host, string? domain, object? input, IReadOnlyList<int>? ports = null) => TryAdd(new ScanInput(host, domain, input, isHost: true, ports: ports));
 
         /// <summary>Completes when the input queue has room or an event is ready for the caller.</summary>
         public Task WaitAsync(CancellationToken ct)
@@ -312,7 +312,7 @@ namespace Omr.Engine.Probing
                 var routing = await _resolver.ResolveDomainAsync(domain, _cts.Token).ConfigureAwait(false);
                 if (routing.NullMx)
                 {
-                    PublishResult(item, NullMxResult(domain, routing.Domain));
+                    PublishResult(item, NullMxResult(domain, routing.Domain, item.Ports));
                     return;
                 }
                 foreach (var note in routing.Notes) Verbose(() => note);
@@ -399,13 +399,13 @@ namespace Omr.Engine.Probing
             return new EngineErrorEvent(ex.Kind.ToString(), category, ex.Message, target, ex);
         }
 
-        private RelayTestResult NullMxResult(string target, string domain) => new RelayTestResult
+        private RelayTestResult NullMxResult(string target, string domain, IReadOnlyList<int>? ports) => new RelayTestResult
         {
             Target = target.Trim(),
             Domain = domain,
-            ComputerName = ".",
+            ComputerName = null,
             Address = null,
-            Port = _options.Ports.FirstOrDefault(),
+            Port = (ports ?? _options.Ports).FirstOrDefault(),
             Preference = 0,
             Verdict = RelayVerdict.NoMail,
             ReasonCode = RelayReasonCode.NullMx,

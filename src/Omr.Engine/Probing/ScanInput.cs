@@ -12,11 +12,11 @@ namespace Omr.Engine.Probing
     {
         private int _open = 1;
 
-        public ScanInput(string value, string? context, object? input, bool isHost, IReadOnlyList<string>? alsoTest = null)
+        public ScanInput(string value, string? context, object? input, bool isHost, IReadOnlyList<string>? alsoTest = null, IReadOnlyList<int>? ports = null)
         {
-            Value = value; Context = context; Input = input; IsHost = isHost; AlsoTest = alsoTest;
+            Value = value; Context = context; Input = input; IsHost = isHost; AlsoTest = alsoTest; Ports = ports;
             var v = Normal(value);
-            Key = isHost ? "h:" + v + "|" + Normal(context) : "d:" + v;
+            Key = (isHost ? "h:" + v + "|" + Normal(context) : "d:" + v) + (ports is null ? string.Empty : "|" + string.Join(",", ports));
         }
 
         public string Value { get; }
@@ -24,6 +24,8 @@ namespace Omr.Engine.Probing
         public string? Context { get; }
         public object? Input { get; }
         public bool IsHost { get; }
+        /// <summary>The ports of this input (a saved result's Port); null: the scan's ports.</summary>
+        public IReadOnlyList<int>? Ports { get; }
         /// <summary>For a domain: addresses tested for it before, tested again when they are no longer among its MX addresses.</summary>
         public IReadOnlyList<string>? AlsoTest { get; }
         /// <summary>Inputs with the same key are the same question.</summary>

@@ -165,7 +165,9 @@ namespace Omr.Commands
 
             using var collector = new EvidenceCollector(request);
             var run = collector.Start(StopToken);
-            var progress = false;
+            // Shown at once (the engine reports more while it polls): the inputs may be many.
+            WriteProgress(new ProgressRecord(2, "Get-RelayEvidence", $"Looking for {_inputs.Count} verification message(s)") { PercentComplete = 0 });
+            var progress = true;
             var delivered = 0;
             try
             {

@@ -455,10 +455,14 @@ namespace Omr.Commands
             var options = Options();
             var run = Guid.NewGuid().ToString("N");
             INoticeDelivery? delivery = null;
+            var done = 0;
             try
             {
                 foreach (var plan in plans)
                 {
+                    // Progress over the domains of the run (each one notice, or one per host with -Format Arf).
+                    WriteProgress(new ProgressRecord(3, "Send-RelayNotice", $"{done} of {plans.Count} domains") { CurrentOperation = plan.Domain, PercentComplete = done * 100 / Math.Max(plans.Count, 1) });
+                    done++;
                     foreach (var c in plan.Contacts) WriteVerbose($"{plan.Domain}: contact {c}");
                     if (plan.Error != null)
                     {
@@ -486,6 +490,7 @@ namespace Omr.Commands
             finally
             {
                 delivery?.Dispose();
+                if (done > 0) WriteProgress(new ProgressRecord(3, "Send-RelayNotice", "Done") { RecordType = ProgressRecordType.Completed });
             }
         }
 

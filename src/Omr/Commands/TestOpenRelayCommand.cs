@@ -36,7 +36,9 @@ namespace Omr.Commands
         /// <summary>Hosts or addresses tested directly, without an MX lookup.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [Alias("Fqdn", "DNSHostName", "HostName", "IPAddress", "CN")]
-        [ValidateNotNullOrEmpty]
+        // Empty is allowed only from the pipeline (a saved null-MX result has no host: its Domain
+        // is tested); on the command line BeginProcessing rejects it as a validation error.
+        [AllowNull, AllowEmptyString, AllowEmptyCollection]
         public string[]? ComputerName { get; set; }
 
         /// <summary>DNS servers (host[:port]); default: the system's resolvers.</summary>
@@ -44,8 +46,8 @@ namespace Omr.Commands
         [ValidateNotNullOrEmpty]
         public string[]? DnsServer { get; set; }
 
-        /// <summary>Ports to test; 465 is implicit TLS, 587 submission.</summary>
-        [Parameter]
+        /// <summary>Ports to test; 465 is implicit TLS, 587 submission. Binds by property name: a saved result re-tests its own port.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateRange(1, 65535)]
         [ValidateNotNullOrEmpty]
         public int[] Port { get; set; } = { 25 };
@@ -130,6 +132,9 @@ namespace Omr.Commands
 
         protected override void BeginProcessing()
         {
+            if (MyInvocation.BoundParameters.ContainsKey(nameof(ComputerName)) && (ComputerName is null || ComputerName.Length == 0 || ComputerName.Any(string.IsNullOrEmpty)))
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException("Cannot validate argument on parameter 'ComputerName'. The argument is null or empty, or an element of it is: give a host name or address."),
+                    "ParameterArgumentValidationError", ErrorCategory.InvalidData, ComputerName));
             if (ProviderMx != null && StatePath is null)
                 ThrowArgument("-ProviderMx needs -StatePath: the hidden-server remedy compares with the addresses found open in earlier runs.", "ProviderMxNeedsState", ProviderMx);
             if (MyInvocation.BoundParameters.ContainsKey(nameof(HistoryRetentionDays)) && StatePath is null)
@@ -217,7 +222,11 @@ namespace Omr.Commands
         protected override void ProcessRecord()
         {
             var scanner = _scanner!;
-            if (ComputerName != null && ComputerName.Length > 0)
+            // -Port may come with each input (a saved result's Port): these inputs test these ports.
+            var ports = Port.Distinct().ToArray();
+            // A saved null-MX result has an empty ComputerName: its Domain is what it tested.
+            var hosts = ComputerName?.Where(h => !string.IsNullOrEmpty(h)).ToArray();
+            if (hosts != null && hosts.Length > 0)
             {
                 // An object carrying both a host and a domain (Get-ExchangeServer: Fqdn and Domain)
                 // means the host; the domain only gives the tests their local-domain context.
@@ -227,11 +236,11 @@ namespace Omr.Commands
                 var context = Domain != null && Domain.Length == 1 && IsDomainName(Domain[0]) ? Domain[0] : null;
                 if (Domain != null && Domain.Length > 1)
                     WriteWarning($"-Domain {string.Join(", ", Domain)} is not tested: with -ComputerName, -Domain only names the one domain the hosts serve. Test the domains in a separate call.");
-                foreach (var host in ComputerName)
+                foreach (var host in hosts)
                 {
                     // Every value gets one answer: a bad one an InvalidTarget error (the others go on).
                     if (Rejected(TargetParser.ParseHost(host))) continue;
-                    Enqueue(() => scanner.TryAddHost(host, context, host));
+                    Enqueue(() => scanner.TryAddHost(host, context, host, ports));
                 }
             }
             else if (Domain != null && Domain.Length > 0)
@@ -242,7 +251,7 @@ namespace Omr.Commands
                     var alsoTest = History(() => _store?.OpenAddresses(domain));
                     if (alsoTest != null && alsoTest.Count > 0)
                         WriteVerbose($"{domain}: testing again the address(es) open or hidden last time: {string.Join(", ", alsoTest)}");
-                    Enqueue(() => scanner.TryAddDomain(domain, domain, alsoTest));
+                    Enqueue(() => scanner.TryAddDomain(domain, domain, alsoTest, ports));
                 }
             }
             else
