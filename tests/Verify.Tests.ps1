@@ -73,9 +73,15 @@ Describe 'Test-OpenRelay -Verify' -Tag Lab, Verify {
 
 Describe 'Stopping' -Tag Lab, Stop {
     It 'Ctrl+C (StopProcessing) ends a scan of slow servers at once, not at their deadline' {
+        # One command in a runspace that already has the module (no batch: a batch's next statement
+        # can still be scheduled after Stop(), on a runspace that is closing, and crash the process).
+        $iss = [System.Management.Automation.Runspaces.InitialSessionState]::CreateDefault()
+        $iss.ImportPSModule([string[]]@(Get-OmrModulePath))
+        $rs = [runspacefactory]::CreateRunspace($iss)
+        $rs.Open()
         $ps = [powershell]::Create()
+        $ps.Runspace = $rs
         try {
-            $null = $ps.AddCommand('Import-Module').AddParameter('Name', (Get-OmrModulePath)).AddStatement()
             $null = $ps.AddCommand('Test-OpenRelay').AddParameter('Domain', @('tarpit.omr-lab.test', 'open.omr-lab.test')).
                 AddParameter('DnsServer', $Lab.dnsServer).AddParameter('Port', $Lab.smtpPort).AddParameter('TimeoutSec', 120)
             $handle = $ps.BeginInvoke()
@@ -86,7 +92,8 @@ Describe 'Stopping' -Tag Lab, Stop {
             $sw.Stop()
             $ps.InvocationStateInfo.State | Should -Be 'Stopped'
             $sw.Elapsed.TotalSeconds | Should -BeLessThan 5
+            try { $null = $ps.EndInvoke($handle) } catch [System.Management.Automation.PipelineStoppedException] { }
         }
-        finally { $ps.Dispose() }
+        finally { $ps.Dispose(); $rs.Dispose() }
     }
 }
