@@ -137,4 +137,24 @@ public class SharedHostTests
         Assert.Equal("RCPT TO:" + bang, client[mail + 1]);
         Assert.Equal(RelayVerdict.Closed, r.Verdict);
     }
+
+    [Theory]
+    [InlineData(2, 2)]
+    [InlineData(1, 1)]
+    public async Task Without_pipelining_the_transactions_share_the_connections_allowed(int maxConnections, int expectedConnections)
+    {
+        // helo-only answers EHLO with 502: no PIPELINING, every command costs a round trip.
+        var server = _fx.Lab.Server("helo-only");
+        using var scanner = new RelayScanner(Options(o => o.MaxConnectionsPerAddress = maxConnections), CancellationToken.None);
+        scanner.AddDomain(server.Domain, "h");
+        scanner.Complete();
+        var (results, errors) = await RunAsync(scanner);
+        Assert.Empty(errors);
+        var r = Assert.Single(results).Result;
+        Assert.Equal(RelayVerdict.Open, r.Verdict);
+        Assert.Equal(RelayTestCatalog.All.Count, r.RelayedBy.Length);
+        Assert.All(r.Tests, t => Assert.Null(t.Error));
+        Assert.True(expectedConnections == r.Connections, r.TranscriptText);
+        Assert.Equal(expectedConnections == 2, r.Transcript.Any(t => t.Text.Contains("run on a second connection", StringComparison.Ordinal)));
+    }
 }

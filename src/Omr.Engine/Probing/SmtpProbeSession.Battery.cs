@@ -91,11 +91,14 @@ namespace Omr.Engine.Probing
         private int GroupTag(List<ProbeUnit> g)
         {
             if (g.Count == 1) return g[0].Id;
-            var tag = GroupTagBase + _groupTags.Count;
             var ids = new int[g.Count];
             for (int i = 0; i < ids.Length; i++) ids[i] = g[i].Id;
-            _groupTags[tag] = ids;
-            return tag;
+            lock (_groupTags)
+            {
+                var tag = GroupTagBase + _groupTags.Count;
+                _groupTags[tag] = ids;
+                return tag;
+            }
         }
 
         /// <summary>
@@ -348,7 +351,7 @@ namespace Omr.Engine.Probing
             foreach (var u in _fromPipeline)
             {
                 u.Outcome = null;
-                _completed--;
+                Interlocked.Decrement(ref _completed);
                 if (!_pending.Contains(u)) _pending.Add(u);
             }
             _pending.Sort((x, y) => x.Id.CompareTo(y.Id));
@@ -378,7 +381,75 @@ namespace Omr.Engine.Probing
         /// </summary>
         private async Task<Next> LockStepAsync(SmtpConnection conn, CancellationToken ct, Action<string> stage)
         {
-            var pending = _pending;
+            var helper = StartHelper(ct);
+            try
+            {
+                return await LockStepAsync(conn, _pending, ct, stage).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (helper is { } h) await FinishHelperAsync(h).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>
+        /// Without PIPELINING every command costs a round trip: when a second connection to the address
+        /// is free (-MaxConnectionsPerAddress), the later transactions run on it at the same time.
+        /// </summary>
+        private (Task Task, List<ProbeUnit> Units)? StartHelper(CancellationToken ct)
+        {
+            if (_settings.StopOnFirst || _oneTransactionPerConnection || _testsPerConnection > 0 || AddressSlots is null) return null;
+            var groups = BySender(_pending);
+            if (groups.Count < 2 || _pending.Count < 4) return null;
+            if (!AddressSlots.Wait(0)) return null;
+            // The second half of the tests, in transaction order, goes to the helper connection (a
+            // sender whose tests straddle the half gets a transaction on each connection).
+            var ordered = groups.SelectMany(g => g).ToList();
+            var theirs = ordered.Skip(ordered.Count / 2).ToList();
+            foreach (var u in theirs) _pending.Remove(u);
+            _transcript.Note($"no PIPELINING: {theirs.Count} test(s) run on a second connection at the same time");
+            var task = Task.Run(() => HelperAsync(theirs, ct));
+            return (task, theirs);
+        }
+
+        /// <summary>The helper connection: its own greeting and EHLO, then its transactions one command at a time.</summary>
+        private async Task HelperAsync(List<ProbeUnit> units, CancellationToken ct)
+        {
+            try
+            {
+                using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
+                Interlocked.Increment(ref _connections);
+                await conn.ConnectAsync(_target.Address, _target.Port, ImplicitTls, _target.Host, ct).ConfigureAwait(false);
+                if (!await OpenAsync(conn, ct, _ => { }).ConfigureAwait(false)) return;
+                while (units.Count > 0)
+                {
+                    var next = await LockStepAsync(conn, units, ct, _ => { }).ConfigureAwait(false);
+                    if (next != Next.Reconnect || units.Count == 0) break;
+                    return; // the rest goes back to the main connection loop
+                }
+            }
+            catch (SmtpSessionException ex)
+            {
+                _transcript.Note($"the second connection ended ({Transcript.Sanitize(ex.Message)}); its remaining tests run on the first");
+            }
+            finally
+            {
+                AddressSlots!.Release();
+            }
+        }
+
+        private async Task FinishHelperAsync((Task Task, List<ProbeUnit> Units) helper)
+        {
+            try { await helper.Task.ConfigureAwait(false); }
+            catch (OperationCanceledException) { /* the deadline or a stop: the units stay undone */ }
+            // Whatever the helper did not finish is pending again for the main connection loop.
+            foreach (var u in helper.Units)
+                if (u.Outcome is null && !_pending.Contains(u)) _pending.Add(u);
+            _pending.Sort((x, y) => x.Id.CompareTo(y.Id));
+        }
+
+        private async Task<Next> LockStepAsync(SmtpConnection conn, List<ProbeUnit> pending, CancellationToken ct, Action<string> stage)
+        {
             bool sentMail = false;
             int quota = _testsPerConnection > 0 ? _testsPerConnection : int.MaxValue;
             int onThisConnection = 0;
@@ -519,7 +590,7 @@ namespace Omr.Engine.Probing
         private void Record(ProbeUnit u, SmtpReply mail, SmtpReply? rcpt)
         {
             var deciding = mail.IsPositive && rcpt != null ? rcpt : mail;
-            if (u.Outcome is null) _completed++;
+            if (u.Outcome is null) Interlocked.Increment(ref _completed);
             u.Outcome = new RelayTestOutcome
             {
                 Name = u.Name,

@@ -41,7 +41,7 @@ namespace Omr.Engine.Probing
             string stage = "connect";
             _transcript.Add("*", $"verification: sending one test message to {verifyAddress} through relay test '{test.Name}'", c.Tag);
             using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget) { Tag = c.Tag };
-            _connections++;
+            Interlocked.Increment(ref _connections);
             bool gated = false;
             try
             {

@@ -263,8 +263,8 @@ namespace Omr.Engine.Probing
         private async Task<bool> OneConnectionAsync(CancellationToken token, CancellationToken ct)
         {
             using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
-            _connections++;
-            int before = _completed;
+            Interlocked.Increment(ref _connections);
+            int before = Volatile.Read(ref _completed);
             string stage = "connect";
             try
             {
