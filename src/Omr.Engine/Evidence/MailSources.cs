@@ -14,27 +14,6 @@ using MailKit.Search;
 using MailKit.Security;
 using MimeKit;
 
-namespace Omr
-{
-    /// <summary>Mailbox protocol for Get-RelayEvidence.</summary>
-    public enum MailProtocol
-    {
-        Imap,
-        Pop3,
-    }
-
-    /// <summary>Transport security for the mailbox connection (maps to MailKit's SecureSocketOptions).</summary>
-    public enum MailSecurity
-    {
-        /// <summary>TLS on connect for 993/995, else STARTTLS, required: credentials never travel in clear text unless -Security None or StartTlsWhenAvailable says so.</summary>
-        Auto,
-        SslOnConnect,
-        StartTls,
-        StartTlsWhenAvailable,
-        None,
-    }
-}
-
 namespace Omr.Engine.Evidence
 {
     /// <summary>Why a mail source failed.</summary>
