@@ -63,3 +63,28 @@ Describe 'The public surface of the cmdlets' -Tag Module, Architecture {
         [Omr.MailSecurity].Assembly.GetName().Name | Should -Be 'Omr.Model'
     }
 }
+
+Describe 'The cmdlet assembly speaks only to the engine' -Tag Module, Architecture {
+    It 'Omr.dll references only Omr.Engine, Omr.Model, netstandard and System.Management.Automation' {
+        $path = Join-Path $ModuleDir 'Omr.dll'
+        $stream = [System.IO.File]::OpenRead($path)
+        try {
+            $pe = [System.Reflection.PortableExecutable.PEReader]::new($stream)
+            $md = [System.Reflection.Metadata.PEReaderExtensions]::GetMetadataReader($pe)
+            $names = @(foreach ($h in $md.AssemblyReferences) { $md.GetString($md.GetAssemblyReference($h).Name) })
+            $pe.Dispose()
+        }
+        finally { $stream.Dispose() }
+        $names | Should -Contain 'Omr.Engine'
+        @($names | Where-Object { $_ -notin 'Omr.Engine', 'Omr.Model', 'netstandard', 'System.Management.Automation' }) | Should -BeNullOrEmpty
+    }
+
+    It 'no source file of the cmdlet project names MimeKit, MailKit or DnsClient' {
+        $files = @(Get-ChildItem -LiteralPath (Join-Path $RepoRoot 'src/Omr') -Recurse -Filter *.cs |
+                Where-Object { $_.FullName -notmatch '[\\/](obj|bin)[\\/]' })
+        $files.Count | Should -BeGreaterThan 5
+        $hits = @($files | Select-String -Pattern 'MimeKit|MailKit|DnsClient' -CaseSensitive |
+                ForEach-Object { "$($_.Path | Split-Path -Leaf):$($_.LineNumber): $($_.Line.Trim())" })
+        $hits | Should -BeNullOrEmpty
+    }
+}

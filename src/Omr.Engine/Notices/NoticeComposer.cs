@@ -124,7 +124,7 @@ namespace Omr.Engine.Notices
             var now = options.Clock();
             var id = NewNoticeId(now);
             var templates = options.Templates ?? NoticeTemplateSet.Default;
-            var from = ParseMailbox(options.From, "-From");
+            var from = MailAddressRules.ParseMailbox(options.From, "-From");
             var arf = options.Format == NoticeFormat.Arf;
             var domain = NoticeText.OneLine(draft.Domain, 255);
 
@@ -151,10 +151,10 @@ namespace Omr.Engine.Notices
 
             var msg = new MimeMessage();
             msg.From.Add(from);
-            foreach (var a in draft.To) msg.To.Add(ParseMailbox(a, "recipient"));
-            foreach (var a in draft.Cc) msg.Cc.Add(ParseMailbox(a, "-Cc"));
-            foreach (var a in draft.Bcc) msg.Bcc.Add(ParseMailbox(a, "-Bcc"));
-            if (!string.IsNullOrWhiteSpace(options.ReplyTo)) msg.ReplyTo.Add(ParseMailbox(options.ReplyTo!, "-ReplyTo"));
+            foreach (var a in draft.To) msg.To.Add(MailAddressRules.ParseMailbox(a, "recipient"));
+            foreach (var a in draft.Cc) msg.Cc.Add(MailAddressRules.ParseMailbox(a, "-Cc"));
+            foreach (var a in draft.Bcc) msg.Bcc.Add(MailAddressRules.ParseMailbox(a, "-Bcc"));
+            if (!string.IsNullOrWhiteSpace(options.ReplyTo)) msg.ReplyTo.Add(MailAddressRules.ParseMailbox(options.ReplyTo!, "-ReplyTo"));
             msg.Subject = subject.Length == 0 ? "Open mail relay at " + domain : subject;
             msg.Date = now;
             var idDomain = from.Domain;
@@ -268,13 +268,6 @@ namespace Omr.Engine.Notices
             };
             if (type == "text") part.ContentType.Charset = "utf-8";
             return part;
-        }
-
-        private static MailboxAddress ParseMailbox(string value, string what)
-        {
-            if (!MailboxAddress.TryParse(NoticeText.OneLine(value, 500), out var mailbox) || string.IsNullOrEmpty(mailbox.Address) || mailbox.Address.IndexOf('@') <= 0)
-                throw new FormatException($"{what} '{value}' is not a mailbox address.");
-            return mailbox;
         }
 
         private static string TestedFrom(NoticeOptions options)

@@ -144,7 +144,7 @@ namespace Omr.Commands
             }
             else
             {
-                // The password leaves the PSCredential only here, into the NetworkCredential MailKit authenticates with.
+                // The password leaves the PSCredential only here, into the NetworkCredential the engine authenticates with.
                 var settings = new MailboxSettings
                 {
                     Host = MailServer!,
@@ -186,7 +186,7 @@ namespace Omr.Commands
 
         private void Drain(EvidenceCollector collector, System.Collections.Concurrent.ConcurrentQueue<string> log, ref bool progress, ref int delivered)
         {
-            var reader = collector.Events;
+            var reader = collector.Stream();
             while (true)
             {
                 while (log.TryDequeue(out var line)) WriteVerbose(line);
@@ -215,12 +215,11 @@ namespace Omr.Commands
                             break;
                     }
                 }
-                if (reader.Completion.IsCompleted) break;
+                if (reader.IsCompleted) break;
                 try
                 {
-                    var more = reader.WaitToReadAsync(StopToken).AsTask();
                     // Wake up now and then to pass on log lines even when no event comes.
-                    Task.WaitAny(new Task[] { more }, 500, StopToken);
+                    reader.WaitToRead(TimeSpan.FromMilliseconds(500), StopToken);
                 }
                 catch (OperationCanceledException)
                 {
@@ -241,9 +240,8 @@ namespace Omr.Commands
             {
                 throw new PipelineStoppedException();
             }
-            var completion = collector.Events.Completion;
-            if (!completion.IsFaulted) return;
-            var ex = completion.Exception!.InnerExceptions.Count == 1 ? completion.Exception.InnerExceptions[0] : completion.Exception;
+            if (!(collector.Stream().Fault is AggregateException fault)) return;
+            var ex = fault.InnerExceptions.Count == 1 ? fault.InnerExceptions[0] : fault;
             if (ex is OperationCanceledException) throw new PipelineStoppedException();
             ThrowTerminatingError(new ErrorRecord(ex, "EvidenceCollectionFailed", ErrorCategory.NotSpecified, null));
         }

@@ -8,6 +8,7 @@ using System.Management.Automation;
 using System.Net;
 using System.Threading;
 using System.Threading.Tasks;
+using Omr.Engine;
 using Omr.Engine.Discovery;
 using Omr.Engine.History;
 using Omr.Engine.Notices;
@@ -169,14 +170,14 @@ namespace Omr.Commands
         {
             if (MinimumProof == RelayProof.None)
                 ThrowArgument("-MinimumProof None would notice servers that never relayed anything: use RecipientAccepted at the weakest.", "InvalidMinimumProof", MinimumProof);
-            if (!MimeKit.MailboxAddress.TryParse(From, out var from) || from.Address.IndexOf('@') <= 0 || From!.Any(char.IsControl))
+            if (!MailAddressRules.IsNamedMailbox(From))
                 ThrowArgument($"-From '{From}' is not a mailbox address.", "InvalidFrom", From);
-            if (ReplyTo != null && !ContactResolver.IsMailbox(ReplyTo))
+            if (ReplyTo != null && !MailAddressRules.IsMailbox(ReplyTo))
                 ThrowArgument($"-ReplyTo '{ReplyTo}' is not a mailbox of the form user@domain.", "InvalidAddress", ReplyTo);
             foreach (var (list, name) in new[] { (To, nameof(To)), (Cc, nameof(Cc)), (Bcc, nameof(Bcc)) })
             {
                 foreach (var a in list ?? Array.Empty<string>())
-                    if (!ContactResolver.IsMailbox(a)) ThrowArgument($"-{name} '{a}' is not a mailbox of the form user@domain.", "InvalidAddress", a);
+                    if (!MailAddressRules.IsMailbox(a)) ThrowArgument($"-{name} '{a}' is not a mailbox of the form user@domain.", "InvalidAddress", a);
             }
             if (ResendAfter < TimeSpan.Zero) ThrowArgument("-ResendAfter cannot be negative.", "InvalidResendAfter", ResendAfter);
             if (Format != NoticeFormat.Arf && MyInvocation.BoundParameters.ContainsKey(nameof(FeedbackType)))
@@ -498,7 +499,7 @@ namespace Omr.Commands
                 Port = Port,
                 Security = Security,
                 SkipCertificateCheck = SkipCertificateCheck.IsPresent,
-                // The password leaves the PSCredential only here, into the NetworkCredential MailKit authenticates with.
+                // The password leaves the PSCredential only here, into the NetworkCredential the engine authenticates with.
                 Credential = Credential?.GetNetworkCredential(),
                 Timeout = TimeSpan.FromSeconds(TimeoutSec),
                 Warning = _warnings.Enqueue,
