@@ -12,7 +12,7 @@ namespace Omr
     /// <summary>Transport security for the mailbox connection (maps to MailKit's SecureSocketOptions).</summary>
     public enum MailSecurity
     {
-        /// <summary>TLS on connect for 993/995, else STARTTLS, required: credentials never travel in clear text unless -Security None or StartTlsWhenAvailable says so.</summary>
+        /// <summary>TLS on connect for 465/993/995, else STARTTLS, required whenever a credential is sent (opportunistic for SMTP without one): credentials never travel in clear text unless -Security None or StartTlsWhenAvailable says so.</summary>
         Auto,
         SslOnConnect,
         StartTls,

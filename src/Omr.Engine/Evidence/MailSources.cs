@@ -69,39 +69,20 @@ namespace Omr.Engine.Evidence
         Task CloseAsync(CancellationToken ct);
     }
 
-    /// <summary>Connection settings for an IMAP or POP3 mailbox. The credential is used only to authenticate.</summary>
-    public sealed class MailboxSettings
+    /// <summary>Connection settings for an IMAP or POP3 mailbox.</summary>
+    public sealed class MailboxSettings : MailServerSettings
     {
-        public string Host { get; set; } = string.Empty;
-        /// <summary>0: the default for the protocol and security.</summary>
-        public int Port { get; set; }
         public MailProtocol Protocol { get; set; } = MailProtocol.Imap;
-        public MailSecurity Security { get; set; } = MailSecurity.Auto;
-        public bool SkipCertificateCheck { get; set; }
-        public NetworkCredential? Credential { get; set; }
         /// <summary>IMAP folder; default INBOX.</summary>
         public string Folder { get; set; } = "INBOX";
         /// <summary>Open the folder read-write (needed for -Remove / -MoveTo).</summary>
         public bool Writable { get; set; }
-        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
         public Action<string>? Log { get; set; }
-        /// <summary>Told (from the worker thread) when the credential is about to be sent over a connection that is not encrypted.</summary>
-        public Action<string>? Warning { get; set; }
 
-        public int EffectivePort => Port > 0 ? Port : DefaultPort(Protocol, Security);
+        public override int EffectivePort => Port > 0 ? Port : DefaultPort(Protocol, Security);
 
         public static int DefaultPort(MailProtocol protocol, MailSecurity security)
             => protocol == MailProtocol.Pop3 ? (security == MailSecurity.SslOnConnect ? 995 : 110) : (security == MailSecurity.SslOnConnect ? 993 : 143);
-
-        public static SecureSocketOptions Map(MailSecurity security, int port) => security switch
-        {
-            MailSecurity.SslOnConnect => SecureSocketOptions.SslOnConnect,
-            MailSecurity.StartTls => SecureSocketOptions.StartTls,
-            MailSecurity.StartTlsWhenAvailable => SecureSocketOptions.StartTlsWhenAvailable,
-            MailSecurity.None => SecureSocketOptions.None,
-            // MailKit's own Auto falls back to clear text when STARTTLS is missing: not with a password.
-            _ => port == 993 || port == 995 ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTls,
-        };
 
         public static IMailSource CreateSource(MailboxSettings settings)
             => settings.Protocol == MailProtocol.Pop3 ? new Pop3MailSource(settings) : (IMailSource)new ImapMailSource(settings);
@@ -114,18 +95,13 @@ namespace Omr.Engine.Evidence
 
         public static async Task OpenAsync(MailService client, MailboxSettings s, string what, CancellationToken ct)
         {
-            client.Timeout = (int)Math.Min(int.MaxValue, Math.Max(1000, s.Timeout.TotalMilliseconds));
-            if (s.SkipCertificateCheck)
-            {
-                client.ServerCertificateValidationCallback = (sender, cert, chain, errors) => true;
-                client.CheckCertificateRevocation = false;
-            }
+            s.Configure(client);
             var port = s.EffectivePort;
             var where = $"{s.Host}:{port}";
             s.Log?.Invoke($"Connecting to {what} server {where} ({s.Security}{(s.SkipCertificateCheck ? ", certificate not checked" : string.Empty)}).");
             try
             {
-                await client.ConnectAsync(s.Host, port, MailboxSettings.Map(s.Security, port), ct).ConfigureAwait(false);
+                await client.ConnectAsync(s.Host, port, MailServerSettings.Map(s.Security, port, withCredential: true), ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; }
             catch (Exception ex) when (ex is SocketException || ex is IOException || ex is SslHandshakeException || ex is ProtocolException
@@ -138,7 +114,7 @@ namespace Omr.Engine.Evidence
                 throw new MailSourceException(MailSourceErrorKind.Authentication, $"The {what} server {where} needs a credential (-Credential).");
             s.Log?.Invoke($"Authenticating to {where} as '{s.Credential.UserName}' (mechanisms offered: {string.Join(", ", client.AuthenticationMechanisms)}).");
             if (!client.IsSecure)
-                s.Warning?.Invoke(Notices.SmtpNoticeDelivery.CleartextWarning(what, where, s.Security, s.Credential.UserName));
+                s.Warning?.Invoke(MailServerSettings.CleartextWarning(what, where, s.Security, s.Credential.UserName));
             // Never offer OAuth mechanisms a password cannot satisfy.
             client.AuthenticationMechanisms.Remove("XOAUTH2");
             client.AuthenticationMechanisms.Remove("OAUTHBEARER");

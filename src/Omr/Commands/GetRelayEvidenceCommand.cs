@@ -17,7 +17,7 @@ namespace Omr.Commands
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "RelayEvidence", DefaultParameterSetName = MailboxSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(RelayEvidence))]
-    public sealed class GetRelayEvidenceCommand : OmrCmdlet
+    public sealed class GetRelayEvidenceCommand : MailServerCmdlet
     {
         private const string MailboxSet = "Mailbox";
         private const string MailDropSet = "MailDrop";
@@ -37,21 +37,20 @@ namespace Omr.Commands
         /// <summary>Default: IMAP 143 (993 with SslOnConnect), POP3 110 (995 with SslOnConnect).</summary>
         [Parameter(ParameterSetName = MailboxSet)]
         [ValidateRange(1, 65535)]
-        public int Port { get; set; }
+        public override int Port { get; set; }
 
         [Parameter(ParameterSetName = MailboxSet)]
         public MailProtocol Protocol { get; set; } = MailProtocol.Imap;
 
         [Parameter(ParameterSetName = MailboxSet)]
-        public MailSecurity Security { get; set; } = MailSecurity.Auto;
+        public override MailSecurity Security { get; set; } = MailSecurity.Auto;
 
-        /// <summary>Accept any server certificate (self-signed lab and test servers only).</summary>
         [Parameter(ParameterSetName = MailboxSet)]
-        public SwitchParameter SkipCertificateCheck { get; set; }
+        public override SwitchParameter SkipCertificateCheck { get; set; }
 
         [Parameter(ParameterSetName = MailboxSet)]
         [Credential]
-        public PSCredential? Credential { get; set; }
+        public override PSCredential? Credential { get; set; }
 
         /// <summary>IMAP folder to search (default INBOX).</summary>
         [Parameter(ParameterSetName = MailboxSet)]
@@ -82,7 +81,6 @@ namespace Omr.Commands
         [ValidateNotNullOrEmpty]
         public string? MoveTo { get; set; }
 
-        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
         private string? _outputPath;
         private string? _mailDrop;
 
@@ -136,7 +134,6 @@ namespace Omr.Commands
 
             // Log lines come from the engine's worker: queue them as verbose events via the channel-less list.
             var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-            var warnings = _warnings;
             if (ParameterSetName == MailDropSet)
             {
                 var drop = _mailDrop!;
@@ -144,20 +141,13 @@ namespace Omr.Commands
             }
             else
             {
-                // The password leaves the PSCredential only here, into the NetworkCredential the engine authenticates with.
-                var settings = new MailboxSettings
+                var settings = ServerSettings(new MailboxSettings
                 {
-                    Host = MailServer!,
-                    Port = Port,
                     Protocol = Protocol,
-                    Security = Security,
-                    SkipCertificateCheck = SkipCertificateCheck.IsPresent,
-                    Credential = Credential!.GetNetworkCredential(),
                     Folder = Folder,
                     Writable = Remove.IsPresent || MoveTo != null,
                     Log = log.Enqueue,
-                    Warning = warnings.Enqueue,
-                };
+                }, MailServer!);
                 request.SourceFactory = () => MailboxSettings.CreateSource(settings);
                 if (SkipCertificateCheck.IsPresent)
                     WriteVerbose("-SkipCertificateCheck: the mail server's certificate is not checked.");
@@ -190,11 +180,11 @@ namespace Omr.Commands
             while (true)
             {
                 while (log.TryDequeue(out var line)) WriteVerbose(line);
-                while (_warnings.TryDequeue(out var warning)) WriteWarning(warning);
+                WriteServerWarnings();
                 while (reader.TryRead(out var e))
                 {
                     while (log.TryDequeue(out var line)) WriteVerbose(line);
-                    while (_warnings.TryDequeue(out var warning)) WriteWarning(warning);
+                    WriteServerWarnings();
                     switch (e)
                     {
                         case EvidenceResultEvent r:
@@ -227,7 +217,7 @@ namespace Omr.Commands
                 }
             }
             while (log.TryDequeue(out var rest)) WriteVerbose(rest);
-            while (_warnings.TryDequeue(out var lastWarning)) WriteWarning(lastWarning);
+            WriteServerWarnings();
         }
 
         private void Wait(EvidenceCollector collector, Task run)

@@ -22,12 +22,11 @@ namespace Omr.Commands
     /// </summary>
     [Cmdlet(VerbsCommunications.Send, "RelayNotice", DefaultParameterSetName = SmtpSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(RelayNotice))]
-    public sealed class SendRelayNoticeCommand : OmrCmdlet
+    public sealed class SendRelayNoticeCommand : MailServerCmdlet
     {
         private const string SmtpSet = "Smtp";
         private const string PickupSet = "Pickup";
         private readonly List<RelayEvidence> _evidence = new List<RelayEvidence>();
-        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
 
         /// <summary>Evidence from Get-RelayEvidence (live, Import-Clixml or ConvertFrom-Json).</summary>
         [Parameter(ValueFromPipeline = true)]
@@ -42,18 +41,17 @@ namespace Omr.Commands
         /// <summary>Default 25 (465 with -Security SslOnConnect).</summary>
         [Parameter(ParameterSetName = SmtpSet)]
         [ValidateRange(1, 65535)]
-        public int Port { get; set; }
+        public override int Port { get; set; }
 
         [Parameter(ParameterSetName = SmtpSet)]
-        public MailSecurity Security { get; set; } = MailSecurity.Auto;
+        public override MailSecurity Security { get; set; } = MailSecurity.Auto;
 
-        /// <summary>Accept any server certificate (self-signed lab and test servers only).</summary>
         [Parameter(ParameterSetName = SmtpSet)]
-        public SwitchParameter SkipCertificateCheck { get; set; }
+        public override SwitchParameter SkipCertificateCheck { get; set; }
 
         [Parameter(ParameterSetName = SmtpSet)]
         [Credential]
-        public PSCredential? Credential { get; set; }
+        public override PSCredential? Credential { get; set; }
 
         /// <summary>Write each notice as an .eml file into this folder for review, instead of sending it.</summary>
         [Parameter(Mandatory = true, ParameterSetName = PickupSet)]
@@ -389,7 +387,7 @@ namespace Omr.Commands
                     {
                         DeliveryResult result;
                         try { result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!; }
-                        finally { while (_warnings.TryDequeue(out var warning)) WriteWarning(warning); }
+                        finally { WriteServerWarnings(); }
                         output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
                         output.SentAt = result.Time;
                         output.SmtpReply = result.Reply;
@@ -493,17 +491,7 @@ namespace Omr.Commands
         private INoticeDelivery CreateDelivery()
         {
             if (ParameterSetName == PickupSet) return new PickupNoticeDelivery(_pickup!);
-            return new SmtpNoticeDelivery(new SmtpDeliverySettings
-            {
-                Host = SmtpServer!,
-                Port = Port,
-                Security = Security,
-                SkipCertificateCheck = SkipCertificateCheck.IsPresent,
-                // The password leaves the PSCredential only here, into the NetworkCredential the engine authenticates with.
-                Credential = Credential?.GetNetworkCredential(),
-                Timeout = TimeSpan.FromSeconds(TimeoutSec),
-                Warning = _warnings.Enqueue,
-            });
+            return new SmtpNoticeDelivery(ServerSettings(new SmtpDeliverySettings { Timeout = TimeSpan.FromSeconds(TimeoutSec) }, SmtpServer!));
         }
 
         private RelayNotice Notice(PlannedNotice plan, List<RelayEvidence> hosts, NoticeOptions options, INoticeDelivery delivery, string run)
@@ -558,7 +546,7 @@ namespace Omr.Commands
             {
                 DeliveryResult result;
                 try { result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!; }
-                finally { while (_warnings.TryDequeue(out var warning)) WriteWarning(warning); }
+                finally { WriteServerWarnings(); }
                 output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
                 output.SentAt = result.Time;
                 output.SmtpReply = result.Reply;
