@@ -1,14 +1,7 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
-using System.IO;
 using System.Linq;
-using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using MimeKit;
-using MimeKit.Utils;
-using Omr.Engine.Evidence;
 
 namespace Omr.Engine.Notices
 {

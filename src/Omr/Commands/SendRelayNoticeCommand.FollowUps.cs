@@ -1,15 +1,9 @@
 using System;
-using System.Collections;
 using System.Collections.Generic;
-using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
-using System.Net;
-using System.Threading;
 using System.Threading.Tasks;
-using Omr.Engine;
-using Omr.Engine.Discovery;
 using Omr.Engine.History;
 using Omr.Engine.Notices;
 
@@ -73,12 +67,10 @@ namespace Omr.Commands
                     output.MessageId = composed.MessageId;
                     output.Subject = composed.Subject;
                     delivery ??= CreateDelivery();
-                    var verb = ParameterSetName == PickupSet ? "Write" : "Send";
                     var what = kind == NoticeKind.Reminder ? "reminder" : "resolved follow-up";
-                    if (!ShouldProcess($"{output.Domain}: {output.Hosts[0]}", $"{verb} {what} \"{composed.Subject}\" to {string.Join(", ", to)}{(cc.Count > 0 ? "; Cc " + string.Join(", ", cc) : string.Empty)} via {delivery.Description}"))
+                    if (!Confirm(output, $"{output.Domain}: {output.Hosts[0]}", $"{Verb} {what} \"{composed.Subject}\" to {string.Join(", ", to)}{(cc.Count > 0 ? "; Cc " + string.Join(", ", cc) : string.Empty)} via {delivery.Description}", out var declined))
                     {
-                        output.Status = MyInvocation.BoundParameters.ContainsKey("WhatIf") ? NoticeStatus.WhatIf : NoticeStatus.Skipped;
-                        output.Reason = output.Status == NoticeStatus.WhatIf ? "-WhatIf: nothing was sent" : "declined at the confirmation prompt";
+                        output.Reason = declined;
                         WriteObject(output);
                         continue;
                     }
@@ -93,21 +85,15 @@ namespace Omr.Commands
                     var keys = new List<NoticeHostKey> { key };
                     try
                     {
-                        DeliveryResult result;
-                        try { result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!; }
-                        finally { WriteServerWarnings(); }
-                        output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
-                        output.SentAt = result.Time;
-                        output.SmtpReply = result.Reply;
-                        output.EmlPath = result.Path;
+                        Deliver(delivery, composed, output);
                     }
                     catch (Exception ex) when (!(ex is PipelineStoppedException))
                     {
-                        var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+                        var inner = Unwrap(ex);
                         try { state.Release(keys, run, kind); } catch (Exception rel) when (rel is StateLockedException || rel is StateUnavailableException) { WriteVerbose(rel.Message); }
                         output.Status = NoticeStatus.Failed;
-                        output.Reason = $"{verb} failed: {inner.Message}";
-                        WriteError(new ErrorRecord(inner, ParameterSetName == PickupSet ? "NoticeWriteFailed" : "NoticeSendFailed", ErrorCategory.InvalidOperation, output.Domain));
+                        output.Reason = $"{Verb} failed: {inner.Message}";
+                        WriteError(new ErrorRecord(inner, DeliveryErrorId, ErrorCategory.InvalidOperation, output.Domain));
                         WriteObject(output);
                         continue;
                     }

@@ -1,15 +1,10 @@
 using System;
-using System.Collections;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
-using System.Net;
-using System.Threading;
 using System.Threading.Tasks;
-using Omr.Engine;
-using Omr.Engine.Discovery;
 using Omr.Engine.History;
 using Omr.Engine.Notices;
 
@@ -98,13 +93,11 @@ namespace Omr.Commands
             if (composed is null) return output;
 
             var sendTo = string.Join(", ", plan.To) + (plan.Cc.Count > 0 ? "; Cc " + string.Join(", ", plan.Cc) : string.Empty) + (plan.Bcc.Count > 0 ? "; Bcc " + string.Join(", ", plan.Bcc) : string.Empty);
-            var verb = ParameterSetName == PickupSet ? "Write" : "Send";
-            var action = $"{verb} open-relay notice \"{composed.Subject}\" ({Format}) to {sendTo} via {delivery.Description}";
+            var action = $"{Verb} open-relay notice \"{composed.Subject}\" ({Format}) to {sendTo} via {delivery.Description}";
             var target = $"{plan.Domain}: {string.Join(", ", composed.Hosts)}";
-            if (!ShouldProcess(target, action))
+            if (!Confirm(output, target, action, out var declined))
             {
-                output.Status = MyInvocation.BoundParameters.ContainsKey("WhatIf") ? NoticeStatus.WhatIf : NoticeStatus.Skipped;
-                notes.Insert(0, output.Status == NoticeStatus.WhatIf ? "-WhatIf: nothing was sent" : "declined at the confirmation prompt");
+                notes.Insert(0, declined);
                 output.Reason = string.Join("; ", notes);
                 return output;
             }
@@ -133,29 +126,23 @@ namespace Omr.Commands
 
             try
             {
-                DeliveryResult result;
-                try { result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!; }
-                finally { WriteServerWarnings(); }
-                output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
-                output.SentAt = result.Time;
-                output.SmtpReply = result.Reply;
-                output.EmlPath = result.Path;
+                var result = Deliver(delivery, composed, output);
                 notes.AddRange(composed.Notes);
                 output.Reason = notes.Count > 0 ? string.Join("; ", notes) : null;
                 WriteVerbose($"{plan.Domain}: {output.Status} {composed.MessageId} to {sendTo}{(result.Reply is null ? string.Empty : ": " + result.Reply)}{(result.Path is null ? string.Empty : ": " + result.Path)}");
             }
             catch (Exception ex) when (!(ex is PipelineStoppedException))
             {
-                var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+                var inner = Unwrap(ex);
                 _state?.Release(keys, run);
                 output.Status = NoticeStatus.Failed;
-                notes.Insert(0, $"{verb} failed: {inner.Message}");
+                notes.Insert(0, $"{Verb} failed: {inner.Message}");
                 output.Reason = string.Join("; ", notes);
                 var category = SmtpNoticeDelivery.IsAuthenticationFailure(inner) ? ErrorCategory.AuthenticationError
                     : SmtpNoticeDelivery.IsTlsFailure(inner) ? ErrorCategory.SecurityError
                     : SmtpNoticeDelivery.IsConnectionFailure(inner) && ParameterSetName == SmtpSet ? ErrorCategory.ConnectionError
                     : ParameterSetName == PickupSet ? ErrorCategory.WriteError : ErrorCategory.InvalidOperation;
-                WriteError(new ErrorRecord(inner, ParameterSetName == PickupSet ? "NoticeWriteFailed" : "NoticeSendFailed", category, plan.Domain)
+                WriteError(new ErrorRecord(inner, DeliveryErrorId, category, plan.Domain)
                 {
                     ErrorDetails = new ErrorDetails($"The notice for {plan.Domain} was not {(ParameterSetName == PickupSet ? "written" : "sent")}: {inner.Message}"),
                 });

@@ -6,7 +6,6 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Net;
-using System.Threading;
 using System.Threading.Tasks;
 using Omr.Engine;
 using Omr.Engine.Discovery;
@@ -310,6 +309,36 @@ namespace Omr.Commands
             UnknownPlaceholders = new HashSet<string>(StringComparer.OrdinalIgnoreCase),
         };
 
+        /// <summary>"Send" through SMTP, "Write" into the pickup folder.</summary>
+        private string Verb => ParameterSetName == PickupSet ? "Write" : "Send";
+
+        private string DeliveryErrorId => ParameterSetName == PickupSet ? "NoticeWriteFailed" : "NoticeSendFailed";
+
+        /// <summary>ShouldProcess for one notice or follow-up; when declined, the output's status and the reason why.</summary>
+        private bool Confirm(RelayNotice output, string target, string action, out string declined)
+        {
+            declined = string.Empty;
+            if (ShouldProcess(target, action)) return true;
+            output.Status = MyInvocation.BoundParameters.ContainsKey("WhatIf") ? NoticeStatus.WhatIf : NoticeStatus.Skipped;
+            declined = output.Status == NoticeStatus.WhatIf ? "-WhatIf: nothing was sent" : "declined at the confirmation prompt";
+            return false;
+        }
+
+        /// <summary>Delivers one composed message and records on the output what came of it; throws what the delivery threw.</summary>
+        private DeliveryResult Deliver(INoticeDelivery delivery, ComposedNotice composed, RelayNotice output)
+        {
+            DeliveryResult result;
+            try { result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!; }
+            finally { WriteServerWarnings(); }
+            output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
+            output.SentAt = result.Time;
+            output.SmtpReply = result.Reply;
+            output.EmlPath = result.Path;
+            return result;
+        }
+
+        private static Exception Unwrap(Exception ex) => ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+
         private INoticeDelivery CreateDelivery()
         {
             if (ParameterSetName == PickupSet) return new PickupNoticeDelivery(_pickup!);
@@ -331,7 +360,7 @@ namespace Omr.Commands
             }
             catch (Exception ex) when (!rethrow || ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException || (ex is AggregateException a && a.InnerExceptions.Any(i => i is StateCorruptException || i is StateLockedException || i is StateUnavailableException)))
             {
-                var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+                var inner = Unwrap(ex);
                 if (inner is OperationCanceledException && StopToken.IsCancellationRequested) throw new PipelineStoppedException();
                 if (inner is StateCorruptException corrupt)
                     ThrowTerminatingError(new ErrorRecord(corrupt, "StateCorrupt", ErrorCategory.InvalidData, corrupt.Path)
