@@ -58,14 +58,5 @@ namespace Omr.Engine
             }
             return sb.ToString();
         }
-
-        /// <summary>A multi-line text (a transcript log, a header block): each line sanitized, lines joined with LF.</summary>
-        public static string SanitizeLines(string? text, int maxLineLength = DefaultMaxLength)
-        {
-            if (string.IsNullOrEmpty(text)) return string.Empty;
-            var lines = text!.Replace("\r\n", "\n").Split('\n');
-            for (var i = 0; i < lines.Length; i++) lines[i] = Sanitize(lines[i], maxLineLength);
-            return string.Join("\n", lines);
-        }
     }
 }

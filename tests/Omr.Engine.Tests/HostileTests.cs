@@ -108,15 +108,7 @@ public class HostileTests
         using var scanner = new RelayScanner(options, CancellationToken.None);
         scanner.AddDomain(domain, domain);
         scanner.Complete();
-        var results = new List<RelayTestResult>();
-        var errors = new List<EngineErrorEvent>();
-        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        await foreach (var e in scanner.Events.ReadAllAsync(guard.Token))
-        {
-            if (e is ScanResultEvent r) results.Add(r.Result);
-            else if (e is EngineErrorEvent err) errors.Add(err);
-            else if (e is ScanVerifyRequestEvent v) scanner.Verify(v);
-        }
+        var (results, errors) = await ScanEvents.DrainAsync(scanner);
         return (results, errors, sw.Elapsed);
     }
 

@@ -35,16 +35,7 @@ public class SessionTests
         using var scanner = new RelayScanner(options, CancellationToken.None);
         foreach (var d in domains) scanner.AddDomain(d, d);
         scanner.Complete();
-        var results = new List<RelayTestResult>();
-        var errors = new List<EngineErrorEvent>();
-        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        await foreach (var e in scanner.Events.ReadAllAsync(guard.Token))
-        {
-            if (e is ScanResultEvent r) results.Add(r.Result);
-            else if (e is EngineErrorEvent err) errors.Add(err);
-            else if (e is ScanVerifyRequestEvent v) scanner.Verify(v);
-        }
-        return (results, errors);
+        return await ScanEvents.DrainAsync(scanner);
     }
 
     [Theory]

@@ -69,7 +69,7 @@ namespace Omr.Engine.Evidence
             Put(MessageFile, bundle.Message);
             ev.BundlePath = folder;
             Put(ReportFile, utf8.GetBytes(Report(bundle)));
-            Put(JsonFile, utf8.GetBytes(Json(bundle, files.Select(f => (f.Name, f.Bytes)).ToList())));
+            Put(JsonFile, Json(bundle, files.Select(f => (f.Name, f.Bytes)).ToList()));
             return (folder, files.Select(f => f.Path).ToArray());
         }
 
@@ -143,49 +143,67 @@ namespace Omr.Engine.Evidence
             return string.Concat(sha.ComputeHash(data).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
         }
 
-        private static string Json(EvidenceBundle bundle, List<(string Name, byte[] Bytes)> files)
+        /// <summary>evidence.json: every string value is server text, sanitized first (<see cref="ServerText.Sanitize"/>).</summary>
+        private static byte[] Json(EvidenceBundle bundle, List<(string Name, byte[] Bytes)> files)
         {
             var ev = bundle.Evidence;
             var r = ev.Result;
-            var j = new JsonText(serverText: true).BeginObject();
-            j.String("schema", "omr-evidence/1").Date("generated", bundle.Generated);
-            j.String("probeId", ev.ProbeId).Bool("delivered", ev.Delivered).String("proof", ev.Proof.ToString()).Bool("relaySeen", ev.RelaySeen).String("reason", ev.Reason);
-            j.BeginObject("result")
-                .String("target", r.Target).String("domain", r.Domain).String("computerName", r.ComputerName).String("address", r.Address)
-                .Number("port", r.Port).Number("preference", r.Preference).String("verdict", r.Verdict.ToString()).String("reason", r.Reason)
-                .String("banner", r.Banner).String("tls", r.Tls).Strings("relayedBy", r.RelayedBy ?? Array.Empty<string>())
-                .Strings("extensions", r.Extensions ?? Array.Empty<string>())
-                .Date("startTime", r.StartTime).Decimal("durationSeconds", r.Duration.TotalSeconds).Number("connections", r.Connections)
-                .String("verifyAddress", r.VerifyAddress).String("verifiedWith", r.VerifiedWith)
-                .String("verificationMessageId", r.VerificationMessageId).String("verificationReply", r.VerificationReply)
-                .EndObject();
-            j.BeginArray("tests");
-            foreach (var t in r.Tests ?? Array.Empty<RelayTestOutcome>())
+            return JsonFiles.Write(j =>
             {
-                j.BeginObject().String("name", t.Name).String("mailFrom", t.MailFrom).String("rcptTo", t.RcptTo)
-                    .Number("mailReplyCode", t.MailReplyCode).Number("replyCode", t.ReplyCode).String("enhancedCode", t.EnhancedCode)
-                    .String("text", t.Text).String("stage", t.Stage).Bool("accepted", t.Accepted).String("error", t.Error).String("proves", t.Proves)
-                    .EndObject();
-            }
-            j.EndArray();
-            j.BeginObject("message")
-                .String("messageId", ev.MessageId).String("subject", ev.Subject).Date("receivedAt", ev.ReceivedAt)
-                .String("matchedBy", ev.MatchedBy).String("source", ev.MailSource).Number("bytes", bundle.Message.LongLength)
-                .EndObject();
-            j.BeginArray("hops");
-            foreach (var h in ev.Hops)
-            {
-                j.BeginObject().String("from", h.From).String("helo", h.Helo).String("ip", h.Ip).String("by", h.By).String("byIp", h.ByIp)
-                    .String("with", h.With).String("id", h.Id).String("for", h.For).Date("timestamp", h.Timestamp).String("raw", h.Raw)
-                    .EndObject();
-            }
-            j.EndArray();
-            j.BeginArray("files");
-            foreach (var (name, bytes) in files)
-                j.BeginObject().String("name", name).Number("bytes", bytes.LongLength).String("sha256", Sha256(bytes)).EndObject();
-            j.EndArray();
-            return j.EndObject().ToString() + "\n";
+                void Str(string name, string? value) => j.WriteString(name, S(value));
+                j.WriteStartObject();
+                Str("schema", "omr-evidence/1"); j.WriteDate("generated", bundle.Generated);
+                Str("probeId", ev.ProbeId); j.WriteBoolean("delivered", ev.Delivered); Str("proof", ev.Proof.ToString()); j.WriteBoolean("relaySeen", ev.RelaySeen); Str("reason", ev.Reason);
+
+                j.WriteStartObject("result");
+                Str("target", r.Target); Str("domain", r.Domain); Str("computerName", r.ComputerName); Str("address", r.Address);
+                j.WriteNumber("port", r.Port); j.WriteNumber("preference", r.Preference); Str("verdict", r.Verdict.ToString()); Str("reason", r.Reason);
+                Str("banner", r.Banner); Str("tls", r.Tls); j.WriteStrings("relayedBy", r.RelayedBy ?? Array.Empty<string>(), S);
+                j.WriteStrings("extensions", r.Extensions ?? Array.Empty<string>(), S);
+                j.WriteDate("startTime", r.StartTime); j.WriteDecimal("durationSeconds", r.Duration.TotalSeconds); j.WriteNumber("connections", r.Connections);
+                Str("verifyAddress", r.VerifyAddress); Str("verifiedWith", r.VerifiedWith);
+                Str("verificationMessageId", r.VerificationMessageId); Str("verificationReply", r.VerificationReply);
+                j.WriteEndObject();
+
+                j.WriteStartArray("tests");
+                foreach (var t in r.Tests ?? Array.Empty<RelayTestOutcome>())
+                {
+                    j.WriteStartObject();
+                    Str("name", t.Name); Str("mailFrom", t.MailFrom); Str("rcptTo", t.RcptTo);
+                    j.WriteNumber("mailReplyCode", t.MailReplyCode); j.WriteNumber("replyCode", t.ReplyCode); Str("enhancedCode", t.EnhancedCode);
+                    Str("text", t.Text); Str("stage", t.Stage); j.WriteBoolean("accepted", t.Accepted); Str("error", t.Error); Str("proves", t.Proves);
+                    j.WriteEndObject();
+                }
+                j.WriteEndArray();
+
+                j.WriteStartObject("message");
+                Str("messageId", ev.MessageId); Str("subject", ev.Subject); j.WriteDate("receivedAt", ev.ReceivedAt);
+                Str("matchedBy", ev.MatchedBy); Str("source", ev.MailSource); j.WriteNumber("bytes", bundle.Message.LongLength);
+                j.WriteEndObject();
+
+                j.WriteStartArray("hops");
+                foreach (var h in ev.Hops)
+                {
+                    j.WriteStartObject();
+                    Str("from", h.From); Str("helo", h.Helo); Str("ip", h.Ip); Str("by", h.By); Str("byIp", h.ByIp);
+                    Str("with", h.With); Str("id", h.Id); Str("for", h.For); j.WriteDate("timestamp", h.Timestamp); Str("raw", h.Raw);
+                    j.WriteEndObject();
+                }
+                j.WriteEndArray();
+
+                j.WriteStartArray("files");
+                foreach (var (name, bytes) in files)
+                {
+                    j.WriteStartObject();
+                    Str("name", name); j.WriteNumber("bytes", bytes.LongLength); Str("sha256", Sha256(bytes));
+                    j.WriteEndObject();
+                }
+                j.WriteEndArray();
+                j.WriteEndObject();
+            });
         }
+
+        private static string? S(string? value) => value is null ? null : ServerText.Sanitize(value, 100000);
 
         /// <summary>One value for report.html: sanitized (<see cref="ServerText.Sanitize"/>), then HTML-encoded.</summary>
         private static string H(string? s) => WebUtility.HtmlEncode(ServerText.Sanitize(s, 100000));

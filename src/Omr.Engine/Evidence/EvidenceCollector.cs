@@ -81,7 +81,6 @@ namespace Omr.Engine.Evidence
 
         public string? SourceDescription => _source?.Description;
 
-        public bool SourceSupportsMove => _source?.SupportsMove == true;
 
         /// <summary>Starts the work on the thread pool; the events channel completes when it ends.</summary>
         public Task Start(CancellationToken ct) => Task.Run(() => RunAsync(ct), ct);

@@ -6,6 +6,7 @@ using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Omr.Engine.Notices;
 
 namespace Omr.Engine.Evidence
@@ -254,30 +255,32 @@ namespace Omr.Engine.Evidence
 
             var json = ReadOne(full, EvidenceBundleWriter.JsonFile, Math.Min(MaxJsonBytes, maxFileBytes), out var why);
             if (json is null) return Fail(why!, ignored);
-            Dictionary<string, object?> doc;
+            var hashes = new Dictionary<string, (string Sha, double? Bytes)>(StringComparer.Ordinal);
             try
             {
-                doc = JsonReader.Parse(new UTF8Encoding(false, true).GetString(json)) as Dictionary<string, object?>
-                      ?? throw new FormatException("not a JSON object");
+                new UTF8Encoding(false, true).GetCharCount(json); // strict UTF-8, as written
+                using var parsed = JsonFiles.Parse(json);
+                var doc = parsed.RootElement;
+                if (doc.ValueKind != JsonValueKind.Object) throw new FormatException("not a JSON object");
+                if (doc.Str("schema") != "omr-evidence/1")
+                    return Fail("evidence.json is not an Omr evidence file (schema)", ignored);
+                var p = doc.Str("probeId");
+                if (!(p != null && string.Equals(p, evidence.ProbeId, StringComparison.Ordinal) && p.Length > 0))
+                    return Fail("probe id differs (evidence.json names " + NoticeText.OneLine(p ?? "none", 100) + ")", ignored);
+                if (doc.Get("delivered", JsonValueKind.True) is null)
+                    return Fail("evidence.json does not record a delivery", ignored);
+                if (doc.Get("files", JsonValueKind.Array) is JsonElement list)
+                {
+                    foreach (var item in list.EnumerateArray().Where(i => i.ValueKind == JsonValueKind.Object))
+                    {
+                        if (item.Str("name") is string ns && item.Str("sha256") is string hs && !hashes.ContainsKey(ns))
+                            hashes[ns] = (hs, item.Num("bytes"));
+                    }
+                }
             }
-            catch (Exception ex) when (ex is FormatException || ex is DecoderFallbackException || ex is ArgumentException)
+            catch (Exception ex) when (ex is FormatException || ex is JsonException || ex is DecoderFallbackException || ex is ArgumentException)
             {
                 return Fail("evidence.json is not valid (" + NoticeText.OneLine(ex.Message, 200) + ")", ignored);
-            }
-            if (!(doc.TryGetValue("schema", out var schema) && schema is string sc && sc == "omr-evidence/1"))
-                return Fail("evidence.json is not an Omr evidence file (schema)", ignored);
-            if (!(doc.TryGetValue("probeId", out var pid) && pid is string p && string.Equals(p, evidence.ProbeId, StringComparison.Ordinal) && p.Length > 0))
-                return Fail("probe id differs (evidence.json names " + NoticeText.OneLine(pid as string ?? "none", 100) + ")", ignored);
-            if (!(doc.TryGetValue("delivered", out var del) && del is bool d && d))
-                return Fail("evidence.json does not record a delivery", ignored);
-            var hashes = new Dictionary<string, (string Sha, double? Bytes)>(StringComparer.Ordinal);
-            if (doc.TryGetValue("files", out var filesNode) && filesNode is List<object?> list)
-            {
-                foreach (var item in list.OfType<Dictionary<string, object?>>())
-                {
-                    if (item.TryGetValue("name", out var n) && n is string ns && item.TryGetValue("sha256", out var h) && h is string hs && !hashes.ContainsKey(ns))
-                        hashes[ns] = (hs, item.TryGetValue("bytes", out var b) && b is double bd ? bd : (double?)null);
-                }
             }
 
             var bytes = new Dictionary<string, byte[]>(StringComparer.Ordinal);

@@ -696,18 +696,7 @@ VALUES ($run, $d, $a, $p, $cn, $tg, $pref, $mx, $mxh, $v, $rc, $rs, $ch, $os, $r
 
         /// <summary>The blocking record for a host: a Sent/Written notice or reminder younger than <paramref name="resendAfter"/> (unless <paramref name="force"/>), or another run's live Pending one.</summary>
         public NoticeRecord? Blocking(IEnumerable<NoticeRecord> records, NoticeHostKey host, DateTimeOffset now, TimeSpan resendAfter, bool force, string? run)
-        {
-            NoticeRecord? found = null;
-            foreach (var r in records)
-            {
-                if (r.Key != host.Key) continue;
-                var blocks = r.Status == NoticeRecord.Pending
-                    ? r.Run != run && now - r.Time < PendingTimeout
-                    : !force && now - r.Time < resendAfter;
-                if (blocks && (found is null || r.Time > found.Time)) found = r;
-            }
-            return found;
-        }
+            => NoticeRecord.Blocking(records, host, now, resendAfter, force, run, PendingTimeout);
 
         /// <summary>Atomically reserves (Pending) the hosts not blocked for <paramref name="run"/>; the others come back with what blocks them.</summary>
         public (List<NoticeHostKey> Reserved, List<(NoticeHostKey Host, NoticeRecord By)> Blocked) Reserve(
@@ -735,8 +724,7 @@ VALUES ($run, $d, $a, $p, $cn, $tg, $pref, $mx, $mxh, $v, $rc, $rs, $ch, $os, $r
             {
                 foreach (var h in hosts)
                 {
-                    Exec(conn, "DELETE FROM notices WHERE status = 'Pending' AND run = $r AND kind = $k AND domain = $d AND address = $a AND port = $p;", tx,
-                        ("$r", run), ("$k", kind.ToString()), ("$d", NormalDomain(h.Domain)), ("$a", NormalAddress(h.Address)), ("$p", h.Port));
+                    DeletePending(conn, tx, run, kind, h);
                     InsertNotice(conn, tx, kind, status, h, toList, ccList, messageId, noticeId, time, run, caseOpenSince);
                 }
                 return 0;
@@ -748,10 +736,13 @@ VALUES ($run, $d, $a, $p, $cn, $tg, $pref, $mx, $mxh, $v, $rc, $rs, $ch, $os, $r
             => Write((conn, tx) =>
             {
                 foreach (var h in hosts)
-                    Exec(conn, "DELETE FROM notices WHERE status = 'Pending' AND run = $r AND kind = $k AND domain = $d AND address = $a AND port = $p;", tx,
-                        ("$r", run), ("$k", kind.ToString()), ("$d", NormalDomain(h.Domain)), ("$a", NormalAddress(h.Address)), ("$p", h.Port));
+                    DeletePending(conn, tx, run, kind, h);
                 return 0;
             });
+
+        private static void DeletePending(SqliteConnection conn, SqliteTransaction tx, string run, NoticeKind kind, NoticeHostKey h)
+            => Exec(conn, "DELETE FROM notices WHERE status = 'Pending' AND run = $r AND kind = $k AND domain = $d AND address = $a AND port = $p;", tx,
+                ("$r", run), ("$k", kind.ToString()), ("$d", NormalDomain(h.Domain)), ("$a", NormalAddress(h.Address)), ("$p", h.Port));
 
         private static void InsertNotice(SqliteConnection conn, SqliteTransaction tx, NoticeKind kind, string status, NoticeHostKey h, IEnumerable<string>? to, IEnumerable<string>? cc,
             string? messageId, string? noticeId, DateTimeOffset time, string run, DateTimeOffset? caseOpenSince)

@@ -27,7 +27,7 @@ namespace Omr.Engine.Notices
                 {
                     var a = part.Trim();
                     if (a.Length == 0) continue;
-                    if (!ContactResolver.IsMailbox(a)) throw new FormatException($"The contact map address '{a}' for '{key}' is not a mailbox of the form user@domain.");
+                    if (!MailAddressRules.IsMailbox(a)) throw new FormatException($"The contact map address '{a}' for '{key}' is not a mailbox of the form user@domain.");
                     if (!list.Contains(a, StringComparer.OrdinalIgnoreCase)) list.Add(a);
                 }
             }

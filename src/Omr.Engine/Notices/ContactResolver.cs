@@ -214,17 +214,6 @@ namespace Omr.Engine.Notices
             for (var k = start; k < start + count; k++) if (s[k] < '0' || s[k] > '9') return false;
             return true;
         }
-
-        /// <summary>True for a plain addr-spec "local@domain.tld" with nothing else around it.</summary>
-        public static bool IsMailbox(string? value)
-        {
-            if (string.IsNullOrWhiteSpace(value)) return false;
-            var v = value!.Trim();
-            var at = v.LastIndexOf('@');
-            if (at <= 0 || at == v.Length - 1) return false;
-            if (v.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' || c == '(' || c == ')')) return false;
-            return MimeKit.MailboxAddress.TryParse(v, out var parsed) && string.Equals(parsed.Address, v, StringComparison.OrdinalIgnoreCase);
-        }
     }
 
     /// <summary>Contact DNS through DnsClient.</summary>

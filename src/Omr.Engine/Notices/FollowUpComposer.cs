@@ -73,13 +73,13 @@ namespace Omr.Engine.Notices
             if (to.Count == 0) throw new ArgumentException("A follow-up needs at least one recipient.", nameof(to));
             var now = options.Clock();
             var id = NoticeComposer.NewNoticeId(now);
-            if (!MailboxAddress.TryParse(options.From, out var from)) throw new FormatException($"-From '{options.From}' is not a mailbox address.");
-            var msg = new MimeMessage();
+                        var msg = new MimeMessage();
+            var from = MailAddressRules.ParseMailbox(options.From, "-From");
             msg.From.Add(from);
-            foreach (var a in to) msg.To.Add(Mailbox(a));
-            foreach (var a in cc.Where(a => !to.Contains(a, StringComparer.OrdinalIgnoreCase)).Distinct(StringComparer.OrdinalIgnoreCase)) msg.Cc.Add(Mailbox(a));
-            foreach (var a in bcc) msg.Bcc.Add(Mailbox(a));
-            if (!string.IsNullOrWhiteSpace(options.ReplyTo)) msg.ReplyTo.Add(Mailbox(options.ReplyTo!));
+            foreach (var a in to) msg.To.Add(MailAddressRules.ParseMailbox(a));
+            foreach (var a in cc.Where(a => !to.Contains(a, StringComparer.OrdinalIgnoreCase)).Distinct(StringComparer.OrdinalIgnoreCase)) msg.Cc.Add(MailAddressRules.ParseMailbox(a));
+            foreach (var a in bcc) msg.Bcc.Add(MailAddressRules.ParseMailbox(a));
+            if (!string.IsNullOrWhiteSpace(options.ReplyTo)) msg.ReplyTo.Add(MailAddressRules.ParseMailbox(options.ReplyTo!));
             msg.Subject = Subject(c);
             msg.Date = now;
             var idDomain = from.Domain;
@@ -106,13 +106,6 @@ namespace Omr.Engine.Notices
                 Result = new RelayTestResult { Domain = c.Result.Domain, ComputerName = c.Result.ComputerName, Address = c.Result.Address, Port = c.Result.Port, ProbeId = c.Result.ProbeId ?? string.Empty, Verdict = c.Result.Verdict },
             };
             return new ComposedNotice(msg, id, c.Result.Domain ?? c.Result.Address ?? "?", new[] { ev });
-        }
-
-        private static MailboxAddress Mailbox(string value)
-        {
-            if (!MailboxAddress.TryParse(NoticeText.OneLine(value, 500), out var m) || string.IsNullOrEmpty(m.Address) || m.Address.IndexOf('@') <= 0)
-                throw new FormatException($"'{value}' is not a mailbox address.");
-            return m;
         }
     }
 }

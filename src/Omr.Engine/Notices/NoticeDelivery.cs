@@ -31,21 +31,13 @@ namespace Omr.Engine.Notices
     }
 
     /// <summary>SMTP settings for notices.</summary>
-    public sealed class SmtpDeliverySettings
+    public sealed class SmtpDeliverySettings : MailServerSettings
     {
-        public string Host { get; set; } = string.Empty;
-        /// <summary>0 = 465 for SslOnConnect, else 25.</summary>
-        public int Port { get; set; }
-        public MailSecurity Security { get; set; } = MailSecurity.Auto;
-        public bool SkipCertificateCheck { get; set; }
-        public NetworkCredential? Credential { get; set; }
-        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
         /// <summary>Name announced in EHLO (default: MailKit's choice, the local host name).</summary>
         public string? HeloName { get; set; }
-        /// <summary>Told (from the worker thread) when the credential is about to be sent over a connection that is not encrypted.</summary>
-        public Action<string>? Warning { get; set; }
 
-        public int EffectivePort => Port > 0 ? Port : Security == MailSecurity.SslOnConnect ? 465 : 25;
+        /// <summary>Port 0: 465 for SslOnConnect, else 25.</summary>
+        public override int EffectivePort => Port > 0 ? Port : Security == MailSecurity.SslOnConnect ? 465 : 25;
     }
 
     /// <summary>Sends through one MailKit SmtpClient connection, reconnecting when the server has hung up.</summary>
@@ -57,13 +49,8 @@ namespace Omr.Engine.Notices
         public SmtpNoticeDelivery(SmtpDeliverySettings settings)
         {
             _settings = settings ?? throw new ArgumentNullException(nameof(settings));
-            _client.Timeout = (int)Math.Min(int.MaxValue, settings.Timeout.TotalMilliseconds);
+            settings.Configure(_client);
             if (settings.HeloName != null) _client.LocalDomain = settings.HeloName;
-            if (settings.SkipCertificateCheck)
-            {
-                _client.ServerCertificateValidationCallback = (sender, cert, chain, errors) => true;
-                _client.CheckCertificateRevocation = false;
-            }
         }
 
         public string Description => $"{_settings.Host}:{_settings.EffectivePort.ToString(CultureInfo.InvariantCulture)} ({_settings.Security})";
@@ -73,13 +60,13 @@ namespace Omr.Engine.Notices
             if (!_client.IsConnected)
             {
                 var port = _settings.EffectivePort;
-                await _client.ConnectAsync(_settings.Host, port, Map(_settings.Security, port, _settings.Credential != null), ct).ConfigureAwait(false);
+                await _client.ConnectAsync(_settings.Host, port, MailServerSettings.Map(_settings.Security, port, _settings.Credential != null), ct).ConfigureAwait(false);
                 try
                 {
                     if (_settings.Credential != null && _client.Capabilities.HasFlag(SmtpCapabilities.Authentication))
                     {
                         if (!_client.IsSecure)
-                            _settings.Warning?.Invoke(CleartextWarning("SMTP", $"{_settings.Host}:{port.ToString(CultureInfo.InvariantCulture)}", _settings.Security, _settings.Credential.UserName));
+                            _settings.Warning?.Invoke(MailServerSettings.CleartextWarning("SMTP", $"{_settings.Host}:{port.ToString(CultureInfo.InvariantCulture)}", _settings.Security, _settings.Credential.UserName));
                         await _client.AuthenticateAsync(_settings.Credential, ct).ConfigureAwait(false);
                     }
                     else if (_settings.Credential != null)
@@ -105,25 +92,6 @@ namespace Omr.Engine.Notices
         public static bool IsConnectionFailure(Exception ex) => ex is System.Net.Sockets.SocketException || ex is SmtpProtocolException || ex is System.IO.IOException;
 
         public static bool IsTlsFailure(Exception ex) => ex is SslHandshakeException;
-
-        /// <summary>The warning given when a credential goes over a connection that is not encrypted (SMTP, IMAP, POP3).</summary>
-        public static string CleartextWarning(string protocol, string where, MailSecurity security, string? user)
-            => $"The credential for '{NoticeText.OneLine(user, 200)}' is sent to the {protocol} server {NoticeText.OneLine(where, 300)} over a connection that is NOT encrypted "
-               + (security == MailSecurity.None ? "(-Security None)" : $"(-Security {security}: the server offered no STARTTLS)")
-               + ": anyone on the path can read the password. Use -Security StartTls or SslOnConnect.";
-
-        /// <summary>
-        /// Auto: TLS on connect for 465; otherwise STARTTLS, required when a credential is to be
-        /// sent and opportunistic when not (plain port-25 delivery, as MTAs do).
-        /// </summary>
-        public static SecureSocketOptions Map(MailSecurity security, int port, bool withCredential) => security switch
-        {
-            MailSecurity.SslOnConnect => SecureSocketOptions.SslOnConnect,
-            MailSecurity.StartTls => SecureSocketOptions.StartTls,
-            MailSecurity.StartTlsWhenAvailable => SecureSocketOptions.StartTlsWhenAvailable,
-            MailSecurity.None => SecureSocketOptions.None,
-            _ => port == 465 ? SecureSocketOptions.SslOnConnect : withCredential ? SecureSocketOptions.StartTls : SecureSocketOptions.StartTlsWhenAvailable,
-        };
 
         private void Drop()
         {

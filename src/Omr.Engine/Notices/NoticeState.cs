@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text;
+using System.Text.Json;
 using System.Threading;
 using Omr.Engine.Evidence;
 
@@ -47,6 +48,25 @@ namespace Omr.Engine.Notices
         public string? Run { get; set; }
 
         public string Key => KeyOf(Domain, Address, Port);
+
+        /// <summary>
+        /// The record that blocks a notice to <paramref name="host"/>: a Sent/Written notice (or reminder) younger than
+        /// <paramref name="resendAfter"/> (unless <paramref name="force"/>), or another run's Pending one younger than
+        /// <paramref name="pendingTimeout"/>; the youngest such record, or null. The rule of every notice state.
+        /// </summary>
+        public static NoticeRecord? Blocking(IEnumerable<NoticeRecord> records, NoticeHostKey host, DateTimeOffset now, TimeSpan resendAfter, bool force, string? run, TimeSpan pendingTimeout)
+        {
+            NoticeRecord? found = null;
+            foreach (var r in records)
+            {
+                if (r.Key != host.Key) continue;
+                var blocks = r.Status == Pending
+                    ? r.Run != run && now - r.Time < pendingTimeout
+                    : !force && now - r.Time < resendAfter;
+                if (blocks && (found is null || r.Time > found.Time)) found = r;
+            }
+            return found;
+        }
 
         public static string KeyOf(string? domain, string? address, int port)
             => (domain ?? string.Empty).Trim().TrimEnd('.').ToLowerInvariant() + "|" + (address ?? string.Empty).Trim().ToLowerInvariant() + "|" + port.ToString(CultureInfo.InvariantCulture);
@@ -119,18 +139,7 @@ namespace Omr.Engine.Notices
 
         /// <summary>The blocking record for a host: a Sent/Written notice younger than <paramref name="resendAfter"/> (unless <paramref name="force"/>), or another run's live Pending one.</summary>
         public NoticeRecord? Blocking(IEnumerable<NoticeRecord> records, NoticeHostKey host, DateTimeOffset now, TimeSpan resendAfter, bool force, string? run)
-        {
-            NoticeRecord? found = null;
-            foreach (var r in records)
-            {
-                if (r.Key != host.Key) continue;
-                var blocks = r.Status == NoticeRecord.Pending
-                    ? r.Run != run && now - r.Time < PendingTimeout
-                    : !force && now - r.Time < resendAfter;
-                if (blocks && (found is null || r.Time > found.Time)) found = r;
-            }
-            return found;
-        }
+            => NoticeRecord.Blocking(records, host, now, resendAfter, force, run, PendingTimeout);
 
         /// <summary>
         /// Atomically reserves the hosts not blocked for <paramref name="run"/> (Pending records) and
@@ -224,68 +233,74 @@ namespace Omr.Engine.Notices
                 throw new StateCorruptException(Path, $"The notice state file '{Path}' cannot be read: {ex.Message}", ex);
             }
             if (text.Trim().Trim('\ufeff').Length == 0) return new List<NoticeRecord>();
-            object? root;
+            JsonDocument doc;
             try
             {
-                root = JsonReader.Parse(text);
+                doc = JsonFiles.Parse(new UTF8Encoding(false).GetBytes(text.TrimStart('\ufeff')));
             }
-            catch (FormatException ex)
+            catch (JsonException ex)
             {
                 throw Corrupt(ex.Message, ex);
             }
-            if (!(root is Dictionary<string, object?> obj)) throw Corrupt("the top level is not a JSON object.");
-            if (!obj.TryGetValue("schema", out var schema) || !(schema is string s) || s != Schema)
-                throw Corrupt($"\"schema\" is not \"{Schema}\".");
-            if (!obj.TryGetValue("notices", out var list) || !(list is List<object?> items)) throw Corrupt("\"notices\" is not an array.");
-            var records = new List<NoticeRecord>(items.Count);
-            var n = 0;
-            foreach (var item in items)
+            using (doc)
             {
-                n++;
-                if (!(item is Dictionary<string, object?> o)) throw Corrupt($"notice {n} is not an object.");
-                var rec = new NoticeRecord
+                var obj = doc.RootElement;
+                if (obj.ValueKind != JsonValueKind.Object) throw Corrupt("the top level is not a JSON object.");
+                if (obj.Str("schema") != Schema) throw Corrupt($"\"schema\" is not \"{Schema}\".");
+                if (!(obj.Get("notices", JsonValueKind.Array) is JsonElement items)) throw Corrupt("\"notices\" is not an array.");
+                var records = new List<NoticeRecord>(items.GetArrayLength());
+                var n = 0;
+                foreach (var o in items.EnumerateArray())
                 {
-                    Domain = Str(o, "domain") ?? throw Corrupt($"notice {n} has no domain."),
-                    Host = Str(o, "host"),
-                    Address = Str(o, "address") ?? throw Corrupt($"notice {n} has no address."),
-                    Port = o.TryGetValue("port", out var p) && p is double d && d >= 0 && d <= 65535 ? (int)d : throw Corrupt($"notice {n} has no valid port."),
-                    ProbeId = Str(o, "probeId"),
-                    MessageId = Str(o, "messageId"),
-                    NoticeId = Str(o, "noticeId"),
-                    Status = Str(o, "status") ?? NoticeRecord.Sent,
-                    Run = Str(o, "run"),
-                    Recipients = o.TryGetValue("recipients", out var rc) && rc is List<object?> rl ? rl.OfType<string>().ToArray() : Array.Empty<string>(),
-                };
-                var time = Str(o, "time");
-                if (time is null || !DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
-                    throw Corrupt($"notice {n} has no valid time.");
-                rec.Time = t;
-                records.Add(rec);
+                    n++;
+                    if (o.ValueKind != JsonValueKind.Object) throw Corrupt($"notice {n} is not an object.");
+                    var rec = new NoticeRecord
+                    {
+                        Domain = o.Str("domain") ?? throw Corrupt($"notice {n} has no domain."),
+                        Host = o.Str("host"),
+                        Address = o.Str("address") ?? throw Corrupt($"notice {n} has no address."),
+                        Port = o.Num("port") is double d && d >= 0 && d <= 65535 ? (int)d : throw Corrupt($"notice {n} has no valid port."),
+                        ProbeId = o.Str("probeId"),
+                        MessageId = o.Str("messageId"),
+                        NoticeId = o.Str("noticeId"),
+                        Status = o.Str("status") ?? NoticeRecord.Sent,
+                        Run = o.Str("run"),
+                        Recipients = o.Get("recipients", JsonValueKind.Array) is JsonElement rl
+                            ? rl.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => e.GetString()!).ToArray()
+                            : Array.Empty<string>(),
+                    };
+                    var time = o.Str("time");
+                    if (time is null || !DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
+                        throw Corrupt($"notice {n} has no valid time.");
+                    rec.Time = t;
+                    records.Add(rec);
+                }
+                return records;
             }
-            return records;
         }
 
         private StateCorruptException Corrupt(string what, Exception? inner = null)
             => new StateCorruptException(Path, $"The notice state file '{Path}' is corrupt: {what} Fix or move it away; it is never reset automatically.", inner);
 
-        private static string? Str(Dictionary<string, object?> o, string name) => o.TryGetValue(name, out var v) ? v as string : null;
-
         private void Save(List<NoticeRecord> records)
         {
-            var j = new JsonText().BeginObject();
-            j.String("schema", Schema);
-            j.BeginArray("notices");
-            foreach (var r in records.OrderBy(r => r.Time))
+            var bytes = JsonFiles.Write(j =>
             {
-                j.BeginObject()
-                    .String("domain", r.Domain).String("host", r.Host).String("address", r.Address).Number("port", r.Port)
-                    .String("probeId", r.ProbeId).Strings("recipients", r.Recipients).String("messageId", r.MessageId).String("noticeId", r.NoticeId)
-                    .String("time", r.Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fffK", CultureInfo.InvariantCulture))
-                    .String("status", r.Status).String("run", r.Run)
-                    .EndObject();
-            }
-            j.EndArray();
-            var bytes = new UTF8Encoding(false).GetBytes(j.EndObject().ToString() + "\n");
+                j.WriteStartObject();
+                j.WriteString("schema", Schema);
+                j.WriteStartArray("notices");
+                foreach (var r in records.OrderBy(r => r.Time))
+                {
+                    j.WriteStartObject();
+                    j.WriteString("domain", r.Domain); j.WriteString("host", r.Host); j.WriteString("address", r.Address); j.WriteNumber("port", r.Port);
+                    j.WriteString("probeId", r.ProbeId); j.WriteStrings("recipients", r.Recipients); j.WriteString("messageId", r.MessageId); j.WriteString("noticeId", r.NoticeId);
+                    j.WriteString("time", r.Time.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fffK", CultureInfo.InvariantCulture));
+                    j.WriteString("status", r.Status); j.WriteString("run", r.Run);
+                    j.WriteEndObject();
+                }
+                j.WriteEndArray();
+                j.WriteEndObject();
+            });
             var dir = System.IO.Path.GetDirectoryName(Path) ?? ".";
             var tmp = System.IO.Path.Combine(dir, "." + System.IO.Path.GetFileName(Path) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".tmp");
             try

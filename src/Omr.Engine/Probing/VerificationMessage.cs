@@ -3,7 +3,9 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Text;
+using MailKit.Net.Smtp;
 using MimeKit;
+using MimeKit.IO;
 using MimeKit.Text;
 
 namespace Omr.Engine.Probing
@@ -59,22 +61,23 @@ namespace Omr.Engine.Probing
         /// <summary>This machine's fully qualified name, as far as it knows it.</summary>
         public static string MachineName() => LocalHost.Fqdn ?? Environment.MachineName;
 
-        /// <summary>The message as DATA content: CRLF lines, dot-stuffed, ending with CRLF.CRLF.</summary>
+        /// <summary>The message as DATA content: CRLF lines, dot-stuffed by MailKit's own SMTP filter, ending with CRLF.CRLF.</summary>
         public static byte[] ToDataBytes(MimeMessage message)
         {
-            using var ms = new MemoryStream();
-            message.WriteTo(new FormatOptions { NewLineFormat = NewLineFormat.Dos }, ms);
-            var text = Encoding.UTF8.GetString(ms.ToArray());
-            var sb = new StringBuilder(text.Length + 16);
-            foreach (var line in text.Split(new[] { "\r\n" }, StringSplitOptions.None))
+            var ms = new MemoryStream();
+            using (var data = new FilteredStream(ms))
             {
-                if (line.StartsWith(".", StringComparison.Ordinal)) sb.Append('.');
-                sb.Append(line).Append("\r\n");
+                data.Add(new SmtpDataFilter());
+                message.WriteTo(new FormatOptions { NewLineFormat = NewLineFormat.Dos }, data);
+                data.Flush();
             }
-            // Split leaves one empty tail after the final CRLF; trim it back to exactly one CRLF.
-            var data = sb.ToString();
-            while (data.EndsWith("\r\n\r\n", StringComparison.Ordinal)) data = data.Substring(0, data.Length - 2);
-            return Encoding.UTF8.GetBytes(data + ".\r\n");
+            var bytes = ms.ToArray();
+            var endsWithNewLine = bytes.Length >= 2 && bytes[bytes.Length - 2] == '\r' && bytes[bytes.Length - 1] == '\n';
+            var end = Encoding.ASCII.GetBytes(endsWithNewLine ? ".\r\n" : "\r\n.\r\n");
+            var result = new byte[bytes.Length + end.Length];
+            Buffer.BlockCopy(bytes, 0, result, 0, bytes.Length);
+            Buffer.BlockCopy(end, 0, result, bytes.Length, end.Length);
+            return result;
         }
     }
 }

@@ -17,7 +17,7 @@ namespace Omr.Commands
     /// </summary>
     [Cmdlet(VerbsCommon.Get, "RelayEvidence", DefaultParameterSetName = MailboxSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(RelayEvidence))]
-    public sealed class GetRelayEvidenceCommand : OmrCmdlet
+    public sealed class GetRelayEvidenceCommand : MailServerCmdlet
     {
         private const string MailboxSet = "Mailbox";
         private const string MailDropSet = "MailDrop";
@@ -37,21 +37,20 @@ namespace Omr.Commands
         /// <summary>Default: IMAP 143 (993 with SslOnConnect), POP3 110 (995 with SslOnConnect).</summary>
         [Parameter(ParameterSetName = MailboxSet)]
         [ValidateRange(1, 65535)]
-        public int Port { get; set; }
+        public override int Port { get; set; }
 
         [Parameter(ParameterSetName = MailboxSet)]
         public MailProtocol Protocol { get; set; } = MailProtocol.Imap;
 
         [Parameter(ParameterSetName = MailboxSet)]
-        public MailSecurity Security { get; set; } = MailSecurity.Auto;
+        public override MailSecurity Security { get; set; } = MailSecurity.Auto;
 
-        /// <summary>Accept any server certificate (self-signed lab and test servers only).</summary>
         [Parameter(ParameterSetName = MailboxSet)]
-        public SwitchParameter SkipCertificateCheck { get; set; }
+        public override SwitchParameter SkipCertificateCheck { get; set; }
 
         [Parameter(ParameterSetName = MailboxSet)]
         [Credential]
-        public PSCredential? Credential { get; set; }
+        public override PSCredential? Credential { get; set; }
 
         /// <summary>IMAP folder to search (default INBOX).</summary>
         [Parameter(ParameterSetName = MailboxSet)]
@@ -82,7 +81,6 @@ namespace Omr.Commands
         [ValidateNotNullOrEmpty]
         public string? MoveTo { get; set; }
 
-        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
         private string? _outputPath;
         private string? _mailDrop;
 
@@ -136,7 +134,6 @@ namespace Omr.Commands
 
             // Log lines come from the engine's worker: queue them as verbose events via the channel-less list.
             var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-            var warnings = _warnings;
             if (ParameterSetName == MailDropSet)
             {
                 var drop = _mailDrop!;
@@ -144,20 +141,13 @@ namespace Omr.Commands
             }
             else
             {
-                // The password leaves the PSCredential only here, into the NetworkCredential MailKit authenticates with.
-                var settings = new MailboxSettings
+                var settings = ServerSettings(new MailboxSettings
                 {
-                    Host = MailServer!,
-                    Port = Port,
                     Protocol = Protocol,
-                    Security = Security,
-                    SkipCertificateCheck = SkipCertificateCheck.IsPresent,
-                    Credential = Credential!.GetNetworkCredential(),
                     Folder = Folder,
                     Writable = Remove.IsPresent || MoveTo != null,
                     Log = log.Enqueue,
-                    Warning = warnings.Enqueue,
-                };
+                }, MailServer!);
                 request.SourceFactory = () => MailboxSettings.CreateSource(settings);
                 if (SkipCertificateCheck.IsPresent)
                     WriteVerbose("-SkipCertificateCheck: the mail server's certificate is not checked.");
@@ -188,15 +178,15 @@ namespace Omr.Commands
 
         private void Drain(EvidenceCollector collector, System.Collections.Concurrent.ConcurrentQueue<string> log, ref bool progress, ref int delivered)
         {
-            var reader = collector.Events;
+            var reader = collector.Stream();
             while (true)
             {
                 while (log.TryDequeue(out var line)) WriteVerbose(line);
-                while (_warnings.TryDequeue(out var warning)) WriteWarning(warning);
+                WriteServerWarnings();
                 while (reader.TryRead(out var e))
                 {
                     while (log.TryDequeue(out var line)) WriteVerbose(line);
-                    while (_warnings.TryDequeue(out var warning)) WriteWarning(warning);
+                    WriteServerWarnings();
                     switch (e)
                     {
                         case EvidenceResultEvent r:
@@ -217,12 +207,11 @@ namespace Omr.Commands
                             break;
                     }
                 }
-                if (reader.Completion.IsCompleted) break;
+                if (reader.IsCompleted) break;
                 try
                 {
-                    var more = reader.WaitToReadAsync(StopToken).AsTask();
                     // Wake up now and then to pass on log lines even when no event comes.
-                    Task.WaitAny(new Task[] { more }, 500, StopToken);
+                    reader.WaitToRead(TimeSpan.FromMilliseconds(500), StopToken);
                 }
                 catch (OperationCanceledException)
                 {
@@ -230,7 +219,7 @@ namespace Omr.Commands
                 }
             }
             while (log.TryDequeue(out var rest)) WriteVerbose(rest);
-            while (_warnings.TryDequeue(out var lastWarning)) WriteWarning(lastWarning);
+            WriteServerWarnings();
         }
 
         private void Wait(EvidenceCollector collector, Task run)
@@ -243,9 +232,8 @@ namespace Omr.Commands
             {
                 throw new PipelineStoppedException();
             }
-            var completion = collector.Events.Completion;
-            if (!completion.IsFaulted) return;
-            var ex = completion.Exception!.InnerExceptions.Count == 1 ? completion.Exception.InnerExceptions[0] : completion.Exception;
+            if (!(collector.Stream().Fault is AggregateException fault)) return;
+            var ex = fault.InnerExceptions.Count == 1 ? fault.InnerExceptions[0] : fault;
             if (ex is OperationCanceledException) throw new PipelineStoppedException();
             ThrowTerminatingError(new ErrorRecord(ex, "EvidenceCollectionFailed", ErrorCategory.NotSpecified, null));
         }

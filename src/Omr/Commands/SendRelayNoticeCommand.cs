@@ -6,8 +6,8 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Net;
-using System.Threading;
 using System.Threading.Tasks;
+using Omr.Engine;
 using Omr.Engine.Discovery;
 using Omr.Engine.History;
 using Omr.Engine.Notices;
@@ -21,12 +21,11 @@ namespace Omr.Commands
     /// </summary>
     [Cmdlet(VerbsCommunications.Send, "RelayNotice", DefaultParameterSetName = SmtpSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(RelayNotice))]
-    public sealed class SendRelayNoticeCommand : OmrCmdlet
+    public sealed partial class SendRelayNoticeCommand : MailServerCmdlet
     {
         private const string SmtpSet = "Smtp";
         private const string PickupSet = "Pickup";
         private readonly List<RelayEvidence> _evidence = new List<RelayEvidence>();
-        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _warnings = new System.Collections.Concurrent.ConcurrentQueue<string>();
 
         /// <summary>Evidence from Get-RelayEvidence (live, Import-Clixml or ConvertFrom-Json).</summary>
         [Parameter(ValueFromPipeline = true)]
@@ -41,18 +40,17 @@ namespace Omr.Commands
         /// <summary>Default 25 (465 with -Security SslOnConnect).</summary>
         [Parameter(ParameterSetName = SmtpSet)]
         [ValidateRange(1, 65535)]
-        public int Port { get; set; }
+        public override int Port { get; set; }
 
         [Parameter(ParameterSetName = SmtpSet)]
-        public MailSecurity Security { get; set; } = MailSecurity.Auto;
+        public override MailSecurity Security { get; set; } = MailSecurity.Auto;
 
-        /// <summary>Accept any server certificate (self-signed lab and test servers only).</summary>
         [Parameter(ParameterSetName = SmtpSet)]
-        public SwitchParameter SkipCertificateCheck { get; set; }
+        public override SwitchParameter SkipCertificateCheck { get; set; }
 
         [Parameter(ParameterSetName = SmtpSet)]
         [Credential]
-        public PSCredential? Credential { get; set; }
+        public override PSCredential? Credential { get; set; }
 
         /// <summary>Write each notice as an .eml file into this folder for review, instead of sending it.</summary>
         [Parameter(Mandatory = true, ParameterSetName = PickupSet)]
@@ -169,14 +167,14 @@ namespace Omr.Commands
         {
             if (MinimumProof == RelayProof.None)
                 ThrowArgument("-MinimumProof None would notice servers that never relayed anything: use RecipientAccepted at the weakest.", "InvalidMinimumProof", MinimumProof);
-            if (!MimeKit.MailboxAddress.TryParse(From, out var from) || from.Address.IndexOf('@') <= 0 || From!.Any(char.IsControl))
+            if (!MailAddressRules.IsNamedMailbox(From))
                 ThrowArgument($"-From '{From}' is not a mailbox address.", "InvalidFrom", From);
-            if (ReplyTo != null && !ContactResolver.IsMailbox(ReplyTo))
+            if (ReplyTo != null && !MailAddressRules.IsMailbox(ReplyTo))
                 ThrowArgument($"-ReplyTo '{ReplyTo}' is not a mailbox of the form user@domain.", "InvalidAddress", ReplyTo);
             foreach (var (list, name) in new[] { (To, nameof(To)), (Cc, nameof(Cc)), (Bcc, nameof(Bcc)) })
             {
                 foreach (var a in list ?? Array.Empty<string>())
-                    if (!ContactResolver.IsMailbox(a)) ThrowArgument($"-{name} '{a}' is not a mailbox of the form user@domain.", "InvalidAddress", a);
+                    if (!MailAddressRules.IsMailbox(a)) ThrowArgument($"-{name} '{a}' is not a mailbox of the form user@domain.", "InvalidAddress", a);
             }
             if (ResendAfter < TimeSpan.Zero) ThrowArgument("-ResendAfter cannot be negative.", "InvalidResendAfter", ResendAfter);
             if (Format != NoticeFormat.Arf && MyInvocation.BoundParameters.ContainsKey(nameof(FeedbackType)))
@@ -311,325 +309,40 @@ namespace Omr.Commands
             UnknownPlaceholders = new HashSet<string>(StringComparer.OrdinalIgnoreCase),
         };
 
-        /// <summary>-EscalateAfter reminders and -Resolved follow-ups, from the state database: each reserved (Pending) before it goes, recorded after, never twice.</summary>
-        private void SendFollowUps(NoticeKind kind, TimeSpan period)
+        /// <summary>"Send" through SMTP, "Write" into the pickup folder.</summary>
+        private string Verb => ParameterSetName == PickupSet ? "Write" : "Send";
+
+        private string DeliveryErrorId => ParameterSetName == PickupSet ? "NoticeWriteFailed" : "NoticeSendFailed";
+
+        /// <summary>ShouldProcess for one notice or follow-up; when declined, the output's status and the reason why.</summary>
+        private bool Confirm(RelayNotice output, string target, string action, out string declined)
         {
-            var state = _state!;
-            var now = DateTimeOffset.UtcNow;
-            var candidates = Run(() => Task.FromResult(state.FollowUps(kind, now, period)), "StateReadFailed");
-            if (candidates.Count == 0)
-            {
-                WriteVerbose(kind == NoticeKind.Reminder ? "No noticed host is due a reminder." : "No noticed host was found fixed or hidden since its notice.");
-                return;
-            }
-            var options = Options();
-            var run = Guid.NewGuid().ToString("N");
-            INoticeDelivery? delivery = null;
-            try
-            {
-                foreach (var c in candidates)
-                {
-                    var to = To != null && To.Length > 0 ? To.ToList() : c.Notice.Recipients.ToList();
-                    var cc = (kind == NoticeKind.Reminder ? c.Notice.Cc : Array.Empty<string>()).Concat(Cc ?? Array.Empty<string>()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-                    var key = HistoryStore.KeyOf(c);
-                    var output = new RelayNotice
-                    {
-                        Kind = kind,
-                        Domain = c.Result.Domain ?? c.Result.Address ?? string.Empty,
-                        Hosts = new[] { FollowUpComposer.HostLabel(c) },
-                        Recipients = to.ToArray(),
-                        Cc = cc.ToArray(),
-                        Bcc = Bcc ?? Array.Empty<string>(),
-                        Format = NoticeFormat.Text,
-                        ProbeIds = new[] { c.Result.ProbeId ?? string.Empty },
-                    };
-                    if (to.Count == 0)
-                    {
-                        output.Status = NoticeStatus.Skipped;
-                        output.Reason = "the notice recorded no recipient: name them with -To";
-                        WriteObject(output);
-                        continue;
-                    }
-                    ComposedNotice composed;
-                    try
-                    {
-                        composed = FollowUpComposer.Compose(c, to, cc, Bcc ?? Array.Empty<string>(), options);
-                    }
-                    catch (FormatException ex)
-                    {
-                        output.Status = NoticeStatus.Failed;
-                        output.Reason = "The follow-up could not be composed: " + ex.Message;
-                        WriteError(new ErrorRecord(ex, "NoticeComposeFailed", ErrorCategory.InvalidData, output.Domain));
-                        WriteObject(output);
-                        continue;
-                    }
-                    output.MessageId = composed.MessageId;
-                    output.Subject = composed.Subject;
-                    delivery ??= CreateDelivery();
-                    var verb = ParameterSetName == PickupSet ? "Write" : "Send";
-                    var what = kind == NoticeKind.Reminder ? "reminder" : "resolved follow-up";
-                    if (!ShouldProcess($"{output.Domain}: {output.Hosts[0]}", $"{verb} {what} \"{composed.Subject}\" to {string.Join(", ", to)}{(cc.Count > 0 ? "; Cc " + string.Join(", ", cc) : string.Empty)} via {delivery.Description}"))
-                    {
-                        output.Status = MyInvocation.BoundParameters.ContainsKey("WhatIf") ? NoticeStatus.WhatIf : NoticeStatus.Skipped;
-                        output.Reason = output.Status == NoticeStatus.WhatIf ? "-WhatIf: nothing was sent" : "declined at the confirmation prompt";
-                        WriteObject(output);
-                        continue;
-                    }
-                    var reserved = Run(() => Task.FromResult(state.ReserveFollowUp(c, run, DateTimeOffset.UtcNow, period)), "StateUpdateFailed");
-                    if (!reserved)
-                    {
-                        output.Status = NoticeStatus.Skipped;
-                        output.Reason = $"another run has sent (or is sending) this {what}";
-                        WriteObject(output);
-                        continue;
-                    }
-                    var keys = new List<NoticeHostKey> { key };
-                    try
-                    {
-                        DeliveryResult result;
-                        try { result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!; }
-                        finally { while (_warnings.TryDequeue(out var warning)) WriteWarning(warning); }
-                        output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
-                        output.SentAt = result.Time;
-                        output.SmtpReply = result.Reply;
-                        output.EmlPath = result.Path;
-                    }
-                    catch (Exception ex) when (!(ex is PipelineStoppedException))
-                    {
-                        var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
-                        try { state.Release(keys, run, kind); } catch (Exception rel) when (rel is StateLockedException || rel is StateUnavailableException) { WriteVerbose(rel.Message); }
-                        output.Status = NoticeStatus.Failed;
-                        output.Reason = $"{verb} failed: {inner.Message}";
-                        WriteError(new ErrorRecord(inner, ParameterSetName == PickupSet ? "NoticeWriteFailed" : "NoticeSendFailed", ErrorCategory.InvalidOperation, output.Domain));
-                        WriteObject(output);
-                        continue;
-                    }
-                    try
-                    {
-                        state.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId, to, cc, output.SentAt ?? DateTimeOffset.UtcNow, kind, c.CaseOpenSince);
-                    }
-                    catch (Exception ex) when (ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException)
-                    {
-                        WriteError(new ErrorRecord(ex, "StateUpdateFailed", ErrorCategory.WriteError, state.Path)
-                        {
-                            ErrorDetails = new ErrorDetails($"The {what} for {output.Domain} was {output.Status.ToString().ToLowerInvariant()}, but the state database could not record it: {ex.Message}"),
-                        });
-                    }
-                    WriteObject(output);
-                }
-            }
-            finally
-            {
-                delivery?.Dispose();
-            }
+            declined = string.Empty;
+            if (ShouldProcess(target, action)) return true;
+            output.Status = MyInvocation.BoundParameters.ContainsKey("WhatIf") ? NoticeStatus.WhatIf : NoticeStatus.Skipped;
+            declined = output.Status == NoticeStatus.WhatIf ? "-WhatIf: nothing was sent" : "declined at the confirmation prompt";
+            return false;
         }
 
-        private void SendNotices()
+        /// <summary>Delivers one composed message and records on the output what came of it; throws what the delivery threw.</summary>
+        private DeliveryResult Deliver(INoticeDelivery delivery, ComposedNotice composed, RelayNotice output)
         {
-            var now = DateTimeOffset.UtcNow;
-            var st = _state;
-            if (st != null && !st.Missing)
-            {
-                // The verification message was found: the recorded results say so too.
-                foreach (var ev in _evidence.Where(e => e.Delivered && e.ProbeId.Length > 0))
-                    Run(() => Task.FromResult(st.UpdateProof(ev.ProbeId, RelayProof.Delivered)), "StateUpdateFailed");
-            }
-            var request = new NoticePlanRequest
-            {
-                MinimumProof = MinimumProof,
-                To = To,
-                ContactMap = _contactMap,
-                Cc = Cc ?? Array.Empty<string>(),
-                Bcc = Bcc ?? Array.Empty<string>(),
-                State = _state,
-                ResendAfter = ResendAfter,
-                Force = Force.IsPresent,
-                Now = now,
-                Resolver = new ContactResolver(_dns, TimeSpan.FromSeconds(Math.Min(TimeoutSec, 10))),
-                Format = Format,
-            };
-            request.Evidence.AddRange(_evidence);
-            var plans = Run(() => NoticePlanner.PlanAsync(request, StopToken), "NoticePlanFailed");
-            if (plans is null) return;
-
-            var options = Options();
-            var run = Guid.NewGuid().ToString("N");
-            INoticeDelivery? delivery = null;
-            var done = 0;
-            try
-            {
-                foreach (var plan in plans)
-                {
-                    // Progress over the domains of the run (each one notice, or one per host with -Format Arf).
-                    WriteProgress(new ProgressRecord(3, "Send-RelayNotice", $"{done} of {plans.Count} domains") { CurrentOperation = plan.Domain, PercentComplete = done * 100 / Math.Max(plans.Count, 1) });
-                    done++;
-                    foreach (var c in plan.Contacts) WriteVerbose($"{plan.Domain}: contact {c}");
-                    if (plan.Error != null)
-                    {
-                        var category = plan.Error.ErrorId == "NoContact" ? ErrorCategory.ObjectNotFound : ErrorCategory.ResourceUnavailable;
-                        WriteError(new ErrorRecord(new ItemNotFoundException(plan.Error.Message), plan.Error.ErrorId, category, plan.Error.Target)
-                        {
-                            ErrorDetails = new ErrorDetails(plan.Error.Message) { RecommendedAction = "Name the recipients with -To or -ContactMap, or check -DnsServer." },
-                        });
-                    }
-                    if (plan.Skipped != null)
-                    {
-                        WriteObject(plan.Skipped);
-                        continue;
-                    }
-                    var units = Format == NoticeFormat.Arf ? plan.Hosts.Select(h => new List<RelayEvidence> { h }).ToList() : new List<List<RelayEvidence>> { plan.Hosts };
-                    foreach (var unit in units)
-                    {
-                        delivery ??= CreateDelivery();
-                        WriteObject(Notice(plan, unit, options, delivery, run));
-                    }
-                }
-                if (options.UnknownPlaceholders!.Count > 0)
-                    WriteWarning($"The templates use placeholders that do not exist (rendered empty): {string.Join(", ", options.UnknownPlaceholders.OrderBy(x => x, StringComparer.OrdinalIgnoreCase))}.");
-            }
-            finally
-            {
-                delivery?.Dispose();
-                if (done > 0) WriteProgress(new ProgressRecord(3, "Send-RelayNotice", "Done") { RecordType = ProgressRecordType.Completed });
-            }
+            DeliveryResult result;
+            try { result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!; }
+            finally { WriteServerWarnings(); }
+            output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
+            output.SentAt = result.Time;
+            output.SmtpReply = result.Reply;
+            output.EmlPath = result.Path;
+            return result;
         }
+
+        private static Exception Unwrap(Exception ex) => ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
 
         private INoticeDelivery CreateDelivery()
         {
             if (ParameterSetName == PickupSet) return new PickupNoticeDelivery(_pickup!);
-            return new SmtpNoticeDelivery(new SmtpDeliverySettings
-            {
-                Host = SmtpServer!,
-                Port = Port,
-                Security = Security,
-                SkipCertificateCheck = SkipCertificateCheck.IsPresent,
-                // The password leaves the PSCredential only here, into the NetworkCredential MailKit authenticates with.
-                Credential = Credential?.GetNetworkCredential(),
-                Timeout = TimeSpan.FromSeconds(TimeoutSec),
-                Warning = _warnings.Enqueue,
-            });
-        }
-
-        private RelayNotice Notice(PlannedNotice plan, List<RelayEvidence> hosts, NoticeOptions options, INoticeDelivery delivery, string run)
-        {
-            var output = new RelayNotice
-            {
-                Domain = plan.Domain,
-                Recipients = plan.To.ToArray(),
-                Cc = plan.Cc.ToArray(),
-                Bcc = plan.Bcc.ToArray(),
-                Format = Format,
-            };
-            var notes = new List<string>(plan.LeftOut.Select(l => "not included: " + l));
-            ComposedNotice? composed = Compose(plan, hosts, options, output);
-            if (composed is null) return output;
-
-            var sendTo = string.Join(", ", plan.To) + (plan.Cc.Count > 0 ? "; Cc " + string.Join(", ", plan.Cc) : string.Empty) + (plan.Bcc.Count > 0 ? "; Bcc " + string.Join(", ", plan.Bcc) : string.Empty);
-            var verb = ParameterSetName == PickupSet ? "Write" : "Send";
-            var action = $"{verb} open-relay notice \"{composed.Subject}\" ({Format}) to {sendTo} via {delivery.Description}";
-            var target = $"{plan.Domain}: {string.Join(", ", composed.Hosts)}";
-            if (!ShouldProcess(target, action))
-            {
-                output.Status = MyInvocation.BoundParameters.ContainsKey("WhatIf") ? NoticeStatus.WhatIf : NoticeStatus.Skipped;
-                notes.Insert(0, output.Status == NoticeStatus.WhatIf ? "-WhatIf: nothing was sent" : "declined at the confirmation prompt");
-                output.Reason = string.Join("; ", notes);
-                return output;
-            }
-
-            var keys = hosts.Select(h => NoticePlanner.KeyOf(plan.Domain, h)).ToList();
-            if (_state != null)
-            {
-                var reservation = Run(() => Task.FromResult(_state.Reserve(keys, run, DateTimeOffset.UtcNow, ResendAfter, Force.IsPresent)), "StateUpdateFailed");
-                if (reservation.Blocked.Count > 0)
-                {
-                    // Another run noticed some of these hosts since this run read the state: leave them out.
-                    foreach (var (host, by) in reservation.Blocked)
-                        notes.Add("not included: " + NoticePlanner.AlreadyReason($"{host.Host ?? host.Address} [{host.Address}]:{host.Port.ToString(CultureInfo.InvariantCulture)}", by, ResendAfter, DateTimeOffset.UtcNow));
-                    keys = reservation.Reserved;
-                    hosts = hosts.Where(h => keys.Any(k => k.Key == NoticePlanner.KeyOf(plan.Domain, h).Key)).ToList();
-                    if (hosts.Count == 0)
-                    {
-                        output.Status = NoticeStatus.Skipped;
-                        output.Reason = string.Join("; ", notes);
-                        return output;
-                    }
-                    composed = Compose(plan, hosts, options, output);
-                    if (composed is null) { _state.Release(keys, run); return output; }
-                }
-            }
-
-            try
-            {
-                DeliveryResult result;
-                try { result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!; }
-                finally { while (_warnings.TryDequeue(out var warning)) WriteWarning(warning); }
-                output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
-                output.SentAt = result.Time;
-                output.SmtpReply = result.Reply;
-                output.EmlPath = result.Path;
-                notes.AddRange(composed.Notes);
-                output.Reason = notes.Count > 0 ? string.Join("; ", notes) : null;
-                WriteVerbose($"{plan.Domain}: {output.Status} {composed.MessageId} to {sendTo}{(result.Reply is null ? string.Empty : ": " + result.Reply)}{(result.Path is null ? string.Empty : ": " + result.Path)}");
-            }
-            catch (Exception ex) when (!(ex is PipelineStoppedException))
-            {
-                var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
-                _state?.Release(keys, run);
-                output.Status = NoticeStatus.Failed;
-                notes.Insert(0, $"{verb} failed: {inner.Message}");
-                output.Reason = string.Join("; ", notes);
-                var category = SmtpNoticeDelivery.IsAuthenticationFailure(inner) ? ErrorCategory.AuthenticationError
-                    : SmtpNoticeDelivery.IsTlsFailure(inner) ? ErrorCategory.SecurityError
-                    : SmtpNoticeDelivery.IsConnectionFailure(inner) && ParameterSetName == SmtpSet ? ErrorCategory.ConnectionError
-                    : ParameterSetName == PickupSet ? ErrorCategory.WriteError : ErrorCategory.InvalidOperation;
-                WriteError(new ErrorRecord(inner, ParameterSetName == PickupSet ? "NoticeWriteFailed" : "NoticeSendFailed", category, plan.Domain)
-                {
-                    ErrorDetails = new ErrorDetails($"The notice for {plan.Domain} was not {(ParameterSetName == PickupSet ? "written" : "sent")}: {inner.Message}"),
-                });
-                return output;
-            }
-            if (_state != null)
-            {
-                try
-                {
-                    _state.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId,
-                        plan.To, plan.Cc, output.SentAt ?? DateTimeOffset.UtcNow);
-                }
-                catch (Exception ex) when (ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException || ex is IOException || ex is UnauthorizedAccessException)
-                {
-                    // The notice went out: say so loudly, the state could not record it (the Pending record stays for PendingTimeout).
-                    WriteError(new ErrorRecord(ex, "StateUpdateFailed", ErrorCategory.WriteError, _state.Path)
-                    {
-                        ErrorDetails = new ErrorDetails($"The notice for {plan.Domain} was {output.Status.ToString().ToLowerInvariant()}, but the state file could not record it: {ex.Message}"),
-                    });
-                }
-            }
-            return output;
-        }
-
-        private ComposedNotice? Compose(PlannedNotice plan, List<RelayEvidence> hosts, NoticeOptions options, RelayNotice output)
-        {
-            var draft = new NoticeDraft { Domain = plan.Domain };
-            draft.Evidence.AddRange(hosts);
-            draft.To.AddRange(plan.To);
-            draft.Cc.AddRange(plan.Cc);
-            draft.Bcc.AddRange(plan.Bcc);
-            output.Hosts = hosts.Select(NoticeComposer.HostLabel).ToArray();
-            output.ProbeIds = hosts.Select(h => h.ProbeId).ToArray();
-            try
-            {
-                var composed = NoticeComposer.Compose(draft, options)[0];
-                output.MessageId = composed.MessageId;
-                output.Subject = composed.Subject;
-                return composed;
-            }
-            catch (FormatException ex)
-            {
-                output.Status = NoticeStatus.Failed;
-                output.Reason = "The notice could not be composed: " + ex.Message;
-                WriteError(new ErrorRecord(ex, "NoticeComposeFailed", ErrorCategory.InvalidData, plan.Domain));
-                return null;
-            }
+            return new SmtpNoticeDelivery(ServerSettings(new SmtpDeliverySettings { Timeout = TimeSpan.FromSeconds(TimeoutSec) }, SmtpServer!));
         }
 
         /// <summary>Runs engine work on a task and waits for it on the pipeline thread; Ctrl+C stops it at once.</summary>
@@ -647,7 +360,7 @@ namespace Omr.Commands
             }
             catch (Exception ex) when (!rethrow || ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException || (ex is AggregateException a && a.InnerExceptions.Any(i => i is StateCorruptException || i is StateLockedException || i is StateUnavailableException)))
             {
-                var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+                var inner = Unwrap(ex);
                 if (inner is OperationCanceledException && StopToken.IsCancellationRequested) throw new PipelineStoppedException();
                 if (inner is StateCorruptException corrupt)
                     ThrowTerminatingError(new ErrorRecord(corrupt, "StateCorrupt", ErrorCategory.InvalidData, corrupt.Path)

@@ -141,7 +141,7 @@ namespace Omr.Commands
                 WriteWarning("-HistoryRetentionDays has no effect without -StatePath.");
             if (Verify.IsPresent && VerifyAddress is null)
                 ThrowArgument("-Verify needs -VerifyAddress: a mailbox you own, where the verification message is sent.", "VerifyAddressMissing", null);
-            if (VerifyAddress != null && !IsMailbox(VerifyAddress))
+            if (VerifyAddress != null && !MailAddressRules.IsMailbox(VerifyAddress))
                 ThrowArgument($"-VerifyAddress '{VerifyAddress}' is not a mailbox of the form user@domain.", "InvalidVerifyAddress", VerifyAddress);
             if (VerifyAddress != null && !Verify.IsPresent)
                 WriteWarning("-VerifyAddress has no effect without -Verify: no message is sent.");
@@ -161,7 +161,7 @@ namespace Omr.Commands
             }
             foreach (var (value, name) in new[] { (ProbeFrom, nameof(ProbeFrom)), (ProbeRecipient, nameof(ProbeRecipient)) })
             {
-                if (!IsMailbox(value))
+                if (!MailAddressRules.IsMailbox(value))
                     ThrowArgument($"-{name} '{value}' is not a mailbox of the form user@domain.", "InvalidProbeAddress", value);
             }
             List<IPEndPoint>? dns = null;
@@ -211,12 +211,6 @@ namespace Omr.Commands
             if (value.IndexOf('.') < 0 || MailHostResolver.ParseLiteral(value) != null) return false;
             try { MailHostResolver.NormalizeName(value); return true; }
             catch (DiscoveryException) { return false; }
-        }
-
-        private static bool IsMailbox(string value)
-        {
-            var at = value.LastIndexOf('@');
-            return at > 0 && at < value.Length - 1 && !value.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c == '<' || c == '>');
         }
 
         protected override void ProcessRecord()
@@ -308,14 +302,14 @@ namespace Omr.Commands
 
         private void Drain(bool block)
         {
-            var reader = _scanner!.Events;
+            var reader = _scanner!.Stream();
             while (true)
             {
                 while (reader.TryRead(out var e)) Write(e);
-                if (!block || reader.Completion.IsCompleted) return;
+                if (!block || reader.IsCompleted) return;
                 try
                 {
-                    if (!Block(reader.WaitToReadAsync(StopToken).AsTask())) return;
+                    if (!reader.WaitToRead(StopToken)) return;
                 }
                 catch (OperationCanceledException)
                 {

@@ -15,8 +15,8 @@ namespace Omr.Loader
     /// needs Omr.Engine (a parameter of an engine enum type makes the CLR load it with the cmdlet
     /// type), which is before any <see cref="IModuleAssemblyInitializer"/> runs.
     /// PowerShell 7: loads <c>dependencies/Omr.Loader.dll</c> (net8.0) and calls
-    /// <c>Omr.Loader.OmrLoadContext.Register</c>, which puts Omr.Engine, MailKit, MimeKit,
-    /// DnsClient, ... in their own AssemblyLoadContext. Reflection keeps this assembly
+    /// <c>Omr.Loader.OmrLoadContext.Register</c>, which puts Omr.Engine, the mail libraries,
+    /// the DNS client, ... in their own AssemblyLoadContext. Reflection keeps this assembly
     /// netstandard2.0 (AssemblyLoadContext cannot be subclassed from netstandard2.0).
     /// Windows PowerShell 5.1 has no load contexts: the dependencies are resolved from the same
     /// folder through <see cref="AppDomain.AssemblyResolve"/>.

@@ -19,7 +19,7 @@ public class MailboxSecurityTests
     [InlineData(MailSecurity.StartTlsWhenAvailable, 143, SecureSocketOptions.StartTlsWhenAvailable)]
     [InlineData(MailSecurity.None, 143, SecureSocketOptions.None)]
     public void Auto_never_falls_back_to_clear_text(MailSecurity security, int port, SecureSocketOptions expected)
-        => Assert.Equal(expected, MailboxSettings.Map(security, port));
+        => Assert.Equal(expected, MailServerSettings.Map(security, port, withCredential: true));
 
     [Fact]
     public async Task A_server_without_STARTTLS_never_sees_the_password_under_Auto()

@@ -21,13 +21,7 @@ public sealed class HostileLabTests : IClassFixture<LabSelfTestFixture>
 
     private Task<LabTestClient> ConnectAsync(string name) => LabTestClient.ConnectAsync(Lab.SmtpEndPoint(name));
 
-    private async Task<LabTestClient> ConnectEhloAsync(string name)
-    {
-        var c = await ConnectAsync(name);
-        Assert.StartsWith("220 ", await c.ReadReplyAsync());
-        Assert.StartsWith("250", await c.CommandAsync("EHLO tester.example.org"));
-        return c;
-    }
+    private Task<LabTestClient> ConnectEhloAsync(string name) => LabTestClient.ConnectEhloAsync(Lab.SmtpEndPoint(name));
 
     private static string Ascii(byte[] b) => Encoding.Latin1.GetString(b);
 

@@ -30,6 +30,15 @@ internal sealed class LabTestClient : IAsyncDisposable
         return new LabTestClient(tcp);
     }
 
+    /// <summary>Connected, greeted (220) and past EHLO (250).</summary>
+    public static async Task<LabTestClient> ConnectEhloAsync(IPEndPoint ep)
+    {
+        var c = await ConnectAsync(ep);
+        Xunit.Assert.StartsWith("220 ", await c.ReadReplyAsync());
+        Xunit.Assert.StartsWith("250", await c.CommandAsync("EHLO tester.example.org"));
+        return c;
+    }
+
     public async Task SendAsync(string text)
     {
         using var cts = new CancellationTokenSource(Timeout);

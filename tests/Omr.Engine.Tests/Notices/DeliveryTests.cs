@@ -20,7 +20,7 @@ public class DeliveryTests
     [InlineData(MailSecurity.Auto, 465, true, SecureSocketOptions.SslOnConnect)]
     [InlineData(MailSecurity.None, 25, true, SecureSocketOptions.None)]
     public void Auto_requires_TLS_whenever_a_credential_would_be_sent(MailSecurity security, int port, bool credential, SecureSocketOptions expected)
-        => Assert.Equal(expected, SmtpNoticeDelivery.Map(security, port, credential));
+        => Assert.Equal(expected, MailServerSettings.Map(security, port, credential));
 
     /// <summary>An SMTP server that offers AUTH, refuses every credential, and would happily take mail without one.</summary>
     private static async Task ServeAsync(TcpListener listener, ConcurrentQueue<string> commands, CancellationToken ct)

@@ -1,0 +1,69 @@
+using System;
+using System.Threading;
+using System.Threading.Channels;
+using System.Threading.Tasks;
+using Omr.Engine.Evidence;
+using Omr.Engine.Probing;
+
+namespace Omr.Engine
+{
+    /// <summary>
+    /// The engine's events as the pipeline thread reads them: the cmdlets drain this, never the
+    /// channel behind it, so the cmdlet assembly needs no reference to System.Threading.Channels.
+    /// </summary>
+    public sealed class EventStream
+    {
+        private readonly ChannelReader<EngineEvent> _reader;
+
+        internal EventStream(ChannelReader<EngineEvent> reader) { _reader = reader; }
+
+        /// <summary>The next event already there, without waiting.</summary>
+        public bool TryRead(out EngineEvent e)
+        {
+            if (_reader.TryRead(out var next)) { e = next; return true; }
+            e = null!;
+            return false;
+        }
+
+        /// <summary>True once the engine wrote its last event (or failed) and all were read.</summary>
+        public bool IsCompleted => _reader.Completion.IsCompleted;
+
+        /// <summary>The engine's failure, once it completed with one.</summary>
+        public AggregateException? Fault => _reader.Completion.IsFaulted ? _reader.Completion.Exception : null;
+
+        /// <summary>Blocks until an event can be read (true) or the stream is complete (false); OperationCanceledException on <paramref name="cancel"/>.</summary>
+        public bool WaitToRead(CancellationToken cancel)
+        {
+            var more = _reader.WaitToReadAsync(cancel).AsTask();
+            WaitQuietly(more);
+            return more.GetAwaiter().GetResult();
+        }
+
+        private ManualResetEventSlim? _wake;
+
+        /// <summary>Blocks without spinning: Task.Wait spins first, which at scale burns a core the engine needs.</summary>
+        private void WaitQuietly(Task task)
+        {
+            if (task.IsCompleted) return;
+            var wake = _wake ??= new ManualResetEventSlim(false, 0);
+            wake.Reset();
+            task.ContinueWith((_, state) => ((ManualResetEventSlim)state!).Set(), wake, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            wake.Wait();
+        }
+
+        /// <summary>Blocks until an event can be read, the stream completes, or <paramref name="max"/> passes; OperationCanceledException on <paramref name="cancel"/>.</summary>
+        public void WaitToRead(TimeSpan max, CancellationToken cancel)
+        {
+            var more = _reader.WaitToReadAsync(cancel).AsTask();
+            Task.WaitAny(new Task[] { more }, (int)Math.Min(int.MaxValue, Math.Max(0, max.TotalMilliseconds)), cancel);
+        }
+    }
+
+    /// <summary>The event streams of the engine's long-running jobs.</summary>
+    public static class EventStreams
+    {
+        public static EventStream Stream(this RelayScanner scanner) => new EventStream((scanner ?? throw new ArgumentNullException(nameof(scanner))).Events);
+
+        public static EventStream Stream(this EvidenceCollector collector) => new EventStream((collector ?? throw new ArgumentNullException(nameof(collector))).Events);
+    }
+}

@@ -1,0 +1,200 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading.Tasks;
+using Omr.Engine.History;
+using Omr.Engine.Notices;
+
+namespace Omr.Commands
+{
+    /// <summary>Send-RelayNotice, the first notices: plan per domain, confirm, reserve in the state, compose, deliver, record.</summary>
+    public sealed partial class SendRelayNoticeCommand
+    {
+        private void SendNotices()
+        {
+            var now = DateTimeOffset.UtcNow;
+            var st = _state;
+            if (st != null && !st.Missing)
+            {
+                // The verification message was found: the recorded results say so too.
+                foreach (var ev in _evidence.Where(e => e.Delivered && e.ProbeId.Length > 0))
+                    Run(() => Task.FromResult(st.UpdateProof(ev.ProbeId, RelayProof.Delivered)), "StateUpdateFailed");
+            }
+            var request = new NoticePlanRequest
+            {
+                MinimumProof = MinimumProof,
+                To = To,
+                ContactMap = _contactMap,
+                Cc = Cc ?? Array.Empty<string>(),
+                Bcc = Bcc ?? Array.Empty<string>(),
+                State = _state,
+                ResendAfter = ResendAfter,
+                Force = Force.IsPresent,
+                Now = now,
+                Resolver = new ContactResolver(_dns, TimeSpan.FromSeconds(Math.Min(TimeoutSec, 10))),
+                Format = Format,
+            };
+            request.Evidence.AddRange(_evidence);
+            var plans = Run(() => NoticePlanner.PlanAsync(request, StopToken), "NoticePlanFailed");
+            if (plans is null) return;
+
+            var options = Options();
+            var run = Guid.NewGuid().ToString("N");
+            INoticeDelivery? delivery = null;
+            var done = 0;
+            try
+            {
+                foreach (var plan in plans)
+                {
+                    // Progress over the domains of the run (each one notice, or one per host with -Format Arf).
+                    WriteProgress(new ProgressRecord(3, "Send-RelayNotice", $"{done} of {plans.Count} domains") { CurrentOperation = plan.Domain, PercentComplete = done * 100 / Math.Max(plans.Count, 1) });
+                    done++;
+                    foreach (var c in plan.Contacts) WriteVerbose($"{plan.Domain}: contact {c}");
+                    if (plan.Error != null)
+                    {
+                        var category = plan.Error.ErrorId == "NoContact" ? ErrorCategory.ObjectNotFound : ErrorCategory.ResourceUnavailable;
+                        WriteError(new ErrorRecord(new ItemNotFoundException(plan.Error.Message), plan.Error.ErrorId, category, plan.Error.Target)
+                        {
+                            ErrorDetails = new ErrorDetails(plan.Error.Message) { RecommendedAction = "Name the recipients with -To or -ContactMap, or check -DnsServer." },
+                        });
+                    }
+                    if (plan.Skipped != null)
+                    {
+                        WriteObject(plan.Skipped);
+                        continue;
+                    }
+                    var units = Format == NoticeFormat.Arf ? plan.Hosts.Select(h => new List<RelayEvidence> { h }).ToList() : new List<List<RelayEvidence>> { plan.Hosts };
+                    foreach (var unit in units)
+                    {
+                        delivery ??= CreateDelivery();
+                        WriteObject(Notice(plan, unit, options, delivery, run));
+                    }
+                }
+                if (options.UnknownPlaceholders!.Count > 0)
+                    WriteWarning($"The templates use placeholders that do not exist (rendered empty): {string.Join(", ", options.UnknownPlaceholders.OrderBy(x => x, StringComparer.OrdinalIgnoreCase))}.");
+            }
+            finally
+            {
+                delivery?.Dispose();
+                if (done > 0) WriteProgress(new ProgressRecord(3, "Send-RelayNotice", "Done") { RecordType = ProgressRecordType.Completed });
+            }
+        }
+
+        private RelayNotice Notice(PlannedNotice plan, List<RelayEvidence> hosts, NoticeOptions options, INoticeDelivery delivery, string run)
+        {
+            var output = new RelayNotice
+            {
+                Domain = plan.Domain,
+                Recipients = plan.To.ToArray(),
+                Cc = plan.Cc.ToArray(),
+                Bcc = plan.Bcc.ToArray(),
+                Format = Format,
+            };
+            var notes = new List<string>(plan.LeftOut.Select(l => "not included: " + l));
+            ComposedNotice? composed = Compose(plan, hosts, options, output);
+            if (composed is null) return output;
+
+            var sendTo = string.Join(", ", plan.To) + (plan.Cc.Count > 0 ? "; Cc " + string.Join(", ", plan.Cc) : string.Empty) + (plan.Bcc.Count > 0 ? "; Bcc " + string.Join(", ", plan.Bcc) : string.Empty);
+            var action = $"{Verb} open-relay notice \"{composed.Subject}\" ({Format}) to {sendTo} via {delivery.Description}";
+            var target = $"{plan.Domain}: {string.Join(", ", composed.Hosts)}";
+            if (!Confirm(output, target, action, out var declined))
+            {
+                notes.Insert(0, declined);
+                output.Reason = string.Join("; ", notes);
+                return output;
+            }
+
+            var keys = hosts.Select(h => NoticePlanner.KeyOf(plan.Domain, h)).ToList();
+            if (_state != null)
+            {
+                var reservation = Run(() => Task.FromResult(_state.Reserve(keys, run, DateTimeOffset.UtcNow, ResendAfter, Force.IsPresent)), "StateUpdateFailed");
+                if (reservation.Blocked.Count > 0)
+                {
+                    // Another run noticed some of these hosts since this run read the state: leave them out.
+                    foreach (var (host, by) in reservation.Blocked)
+                        notes.Add("not included: " + NoticePlanner.AlreadyReason($"{host.Host ?? host.Address} [{host.Address}]:{host.Port.ToString(CultureInfo.InvariantCulture)}", by, ResendAfter, DateTimeOffset.UtcNow));
+                    keys = reservation.Reserved;
+                    hosts = hosts.Where(h => keys.Any(k => k.Key == NoticePlanner.KeyOf(plan.Domain, h).Key)).ToList();
+                    if (hosts.Count == 0)
+                    {
+                        output.Status = NoticeStatus.Skipped;
+                        output.Reason = string.Join("; ", notes);
+                        return output;
+                    }
+                    composed = Compose(plan, hosts, options, output);
+                    if (composed is null) { _state.Release(keys, run); return output; }
+                }
+            }
+
+            try
+            {
+                var result = Deliver(delivery, composed, output);
+                notes.AddRange(composed.Notes);
+                output.Reason = notes.Count > 0 ? string.Join("; ", notes) : null;
+                WriteVerbose($"{plan.Domain}: {output.Status} {composed.MessageId} to {sendTo}{(result.Reply is null ? string.Empty : ": " + result.Reply)}{(result.Path is null ? string.Empty : ": " + result.Path)}");
+            }
+            catch (Exception ex) when (!(ex is PipelineStoppedException))
+            {
+                var inner = Unwrap(ex);
+                _state?.Release(keys, run);
+                output.Status = NoticeStatus.Failed;
+                notes.Insert(0, $"{Verb} failed: {inner.Message}");
+                output.Reason = string.Join("; ", notes);
+                var category = SmtpNoticeDelivery.IsAuthenticationFailure(inner) ? ErrorCategory.AuthenticationError
+                    : SmtpNoticeDelivery.IsTlsFailure(inner) ? ErrorCategory.SecurityError
+                    : SmtpNoticeDelivery.IsConnectionFailure(inner) && ParameterSetName == SmtpSet ? ErrorCategory.ConnectionError
+                    : ParameterSetName == PickupSet ? ErrorCategory.WriteError : ErrorCategory.InvalidOperation;
+                WriteError(new ErrorRecord(inner, DeliveryErrorId, category, plan.Domain)
+                {
+                    ErrorDetails = new ErrorDetails($"The notice for {plan.Domain} was not {(ParameterSetName == PickupSet ? "written" : "sent")}: {inner.Message}"),
+                });
+                return output;
+            }
+            if (_state != null)
+            {
+                try
+                {
+                    _state.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId,
+                        plan.To, plan.Cc, output.SentAt ?? DateTimeOffset.UtcNow);
+                }
+                catch (Exception ex) when (ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException || ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    // The notice went out: say so loudly, the state could not record it (the Pending record stays for PendingTimeout).
+                    WriteError(new ErrorRecord(ex, "StateUpdateFailed", ErrorCategory.WriteError, _state.Path)
+                    {
+                        ErrorDetails = new ErrorDetails($"The notice for {plan.Domain} was {output.Status.ToString().ToLowerInvariant()}, but the state file could not record it: {ex.Message}"),
+                    });
+                }
+            }
+            return output;
+        }
+
+        private ComposedNotice? Compose(PlannedNotice plan, List<RelayEvidence> hosts, NoticeOptions options, RelayNotice output)
+        {
+            var draft = new NoticeDraft { Domain = plan.Domain };
+            draft.Evidence.AddRange(hosts);
+            draft.To.AddRange(plan.To);
+            draft.Cc.AddRange(plan.Cc);
+            draft.Bcc.AddRange(plan.Bcc);
+            output.Hosts = hosts.Select(NoticeComposer.HostLabel).ToArray();
+            output.ProbeIds = hosts.Select(h => h.ProbeId).ToArray();
+            try
+            {
+                var composed = NoticeComposer.Compose(draft, options)[0];
+                output.MessageId = composed.MessageId;
+                output.Subject = composed.Subject;
+                return composed;
+            }
+            catch (FormatException ex)
+            {
+                output.Status = NoticeStatus.Failed;
+                output.Reason = "The notice could not be composed: " + ex.Message;
+                WriteError(new ErrorRecord(ex, "NoticeComposeFailed", ErrorCategory.InvalidData, plan.Domain));
+                return null;
+            }
+        }
+    }
+}

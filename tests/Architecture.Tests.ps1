@@ -1,0 +1,85 @@
+#Requires -Version 7.2
+# The shape of the code, as the built module shows it: what the cmdlets expose comes from Omr.Model
+# (or PowerShell and the base class library), and the cmdlet assembly speaks only to the engine.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    $script:ModuleDir = Split-Path -Parent (Get-OmrModulePath)
+    $script:RepoRoot = Split-Path -Parent $PSScriptRoot
+    Import-OmrModule
+
+    # The assemblies a public type of a cmdlet may come from.
+    $script:AllowedAssemblies = @('Omr.Model', 'Omr', 'System.Management.Automation', 'System.Private.CoreLib', 'System.Runtime', 'netstandard', 'mscorlib')
+
+    # Every type named by a type: arrays, Nullable<T> and other generics are opened up.
+    function script:Expand-Type([type] $Type) {
+        if ($null -eq $Type) { return }
+        if ($Type.HasElementType) { Expand-Type $Type.GetElementType(); return }
+        $Type
+        if ($Type.IsGenericType) { foreach ($a in $Type.GetGenericArguments()) { Expand-Type $a } }
+    }
+
+    # "Cmdlet -Parameter: Type (Assembly)" for every parameter and output type of every exported cmdlet.
+    function script:Get-PublicType {
+        foreach ($cmd in (Get-Module Omr).ExportedCmdlets.Values) {
+            foreach ($p in $cmd.Parameters.Values) {
+                if ([System.Management.Automation.Cmdlet]::CommonParameters -contains $p.Name -or
+                    [System.Management.Automation.Cmdlet]::OptionalCommonParameters -contains $p.Name) { continue }
+                foreach ($t in Expand-Type $p.ParameterType) {
+                    [pscustomobject]@{ Where = "$($cmd.Name) -$($p.Name)"; Type = $t.FullName; Assembly = $t.Assembly.GetName().Name }
+                }
+            }
+            foreach ($o in $cmd.OutputType) {
+                foreach ($t in Expand-Type $o.Type) {
+                    [pscustomobject]@{ Where = "$($cmd.Name) output"; Type = $t.FullName; Assembly = $t.Assembly.GetName().Name }
+                }
+            }
+        }
+    }
+}
+
+Describe 'The public surface of the cmdlets' -Tag Module, Architecture {
+    It 'finds the parameter and output types of every exported cmdlet' {
+        $all = @(Get-PublicType)
+        $all.Count | Should -BeGreaterThan 40
+        @($all | Where-Object Where -Like '* output').Count | Should -BeGreaterOrEqual 4
+        @($all | Where-Object Type -EQ 'Omr.MailSecurity').Count | Should -Be 2
+    }
+
+    It 'takes and returns only types of Omr.Model, PowerShell or the base class library' {
+        $foreign = @(Get-PublicType | Where-Object { $_.Assembly -notin $AllowedAssemblies } |
+                ForEach-Object { "$($_.Where): $($_.Type) from $($_.Assembly)" })
+        $foreign | Should -BeNullOrEmpty
+    }
+
+    It 'MailProtocol, MailSecurity and TlsMode come from Omr.Model' {
+        [Omr.MailProtocol].Assembly.GetName().Name | Should -Be 'Omr.Model'
+        [Omr.MailSecurity].Assembly.GetName().Name | Should -Be 'Omr.Model'
+        [Omr.TlsMode].Assembly.GetName().Name | Should -Be 'Omr.Model'
+    }
+}
+
+Describe 'The cmdlet assembly speaks only to the engine' -Tag Module, Architecture {
+    It 'Omr.dll references only Omr.Engine, Omr.Model, netstandard and System.Management.Automation' {
+        $path = Join-Path $ModuleDir 'Omr.dll'
+        $stream = [System.IO.File]::OpenRead($path)
+        try {
+            $pe = [System.Reflection.PortableExecutable.PEReader]::new($stream)
+            $md = [System.Reflection.Metadata.PEReaderExtensions]::GetMetadataReader($pe)
+            $names = @(foreach ($h in $md.AssemblyReferences) { $md.GetString($md.GetAssemblyReference($h).Name) })
+            $pe.Dispose()
+        }
+        finally { $stream.Dispose() }
+        $names | Should -Contain 'Omr.Engine'
+        @($names | Where-Object { $_ -notin 'Omr.Engine', 'Omr.Model', 'netstandard', 'System.Management.Automation' }) | Should -BeNullOrEmpty
+    }
+
+    It 'no source file of the cmdlet project names MimeKit, MailKit or DnsClient' {
+        $files = @(Get-ChildItem -LiteralPath (Join-Path $RepoRoot 'src/Omr') -Recurse -Filter *.cs |
+                Where-Object { $_.FullName -notmatch '[\\/](obj|bin)[\\/]' })
+        $files.Count | Should -BeGreaterThan 5
+        $hits = @($files | Select-String -Pattern 'MimeKit|MailKit|DnsClient' -CaseSensitive |
+                ForEach-Object { "$($_.Path | Split-Path -Leaf):$($_.LineNumber): $($_.Line.Trim())" })
+        $hits | Should -BeNullOrEmpty
+    }
+}
