@@ -77,7 +77,6 @@ namespace Omr.Engine.Probing
         NotSmtp,
         ConnectionClosed,
         Timeout,
-        Deadline,
         TooMuchData,
         TlsFailed,
         ProtocolViolation,

@@ -1,0 +1,129 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Omr.Engine.Probing
+{
+    /// <summary>Session set-up: the greeting, EHLO (HELO fallback) and STARTTLS, and the name announced.</summary>
+    public sealed partial class SmtpProbeSession
+    {
+        /// <summary>Greeting, EHLO/HELO, STARTTLS. False when the session cannot go on.</summary>
+        private async Task<bool> OpenAsync(SmtpConnection conn, CancellationToken ct, Action<string> stage)
+        {
+            SmtpReply greeting;
+            try
+            {
+                greeting = await conn.ReadReplyAsync(ct, isGreeting: true).ConfigureAwait(false);
+            }
+            catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.ProtocolViolation && _facts.Greeting is null)
+            {
+                throw new SmtpSessionException(SmtpFailureKind.NotSmtp, ex.Message, ex);
+            }
+            _facts.GreetingBytesSeen = true;
+            if (_facts.Greeting is null || !greeting.IsPositive) _facts.Greeting = greeting;
+            _banner ??= Transcript.Sanitize(string.Join(" ", greeting.Lines));
+            if (greeting.Code != 220)
+            {
+                await QuitAsync(conn, ct).ConfigureAwait(false);
+                return false;
+            }
+
+            var helo = HeloName(conn);
+            var ext = await HelloAsync(conn, helo, ct, stage).ConfigureAwait(false);
+            if (ext is null) return false;
+            _extensions = ext;
+
+            if (conn.IsTls)
+            {
+                _tls = conn.Tls;
+                return true;
+            }
+            bool offered = ext.Any(e => Keyword(e) == "STARTTLS");
+            if (_settings.Tls == TlsMode.None || _plainOnly)
+                return true;
+            if (!offered)
+            {
+                if (_settings.Tls == TlsMode.Required)
+                {
+                    _facts.TlsProblem = "TLS is required (-Tls Required) but the server does not offer STARTTLS.";
+                    await QuitAsync(conn, ct).ConfigureAwait(false);
+                    return false;
+                }
+                return true;
+            }
+            stage("STARTTLS");
+            await conn.SendAsync("STARTTLS", ct).ConfigureAwait(false);
+            var st = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+            if (st.Code != 220)
+            {
+                if (st.Code == 421) throw Closing(st);
+                if (_settings.Tls == TlsMode.Required)
+                {
+                    _facts.TlsProblem = "TLS is required (-Tls Required) but STARTTLS was refused: " + st + ".";
+                    await QuitAsync(conn, ct).ConfigureAwait(false);
+                    return false;
+                }
+                _tlsNote = "STARTTLS refused: " + Transcript.Sanitize(st.ToString());
+                return true;
+            }
+            _tls = await conn.StartTlsAsync(_target.Host ?? _target.Address.ToString(), ct).ConfigureAwait(false);
+            // RFC 3207: forget what was learnt before TLS and say EHLO again.
+            var afterTls = await HelloAsync(conn, helo, ct, stage).ConfigureAwait(false);
+            if (afterTls is null) return false;
+            _extensions = afterTls;
+            return true;
+        }
+
+        /// <summary>EHLO, falling back to HELO when EHLO is refused. The extensions, or null when the session cannot go on.</summary>
+        private async Task<string[]?> HelloAsync(SmtpConnection conn, string helo, CancellationToken ct, Action<string> stage)
+        {
+            stage("EHLO");
+            await conn.SendAsync("EHLO " + helo, ct).ConfigureAwait(false);
+            // A huge EHLO list is read and dropped past the line bound, but the extensions the
+            // battery depends on are still noticed wherever they are in it.
+            var late = new List<string>();
+            var ehlo = await conn.ReadReplyAsync(ct, false, line =>
+            {
+                var k = Keyword(line.Trim());
+                if (late.Count < 16 && Array.IndexOf(KnownExtensions, k) >= 0 && !late.Contains(k)) late.Add(Transcript.Sanitize(line.Trim()));
+            }).ConfigureAwait(false);
+            if (ehlo.Code == 421) throw Closing(ehlo);
+            if (ehlo.IsPositive)
+                return ehlo.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).Concat(late).ToArray();
+            stage("HELO");
+            await conn.SendAsync("HELO " + helo, ct).ConfigureAwait(false);
+            var h = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
+            if (h.Code == 421) throw Closing(h);
+            if (h.IsPositive) return Array.Empty<string>();
+            _facts.SessionRefusal = h;
+            await QuitAsync(conn, ct).ConfigureAwait(false);
+            return null;
+        }
+
+        /// <summary>EHLO keywords that change how the session is run or what the result reports.</summary>
+        private static readonly string[] KnownExtensions = { "PIPELINING", "STARTTLS", "AUTH", "SIZE", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "DSN", "REQUIRETLS" };
+
+        private static SmtpSessionException Closing(SmtpReply r)
+            => new SmtpSessionException(SmtpFailureKind.ConnectionClosed, "the server is closing the session: " + Transcript.Sanitize(r.ToString()));
+
+        private static string Keyword(string ext)
+        {
+            var sp = ext.IndexOf(' ');
+            return (sp < 0 ? ext : ext.Substring(0, sp)).ToUpperInvariant();
+        }
+
+        private string HeloName(SmtpConnection conn)
+        {
+            if (!string.IsNullOrWhiteSpace(_settings.HeloName)) return _settings.HeloName!;
+            var fqdn = LocalHost.Fqdn;
+            if (fqdn != null && fqdn.IndexOf('.') > 0 && IsHostToken(fqdn)) return fqdn;
+            if (conn.LocalEndPoint is IPEndPoint ep)
+                return ep.AddressFamily == AddressFamily.InterNetworkV6 ? "[IPv6:" + ep.Address + "]" : "[" + ep.Address + "]";
+            return "[127.0.0.1]";
+        }
+    }
+}
