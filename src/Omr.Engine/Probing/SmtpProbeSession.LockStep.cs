@@ -37,10 +37,22 @@ namespace Omr.Engine.Probing
             var groups = BySender(_pending);
             if (groups.Count < 2 || _pending.Count < 4) return null;
             if (!AddressSlots.Wait(0)) return null;
-            // The second half of the tests, in transaction order, goes to the helper connection (a
-            // sender whose tests straddle the half gets a transaction on each connection).
+            // Split by round trips, not by tests: a transaction costs MAIL, one RCPT per test and RSET.
+            // The helper starts after this connection's greeting and EHLO and pays its own (3 round
+            // trips), so it takes a little less; a sender that straddles the split gets a transaction
+            // on each connection.
             var ordered = groups.SelectMany(g => g).ToList();
-            var theirs = ordered.Skip(ordered.Count / 2).ToList();
+            int total = ordered.Count + 2 * groups.Count;
+            int helperShare = Math.Max(1, (total - 3) / 2);
+            var theirs = new List<ProbeUnit>();
+            int cost = 0;
+            for (int i = ordered.Count - 1; i >= 0 && cost < helperShare; i--)
+            {
+                bool opens = theirs.Count == 0 || !string.Equals(theirs[0].MailFrom, ordered[i].MailFrom, StringComparison.Ordinal);
+                cost += 1 + (opens ? 2 : 0);
+                theirs.Insert(0, ordered[i]);
+            }
+            if (theirs.Count == 0 || theirs.Count == ordered.Count) { AddressSlots.Release(); return null; }
             foreach (var u in theirs) _pending.Remove(u);
             _transcript.Note($"no PIPELINING: {theirs.Count} test(s) run on a second connection at the same time");
             var task = Task.Run(() => HelperAsync(theirs, ct));
