@@ -302,7 +302,7 @@ namespace Omr.Engine.Probing
                 }
                 if (ex.Kind == SmtpFailureKind.TlsFailed)
                 {
-                    _facts.TlsProblem = "TLS is required but could not be established: " + ex.Message + ".";
+                    _facts.TlsProblem = "TLS is required but could not be established: " + ex.Message.TrimEnd('.') + ".";
                     return false;
                 }
                 bool midBattery = _facts.Greeting != null && _facts.Greeting.IsPositive && _units.Count > 0
