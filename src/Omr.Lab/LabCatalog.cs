@@ -192,6 +192,9 @@ internal static class LabCatalog
         yield return Hostile("pipelining-padded", "Inconclusive", [],
             "advertises PIPELINING; RCPT gets no reply, MAIL and RSET get 250; at QUIT it first sends one extra 250 per missing reply (so the counts match), then 221",
             () => new() { Policy = Closed(), Rcpt = RcptMode.NoReply, PadMissingRepliesAtQuit = true });
+        yield return Hostile("late-extra", "Inconclusive", [],
+            "no PIPELINING; every RCPT is first answered with a stale '250 2.1.0 Ok' (a late extra reply to MAIL), the real 550 follows 200 ms later",
+            () => new() { Policy = Closed(), OffersPipelining = false, StaleReplyBeforeRcpt = TimeSpan.FromMilliseconds(200) });
     }
 
     /// <summary>Extra (non-server) domains of the zone, with how they are built.</summary>

@@ -73,6 +73,7 @@ public class HostileTests
         /* 18 */ new("hostile-forward-251", TlsMode.Auto, Open, RelayReasonCode.RelayAccepted, AcceptedWords),
         /* 19 */ new("hostile-injection", TlsMode.Auto, Closed, RelayReasonCode.AllRefused, RefusedWords),
         /* 20 */ new("hostile-pipelining-padded", TlsMode.Auto, Inconclusive, RelayReasonCode.OutOfStep, OutOfStepWords),
+        /* 21 */ new("hostile-late-extra", TlsMode.Auto, Inconclusive, RelayReasonCode.OutOfStep, OutOfStepWords),
     ];
 
     private static string Id(HostileCase c) => c.Tls == TlsMode.Auto ? c.Server : c.Server + "/Tls" + c.Tls;

@@ -147,6 +147,9 @@ namespace Omr.Engine.Probing
             get
             {
                 if (_bufEnd > _bufStart) return true;
+                // Inside TLS the socket carries records that are not replies (TLS 1.3 session tickets
+                // arrive after the handshake): only decrypted bytes already read count there.
+                if (IsTls) return false;
                 try { return _socket != null && _socket.Available > 0; }
                 catch (ObjectDisposedException) { return false; }
                 catch (SocketException) { return false; }

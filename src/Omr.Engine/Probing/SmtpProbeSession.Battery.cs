@@ -225,7 +225,16 @@ namespace Omr.Engine.Probing
             {
                 conn.Tag = -1;
             }
-            await QuitAsync(conn, ct).ConfigureAwait(false);
+            try
+            {
+                // The acceptance holds only if nothing late follows it: a checked QUIT.
+                await EndAsync(conn, ct).ConfigureAwait(false);
+            }
+            catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.OutOfStep)
+            {
+                DiscardPipelined($"the pipelined acceptance of '{u.Name}' could not be confirmed one command at a time ({ex.Message})");
+                return Next.Reconnect;
+            }
             if (mail.IsPositive && rcpt != null && (rcpt.Code == 250 || rcpt.Code == 251))
             {
                 _confirm = null;
@@ -236,6 +245,31 @@ namespace Omr.Engine.Probing
             }
             DiscardPipelined($"'{u.Name}' was accepted in a pipelined group but one command at a time got MAIL {mail.Code}{(rcpt is null ? string.Empty : ", RCPT " + rcpt.Code)}: the pipelined replies are not provably the answers to their commands");
             return Next.Reconnect;
+        }
+
+        /// <summary>
+        /// QUIT after a lock-step session, checked: data that arrives before it, or a reply that is not
+        /// 221, means an earlier reply came late and the stream was out of step. A server that closes
+        /// or says nothing is fine (every test already had its reply).
+        /// </summary>
+        private static async Task EndAsync(SmtpConnection conn, CancellationToken ct)
+        {
+            if (conn.HasPendingData)
+                throw new SmtpSessionException(SmtpFailureKind.OutOfStep, "the server sent a reply to no command before QUIT");
+            SmtpReply reply;
+            try
+            {
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                cts.CancelAfter(TimeSpan.FromSeconds(3));
+                await conn.SendAsync("QUIT", cts.Token).ConfigureAwait(false);
+                reply = await conn.ReadReplyAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when ((ex is SmtpSessionException se && se.Kind != SmtpFailureKind.ProtocolViolation) || (ex is OperationCanceledException && !ct.IsCancellationRequested))
+            {
+                return;
+            }
+            if (reply.Code != 221 && reply.Code != 421)
+                throw new SmtpSessionException(SmtpFailureKind.OutOfStep, $"'{Transcript.Sanitize(reply.ToString())}' cannot answer QUIT: an earlier reply came late");
         }
 
         /// <summary>A refused MAIL decides the test even when the server then hangs up on RCPT.</summary>

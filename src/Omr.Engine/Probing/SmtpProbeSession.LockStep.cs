@@ -100,6 +100,7 @@ namespace Omr.Engine.Probing
             bool sentMail = false;
             int quota = _testsPerConnection > 0 ? _testsPerConnection : int.MaxValue;
             int onThisConnection = 0;
+            var recorded = new List<ProbeUnit>();
             try
             {
                 while (pending.Count > 0)
@@ -114,7 +115,7 @@ namespace Omr.Engine.Probing
                     {
                         Poisoned(mail);
                         conn.Tag = -1;
-                        await QuitAsync(conn, ct).ConfigureAwait(false);
+                        await EndAsync(conn, ct).ConfigureAwait(false);
                         return Next.Reconnect;
                     }
                     sentMail = true;
@@ -129,17 +130,23 @@ namespace Omr.Engine.Probing
                             rcpt = await LockStepCommandAsync(conn, "RCPT", "RCPT TO:" + u.RcptTo, ct).ConfigureAwait(false);
                         }
                         Record(u, mail, rcpt);
+                        recorded.Add(u);
                         pending.Remove(u);
                         onThisConnection++;
                         if (_settings.StopOnFirst && u.Outcome!.Accepted)
                         {
                             _facts.StoppedOnFirst = pending.Count > 0;
                             conn.Tag = -1;
-                            await QuitAsync(conn, ct).ConfigureAwait(false);
+                            await EndAsync(conn, ct).ConfigureAwait(false);
                             return Next.Stop;
                         }
                     }
-                    if (pending.Count == 0) break;
+                    if (pending.Count == 0)
+                    {
+                        conn.Tag = -1;
+                        await EndAsync(conn, ct).ConfigureAwait(false);
+                        break;
+                    }
                     if (mail.IsPositive)
                     {
                         conn.Tag = groupTag;
@@ -149,17 +156,32 @@ namespace Omr.Engine.Probing
                         {
                             RsetRefused(rset);
                             conn.Tag = -1;
-                            await QuitAsync(conn, ct).ConfigureAwait(false);
+                            await EndAsync(conn, ct).ConfigureAwait(false);
                             return Next.Reconnect;
                         }
                     }
                     if (onThisConnection >= quota || _oneTransactionPerConnection)
                     {
                         conn.Tag = -1;
-                        await QuitAsync(conn, ct).ConfigureAwait(false);
+                        await EndAsync(conn, ct).ConfigureAwait(false);
                         return Next.Reconnect;
                     }
                 }
+            }
+            catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.OutOfStep)
+            {
+                // A reply that came late (an extra reply to an earlier command) may have been read as
+                // the answer to a later one: nothing this connection read counts.
+                foreach (var u in recorded)
+                {
+                    if (u.Outcome is null) continue;
+                    u.Outcome = null;
+                    Interlocked.Decrement(ref _completed);
+                    if (!pending.Contains(u)) pending.Add(u);
+                }
+                _facts.OutOfStep ??= Transcript.Sanitize(ex.Message);
+                _transcript.Note($"replies out of step one command at a time ({Transcript.Sanitize(ex.Message)}): nothing this connection read counts");
+                throw;
             }
             catch (SmtpSessionException ex) when (ex.Kind == SmtpFailureKind.ConnectionClosed && onThisConnection > 0)
             {
@@ -174,7 +196,6 @@ namespace Omr.Engine.Probing
             {
                 conn.Tag = -1;
             }
-            await QuitAsync(conn, ct).ConfigureAwait(false);
             return Next.Continue;
         }
     }

@@ -82,6 +82,8 @@ namespace Omr.Engine.Probing
         private async Task<string[]?> HelloAsync(SmtpConnection conn, string helo, CancellationToken ct, Action<string> stage)
         {
             stage("EHLO");
+            if (conn.HasPendingData)
+                throw new SmtpSessionException(SmtpFailureKind.OutOfStep, "the server sent more than its greeting before EHLO was sent (a reply to no command)");
             await conn.SendAsync("EHLO " + helo, ct).ConfigureAwait(false);
             // A huge EHLO list is read and dropped past the line bound, but the extensions the
             // battery depends on are still noticed wherever they are in it.
@@ -89,15 +91,20 @@ namespace Omr.Engine.Probing
             var ehlo = await conn.ReadReplyAsync(ct, false, line =>
             {
                 var k = Keyword(line.Trim());
-                if (late.Count < 16 && Array.IndexOf(KnownExtensions, k) >= 0 && !late.Contains(k)) late.Add(Transcript.Sanitize(line.Trim()));
+                if (late.Count < 16 && Array.IndexOf(KnownExtensions, k) >= 0 && !late.Any(l => Keyword(l) == k)) late.Add(Transcript.Sanitize(line.Trim()));
             }).ConfigureAwait(false);
             if (ehlo.Code == 421) throw Closing(ehlo);
+            // EHLO succeeds with 250 only (RFC 5321 4.3.2); another positive code answers some other command.
+            if (ehlo.IsPositive && ehlo.Code != 250)
+                throw new SmtpSessionException(SmtpFailureKind.OutOfStep, $"'{Transcript.Sanitize(ehlo.ToString())}' cannot answer EHLO");
             if (ehlo.IsPositive)
                 return ehlo.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).Concat(late).ToArray();
             stage("HELO");
             await conn.SendAsync("HELO " + helo, ct).ConfigureAwait(false);
             var h = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
             if (h.Code == 421) throw Closing(h);
+            if (h.IsPositive && h.Code != 250)
+                throw new SmtpSessionException(SmtpFailureKind.OutOfStep, $"'{Transcript.Sanitize(h.ToString())}' cannot answer HELO");
             if (h.IsPositive) return Array.Empty<string>();
             _facts.SessionRefusal = h;
             await QuitAsync(conn, ct).ConfigureAwait(false);

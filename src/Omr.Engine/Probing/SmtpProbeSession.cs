@@ -158,7 +158,7 @@ namespace Omr.Engine.Probing
             var decision = VerdictRules.Decide(_facts);
             var (verdict, reason) = decision;
             if (_facts.OutOfStep != null && decision.Code != RelayReasonCode.OutOfStep)
-                reason += $" (The pipelined replies were out of step: {_facts.OutOfStep}; the verdict comes from the tests run one command at a time.)";
+                reason += $" (Replies were out of step at first: {_facts.OutOfStep}; the verdict comes from the tests run again one command at a time.)";
             // The strongest proof, said once: a verification that was accepted says so; otherwise an
             // acceptance is only an accepted RCPT.
             if (ctx.VerificationNote != null) reason += " " + ctx.VerificationNote;

@@ -102,6 +102,13 @@ internal sealed class ServerBehaviour
     public RsetMode Rset { get; init; } = RsetMode.Normal;
     /// <summary>At QUIT, first send one "250" for every command that got no reply (so the reply count matches the command count).</summary>
     public bool PadMissingRepliesAtQuit { get; init; }
+    /// <summary>EHLO advertises PIPELINING (false: the client must speak one command at a time).</summary>
+    public bool OffersPipelining { get; init; } = true;
+    /// <summary>
+    /// A late extra reply: each RCPT is first answered with a stale copy of the MAIL reply, and its real
+    /// reply follows after this delay (so a client that reads one reply per command is out of step).
+    /// </summary>
+    public TimeSpan StaleReplyBeforeRcpt { get; init; } = TimeSpan.Zero;
     /// <summary>Every protocol error (unknown command, bad sequence, bad syntax) gets "250 2.0.0 Ok" instead.</summary>
     public bool NeverRefuses { get; init; }
     public bool OffersStartTls { get; init; }

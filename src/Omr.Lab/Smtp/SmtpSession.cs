@@ -235,7 +235,8 @@ internal sealed class SmtpSession
     {
         yield return "250-" + Host;
         for (int i = 0; i < _b.EhloExtraLines; i++) yield return "250-X" + i.ToString("x5", CultureInfo.InvariantCulture);
-        var keywords = new List<string> { "PIPELINING", "SIZE " + MaxMessageSize.ToString(CultureInfo.InvariantCulture), "8BITMIME", "ENHANCEDSTATUSCODES" };
+        var keywords = new List<string> { "SIZE " + MaxMessageSize.ToString(CultureInfo.InvariantCulture), "8BITMIME", "ENHANCEDSTATUSCODES" };
+        if (_b.OffersPipelining) keywords.Insert(0, "PIPELINING");
         if (_b.OffersStartTls && !_tls) keywords.Add("STARTTLS");
         if (_b.OffersAuth) keywords.Add("AUTH PLAIN LOGIN");
         foreach (var k in keywords) yield return "250-" + k;
@@ -316,6 +317,11 @@ internal sealed class SmtpSession
         if (_sender is null) return await ErrorAsync("503 5.5.1 Error: need MAIL command").ConfigureAwait(false);
         if (!arg.StartsWith("TO:", StringComparison.OrdinalIgnoreCase))
             return await ErrorAsync("501 5.5.4 Syntax: RCPT TO:<address>").ConfigureAwait(false);
+        if (_b.StaleReplyBeforeRcpt > TimeSpan.Zero)
+        {
+            await SendAsync("250 2.1.0 Ok").ConfigureAwait(false);
+            await Task.Delay(_b.StaleReplyBeforeRcpt, _ct).ConfigureAwait(false);
+        }
         if (_b.Rcpt == RcptMode.NoReply)
         {
             _unanswered++;

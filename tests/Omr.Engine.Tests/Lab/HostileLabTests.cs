@@ -33,7 +33,7 @@ public sealed class HostileLabTests : IClassFixture<LabSelfTestFixture>
     public void Every_hostile_server_is_in_the_manifest_with_a_verdict_and_a_description()
     {
         var hostile = Lab.Servers.Where(s => s.Name.StartsWith("hostile-", StringComparison.Ordinal)).ToList();
-        Assert.Equal(23, hostile.Count);
+        Assert.Equal(24, hostile.Count);
         Assert.All(hostile, s =>
         {
             Assert.Contains(s.ExpectedVerdict, new[] { "Open", "Closed", "Inconclusive", "Unreachable" });
@@ -248,6 +248,24 @@ public sealed class HostileLabTests : IClassFixture<LabSelfTestFixture>
         await using var c = await ConnectEhloAsync("hostile-pipelining-extra");
         var (replies, _) = await PipelineOneTestAsync(c);
         Assert.Equal(new[] { "250 2.1.0 Ok", "250 2.1.0 Ok", "550 5.7.1 Relaying denied", "250 2.0.0 Ok" }, replies);
+    }
+
+    [Fact]
+    public async Task Late_extra_offers_no_pipelining_and_answers_RCPT_first_with_a_stale_250_then_the_real_550()
+    {
+        await using var c = await LabTestClient.ConnectAsync(Lab.SmtpEndPoint("hostile-late-extra"));
+        Assert.StartsWith("220 ", await c.ReadReplyAsync());
+        var ehlo = await c.CommandAsync("EHLO probe.example");
+        Assert.StartsWith("250", ehlo);
+        Assert.Contains("8BITMIME", ehlo);
+        Assert.DoesNotContain("PIPELINING", ehlo);
+        Assert.Equal("250 2.1.0 Ok", await c.CommandAsync("MAIL FROM:<a@example.org>"));
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal("250 2.1.0 Ok", await c.CommandAsync("RCPT TO:<b@example.net>"));
+        // The real answer comes later, when a one-command-at-a-time client has already moved on.
+        Assert.True(await c.IsSilentForAsync(TimeSpan.FromMilliseconds(100)));
+        Assert.StartsWith("550 5.7.1", await c.ReadReplyAsync());
+        Assert.True(sw.ElapsedMilliseconds >= 150, $"{sw.ElapsedMilliseconds} ms");
     }
 
     [Fact]

@@ -335,7 +335,7 @@ public sealed class LabTests : IClassFixture<LabSelfTestFixture>
         Assert.Equal($"127.66.0.53:{Lab.DnsEndPoint.Port}", root.GetProperty("dnsServer").GetString());
         Assert.Equal(Lab.MailDropPath, root.GetProperty("mailDrop").GetString());
         var servers = root.GetProperty("servers").EnumerateArray().ToList();
-        Assert.Equal(66, servers.Count);
+        Assert.Equal(67, servers.Count);
         var first = servers[0];
         foreach (var p in new[] { "name", "kind", "address", "hostName", "domain", "expectedVerdict", "expectedRelayedBy", "description" })
             Assert.True(first.TryGetProperty(p, out _), p);
