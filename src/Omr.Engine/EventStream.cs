@@ -15,12 +15,14 @@ namespace Omr.Engine
     {
         private readonly ChannelReader<EngineEvent> _reader;
 
-        internal EventStream(ChannelReader<EngineEvent> reader) { _reader = reader; }
+        private readonly Action<EngineEvent>? _onRead;
+
+        internal EventStream(ChannelReader<EngineEvent> reader, Action<EngineEvent>? onRead = null) { _reader = reader; _onRead = onRead; }
 
         /// <summary>The next event already there, without waiting.</summary>
         public bool TryRead(out EngineEvent e)
         {
-            if (_reader.TryRead(out var next)) { e = next; return true; }
+            if (_reader.TryRead(out var next)) { e = next; _onRead?.Invoke(next); return true; }
             e = null!;
             return false;
         }
@@ -62,7 +64,12 @@ namespace Omr.Engine
     /// <summary>The event streams of the engine's long-running jobs.</summary>
     public static class EventStreams
     {
-        public static EventStream Stream(this RelayScanner scanner) => new EventStream((scanner ?? throw new ArgumentNullException(nameof(scanner))).Events);
+        public static EventStream Stream(this RelayScanner scanner)
+        {
+            if (scanner is null) throw new ArgumentNullException(nameof(scanner));
+            scanner.CountConsumed();
+            return new EventStream(scanner.Events, scanner.Consumed);
+        }
 
         public static EventStream Stream(this EvidenceCollector collector) => new EventStream((collector ?? throw new ArgumentNullException(nameof(collector))).Events);
     }

@@ -197,6 +197,7 @@ namespace Omr.Engine.Probing
                             return;
                         }
                     }
+                    await WaitForReaderAsync().ConfigureAwait(false);
                     Emit(job);
                     lock (job.Lock)
                     {

@@ -61,7 +61,7 @@ namespace Omr.Engine.Probing
         /// <summary>Who ran the test, written into the verification message.</summary>
         public string? OperatorContact { get; set; }
         /// <summary>Completed addresses (and inputs) remembered so that a later domain or duplicate leading to them is not tested again.</summary>
-        public int RememberedAddresses { get; set; } = 512;
+        public int RememberedAddresses { get; set; } = 256;
         /// <summary>How often a busy greeting (4xx, too many connections) is retried later in the run.</summary>
         public int BusyRetries { get; set; } = 4;
         public TimeSpan BusyBackoff { get; set; } = TimeSpan.FromSeconds(1);
@@ -191,7 +191,34 @@ namespace Omr.Engine.Probing
             }
         }
 
-        private void Publish(EngineEvent e) => _events.Writer.TryWrite(e);
+        private void Publish(EngineEvent e)
+        {
+            if (e is ScanResultEvent || e is ScanVerifyRequestEvent) Interlocked.Increment(ref _unread);
+            _events.Writer.TryWrite(e);
+        }
+
+        /// <summary>Results written but not yet read by the caller (counted once the caller reads through a stream).</summary>
+        private int _unread;
+        private volatile bool _counting;
+
+        internal void CountConsumed() => _counting = true;
+
+        internal void Consumed(EngineEvent e)
+        {
+            if (e is ScanResultEvent || e is ScanVerifyRequestEvent) Interlocked.Decrement(ref _unread);
+        }
+
+        /// <summary>
+        /// Back-pressure towards the workers: while the caller has many results still to read (a slow
+        /// Export-Csv, say), the workers wait before writing more, so results do not pile up in memory.
+        /// </summary>
+        private async Task WaitForReaderAsync()
+        {
+            if (!_counting) return;
+            var limit = Math.Max(256, _options.ThrottleLimit);
+            while (Volatile.Read(ref _unread) > limit && !_cts.IsCancellationRequested)
+                await Task.Delay(5, _cts.Token).ConfigureAwait(false);
+        }
 
         /// <summary>Verbose lines are built and queued only when someone reads them.</summary>
         private void Verbose(Func<string> message)

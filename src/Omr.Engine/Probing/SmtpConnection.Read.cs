@@ -174,8 +174,9 @@ namespace Omr.Engine.Probing
 
         private async ValueTask<Line> ReadLineAsync(CancellationToken ct, bool firstGreetingLine)
         {
-            var line = _line ??= System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(16, _limits.MaxLineLength));
+            // The line buffer starts small (replies are short) and grows up to the line bound.
             int lineMax = Math.Max(16, _limits.MaxLineLength);
+            var line = _line ??= System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Min(lineMax, 512));
             int len = 0;
             bool truncated = false;
             while (true)
@@ -186,7 +187,14 @@ namespace Omr.Engine.Probing
                     if (_buffer[i] == (byte)'\n') break;
                 }
                 int take = i - _bufStart;
-                int room = lineMax - len;
+                if (len + take > line.Length && line.Length < lineMax)
+                {
+                    var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Min(lineMax, Math.Max(line.Length * 2, len + take)));
+                    Buffer.BlockCopy(line, 0, bigger, 0, len);
+                    System.Buffers.ArrayPool<byte>.Shared.Return(line);
+                    _line = line = bigger;
+                }
+                int room = Math.Min(lineMax, line.Length) - len;
                 if (take > room) { truncated = true; take = room; }
                 if (take > 0) { Buffer.BlockCopy(_buffer, _bufStart, line, len, take); len += take; }
                 if (i < _bufEnd)

@@ -25,7 +25,7 @@ namespace Omr.Engine.Probing
         private readonly ByteBudget _budget;
         private Socket? _socket;
         private Stream? _stream;
-        private byte[] _buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(8192);
+        private byte[] _buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(2048);
         private int _bufStart, _bufEnd;
         private CancellationTokenRegistration _abortRegistration;
 
