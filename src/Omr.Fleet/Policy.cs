@@ -1,3 +1,4 @@
+using Omr.Engine.Probing;
 namespace Omr.Fleet;
 
 /// <summary>What a fleet server is.</summary>
@@ -95,51 +96,17 @@ internal sealed class Policy
 }
 
 /// <summary>
-/// The 25 relay tests Omr sends (a copy of the templates in src/Omr.Engine/Probing/RelayTestCatalog.cs,
-/// kept here only to compute the fleet's truth: which tests each server should accept).
+/// The fleet's truth: which of the relay tests Omr sends (its own catalogue, expanded the way the
+/// engine expands it) each server's policy accepts. The policy that answers is the fleet's own.
 /// </summary>
 internal static class Battery
 {
-    public static readonly (string Name, string From, string Rcpt)[] Tests =
-    {
-        ("foreign-recipient", "<{from}>", "<{rcpt}>"),
-        ("null-sender", "<>", "<{rcpt}>"),
-        ("unqualified-sender", "<{fromuser}>", "<{rcpt}>"),
-        ("local-domain-sender", "<postmaster@{domain}>", "<{rcpt}>"),
-        ("local-host-sender", "<{fromuser}@{host}>", "<{rcpt}>"),
-        ("ip-literal-sender", "<{fromuser}@[{ip}]>", "<{rcpt}>"),
-        ("percent-hack-ip", "<{fromuser}@[{ip}]>", "<{user}%{ext}@[{ip}]>"),
-        ("percent-hack-host", "<{fromuser}@[{ip}]>", "<{user}%{ext}@{host}>"),
-        ("percent-hack-domain", "<{from}>", "<{user}%{ext}@{domain}>"),
-        ("quoted-recipient", "<{fromuser}@[{ip}]>", "<\"{user}@{ext}\">"),
-        ("quoted-percent", "<{fromuser}@[{ip}]>", "<\"{user}%{ext}\">"),
-        ("quoted-at-ip", "<{fromuser}@[{ip}]>", "<\"{user}@{ext}\"@[{ip}]>"),
-        ("quoted-at-host", "<{fromuser}@[{ip}]>", "<\"{user}@{ext}\"@{host}>"),
-        ("double-at-ip", "<{fromuser}@[{ip}]>", "<{user}@{ext}@[{ip}]>"),
-        ("double-at-host", "<{fromuser}@[{ip}]>", "<{user}@{ext}@{host}>"),
-        ("trailing-at", "<{from}>", "<{user}@{ext}@>"),
-        ("source-route-ip", "<{fromuser}@[{ip}]>", "<@[{ip}]:{user}@{ext}>"),
-        ("source-route-host", "<{fromuser}@[{ip}]>", "<@{host}:{user}@{ext}>"),
-        ("bang-path", "<{fromuser}@[{ip}]>", "<{ext}!{user}>"),
-        ("bang-path-ip", "<{fromuser}@[{ip}]>", "<{ext}!{user}@[{ip}]>"),
-        ("bang-path-host", "<{fromuser}@[{ip}]>", "<{ext}!{user}@{host}>"),
-        ("ipv4-literal-recipient", "<{from}>", "<{user}@[192.0.2.1]>"),
-        ("ipv6-literal-recipient", "<{from}>", "<{user}@[IPv6:2001:db8::1]>"),
-        ("unbracketed-recipient", "<{from}>", "{rcpt}"),
-        ("uppercase-domain", "<{from}>", "<{user}@{EXT}>"),
-    };
-
-    public static string Fill(string t, Identity id, string from, string rcpt)
-    {
-        int a = from.LastIndexOf('@'), b = rcpt.LastIndexOf('@');
-        string fromUser = from[..a], user = rcpt[..b], ext = rcpt[(b + 1)..];
-        return t.Replace("{fromuser}", fromUser).Replace("{from}", from).Replace("{user}", user)
-            .Replace("{EXT}", ext.ToUpperInvariant()).Replace("{ext}", ext).Replace("{rcpt}", rcpt)
-            .Replace("{ip}", id.Address).Replace("{host}", id.Host).Replace("{domain}", id.Domain);
-    }
-
     /// <summary>The names of the tests this policy accepts, in catalogue order.</summary>
-    public static string[] Accepted(Policy p, Identity id, string probeFrom, string probeRecipient) =>
-        Tests.Where(t => p.Accepts(Fill(t.From, id, probeFrom, probeRecipient), Fill(t.Rcpt, id, probeFrom, probeRecipient), id))
+    public static string[] Accepted(Policy p, Identity id, string probeFrom, string probeRecipient)
+    {
+        var ctx = new ProbeContext(probeFrom, probeRecipient, id.Address, id.Host, id.Domain);
+        return RelayTestCatalog.All.Select(t => RelayTestCatalog.Expand(t, ctx))
+            .Where(t => p.Accepts(t.MailFrom, t.RcptTo, id))
             .Select(t => t.Name).ToArray();
+    }
 }
