@@ -37,20 +37,8 @@ namespace Omr.Engine
         public bool WaitToRead(CancellationToken cancel)
         {
             var more = _reader.WaitToReadAsync(cancel).AsTask();
-            WaitQuietly(more);
+            QuietWait.Wait(more);
             return more.GetAwaiter().GetResult();
-        }
-
-        private ManualResetEventSlim? _wake;
-
-        /// <summary>Blocks without spinning: Task.Wait spins first, which at scale burns a core the engine needs.</summary>
-        private void WaitQuietly(Task task)
-        {
-            if (task.IsCompleted) return;
-            var wake = _wake ??= new ManualResetEventSlim(false, 0);
-            wake.Reset();
-            task.ContinueWith((_, state) => ((ManualResetEventSlim)state!).Set(), wake, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            wake.Wait();
         }
 
         /// <summary>Blocks until an event can be read, the stream completes, or <paramref name="max"/> passes; OperationCanceledException on <paramref name="cancel"/>.</summary>

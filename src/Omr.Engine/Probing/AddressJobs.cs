@@ -59,7 +59,7 @@ namespace Omr.Engine.Probing
         private readonly Task[] _probeWorkers;
         private readonly object _jobsLock = new object();
         private readonly Dictionary<string, AddressJob> _jobsByKey = new Dictionary<string, AddressJob>(StringComparer.Ordinal);
-        private readonly LinkedList<AddressJob> _idleJobs = new LinkedList<AddressJob>();
+        private readonly Recent<AddressJob> _idleJobs;
 
         private async Task StartAddressesAsync(ScanInput item, string target, string? domain, string? host, int? preference, IReadOnlyList<IPAddress> addresses,
             IReadOnlyList<string>? mxHosts = null, bool? isMx = null)
@@ -280,14 +280,7 @@ namespace Omr.Engine.Probing
             _jobSlots.Release();
             lock (_jobsLock)
             {
-                if (job.Remembered is null) job.Remembered = _idleJobs.AddLast(job);
-                while (_idleJobs.Count > _options.RememberedAddresses)
-                {
-                    var old = _idleJobs.First!.Value;
-                    _idleJobs.RemoveFirst();
-                    old.Remembered = null;
-                    if (_jobsByKey.TryGetValue(old.Key, out var cur) && ReferenceEquals(cur, old)) _jobsByKey.Remove(old.Key);
-                }
+                if (job.Remembered is null) job.Remembered = _idleJobs.Add(job);
             }
         }
 

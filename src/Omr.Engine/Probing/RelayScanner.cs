@@ -91,7 +91,7 @@ namespace Omr.Engine.Probing
         private readonly Task[] _dnsWorkers;
         private readonly object _inputLock = new object();
         private readonly Dictionary<string, ScanInput> _inputsByKey = new Dictionary<string, ScanInput>(StringComparer.Ordinal);
-        private readonly LinkedList<ScanInput> _doneInputs = new LinkedList<ScanInput>();
+        private readonly Recent<ScanInput> _doneInputs;
         private int _outstanding = 1; // one for "inputs still coming"
         private int _addressesKnown;
         private int _addressesDone;
@@ -104,6 +104,8 @@ namespace Omr.Engine.Probing
             if (options.MaxConnectionsPerAddress < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxConnectionsPerAddress must be at least 1.");
             _resolver = new MailHostResolver(options.DnsServers, options.DnsTimeout);
             _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            _doneInputs = new Recent<ScanInput>(_inputsByKey, i => i.Key, options.RememberedAddresses);
+            _idleJobs = new Recent<AddressJob>(_jobsByKey, j => j.Key, options.RememberedAddresses, j => j.Remembered = null);
             // Stopped (Ctrl+C): the caller stops reading at once; nothing more is written.
             _cts.Token.Register(() => _events.Writer.TryComplete());
             // Inputs wait in a bounded queue: a caller with 100,000 inputs is held back (AddDomain
@@ -158,11 +160,24 @@ namespace Omr.Engine.Probing
         public Task WaitAsync(CancellationToken ct)
             => Task.WhenAny(_inputs.Writer.WaitToWriteAsync(ct).AsTask(), _events.Reader.WaitToReadAsync(ct).AsTask());
 
+        /// <summary>Blocks (without spinning) until the input queue has room or an event is ready; OperationCanceledException on <paramref name="ct"/>.</summary>
+        public void WaitForRoom(CancellationToken ct)
+        {
+            var any = WaitAsync(ct);
+            QuietWait.Wait(any);
+            ct.ThrowIfCancellationRequested();
+        }
+
         private void Add(ScanInput item)
         {
             while (!TryAdd(item))
             {
-                try { _inputs.Writer.WaitToWriteAsync(_cts.Token).AsTask().GetAwaiter().GetResult(); }
+                try
+                {
+                    var room = _inputs.Writer.WaitToWriteAsync(_cts.Token).AsTask();
+                    QuietWait.Wait(room);
+                    room.GetAwaiter().GetResult();
+                }
                 catch (OperationCanceledException) { return; }
             }
         }
@@ -292,13 +307,7 @@ namespace Omr.Engine.Probing
                 item.IsDone = true;
                 dups = new List<ScanInput>(item.Duplicates);
                 item.Duplicates.Clear();
-                _doneInputs.AddLast(item);
-                while (_doneInputs.Count > _options.RememberedAddresses)
-                {
-                    var old = _doneInputs.First!.Value;
-                    _doneInputs.RemoveFirst();
-                    if (_inputsByKey.TryGetValue(old.Key, out var cur) && ReferenceEquals(cur, old)) _inputsByKey.Remove(old.Key);
-                }
+                _doneInputs.Add(item);
             }
             foreach (var d in dups)
             {

@@ -256,19 +256,8 @@ namespace Omr.Engine.Probing
         {
             if (conn.HasPendingData)
                 throw new SmtpSessionException(SmtpFailureKind.OutOfStep, "the server sent a reply to no command before QUIT");
-            SmtpReply reply;
-            try
-            {
-                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                cts.CancelAfter(TimeSpan.FromSeconds(3));
-                await conn.SendAsync("QUIT", cts.Token).ConfigureAwait(false);
-                reply = await conn.ReadReplyAsync(cts.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when ((ex is SmtpSessionException se && se.Kind != SmtpFailureKind.ProtocolViolation) || (ex is OperationCanceledException && !ct.IsCancellationRequested))
-            {
-                return;
-            }
-            if (reply.Code != 221 && reply.Code != 421)
+            var reply = await QuitReplyAsync(conn, ct).ConfigureAwait(false);
+            if (reply != null && reply.Code != 221 && reply.Code != 421)
                 throw new SmtpSessionException(SmtpFailureKind.OutOfStep, $"'{Transcript.Sanitize(reply.ToString())}' cannot answer QUIT: an earlier reply came late");
         }
 

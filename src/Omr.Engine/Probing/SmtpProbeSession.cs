@@ -105,7 +105,8 @@ namespace Omr.Engine.Probing
         internal void ResetBusy(TimeSpan waited)
         {
             _transcript.Note($"the server was busy ({Transcript.Sanitize(_facts.Greeting?.ToString() ?? _facts.FailureMessage ?? "4xx")}); trying again after {waited.TotalSeconds:0.#} s");
-            _facts.Greeting = null; _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null; _facts.DeadlineReached = false;
+            _facts.Greeting = null;
+            _facts.ClearFailure();
             _facts.BusyRetries++;
         }
 
@@ -127,7 +128,7 @@ namespace Omr.Engine.Probing
         public Task RunFirstAsync(CancellationToken ct)
         {
             _start ??= DateTimeOffset.UtcNow;
-            _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null; _facts.DeadlineReached = false;
+            _facts.ClearFailure();
             return RunBatteryAsync(ct);
         }
 
@@ -141,7 +142,7 @@ namespace Omr.Engine.Probing
             var again = _units.Where(u => IsTemporary(u.Outcome)).ToList();
             _transcript.Note($"greylist retry after {_settings.GreylistRetry.TotalSeconds:0.#} s: re-running {again.Count} test(s) that got 4xx");
             foreach (var u in again) { u.Outcome = null; _pending.Add(u); }
-            _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null; _facts.DeadlineReached = false;
+            _facts.ClearFailure();
             _facts.GreylistRetried = true;
             await RunBatteryAsync(ct).ConfigureAwait(false);
         }
@@ -398,14 +399,30 @@ namespace Omr.Engine.Probing
         {
             try
             {
-                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                cts.CancelAfter(TimeSpan.FromSeconds(3));
-                await conn.SendAsync("QUIT", cts.Token).ConfigureAwait(false);
-                await conn.ReadReplyAsync(cts.Token).ConfigureAwait(false);
+                await QuitReplyAsync(conn, ct).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is SmtpSessionException || ex is OperationCanceledException)
             {
                 // QUIT is a courtesy; a server that hangs up or stalls here has not changed any result.
+            }
+        }
+
+        /// <summary>
+        /// Sends QUIT and reads its reply within 3 s: null when the server closed or said nothing in
+        /// time. A malformed reply and the caller's own cancellation are thrown.
+        /// </summary>
+        private static async Task<SmtpReply?> QuitReplyAsync(SmtpConnection conn, CancellationToken ct)
+        {
+            try
+            {
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                cts.CancelAfter(TimeSpan.FromSeconds(3));
+                await conn.SendAsync("QUIT", cts.Token).ConfigureAwait(false);
+                return await conn.ReadReplyAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when ((ex is SmtpSessionException se && se.Kind != SmtpFailureKind.ProtocolViolation) || (ex is OperationCanceledException && !ct.IsCancellationRequested))
+            {
+                return null;
             }
         }
     }

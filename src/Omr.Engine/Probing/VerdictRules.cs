@@ -26,6 +26,12 @@ namespace Omr.Engine.Probing
         /// <summary>The session-level refusal that stopped everything (e.g. HELO refused).</summary>
         public SmtpReply? SessionRefusal { get; set; }
         public bool DeadlineReached { get; set; }
+
+        /// <summary>Forgets how the last run ended (before another run of the same session).</summary>
+        public void ClearFailure()
+        {
+            Failure = null; FailureMessage = null; FailureStage = null; DeadlineReached = false;
+        }
         public TimeSpan Timeout { get; set; }
         public TimeSpan SlowestReply { get; set; }
         public TimeSpan SlowReplyThreshold { get; set; } = TimeSpan.FromSeconds(5);

@@ -1,7 +1,6 @@
 using System;
 using System.Management.Automation;
 using System.Threading;
-using System.Threading.Tasks;
 using Omr.Engine;
 
 namespace Omr.Commands
@@ -17,7 +16,6 @@ namespace Omr.Commands
 
         protected CancellationToken StopToken => _stop.Token;
 
-        private readonly ManualResetEventSlim _wake = new ManualResetEventSlim(false, 0);
         private System.Runtime.GCLatencyMode? _savedGcMode;
 
         /// <summary>
@@ -40,30 +38,6 @@ namespace Omr.Commands
                 try { System.Runtime.GCSettings.LatencyMode = mode; }
                 catch (ArgumentOutOfRangeException) { /* left as it is */ }
             }
-        }
-
-        /// <summary>
-        /// Waits for engine work on the pipeline thread without spinning (Task.Wait spins first, which
-        /// at scale burns a core while thousands of connections are in flight).
-        /// </summary>
-        protected T Block<T>(Task<T> task)
-        {
-            WaitQuietly(task);
-            return task.GetAwaiter().GetResult();
-        }
-
-        protected void Block(Task task)
-        {
-            WaitQuietly(task);
-            task.GetAwaiter().GetResult();
-        }
-
-        private void WaitQuietly(Task task)
-        {
-            if (task.IsCompleted) return;
-            _wake.Reset();
-            task.ContinueWith((_, state) => ((ManualResetEventSlim)state!).Set(), _wake, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            _wake.Wait();
         }
 
         protected override void StopProcessing()
@@ -130,7 +104,6 @@ namespace Omr.Commands
             RestoreGc();
             _stop.Cancel();
             _stop.Dispose();
-            _wake.Dispose();
             GC.SuppressFinalize(this);
         }
     }

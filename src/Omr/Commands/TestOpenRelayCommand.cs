@@ -269,7 +269,7 @@ namespace Omr.Commands
                 Drain(block: false);
                 try
                 {
-                    Block(_scanner!.WaitAsync(StopToken));
+                    _scanner!.WaitForRoom(StopToken);
                 }
                 catch (OperationCanceledException)
                 {
