@@ -28,16 +28,15 @@ namespace Omr.Engine.Probing
         /// <summary>Transcript tags of a context's own lines (its verification) start here; units use their index.</summary>
         public const int TagBase = 1 << 20;
 
-        public ProbeTargetContext(ProbeAddress target, int tests, int index)
+        public ProbeTargetContext(ProbeAddress target, int index)
         {
-            Target = target; Tests = tests; Tag = TagBase + index;
+            Target = target; Tag = TagBase + index;
         }
 
         /// <summary>The transcript tag of this context's own lines (the verification session).</summary>
         public int Tag { get; }
 
         public ProbeAddress Target { get; }
-        public int Tests { get; }
         /// <summary>Per relay test (catalogue order) the unit that runs it; null until the greeting is known.</summary>
         public IReadOnlyList<ProbeUnit>? Units { get; set; }
         public ProbeContext? Context { get; set; }

@@ -173,7 +173,6 @@ namespace Omr.Engine.Probing
         private void RsetRefused(SmtpReply rset)
         {
             _oneTransactionPerConnection = true;
-            _facts.RsetRefused = true;
             _transcript.Note($"RSET refused ({Transcript.Sanitize(rset.ToString())}): the next test would run in a transaction that was never reset; the remaining {_pending.Count} test(s) run one transaction per connection");
         }
 

@@ -82,7 +82,7 @@ namespace Omr.Engine.Probing
         /// </summary>
         internal ProbeTargetContext AddContext(ProbeAddress target)
         {
-            var ctx = new ProbeTargetContext(target, _settings.Tests.Count, _contexts.Count);
+            var ctx = new ProbeTargetContext(target, _contexts.Count);
             _contexts.Add(ctx);
             if (_banner != null || _facts.Greeting != null) Expand(ctx);
             return ctx;
@@ -107,7 +107,6 @@ namespace Omr.Engine.Probing
             _transcript.Note($"the server was busy ({Transcript.Sanitize(_facts.Greeting?.ToString() ?? _facts.FailureMessage ?? "4xx")}); trying again after {waited.TotalSeconds:0.#} s");
             _facts.Greeting = null;
             _facts.ClearFailure();
-            _facts.BusyRetries++;
         }
 
         /// <summary>Runs the battery and returns the result for this address (greylist retry included).</summary>

@@ -42,10 +42,6 @@ namespace Omr.Engine.Probing
         public string? OutOfStep { get; set; }
         /// <summary>A pipelined acceptance was confirmed one command at a time.</summary>
         public bool Confirmed { get; set; }
-        /// <summary>The server refused RSET (each test then ran on its own connection).</summary>
-        public bool RsetRefused { get; set; }
-        /// <summary>How often a busy greeting (4xx) was retried later in the run.</summary>
-        public int BusyRetries { get; set; }
         public bool GreylistRetried { get; set; }
     }
 
