@@ -89,6 +89,12 @@ namespace Omr
     }
 
     /// <summary>One line of an SMTP conversation.</summary>
+    /// <summary>A transcript kept compact by the engine until somebody reads it.</summary>
+    internal abstract class TranscriptSource
+    {
+        internal abstract TranscriptEntry[] Materialize();
+    }
+
     public sealed class TranscriptEntry
     {
         public TranscriptEntry() { }
@@ -161,7 +167,29 @@ namespace Omr
         public string[] RelayedBy { get; set; } = Array.Empty<string>();
         public RelayProof Proof { get; set; }
         public RelayTestOutcome[] Tests { get; set; } = Array.Empty<RelayTestOutcome>();
-        public TranscriptEntry[] Transcript { get; set; } = Array.Empty<TranscriptEntry>();
+        public TranscriptEntry[] Transcript
+        {
+            get
+            {
+                var t = _transcript;
+                if (t != null) return t;
+                var source = _transcriptSource;
+                t = source?.Materialize() ?? Array.Empty<TranscriptEntry>();
+                _transcript = t;
+                _transcriptSource = null;
+                return t;
+            }
+            set { _transcript = value ?? Array.Empty<TranscriptEntry>(); _transcriptSource = null; }
+        }
+
+        private TranscriptEntry[]? _transcript;
+        private TranscriptSource? _transcriptSource;
+
+        /// <summary>The engine's compact transcript, built into entries when <see cref="Transcript"/> is first read.</summary>
+        internal TranscriptSource? TranscriptSource
+        {
+            set { _transcriptSource = value; _transcript = value is null ? Array.Empty<TranscriptEntry>() : null; }
+        }
         public DateTimeOffset StartTime { get; set; }
         public TimeSpan Duration { get; set; }
         /// <summary>Unique id of this probe; later the verification token.</summary>
@@ -190,7 +218,11 @@ namespace Omr
         public DateTimeOffset? NoticedAt { get; set; }
 
         /// <summary>A shallow copy (the same tests and transcript), for a second input that asked the same question.</summary>
-        public RelayTestResult Copy() => (RelayTestResult)MemberwiseClone();
+        public RelayTestResult Copy()
+        {
+            _ = Transcript; // both copies share one transcript
+            return (RelayTestResult)MemberwiseClone();
+        }
 
         /// <summary>The transcript as text, one line per entry.</summary>
         public string TranscriptText => string.Join(Environment.NewLine, Transcript.Select(t => t.ToString()));

@@ -19,14 +19,18 @@ namespace Omr.Engine.Probing
         /// when it is spent. A multi-line reply whose lines carry different codes, a line that is not
         /// "ddd", "ddd text" or "ddd-text", or a code outside 2xx-5xx is a protocol violation.
         /// </summary>
-        public async Task<SmtpReply> ReadReplyAsync(CancellationToken ct, bool isGreeting = false) => await ReadReplyAsync(ct, isGreeting, null).ConfigureAwait(false);
+        public ValueTask<SmtpReply> ReadReplyAsync(CancellationToken ct, bool isGreeting = false) => ReadReplyAsync(ct, isGreeting, null);
 
         /// <summary>As above; <paramref name="dropped"/> sees the text of each line read past the reply-line bound.</summary>
-        public async Task<SmtpReply> ReadReplyAsync(CancellationToken ct, bool isGreeting, Action<string>? dropped)
+        public async ValueTask<SmtpReply> ReadReplyAsync(CancellationToken ct, bool isGreeting, Action<string>? dropped)
         {
             var started = DateTimeOffset.UtcNow;
             var token = ReplyToken(ct, started);
-            var lines = new List<string>(1);
+            // The lines as read, code included: the first, and the rest of a multi-line reply.
+            string? first = null;
+            List<string>? more = null;
+            int kept = 0;
+            SmtpReply? shared = null;
             int code = -1;
             long droppedLines = 0;
             long bytesBefore = BytesRead;
@@ -34,9 +38,9 @@ namespace Omr.Engine.Probing
             {
                 while (true)
                 {
-                    var line = await ReadLineAsync(token, isGreeting && lines.Count == 0 && droppedLines == 0).ConfigureAwait(false);
-                    bool keep = lines.Count < _limits.MaxReplyLines;
-                    if (keep) _transcript.Add("S", line.Text + (line.Truncated ? "…[line truncated]" : string.Empty), Tag);
+                    var line = await ReadLineAsync(token, isGreeting && kept == 0 && droppedLines == 0).ConfigureAwait(false);
+                    bool keep = kept < _limits.MaxReplyLines;
+                    if (keep) _transcript.Add("S", line.Truncated ? line.Text + "…[line truncated]" : line.Text, Tag);
                     var text = line.Text;
                     if (text.Length < 3 || !IsCode(text) || (text.Length > 3 && text[3] != ' ' && text[3] != '-'))
                     {
@@ -50,9 +54,20 @@ namespace Omr.Engine.Probing
                     else if (lineCode != code)
                         throw new SmtpSessionException(SmtpFailureKind.ProtocolViolation, $"reply code changed within a multi-line reply ({code} then {lineCode})");
                     if (isGreeting) GreetingLineSeen = true;
-                    if (keep) lines.Add(text.Length > 4 ? text.Substring(4) : string.Empty);
+                    bool last = text.Length == 3 || text[3] == ' ';
+                    if (keep)
+                    {
+                        if (kept == 0)
+                        {
+                            first = text;
+                            // A one-line reply seen before (same bytes) is shared, already split.
+                            if (last && line.Cached != null) shared = line.Cached.OneLineReply(code);
+                        }
+                        else (more ??= new List<string>()).Add(text);
+                        kept++;
+                    }
                     else { droppedLines++; dropped?.Invoke(text.Length > 4 ? text.Substring(4) : string.Empty); }
-                    if (text.Length == 3 || text[3] == ' ')
+                    if (last)
                         break;
                 }
             }
@@ -77,7 +92,7 @@ namespace Omr.Engine.Probing
             var elapsed = DateTimeOffset.UtcNow - started;
             if (elapsed > SlowestReply) SlowestReply = elapsed;
             Replies++;
-            return new SmtpReply(code, lines);
+            return shared ?? new SmtpReply(code, first ?? string.Empty, more);
         }
 
         /// <summary>The token a reply is read with: the caller's, plus the reply timeout once the read has to wait.</summary>
@@ -158,9 +173,11 @@ namespace Omr.Engine.Probing
 
         private readonly struct Line
         {
-            public Line(string text, bool truncated) { Text = text; Truncated = truncated; }
+            public Line(string text, bool truncated, ReplyCache.Entry? cached = null) { Text = text; Truncated = truncated; Cached = cached; }
             public string Text { get; }
             public bool Truncated { get; }
+            /// <summary>The reply-cache entry of a short printable line.</summary>
+            public ReplyCache.Entry? Cached { get; }
         }
 
         private byte[]? _line;
@@ -201,6 +218,7 @@ namespace Omr.Engine.Probing
                 {
                     _bufStart = i + 1;
                     if (len > 0 && line[len - 1] == (byte)'\r') len--;
+                    if (!truncated && ReplyCache.TryGet(line, len, out var cached)) return new Line(cached.Line, false, cached);
                     return new Line(Decode(line, len), truncated);
                 }
                 _bufStart = _bufEnd = 0;

@@ -38,7 +38,7 @@ namespace Omr.Engine.Probing
         /// <summary>Tests were put back to be run again (a connection that did so made progress).</summary>
         private bool _rerun;
         /// <summary>Units still to run, in catalogue order of the contexts that added them.</summary>
-        private readonly List<ProbeUnit> _pending = new List<ProbeUnit>();
+        private readonly List<ProbeUnit> _pending;
         /// <summary>Outcomes read from pipelined groups, not yet confirmed one command at a time.</summary>
         private readonly List<ProbeUnit> _fromPipeline = new List<ProbeUnit>();
         /// <summary>
@@ -67,17 +67,15 @@ namespace Omr.Engine.Probing
         /// </summary>
         private static List<List<ProbeUnit>> BySender(IReadOnlyList<ProbeUnit> units)
         {
-            var groups = new List<List<ProbeUnit>>();
-            var index = new Dictionary<string, int>(StringComparer.Ordinal);
+            // A handful of senders: a linear look-up beats a dictionary here.
+            var groups = new List<List<ProbeUnit>>(8);
             foreach (var u in units)
             {
-                if (!index.TryGetValue(u.MailFrom, out var g))
-                {
-                    g = groups.Count;
-                    index[u.MailFrom] = g;
-                    groups.Add(new List<ProbeUnit>());
-                }
-                groups[g].Add(u);
+                List<ProbeUnit>? group = null;
+                foreach (var g in groups)
+                    if (string.Equals(g[0].MailFrom, u.MailFrom, StringComparison.Ordinal)) { group = g; break; }
+                if (group is null) groups.Add(group = new List<ProbeUnit>());
+                group.Add(u);
             }
             return groups;
         }
@@ -182,7 +180,7 @@ namespace Omr.Engine.Probing
             _transcript.Note($"MAIL got 503 after an earlier transaction ({Transcript.Sanitize(mail.ToString())}): the session state is not clean; the remaining {_pending.Count} test(s) run one transaction per connection");
         }
 
-        private async Task<SmtpReply> LockStepCommandAsync(SmtpConnection conn, string command, string line, CancellationToken ct)
+        private async ValueTask<SmtpReply> LockStepCommandAsync(SmtpConnection conn, string command, string line, CancellationToken ct)
         {
             if (conn.HasPendingData)
                 throw new SmtpSessionException(SmtpFailureKind.OutOfStep, $"the server sent data before {command} was sent (a reply to no command)");

@@ -20,7 +20,7 @@ namespace Omr.Engine.Probing
             var pending = _pending;
             int quota = _testsPerConnection > 0 ? _testsPerConnection : int.MaxValue;
             int chunk = Math.Min(quota, Math.Max(1, _settings.PipelineChunk));
-            var read = new List<(ProbeUnit Unit, SmtpReply Mail, SmtpReply Rcpt)>();
+            var read = new List<(ProbeUnit Unit, SmtpReply Mail, SmtpReply Rcpt)>(pending.Count);
             bool sentMail = false;
             int onThisConnection = 0;
             try
@@ -28,7 +28,7 @@ namespace Omr.Engine.Probing
                 while (pending.Count > 0 && onThisConnection < quota)
                 {
                     int size = Math.Min(chunk, quota - onThisConnection);
-                    var groups = BySender(pending.Take(size).ToList());
+                    var groups = BySender(size >= pending.Count ? pending : pending.Take(size).ToList());
                     if (_oneTransactionPerConnection && groups.Count > 1) groups.RemoveRange(1, groups.Count - 1);
                     int count = groups.Sum(g => g.Count);
                     bool last = count == pending.Count || onThisConnection + count >= quota || _oneTransactionPerConnection;
@@ -181,7 +181,7 @@ namespace Omr.Engine.Probing
             return true;
         }
 
-        private async Task<SmtpReply> GroupReplyAsync(SmtpConnection conn, string command, ProbeUnit unit, CancellationToken ct)
+        private async ValueTask<SmtpReply> GroupReplyAsync(SmtpConnection conn, string command, ProbeUnit unit, CancellationToken ct)
         {
             SmtpReply reply;
             int before = conn.Replies;

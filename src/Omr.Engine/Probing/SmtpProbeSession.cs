@@ -43,8 +43,9 @@ namespace Omr.Engine.Probing
         private readonly ByteBudget _budget;
         private readonly ProbeFacts _facts = new ProbeFacts();
         /// <summary>Every distinct MAIL FROM / RCPT TO pair this address is tested with, shared by all its contexts.</summary>
-        private readonly List<ProbeUnit> _units = new List<ProbeUnit>();
-        private readonly Dictionary<(string MailFrom, string RcptTo), ProbeUnit> _unitByPair = new Dictionary<(string, string), ProbeUnit>();
+        private readonly List<ProbeUnit> _units;
+        /// <summary>The units by pair, once a second context joins (one context looks its few units up in the list).</summary>
+        private Dictionary<(string MailFrom, string RcptTo), ProbeUnit>? _unitByPair;
         private readonly List<ProbeTargetContext> _contexts = new List<ProbeTargetContext>();
         private bool _plainOnly;
         private string? _banner;
@@ -58,6 +59,8 @@ namespace Omr.Engine.Probing
         {
             _target = target;
             _settings = settings;
+            _units = new List<ProbeUnit>(settings.Tests.Count);
+            _pending = new List<ProbeUnit>(settings.Tests.Count);
             _transcript = transcript ?? new Transcript();
             _budget = new ByteBudget(settings.Limits.MaxBytesPerHost);
             _facts.Timeout = settings.Timeout;
@@ -165,15 +168,14 @@ namespace Omr.Engine.Probing
             if (verdict == RelayVerdict.Open && ctx.Proof < RelayProof.DataAccepted) reason += " " + ProofText.RecipientOnly;
             var accepted = outcomes.Any(o => o?.Accepted == true);
             var target = ctx.Target;
-            TranscriptEntry[] transcript;
-            if (_contexts.Count == 1) transcript = _transcript.ToArray();
-            else
+            TranscriptEntry[]? transcript = null;
+            if (_contexts.Count > 1)
             {
                 // The session's own lines, this context's units and its own verification.
                 var mine = new HashSet<int>(ctx.Units is null ? Enumerable.Empty<int>() : ctx.Units.Select(u => u.Id)) { ctx.Tag };
                 transcript = _transcript.ToArray(t => mine.Contains(t) || (_groupTags.TryGetValue(t, out var members) && members.Any(mine.Contains)));
             }
-            return new RelayTestResult
+            var result = new RelayTestResult
             {
                 Target = target.Target,
                 Domain = target.Domain,
@@ -195,7 +197,6 @@ namespace Omr.Engine.Probing
                 VerificationMessageId = ctx.VerificationMessageId,
                 VerificationReply = ctx.VerificationReply,
                 Tests = outcomes.Select((o, i) => o ?? NotRun(ctx, i)).ToArray(),
-                Transcript = transcript,
                 StartTime = start,
                 Duration = DateTimeOffset.UtcNow - start,
                 ProbeId = probeId,
@@ -203,6 +204,10 @@ namespace Omr.Engine.Probing
                 Connections = _connections,
                 BytesReceived = _budget.Used,
             };
+            // One context: its transcript is the session's, built into entries only when it is read.
+            if (transcript is null) result.TranscriptSource = _transcript.Snapshot();
+            else result.Transcript = transcript;
+            return result;
         }
 
         private static bool IsTemporary(RelayTestOutcome? o) => o != null && o.ReplyCode >= 400 && o.ReplyCode < 500;
@@ -354,12 +359,12 @@ namespace Omr.Engine.Probing
             for (int i = 0; i < units.Length; i++)
             {
                 var exp = RelayTestCatalog.Expand(_settings.Tests[i], c.Context);
-                var key = (exp.MailFrom, exp.RcptTo);
-                if (!_unitByPair.TryGetValue(key, out var unit))
+                var unit = FindUnit(exp.MailFrom, exp.RcptTo);
+                if (unit is null)
                 {
                     unit = new ProbeUnit(_units.Count, exp);
                     _units.Add(unit);
-                    _unitByPair[key] = unit;
+                    _unitByPair?.Add((exp.MailFrom, exp.RcptTo), unit);
                     _pending.Add(unit);
                 }
                 units[i] = unit;
@@ -377,6 +382,19 @@ namespace Omr.Engine.Probing
                     _transcript.Note($"tests that relayed last time run first: {string.Join(", ", first.Select(u => u.Name))}");
                 }
             }
+        }
+
+        private ProbeUnit? FindUnit(string mailFrom, string rcptTo)
+        {
+            if (_unitByPair is null && _contexts.Count > 1)
+            {
+                _unitByPair = new Dictionary<(string, string), ProbeUnit>();
+                foreach (var u in _units) _unitByPair[(u.MailFrom, u.RcptTo)] = u;
+            }
+            if (_unitByPair != null) return _unitByPair.TryGetValue((mailFrom, rcptTo), out var found) ? found : null;
+            foreach (var u in _units)
+                if (string.Equals(u.RcptTo, rcptTo, StringComparison.Ordinal) && string.Equals(u.MailFrom, mailFrom, StringComparison.Ordinal)) return u;
+            return null;
         }
 
         private static string StripScope(IPAddress a)

@@ -4,36 +4,87 @@ using System.Globalization;
 
 namespace Omr.Engine.Probing
 {
-    /// <summary>One (possibly multi-line) SMTP reply.</summary>
+    /// <summary>
+    /// One (possibly multi-line) SMTP reply. It keeps the lines as they were read (code included) and
+    /// splits them only when asked: most replies are only ever looked at for their code.
+    /// </summary>
     public sealed class SmtpReply
     {
         public SmtpReply(int code, IReadOnlyList<string> lines)
         {
             Code = code;
-            Lines = lines;
+            _lines = lines;
+            var first = lines.Count > 0 ? lines[0] : string.Empty;
+            _first = code.ToString("000", CultureInfo.InvariantCulture) + (first.Length > 0 ? " " + first : string.Empty);
         }
 
-        private bool _parsed;
-        private string? _enhanced;
-        private string _text = string.Empty;
-
-        /// <summary>Splits the first line into the enhanced status code and the text, on first use (most replies are never read).</summary>
-        private void Parse()
+        /// <summary>A reply as read: <paramref name="first"/> and <paramref name="more"/> are whole lines ("250-SIZE", "250 OK").</summary>
+        internal SmtpReply(int code, string first, List<string>? more)
         {
-            if (_parsed) return;
-            _parsed = true;
-            var first = Lines.Count > 0 ? Lines[0] : string.Empty;
+            Code = code;
+            _first = first;
+            _more = more;
+        }
+
+        /// <summary>The first line as read, code included.</summary>
+        private readonly string _first;
+        /// <summary>The lines after the first, as read (null for a one-line reply).</summary>
+        private readonly List<string>? _more;
+        private IReadOnlyList<string>? _lines;
+        private Parsed? _parsed;
+
+        /// <summary>The first line split once; published whole, so a reply shared between threads (the reply cache) reads consistently.</summary>
+        private sealed class Parsed
+        {
+            public Parsed(string? enhanced, string text) { Enhanced = enhanced; Text = text; }
+            public readonly string? Enhanced;
+            public readonly string Text;
+            /// <summary>Built on first use (a benign race between threads builds equal strings).</summary>
+            public string? Display;
+        }
+
+        private Parsed Parse()
+        {
+            var p = _parsed;
+            if (p != null) return p;
+            var first = TextOf(_first);
+            string? enhanced = null;
+            string text = first;
             int n = EnhancedLength(first);
             if (n > 0 && first[0] == (char)('0' + Code / 100))
             {
-                _enhanced = first.Substring(0, n);
-                _text = first.Substring(n).TrimStart();
+                enhanced = Enhanced(first, n);
+                text = first.Substring(n).TrimStart();
             }
-            else
-            {
-                _text = first;
-            }
+            return _parsed = new Parsed(enhanced, text);
         }
+
+        /// <summary>"ddd x.y.z text" (how replies are shown): the line itself when it is already in that form.</summary>
+        private string Display()
+        {
+            var p = Parse();
+            var d = p.Display;
+            if (d != null) return d;
+            d = Code.ToString(CultureInfo.InvariantCulture) + " " + (p.Enhanced is null ? p.Text : p.Enhanced + " " + p.Text);
+            if (string.Equals(d, _first, StringComparison.Ordinal)) d = _first;
+            return p.Display = d;
+        }
+
+        /// <summary>The one-digit codes x.y.z (nearly all of them) as shared strings.</summary>
+        private static readonly string?[] ShortCodes = new string?[1000];
+
+        private static string Enhanced(string first, int n)
+        {
+            if (n != 5) return first.Substring(0, n);
+            int key = (first[0] - '0') * 100 + (first[2] - '0') * 10 + (first[4] - '0');
+            return ShortCodes[key] ??= first.Substring(0, 5);
+        }
+
+        /// <summary>Splits the first line now (before the reply is shared between threads).</summary>
+        internal SmtpReply Prepared() { Parse(); return this; }
+
+        /// <summary>The text after "ddd " or "ddd-".</summary>
+        private static string TextOf(string line) => line.Length > 4 ? line.Substring(4) : string.Empty;
 
         /// <summary>Length of a leading RFC 3463 status code ("5.7.1"), followed by white space or the end; 0 when none.</summary>
         private static int EnhancedLength(string s)
@@ -56,18 +107,30 @@ namespace Omr.Engine.Probing
         }
 
         public int Code { get; }
+
         /// <summary>Text of each line after the code and separator.</summary>
-        public IReadOnlyList<string> Lines { get; }
-        public string? EnhancedCode { get { Parse(); return _enhanced; } }
+        public IReadOnlyList<string> Lines
+        {
+            get
+            {
+                var l = _lines;
+                if (l != null) return l;
+                var all = new string[1 + (_more?.Count ?? 0)];
+                all[0] = TextOf(_first);
+                for (int i = 1; i < all.Length; i++) all[i] = TextOf(_more![i - 1]);
+                return _lines = all;
+            }
+        }
+
+        public string? EnhancedCode => Parse().Enhanced;
         /// <summary>Text of the first line without the enhanced status code.</summary>
-        public string Text { get { Parse(); return _text; } }
+        public string Text => Parse().Text;
 
         public bool IsPositive => Code >= 200 && Code < 400;
         public bool IsTransient => Code >= 400 && Code < 500;
         public bool IsPermanent => Code >= 500 && Code < 600;
 
-        public override string ToString()
-            => Code.ToString(CultureInfo.InvariantCulture) + " " + (EnhancedCode is null ? Text : EnhancedCode + " " + Text);
+        public override string ToString() => Display();
     }
 
     public enum SmtpFailureKind

@@ -1,20 +1,34 @@
 using System;
 using System.Collections.Generic;
-using System.Text;
+using System.Threading;
 
 namespace Omr.Engine.Probing
 {
     /// <summary>
     /// A bounded, thread-safe (lock-free) transcript. Text is stored with control characters escaped so that
-    /// nothing a server sends can forge transcript lines or headers later on.
+    /// nothing a server sends can forge transcript lines or headers later on. Entries are kept compact
+    /// (a struct per line in a few growing chunks) and become <see cref="TranscriptEntry"/> objects only
+    /// when a result's transcript is read.
     /// </summary>
     public sealed class Transcript
     {
         public const int MaxEntries = 4000;
         public const int MaxEntryLength = 1000;
 
-        /// <summary>Entries in order, each with the probe unit (MAIL/RCPT pair) it belongs to, or -1 for the session's own lines.</summary>
-        private readonly System.Collections.Concurrent.ConcurrentQueue<(TranscriptEntry Entry, int Tag)> _entries = new System.Collections.Concurrent.ConcurrentQueue<(TranscriptEntry, int)>();
+        private struct Item
+        {
+            public long UtcTicks;
+            public int Tag;
+            public short OffsetMinutes;
+            public string Direction;
+            /// <summary>Written last: null while the entry is being written.</summary>
+            public string? Text;
+        }
+
+        /// <summary>Chunk k holds FirstChunk·2^k entries; six chunks hold MaxEntries and the truncation note.</summary>
+        private const int FirstChunk = 64;
+        private const int ChunkCount = 6;
+        private readonly Item[]?[] _chunks = new Item[]?[ChunkCount];
         private readonly Func<DateTimeOffset>? _clock;
         private int _count;
 
@@ -32,32 +46,97 @@ namespace Omr.Engine.Probing
         /// <summary>Adds an entry that belongs to one probe unit (tag), or to the session (-1). Lock-free.</summary>
         public void Add(string direction, string text, int tag)
         {
-            var n = System.Threading.Interlocked.Increment(ref _count);
-            var now = _clock is null ? DateTimeOffset.UtcNow : _clock();
+            var n = Interlocked.Increment(ref _count);
             if (n > MaxEntries)
             {
-                if (n == MaxEntries + 1) _entries.Enqueue((new TranscriptEntry(now, "*", $"transcript truncated after {MaxEntries} entries"), -1));
+                if (n == MaxEntries + 1) Put(n - 1, "*", $"transcript truncated after {MaxEntries} entries", -1);
                 return;
             }
-            _entries.Enqueue((new TranscriptEntry(now, direction, Sanitize(text)), tag));
+            Put(n - 1, direction, Sanitize(text), tag);
+        }
+
+        private void Put(int index, string direction, string text, int tag)
+        {
+            var chunk = Chunk(index, out var offset, create: true)!;
+            ref var item = ref chunk[offset];
+            if (_clock is null)
+            {
+                item.UtcTicks = DateTime.UtcNow.Ticks;
+            }
+            else
+            {
+                var now = _clock();
+                item.UtcTicks = now.UtcTicks;
+                item.OffsetMinutes = (short)now.Offset.TotalMinutes;
+            }
+            item.Tag = tag;
+            item.Direction = direction;
+            Volatile.Write(ref item.Text, text);
+        }
+
+        private Item[]? Chunk(int index, out int offset, bool create)
+        {
+            int k = 0, size = FirstChunk;
+            while (index >= size) { index -= size; size <<= 1; k++; }
+            offset = index;
+            var chunk = Volatile.Read(ref _chunks[k]);
+            if (chunk is null && create)
+            {
+                var made = new Item[size];
+                chunk = Interlocked.CompareExchange(ref _chunks[k], made, null) ?? made;
+            }
+            return chunk;
+        }
+
+        /// <summary>Entries written so far (a concurrent one still being written is left out).</summary>
+        private int Written => Math.Min(Volatile.Read(ref _count), MaxEntries + 1);
+
+        private void Collect(int count, Func<int, bool>? include, List<TranscriptEntry> into)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var chunk = Chunk(i, out var offset, create: false);
+                if (chunk is null) continue;
+                var text = Volatile.Read(ref chunk[offset].Text);
+                if (text is null) continue;
+                var item = chunk[offset];
+                if (include != null && item.Tag >= 0 && !include(item.Tag)) continue;
+                into.Add(new TranscriptEntry(new DateTimeOffset(item.UtcTicks, TimeSpan.Zero).ToOffset(TimeSpan.FromMinutes(item.OffsetMinutes)), item.Direction, text));
+            }
         }
 
         public TranscriptEntry[] ToArray()
         {
-            var items = _entries.ToArray();
-            var list = new TranscriptEntry[items.Length];
-            for (int i = 0; i < items.Length; i++) list[i] = items[i].Entry;
-            return list;
+            var count = Written;
+            var list = new List<TranscriptEntry>(count);
+            Collect(count, null, list);
+            return list.ToArray();
         }
 
         /// <summary>The session's own entries and those of the units <paramref name="include"/> accepts.</summary>
         public TranscriptEntry[] ToArray(Func<int, bool> include)
         {
-            var items = _entries.ToArray();
-            var list = new List<TranscriptEntry>(items.Length);
-            foreach (var (entry, tag) in items)
-                if (tag < 0 || include(tag)) list.Add(entry);
+            var count = Written;
+            var list = new List<TranscriptEntry>(count);
+            Collect(count, include, list);
             return list.ToArray();
+        }
+
+        /// <summary>The entries written so far, as a result's transcript built only when it is read.</summary>
+        internal TranscriptSource Snapshot() => new View(this, Written);
+
+        private sealed class View : TranscriptSource
+        {
+            private readonly Transcript _transcript;
+            private readonly int _count;
+            public View(Transcript transcript, int count) { _transcript = transcript; _count = count; }
+
+            internal override TranscriptEntry[] Materialize()
+            {
+                var list = new List<TranscriptEntry>(_count);
+                _transcript.Collect(_count, null, list);
+                return list.ToArray();
+            }
         }
 
         /// <summary>Escapes control characters (CR, LF, NUL, ESC, ...) and bounds the length.</summary>
