@@ -273,15 +273,24 @@ namespace Omr.Engine.Discovery
         /// <summary>Four decimal numbers 0-255, no leading zeros (they would be octal to some parsers).</summary>
         public static bool IsDottedQuad(string s)
         {
-            var parts = s.Split('.');
-            if (parts.Length != 4) return false;
-            foreach (var p in parts)
+            // One pass, no substrings: it runs for every input.
+            int parts = 0, i = 0;
+            while (true)
             {
-                if (p.Length == 0 || p.Length > 3 || !p.All(c => c >= '0' && c <= '9')) return false;
-                if (p.Length > 1 && p[0] == '0') return false;
-                if (int.Parse(p, CultureInfo.InvariantCulture) > 255) return false;
+                int start = i, value = 0;
+                while (i < s.Length && s[i] >= '0' && s[i] <= '9')
+                {
+                    value = value * 10 + (s[i] - '0');
+                    i++;
+                    if (i - start > 3) return false;
+                }
+                int len = i - start;
+                if (len == 0 || (len > 1 && s[start] == '0') || value > 255) return false;
+                parts++;
+                if (i == s.Length) return parts == 4;
+                if (s[i] != '.' || parts == 4) return false;
+                i++;
             }
-            return true;
         }
 
         private static ParsedTarget Invalid(string? raw, TargetProblem problem, string message) =>

@@ -38,9 +38,25 @@ namespace Omr.Engine.Probing
         public ProbeContext(string probeFrom, string probeRecipient, string addressLiteral, string host, string domain)
         {
             ProbeFrom = probeFrom; ProbeRecipient = probeRecipient; AddressLiteral = addressLiteral; Host = host; Domain = domain;
-            FromUser = RelayTestCatalog.SplitAddress(probeFrom).Local;
-            var (user, ext) = RelayTestCatalog.SplitAddress(probeRecipient);
-            User = user; Ext = ext; ExtUpper = ext.ToUpperInvariant();
+            // The probe addresses' parts are the same for every address of a scan: split once.
+            var parts = _lastParts;
+            if (parts is null || !ReferenceEquals(parts.From, probeFrom) || !ReferenceEquals(parts.Recipient, probeRecipient))
+                _lastParts = parts = new ProbeParts(probeFrom, probeRecipient);
+            FromUser = parts.FromUser; User = parts.User; Ext = parts.Ext; ExtUpper = parts.ExtUpper;
+        }
+
+        private static volatile ProbeParts? _lastParts;
+
+        private sealed class ProbeParts
+        {
+            public ProbeParts(string from, string recipient)
+            {
+                From = from; Recipient = recipient;
+                FromUser = RelayTestCatalog.SplitAddress(from).Local;
+                (User, Ext) = RelayTestCatalog.SplitAddress(recipient);
+                ExtUpper = Ext.ToUpperInvariant();
+            }
+            public readonly string From, Recipient, FromUser, User, Ext, ExtUpper;
         }
 
         internal string FromUser { get; }

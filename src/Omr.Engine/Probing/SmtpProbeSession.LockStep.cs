@@ -37,26 +37,32 @@ namespace Omr.Engine.Probing
             var groups = BySender(_pending);
             if (groups.Count < 2 || _pending.Count < 4) return null;
             if (!AddressSlots.Wait(0)) return null;
-            // Split by round trips, not by tests: a transaction costs MAIL, one RCPT per test and RSET.
-            // The helper starts after this connection's greeting and EHLO and pays its own (3 round
-            // trips), so it takes a little less; a sender that straddles the split gets a transaction
-            // on each connection.
+            // Split by round trips, not by tests: a transaction costs MAIL, one RCPT per test and an RSET
+            // before the next one. The helper starts when this connection starts its battery and first
+            // pays its own greeting and EHLO (2 round trips): the split that ends both soonest is taken;
+            // a sender that straddles it gets a transaction on each connection.
             var ordered = groups.SelectMany(g => g).ToList();
-            int total = ordered.Count + 2 * groups.Count;
-            int helperShare = Math.Max(1, (total - 3) / 2);
-            var theirs = new List<ProbeUnit>();
-            int cost = 0;
-            for (int i = ordered.Count - 1; i >= 0 && cost < helperShare; i--)
+            int best = -1, bestCost = int.MaxValue;
+            for (int k = 1; k < ordered.Count; k++)
             {
-                bool opens = theirs.Count == 0 || !string.Equals(theirs[0].MailFrom, ordered[i].MailFrom, StringComparison.Ordinal);
-                cost += 1 + (opens ? 2 : 0);
-                theirs.Insert(0, ordered[i]);
+                int cost = Math.Max(RoundTrips(ordered, 0, k), 2 + RoundTrips(ordered, k, ordered.Count));
+                if (cost < bestCost) { bestCost = cost; best = k; }
             }
+            var theirs = best < 0 ? new List<ProbeUnit>() : ordered.GetRange(best, ordered.Count - best);
             if (theirs.Count == 0 || theirs.Count == ordered.Count) { AddressSlots.Release(); return null; }
             foreach (var u in theirs) _pending.Remove(u);
             _transcript.Note($"no PIPELINING: {theirs.Count} test(s) run on a second connection at the same time");
             var task = Task.Run(() => HelperAsync(theirs, ct));
             return (task, theirs);
+        }
+
+        /// <summary>Commands (each a round trip) that units [from, to) cost one at a time: MAIL per sender run, RCPT each, RSET between transactions.</summary>
+        private static int RoundTrips(List<ProbeUnit> units, int from, int to)
+        {
+            int transactions = 0;
+            for (int i = from; i < to; i++)
+                if (i == from || !string.Equals(units[i].MailFrom, units[i - 1].MailFrom, StringComparison.Ordinal)) transactions++;
+            return (to - from) + transactions + Math.Max(0, transactions - 1);
         }
 
         /// <summary>The helper connection: its own greeting and EHLO, then its transactions one command at a time.</summary>

@@ -356,9 +356,19 @@ namespace Omr.Engine.Probing
             var domain = c.Target.Domain?.TrimEnd('.') ?? ParentDomain(host) ?? host;
             c.Context = new ProbeContext(_settings.ProbeFrom, _settings.ProbeRecipient, literal, host, domain);
             var units = new ProbeUnit[_settings.Tests.Count];
+            // Many tests share a template (the address-literal sender): each is filled once per context.
+            var filled = new List<KeyValuePair<string, string>>(16);
+            string Fill(string template)
+            {
+                foreach (var kv in filled) if (ReferenceEquals(kv.Key, template)) return kv.Value;
+                var value = RelayTestCatalog.Fill(template, c.Context!);
+                filled.Add(new KeyValuePair<string, string>(template, value));
+                return value;
+            }
             for (int i = 0; i < units.Length; i++)
             {
-                var exp = RelayTestCatalog.Expand(_settings.Tests[i], c.Context);
+                var def = _settings.Tests[i];
+                var exp = new ExpandedRelayTest(def, Fill(def.MailFromTemplate), Fill(def.RcptToTemplate));
                 var unit = FindUnit(exp.MailFrom, exp.RcptTo);
                 if (unit is null)
                 {
@@ -408,8 +418,9 @@ namespace Omr.Engine.Probing
         internal static string? ParentDomain(string host)
         {
             if (host.StartsWith("[", StringComparison.Ordinal)) return null;
-            var labels = host.Split('.');
-            return labels.Length >= 3 ? string.Join(".", labels, 1, labels.Length - 1) : host;
+            var dot = host.IndexOf('.');
+            // Three labels or more: drop the first; fewer: the name itself.
+            return dot >= 0 && host.IndexOf('.', dot + 1) >= 0 ? host.Substring(dot + 1) : host;
         }
 
         private static async Task QuitAsync(SmtpConnection conn, CancellationToken ct)

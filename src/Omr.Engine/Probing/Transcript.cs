@@ -25,8 +25,8 @@ namespace Omr.Engine.Probing
             public string? Text;
         }
 
-        /// <summary>Chunk k holds FirstChunk·2^k entries; six chunks hold MaxEntries and the truncation note.</summary>
-        private const int FirstChunk = 64;
+        /// <summary>Chunk k holds FirstChunk·2^k entries (the first holds a whole pipelined battery); six chunks hold MaxEntries and the truncation note.</summary>
+        private const int FirstChunk = 128;
         private const int ChunkCount = 6;
         private readonly Item[]?[] _chunks = new Item[]?[ChunkCount];
         private readonly Func<DateTimeOffset>? _clock;
