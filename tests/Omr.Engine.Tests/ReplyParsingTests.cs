@@ -65,10 +65,10 @@ public class ReplyParsingTests
     {
         var line = "550 5.7.1 <cache-" + Guid.NewGuid().ToString("N") + "@example.net>: Relay access denied";
         var bytes = B(line);
-        Assert.False(ReplyCache.TryGet(bytes, bytes.Length, out _));   // first sight: decoded the long way, no copy kept
-        Assert.True(ReplyCache.TryGet(bytes, bytes.Length, out var second));
+        Assert.False(ReplyCache.TryGet(bytes, 0, bytes.Length, out _));   // first sight: decoded the long way, no copy kept
+        Assert.True(ReplyCache.TryGet(bytes, 0, bytes.Length, out var second));
         Assert.Equal(line, second.Line);
-        Assert.True(ReplyCache.TryGet(bytes, bytes.Length, out var third));
+        Assert.True(ReplyCache.TryGet(bytes, 0, bytes.Length, out var third));
         Assert.Same(second, third);
         var reply = third.OneLineReply(550);
         Assert.Same(reply, third.OneLineReply(550));
@@ -85,13 +85,17 @@ public class ReplyParsingTests
             foreach (var l in lines)
             {
                 var b = B(l);
-                if (ReplyCache.TryGet(b, b.Length, out var e)) Assert.Equal(l, e.Line);
+                if (ReplyCache.TryGet(b, 0, b.Length, out var e)) Assert.Equal(l, e.Line);
             }
         // A buffer longer than the line: only the counted bytes matter.
         var padded = B("221 2.0.0 Bye" + "XXXX");
-        ReplyCache.TryGet(padded, 13, out _);
-        Assert.True(ReplyCache.TryGet(padded, 13, out var bye));
+        ReplyCache.TryGet(padded, 0, 13, out _);
+        Assert.True(ReplyCache.TryGet(padded, 0, 13, out var bye));
         Assert.Equal("221 2.0.0 Bye", bye.Line);
+        // A line in the middle of a read buffer: only its own bytes count.
+        var inBuffer = B("250 2.1.0 Ok\r\n221 2.0.0 Bye\r\n");
+        Assert.True(ReplyCache.TryGet(inBuffer, 14, 13, out var fromBuffer));
+        Assert.Same(bye, fromBuffer);
     }
 
     [Theory]
@@ -101,16 +105,16 @@ public class ReplyParsingTests
     public void Lines_that_are_empty_or_not_printable_ascii_are_not_cached(string line)
     {
         var b = Encoding.UTF8.GetBytes(line);
-        Assert.False(ReplyCache.TryGet(b, b.Length, out _));
-        Assert.False(ReplyCache.TryGet(b, b.Length, out _));
+        Assert.False(ReplyCache.TryGet(b, 0, b.Length, out _));
+        Assert.False(ReplyCache.TryGet(b, 0, b.Length, out _));
     }
 
     [Fact]
     public void A_long_line_is_not_cached()
     {
         var b = B("550 " + new string('x', ReplyCache.MaxLineLength));
-        Assert.False(ReplyCache.TryGet(b, b.Length, out _));
-        Assert.False(ReplyCache.TryGet(b, b.Length, out _));
+        Assert.False(ReplyCache.TryGet(b, 0, b.Length, out _));
+        Assert.False(ReplyCache.TryGet(b, 0, b.Length, out _));
     }
 
     [Fact]

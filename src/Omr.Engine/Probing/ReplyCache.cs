@@ -44,12 +44,12 @@ namespace Omr.Engine.Probing
         /// The entry for these bytes (from the table when the same bytes were seen before); false for a
         /// line seen for the first time, empty, long, or not printable ASCII (decoded the long way).
         /// </summary>
-        public static bool TryGet(byte[] bytes, int count, out Entry entry)
+        public static bool TryGet(byte[] bytes, int offset, int count, out Entry entry)
         {
             entry = null!;
             if (count == 0 || count > MaxLineLength) return false;
             uint hash = 2166136261;
-            for (int i = 0; i < count; i++)
+            for (int i = offset; i < offset + count; i++)
             {
                 byte b = bytes[i];
                 if (b < 0x20 || b >= 0x7f) return false;
@@ -57,7 +57,7 @@ namespace Omr.Engine.Probing
             }
             int slot = (int)(hash & (Slots - 1));
             var e = Volatile.Read(ref Table[slot]);
-            if (e != null && e.Bytes.Length == count && Same(e.Bytes, bytes, count))
+            if (e != null && e.Bytes.Length == count && Same(e.Bytes, bytes, offset, count))
             {
                 entry = e;
                 return true;
@@ -68,16 +68,16 @@ namespace Omr.Engine.Probing
                 return false;
             }
             var copy = new byte[count];
-            Buffer.BlockCopy(bytes, 0, copy, 0, count);
-            e = new Entry(copy, Encoding.ASCII.GetString(bytes, 0, count));
+            Buffer.BlockCopy(bytes, offset, copy, 0, count);
+            e = new Entry(copy, Encoding.ASCII.GetString(bytes, offset, count));
             Volatile.Write(ref Table[slot], e);
             entry = e;
             return true;
         }
 
-        private static bool Same(byte[] a, byte[] b, int count)
+        private static bool Same(byte[] a, byte[] b, int offset, int count)
         {
-            for (int i = 0; i < count; i++) if (a[i] != b[i]) return false;
+            for (int i = 0; i < count; i++) if (a[i] != b[offset + i]) return false;
             return true;
         }
     }

@@ -191,9 +191,8 @@ namespace Omr.Engine.Probing
 
         private async ValueTask<Line> ReadLineAsync(CancellationToken ct, bool firstGreetingLine)
         {
-            // The line buffer starts small (replies are short) and grows up to the line bound.
             int lineMax = Math.Max(16, _limits.MaxLineLength);
-            var line = _line ??= System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Min(lineMax, 512));
+            byte[]? line = null;
             int len = 0;
             bool truncated = false;
             while (true)
@@ -204,11 +203,22 @@ namespace Omr.Engine.Probing
                     if (_buffer[i] == (byte)'\n') break;
                 }
                 int take = i - _bufStart;
+                if (len == 0 && i < _bufEnd && take <= lineMax)
+                {
+                    // The whole line is in the read buffer (nearly always): decoded from there, no copy.
+                    int start = _bufStart, count = take;
+                    _bufStart = i + 1;
+                    if (count > 0 && _buffer[start + count - 1] == (byte)'\r') count--;
+                    if (ReplyCache.TryGet(_buffer, start, count, out var hit)) return new Line(hit.Line, false, hit);
+                    return new Line(Decode(_buffer, start, count), false);
+                }
+                // The line buffer (for a line split over reads) starts small and grows up to the line bound.
+                line ??= _line ??= Buffers.Rent(Math.Min(lineMax, 512));
                 if (len + take > line.Length && line.Length < lineMax)
                 {
-                    var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Min(lineMax, Math.Max(line.Length * 2, len + take)));
+                    var bigger = Buffers.Rent(Math.Min(lineMax, Math.Max(line.Length * 2, len + take)));
                     Buffer.BlockCopy(line, 0, bigger, 0, len);
-                    System.Buffers.ArrayPool<byte>.Shared.Return(line);
+                    Buffers.Return(line);
                     _line = line = bigger;
                 }
                 int room = Math.Min(lineMax, line.Length) - len;
@@ -218,15 +228,15 @@ namespace Omr.Engine.Probing
                 {
                     _bufStart = i + 1;
                     if (len > 0 && line[len - 1] == (byte)'\r') len--;
-                    if (!truncated && ReplyCache.TryGet(line, len, out var cached)) return new Line(cached.Line, false, cached);
-                    return new Line(Decode(line, len), truncated);
+                    if (!truncated && ReplyCache.TryGet(line, 0, len, out var cached)) return new Line(cached.Line, false, cached);
+                    return new Line(Decode(line, 0, len), truncated);
                 }
                 _bufStart = _bufEnd = 0;
                 // Never read past the budget: what the server may still send is all we take.
                 var allowed = (int)Math.Min(_buffer.Length, _budget.Remaining);
                 if (allowed <= 0)
                 {
-                    if (len > 0) _transcript.Server(Decode(line, Math.Min(len, 200)) + "…");
+                    if (len > 0) _transcript.Server(Decode(line!, 0, Math.Min(len, 200)) + "…");
                     Note($"the server sent more than {_budget.Limit} bytes: session abandoned");
                     throw new SmtpSessionException(SmtpFailureKind.TooMuchData, $"the server sent more than {_budget.Limit} bytes");
                 }
@@ -247,7 +257,7 @@ namespace Omr.Engine.Probing
                 }
                 if (n == 0)
                 {
-                    if (len > 0) _transcript.Server(Decode(line, len) + " [no CRLF]");
+                    if (len > 0) _transcript.Server(Decode(line!, 0, len) + " [no CRLF]");
                     Note("connection closed by the server");
                     throw new SmtpSessionException(firstGreetingLine && len == 0 ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
                         firstGreetingLine && len == 0 ? "connection closed before the greeting" : len > 0 ? "the server closed the connection in the middle of a reply" : "the server closed the connection");
@@ -271,18 +281,18 @@ namespace Omr.Engine.Probing
         private static readonly UTF8Encoding StrictUtf8 = new UTF8Encoding(false, true);
         private static readonly Encoding Latin1 = Encoding.GetEncoding("ISO-8859-1");
 
-        private static string Decode(byte[] bytes, int count)
+        private static string Decode(byte[] bytes, int offset, int count)
         {
             bool ascii = true;
-            for (int i = 0; i < count; i++) if (bytes[i] >= 0x80) { ascii = false; break; }
-            if (ascii) return Encoding.ASCII.GetString(bytes, 0, count);
+            for (int i = offset; i < offset + count; i++) if (bytes[i] >= 0x80) { ascii = false; break; }
+            if (ascii) return Encoding.ASCII.GetString(bytes, offset, count);
             try
             {
-                return StrictUtf8.GetString(bytes, 0, count);
+                return StrictUtf8.GetString(bytes, offset, count);
             }
             catch (DecoderFallbackException)
             {
-                return Latin1.GetString(bytes, 0, count);
+                return Latin1.GetString(bytes, offset, count);
             }
         }
     }

@@ -25,7 +25,10 @@ namespace Omr.Engine.Probing
         private readonly ByteBudget _budget;
         private Socket? _socket;
         private Stream? _stream;
-        private byte[] _buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(2048);
+        private byte[] _buffer = Buffers.Rent(2048);
+
+        /// <summary>Read and line buffers.</summary>
+        private static System.Buffers.ArrayPool<byte> Buffers => System.Buffers.ArrayPool<byte>.Shared;
         private int _bufStart, _bufEnd;
         private CancellationTokenRegistration _abortRegistration;
 
@@ -212,8 +215,8 @@ namespace Omr.Engine.Probing
             try { _socket?.Dispose(); } catch (ObjectDisposedException) { }
             _stream = null; _socket = null;
             // Buffers go back to the pool only when no read can still write into them.
-            if (_line != null) { System.Buffers.ArrayPool<byte>.Shared.Return(_line); _line = null; }
-            if (!_reading && _buffer.Length > 0) System.Buffers.ArrayPool<byte>.Shared.Return(_buffer);
+            if (_line != null) { Buffers.Return(_line); _line = null; }
+            if (!_reading && _buffer.Length > 0) Buffers.Return(_buffer);
             _buffer = Array.Empty<byte>();
         }
     }
