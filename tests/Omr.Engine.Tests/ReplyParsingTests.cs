@@ -162,6 +162,15 @@ public class ReplyParsingTests
         Assert.All(only2.Where(e => e.Direction == "C"), e => Assert.StartsWith("2:", e.Text));
     }
 
+    [Fact]
+    public void A_direction_other_than_C_S_and_star_is_kept()
+    {
+        var t = new Transcript();
+        t.Add("TLS", "handshake");
+        t.Client("EHLO x");
+        Assert.Equal(new[] { "TLS", "C" }, t.ToArray().Select(e => e.Direction));
+    }
+
     [Theory]
     [InlineData("192.0.2.1", true)]
     [InlineData("0.0.0.0", true)]

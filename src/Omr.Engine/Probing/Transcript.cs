@@ -18,17 +18,47 @@ namespace Omr.Engine.Probing
         private struct Item
         {
             public long UtcTicks;
-            public int Tag;
-            public short OffsetMinutes;
-            public string Direction;
             /// <summary>Written last: null while the entry is being written.</summary>
             public string? Text;
+            public int Tag;
+            public short OffsetMinutes;
+            /// <summary>Index into <see cref="Directions"/> (24 bytes an entry instead of 32 with the string).</summary>
+            public byte Direction;
         }
 
-        /// <summary>Chunk k holds FirstChunk·2^k entries (the first holds a whole pipelined battery); six chunks hold MaxEntries and the truncation note.</summary>
-        private const int FirstChunk = 128;
-        private const int ChunkCount = 6;
-        private readonly Item[]?[] _chunks = new Item[]?[ChunkCount];
+        /// <summary>Directions seen ("C", "S", "*" and any other a caller used), shared by every transcript; only appended to.</summary>
+        private static string[] Directions = { "C", "S", "*" };
+        private static readonly object DirectionsGate = new object();
+
+        private static byte DirectionCode(string direction)
+        {
+            switch (direction)
+            {
+                case "C": return 0;
+                case "S": return 1;
+                case "*": return 2;
+            }
+            var known = Volatile.Read(ref Directions);
+            for (int i = 3; i < known.Length; i++) if (string.Equals(known[i], direction, StringComparison.Ordinal)) return (byte)i;
+            lock (DirectionsGate)
+            {
+                known = Directions;
+                for (int i = 3; i < known.Length; i++) if (string.Equals(known[i], direction, StringComparison.Ordinal)) return (byte)i;
+                if (known.Length > byte.MaxValue) return 2; // more than 250 made-up directions: shown as notes
+                var more = new string[known.Length + 1];
+                Array.Copy(known, more, known.Length);
+                more[known.Length] = direction;
+                Volatile.Write(ref Directions, more);
+                return (byte)known.Length;
+            }
+        }
+
+        /// <summary>
+        /// Chunk sizes: the first holds a closed server's whole pipelined battery (about 85 lines), the
+        /// second an open one's confirmation; then doubling, up to MaxEntries and the truncation note.
+        /// </summary>
+        private static readonly int[] ChunkSizes = { 96, 96, 192, 384, 768, 1536, 1536 };
+        private readonly Item[]?[] _chunks = new Item[]?[7];
         private readonly Func<DateTimeOffset>? _clock;
         private int _count;
 
@@ -70,14 +100,14 @@ namespace Omr.Engine.Probing
                 item.OffsetMinutes = (short)now.Offset.TotalMinutes;
             }
             item.Tag = tag;
-            item.Direction = direction;
+            item.Direction = DirectionCode(direction);
             Volatile.Write(ref item.Text, text);
         }
 
         private Item[]? Chunk(int index, out int offset, bool create)
         {
-            int k = 0, size = FirstChunk;
-            while (index >= size) { index -= size; size <<= 1; k++; }
+            int k = 0, size = ChunkSizes[0];
+            while (index >= size) { index -= size; size = ChunkSizes[++k]; }
             offset = index;
             var chunk = Volatile.Read(ref _chunks[k]);
             if (chunk is null && create)
@@ -101,7 +131,7 @@ namespace Omr.Engine.Probing
                 if (text is null) continue;
                 var item = chunk[offset];
                 if (include != null && item.Tag >= 0 && !include(item.Tag)) continue;
-                into.Add(new TranscriptEntry(new DateTimeOffset(item.UtcTicks, TimeSpan.Zero).ToOffset(TimeSpan.FromMinutes(item.OffsetMinutes)), item.Direction, text));
+                into.Add(new TranscriptEntry(new DateTimeOffset(item.UtcTicks, TimeSpan.Zero).ToOffset(TimeSpan.FromMinutes(item.OffsetMinutes)), Volatile.Read(ref Directions)[item.Direction], text));
             }
         }
 
