@@ -162,6 +162,38 @@ public class ReplyParsingTests
         Assert.All(only2.Where(e => e.Direction == "C"), e => Assert.StartsWith("2:", e.Text));
     }
 
+    [Theory]
+    [InlineData("RCPT TO:", "<relay-test@example.net>")]
+    [InlineData("MAIL FROM:", "<>")]
+    [InlineData("MAIL FROM:", "")]
+    [InlineData("RCPT TO:", "<a\u202eb@example.net>")]
+    [InlineData("VRFY ", "postmaster")]
+    public void A_command_kept_as_verb_and_argument_reads_as_the_joined_line(string verb, string argument)
+    {
+        var apart = new Transcript();
+        apart.Command(verb, argument, 3);
+        var joined = new Transcript();
+        joined.Add("C", verb + argument, 3);
+        var a = apart.ToArray().Single();
+        var j = joined.ToArray().Single();
+        Assert.Equal(j.Direction, a.Direction);
+        Assert.Equal(j.Text, a.Text);
+        Assert.Single(apart.ToArray(tag => tag == 3));
+        Assert.Empty(apart.ToArray(tag => tag == 4));
+    }
+
+    [Fact]
+    public void A_long_command_argument_is_bounded_like_any_line()
+    {
+        var arg = "<" + new string('x', 2000) + "@example.net>";
+        var apart = new Transcript();
+        apart.Command("RCPT TO:", arg, -1);
+        var joined = new Transcript();
+        joined.Add("C", "RCPT TO:" + arg);
+        Assert.Equal(joined.ToArray().Single().Text, apart.ToArray().Single().Text);
+        Assert.Contains("[truncated", apart.ToArray().Single().Text);
+    }
+
     [Fact]
     public void A_direction_other_than_C_S_and_star_is_kept()
     {

@@ -147,23 +147,35 @@ namespace Omr.Engine.Probing
         public Task SendAsync(IReadOnlyList<string> lines, CancellationToken ct) => SendAsync(lines, null, ct);
 
         /// <summary>Sends command lines in one write; <paramref name="tags"/> names the probe unit of each line.</summary>
-        public async Task SendAsync(IReadOnlyList<string> lines, IReadOnlyList<int>? tags, CancellationToken ct)
+        public Task SendAsync(IReadOnlyList<string> lines, IReadOnlyList<int>? tags, CancellationToken ct)
+        {
+            var commands = new SmtpCommand[lines.Count];
+            for (int k = 0; k < commands.Length; k++) commands[k] = new SmtpCommand(lines[k]);
+            return SendAsync(commands, tags, ct);
+        }
+
+        /// <summary>Sends commands in one write (pipelining when more than one); <paramref name="tags"/> names the probe unit of each.</summary>
+        public async Task SendAsync(IReadOnlyList<SmtpCommand> commands, IReadOnlyList<int>? tags, CancellationToken ct)
         {
             if (_stream is null) throw new InvalidOperationException("Not connected.");
             int size = 0;
-            for (int k = 0; k < lines.Count; k++)
+            for (int k = 0; k < commands.Count; k++)
             {
-                var line = lines[k];
-                if (line.IndexOf('\r') >= 0 || line.IndexOf('\n') >= 0)
-                    throw new ArgumentException("An SMTP command line may not contain CR or LF.", nameof(lines));
-                size += Encoding.UTF8.GetByteCount(line) + 2;
+                var c = commands[k];
+                if (HasLineBreak(c.Verb) || (c.Argument != null && HasLineBreak(c.Argument)))
+                    throw new ArgumentException("An SMTP command line may not contain CR or LF.", nameof(commands));
+                size += Encoding.UTF8.GetByteCount(c.Verb) + (c.Argument is null ? 0 : Encoding.UTF8.GetByteCount(c.Argument)) + 2;
             }
             var bytes = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
             int used = 0;
-            for (int k = 0; k < lines.Count; k++)
+            for (int k = 0; k < commands.Count; k++)
             {
-                _transcript.Add("C", lines[k], tags is null ? Tag : tags[k]);
-                used += Encoding.UTF8.GetBytes(lines[k], 0, lines[k].Length, bytes, used);
+                var c = commands[k];
+                int tag = tags is null ? Tag : tags[k];
+                if (c.Argument is null) _transcript.Add("C", c.Verb, tag);
+                else _transcript.Command(c.Verb, c.Argument, tag);
+                used += Encoding.UTF8.GetBytes(c.Verb, 0, c.Verb.Length, bytes, used);
+                if (c.Argument != null) used += Encoding.UTF8.GetBytes(c.Argument, 0, c.Argument.Length, bytes, used);
                 bytes[used++] = (byte)'\r';
                 bytes[used++] = (byte)'\n';
             }
@@ -185,7 +197,11 @@ namespace Omr.Engine.Probing
             }
         }
 
-        public Task SendAsync(string line, CancellationToken ct) => SendAsync(new[] { line }, ct);
+        private static bool HasLineBreak(string s) => s.IndexOf('\r') >= 0 || s.IndexOf('\n') >= 0;
+
+        public Task SendAsync(SmtpCommand command, CancellationToken ct) => SendAsync(new[] { command }, null, ct);
+
+        public Task SendAsync(string line, CancellationToken ct) => SendAsync(new SmtpCommand(line), ct);
 
         /// <summary>Writes raw bytes (the DATA body), not transcribed line by line.</summary>
         public async Task SendRawAsync(byte[] data, string note, CancellationToken ct)

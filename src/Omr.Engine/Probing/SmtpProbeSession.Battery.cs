@@ -180,7 +180,10 @@ namespace Omr.Engine.Probing
             _transcript.Note($"MAIL got 503 after an earlier transaction ({Transcript.Sanitize(mail.ToString())}): the session state is not clean; the remaining {_pending.Count} test(s) run one transaction per connection");
         }
 
-        private async ValueTask<SmtpReply> LockStepCommandAsync(SmtpConnection conn, string command, string line, CancellationToken ct)
+        private ValueTask<SmtpReply> LockStepCommandAsync(SmtpConnection conn, string command, string line, CancellationToken ct)
+            => LockStepCommandAsync(conn, command, new SmtpCommand(line), ct);
+
+        private async ValueTask<SmtpReply> LockStepCommandAsync(SmtpConnection conn, string command, SmtpCommand line, CancellationToken ct)
         {
             if (conn.HasPendingData)
                 throw new SmtpSessionException(SmtpFailureKind.OutOfStep, $"the server sent data before {command} was sent (a reply to no command)");
@@ -206,11 +209,11 @@ namespace Omr.Engine.Probing
             {
                 conn.Tag = u.Id;
                 stage("MAIL");
-                mail = await LockStepCommandAsync(conn, "MAIL", "MAIL FROM:" + u.MailFrom, ct).ConfigureAwait(false);
+                mail = await LockStepCommandAsync(conn, "MAIL", SmtpCommand.Mail(u.MailFrom), ct).ConfigureAwait(false);
                 if (mail.IsPositive)
                 {
                     stage("RCPT");
-                    rcpt = await LockStepCommandAsync(conn, "RCPT", "RCPT TO:" + u.RcptTo, ct).ConfigureAwait(false);
+                    rcpt = await LockStepCommandAsync(conn, "RCPT", SmtpCommand.Rcpt(u.RcptTo), ct).ConfigureAwait(false);
                 }
             }
             catch (SmtpSessionException ex) when (ex.Kind != SmtpFailureKind.TooMuchData)

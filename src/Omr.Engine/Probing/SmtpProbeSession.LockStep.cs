@@ -116,7 +116,7 @@ namespace Omr.Engine.Probing
                     var g = pending.Where(u => string.Equals(u.MailFrom, sender, StringComparison.Ordinal)).Take(Math.Max(1, quota - onThisConnection)).ToList();
                     conn.Tag = GroupTag(g);
                     stage("MAIL");
-                    var mail = await LockStepCommandAsync(conn, "MAIL", "MAIL FROM:" + sender, ct).ConfigureAwait(false);
+                    var mail = await LockStepCommandAsync(conn, "MAIL", SmtpCommand.Mail(sender), ct).ConfigureAwait(false);
                     if (mail.Code == 503 && sentMail)
                     {
                         Poisoned(mail);
@@ -133,7 +133,7 @@ namespace Omr.Engine.Probing
                         {
                             conn.Tag = u.Id;
                             stage("RCPT");
-                            rcpt = await LockStepCommandAsync(conn, "RCPT", "RCPT TO:" + u.RcptTo, ct).ConfigureAwait(false);
+                            rcpt = await LockStepCommandAsync(conn, "RCPT", SmtpCommand.Rcpt(u.RcptTo), ct).ConfigureAwait(false);
                         }
                         Record(u, mail, rcpt);
                         recorded.Add(u);

@@ -32,18 +32,18 @@ namespace Omr.Engine.Probing
                     if (_oneTransactionPerConnection && groups.Count > 1) groups.RemoveRange(1, groups.Count - 1);
                     int count = groups.Sum(g => g.Count);
                     bool last = count == pending.Count || onThisConnection + count >= quota || _oneTransactionPerConnection;
-                    var lines = new List<string>(count + groups.Count * 2 + 1);
+                    var lines = new List<SmtpCommand>(count + groups.Count * 2 + 1);
                     var tags = new List<int>(lines.Capacity);
                     var groupTags = new int[groups.Count];
                     for (int gi = 0; gi < groups.Count; gi++)
                     {
                         var g = groups[gi];
                         groupTags[gi] = GroupTag(g);
-                        lines.Add("MAIL FROM:" + g[0].MailFrom); tags.Add(groupTags[gi]);
-                        foreach (var u in g) { lines.Add("RCPT TO:" + u.RcptTo); tags.Add(u.Id); }
-                        if (gi < groups.Count - 1 || !last) { lines.Add("RSET"); tags.Add(groupTags[gi]); }
+                        lines.Add(SmtpCommand.Mail(g[0].MailFrom)); tags.Add(groupTags[gi]);
+                        foreach (var u in g) { lines.Add(SmtpCommand.Rcpt(u.RcptTo)); tags.Add(u.Id); }
+                        if (gi < groups.Count - 1 || !last) { lines.Add(new SmtpCommand("RSET")); tags.Add(groupTags[gi]); }
                     }
-                    if (last) { lines.Add("QUIT"); tags.Add(-1); }
+                    if (last) { lines.Add(new SmtpCommand("QUIT")); tags.Add(-1); }
                     stage("MAIL");
                     if (conn.HasPendingData)
                         throw new OutOfStepException("the server sent data before the pipelined group was sent");

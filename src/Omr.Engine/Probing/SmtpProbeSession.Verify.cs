@@ -55,10 +55,10 @@ namespace Omr.Engine.Probing
                 }
                 // One command, one reply, with the same checks as the battery's lock-step.
                 stage = "MAIL";
-                var mail = await LockStepCommandAsync(conn, "MAIL", "MAIL FROM:" + test.MailFrom, token).ConfigureAwait(false);
+                var mail = await LockStepCommandAsync(conn, "MAIL", SmtpCommand.Mail(test.MailFrom), token).ConfigureAwait(false);
                 if (!mail.IsPositive) { Unverified(c, "MAIL FROM refused: " + mail); await QuitAsync(conn, token).ConfigureAwait(false); return; }
                 stage = "RCPT";
-                var rcpt = await LockStepCommandAsync(conn, "RCPT", "RCPT TO:" + test.RcptTo, token).ConfigureAwait(false);
+                var rcpt = await LockStepCommandAsync(conn, "RCPT", SmtpCommand.Rcpt(test.RcptTo), token).ConfigureAwait(false);
                 if (!rcpt.IsPositive) { Unverified(c, "RCPT TO for the verification address refused: " + rcpt); await QuitAsync(conn, token).ConfigureAwait(false); return; }
                 stage = "DATA";
                 var data = await LockStepCommandAsync(conn, "DATA", "DATA", token).ConfigureAwait(false);

@@ -24,7 +24,12 @@ namespace Omr.Engine.Probing
             public short OffsetMinutes;
             /// <summary>Index into <see cref="Directions"/> (24 bytes an entry instead of 32 with the string).</summary>
             public byte Direction;
+            /// <summary>Index into <see cref="Prefixes"/>: the verb of a command kept apart from its argument (0: none).</summary>
+            public byte Prefix;
         }
+
+        /// <summary>Command verbs kept apart from their arguments until the transcript is read.</summary>
+        private static readonly string[] Prefixes = { string.Empty, SmtpCommand.MailFrom, SmtpCommand.RcptTo };
 
         /// <summary>Directions seen ("C", "S", "*" and any other a caller used), shared by every transcript; only appended to.</summary>
         private static string[] Directions = { "C", "S", "*" };
@@ -85,7 +90,30 @@ namespace Omr.Engine.Probing
             Put(n - 1, direction, Sanitize(text), tag);
         }
 
-        private void Put(int index, string direction, string text, int tag)
+        /// <summary>
+        /// A command sent: its verb and argument, joined only when the transcript is read. The entry is
+        /// the same as <c>Add("C", verb + argument, tag)</c>.
+        /// </summary>
+        internal void Command(string verb, string argument, int tag)
+        {
+            byte prefix = string.Equals(verb, SmtpCommand.MailFrom, StringComparison.Ordinal) ? (byte)1
+                : string.Equals(verb, SmtpCommand.RcptTo, StringComparison.Ordinal) ? (byte)2 : (byte)0;
+            // Only a short, safe argument is kept apart (a long or unsafe one is sanitized as one line, as before).
+            if (prefix == 0 || verb.Length + argument.Length > MaxEntryLength || !ReferenceEquals(Sanitize(argument), argument))
+            {
+                Add("C", verb + argument, tag);
+                return;
+            }
+            var n = Interlocked.Increment(ref _count);
+            if (n > MaxEntries)
+            {
+                if (n == MaxEntries + 1) Put(n - 1, "*", $"transcript truncated after {MaxEntries} entries", -1);
+                return;
+            }
+            Put(n - 1, "C", argument, tag, prefix);
+        }
+
+        private void Put(int index, string direction, string text, int tag, byte prefix = 0)
         {
             var chunk = Chunk(index, out var offset, create: true)!;
             ref var item = ref chunk[offset];
@@ -101,6 +129,7 @@ namespace Omr.Engine.Probing
             }
             item.Tag = tag;
             item.Direction = DirectionCode(direction);
+            item.Prefix = prefix;
             Volatile.Write(ref item.Text, text);
         }
 
@@ -131,6 +160,7 @@ namespace Omr.Engine.Probing
                 if (text is null) continue;
                 var item = chunk[offset];
                 if (include != null && item.Tag >= 0 && !include(item.Tag)) continue;
+                if (item.Prefix != 0) text = Prefixes[item.Prefix] + text;
                 into.Add(new TranscriptEntry(new DateTimeOffset(item.UtcTicks, TimeSpan.Zero).ToOffset(TimeSpan.FromMinutes(item.OffsetMinutes)), Volatile.Read(ref Directions)[item.Direction], text));
             }
         }
