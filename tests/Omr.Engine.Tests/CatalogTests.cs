@@ -24,6 +24,37 @@ public class CatalogTests
         Assert.Equal(pairs.Count, pairs.Distinct(StringComparer.Ordinal).Count());
     }
 
+    [Fact]
+    public void Expanding_all_tests_at_once_fills_each_as_expanding_it_alone()
+    {
+        foreach (var ctx in new[] { V4, V6 })
+        {
+            var all = RelayTestCatalog.ExpandAll(RelayTestCatalog.All, ctx);
+            Assert.Equal(RelayTestCatalog.All.Count, all.Length);
+            for (int i = 0; i < all.Length; i++)
+            {
+                var one = RelayTestCatalog.Expand(RelayTestCatalog.All[i], ctx);
+                Assert.Same(RelayTestCatalog.All[i], all[i].Definition);
+                Assert.Equal(one.MailFrom, all[i].MailFrom);
+                Assert.Equal(one.RcptTo, all[i].RcptTo);
+            }
+        }
+    }
+
+    [Fact]
+    public void Settings_split_the_probe_addresses_once_and_each_address_gets_its_own_values()
+    {
+        var settings = new ProbeSettings { ProbeFrom = "scan@example.org", ProbeRecipient = "Target@Example.NET" };
+        var a = settings.Probe.For("192.0.2.7", "mx.target.test", "target.test");
+        var direct = new ProbeContext("scan@example.org", "Target@Example.NET", "192.0.2.7", "mx.target.test", "target.test");
+        Assert.Equal(
+            RelayTestCatalog.ExpandAll(RelayTestCatalog.All, direct).Select(e => e.MailFrom + "|" + e.RcptTo),
+            RelayTestCatalog.ExpandAll(RelayTestCatalog.All, a).Select(e => e.MailFrom + "|" + e.RcptTo));
+        Assert.Same(settings.Probe, settings.Probe);
+        settings.ProbeRecipient = "other@example.com";
+        Assert.Equal("other@example.com", settings.Probe.For("192.0.2.8", "h.test", "test").ProbeRecipient);
+    }
+
     [Theory]
     [InlineData("foreign-recipient", "<omr-probe@example.org>", "<relay-test@example.net>")]
     [InlineData("null-sender", "<>", "<relay-test@example.net>")]

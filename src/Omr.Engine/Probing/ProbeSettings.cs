@@ -10,8 +10,14 @@ namespace Omr.Engine.Probing
         public const string DefaultProbeFrom = "omr-probe@example.org";
         public const string DefaultProbeRecipient = "relay-test@example.net";
 
-        public string ProbeFrom { get; set; } = DefaultProbeFrom;
-        public string ProbeRecipient { get; set; } = DefaultProbeRecipient;
+        public string ProbeFrom { get => _probeFrom; set { _probeFrom = value; _probe = null; } }
+        public string ProbeRecipient { get => _probeRecipient; set { _probeRecipient = value; _probe = null; } }
+        private string _probeFrom = DefaultProbeFrom;
+        private string _probeRecipient = DefaultProbeRecipient;
+        private ProbeContext? _probe;
+
+        /// <summary>The probe addresses split once for the whole scan; <see cref="ProbeContext.For"/> adds each address.</summary>
+        internal ProbeContext Probe => _probe ??= new ProbeContext(_probeFrom, _probeRecipient, string.Empty, string.Empty, string.Empty);
         /// <summary>Name announced in EHLO/HELO; null = this machine's FQDN, or the local address literal.</summary>
         public string? HeloName { get; set; }
         public TlsMode Tls { get; set; } = TlsMode.Auto;

@@ -38,26 +38,19 @@ namespace Omr.Engine.Probing
         public ProbeContext(string probeFrom, string probeRecipient, string addressLiteral, string host, string domain)
         {
             ProbeFrom = probeFrom; ProbeRecipient = probeRecipient; AddressLiteral = addressLiteral; Host = host; Domain = domain;
-            // The probe addresses' parts are the same for every address of a scan: split once.
-            var parts = _lastParts;
-            if (parts is null || !ReferenceEquals(parts.From, probeFrom) || !ReferenceEquals(parts.Recipient, probeRecipient))
-                _lastParts = parts = new ProbeParts(probeFrom, probeRecipient);
-            FromUser = parts.FromUser; User = parts.User; Ext = parts.Ext; ExtUpper = parts.ExtUpper;
+            FromUser = RelayTestCatalog.SplitAddress(probeFrom).Local;
+            var (user, ext) = RelayTestCatalog.SplitAddress(probeRecipient);
+            User = user; Ext = ext; ExtUpper = ext.ToUpperInvariant();
         }
 
-        private static volatile ProbeParts? _lastParts;
-
-        private sealed class ProbeParts
+        private ProbeContext(ProbeContext probe, string addressLiteral, string host, string domain)
         {
-            public ProbeParts(string from, string recipient)
-            {
-                From = from; Recipient = recipient;
-                FromUser = RelayTestCatalog.SplitAddress(from).Local;
-                (User, Ext) = RelayTestCatalog.SplitAddress(recipient);
-                ExtUpper = Ext.ToUpperInvariant();
-            }
-            public readonly string From, Recipient, FromUser, User, Ext, ExtUpper;
+            ProbeFrom = probe.ProbeFrom; ProbeRecipient = probe.ProbeRecipient; AddressLiteral = addressLiteral; Host = host; Domain = domain;
+            FromUser = probe.FromUser; User = probe.User; Ext = probe.Ext; ExtUpper = probe.ExtUpper;
         }
+
+        /// <summary>The same probe addresses (already split) for another tested address.</summary>
+        internal ProbeContext For(string addressLiteral, string host, string domain) => new ProbeContext(this, addressLiteral, host, domain);
 
         internal string FromUser { get; }
         internal string User { get; }
@@ -156,6 +149,26 @@ namespace Omr.Engine.Probing
 
         public static ExpandedRelayTest Expand(RelayTestDefinition test, ProbeContext ctx)
             => new ExpandedRelayTest(test, Fill(test.MailFromTemplate, ctx), Fill(test.RcptToTemplate, ctx));
+
+        /// <summary>
+        /// Every test of <paramref name="tests"/> for one context, in order. Many tests share a template
+        /// (the address-literal sender): each distinct template is filled once.
+        /// </summary>
+        public static ExpandedRelayTest[] ExpandAll(IReadOnlyList<RelayTestDefinition> tests, ProbeContext ctx)
+        {
+            var filled = new List<KeyValuePair<string, string>>(16);
+            string Filled(string template)
+            {
+                foreach (var kv in filled) if (ReferenceEquals(kv.Key, template)) return kv.Value;
+                var value = Fill(template, ctx);
+                filled.Add(new KeyValuePair<string, string>(template, value));
+                return value;
+            }
+            var expanded = new ExpandedRelayTest[tests.Count];
+            for (int i = 0; i < expanded.Length; i++)
+                expanded[i] = new ExpandedRelayTest(tests[i], Filled(tests[i].MailFromTemplate), Filled(tests[i].RcptToTemplate));
+            return expanded;
+        }
 
         [ThreadStatic] private static System.Text.StringBuilder? _fillBuilder;
 

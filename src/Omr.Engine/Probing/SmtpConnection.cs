@@ -143,17 +143,6 @@ namespace Omr.Engine.Probing
             _ => p.ToString(),
         };
 
-        /// <summary>Sends one or more command lines in one write (pipelining when more than one).</summary>
-        public Task SendAsync(IReadOnlyList<string> lines, CancellationToken ct) => SendAsync(lines, null, ct);
-
-        /// <summary>Sends command lines in one write; <paramref name="tags"/> names the probe unit of each line.</summary>
-        public Task SendAsync(IReadOnlyList<string> lines, IReadOnlyList<int>? tags, CancellationToken ct)
-        {
-            var commands = new SmtpCommand[lines.Count];
-            for (int k = 0; k < commands.Length; k++) commands[k] = new SmtpCommand(lines[k]);
-            return SendAsync(commands, tags, ct);
-        }
-
         /// <summary>Sends commands in one write (pipelining when more than one); <paramref name="tags"/> names the probe unit of each.</summary>
         public async Task SendAsync(IReadOnlyList<SmtpCommand> commands, IReadOnlyList<int>? tags, CancellationToken ct)
         {

@@ -354,21 +354,12 @@ namespace Omr.Engine.Probing
             }
             host = host.TrimEnd('.');
             var domain = c.Target.Domain?.TrimEnd('.') ?? ParentDomain(host) ?? host;
-            c.Context = new ProbeContext(_settings.ProbeFrom, _settings.ProbeRecipient, literal, host, domain);
-            var units = new ProbeUnit[_settings.Tests.Count];
-            // Many tests share a template (the address-literal sender): each is filled once per context.
-            var filled = new List<KeyValuePair<string, string>>(16);
-            string Fill(string template)
-            {
-                foreach (var kv in filled) if (ReferenceEquals(kv.Key, template)) return kv.Value;
-                var value = RelayTestCatalog.Fill(template, c.Context!);
-                filled.Add(new KeyValuePair<string, string>(template, value));
-                return value;
-            }
+            c.Context = _settings.Probe.For(literal, host, domain);
+            var expanded = RelayTestCatalog.ExpandAll(_settings.Tests, c.Context);
+            var units = new ProbeUnit[expanded.Length];
             for (int i = 0; i < units.Length; i++)
             {
-                var def = _settings.Tests[i];
-                var exp = new ExpandedRelayTest(def, Fill(def.MailFromTemplate), Fill(def.RcptToTemplate));
+                var exp = expanded[i];
                 var unit = FindUnit(exp.MailFrom, exp.RcptTo);
                 if (unit is null)
                 {

@@ -79,15 +79,21 @@ namespace Omr.Engine.Probing
         public void Add(string direction, string text) => Add(direction, text, -1);
 
         /// <summary>Adds an entry that belongs to one probe unit (tag), or to the session (-1). Lock-free.</summary>
-        public void Add(string direction, string text, int tag)
+        public void Add(string direction, string text, int tag) => Append(direction, text, tag, 0);
+
+        /// <summary>
+        /// Takes the next slot for an entry; past the bound, one note says the transcript was cut (and the
+        /// text is not even sanitized). A command's argument (<paramref name="prefix"/> set) is known safe.
+        /// </summary>
+        private void Append(string direction, string text, int tag, byte prefix)
         {
             var n = Interlocked.Increment(ref _count);
             if (n > MaxEntries)
             {
-                if (n == MaxEntries + 1) Put(n - 1, "*", $"transcript truncated after {MaxEntries} entries", -1);
+                if (n == MaxEntries + 1) Put(n - 1, "*", $"transcript truncated after {MaxEntries} entries", -1, 0);
                 return;
             }
-            Put(n - 1, direction, Sanitize(text), tag);
+            Put(n - 1, direction, prefix == 0 ? Sanitize(text) : text, tag, prefix);
         }
 
         /// <summary>
@@ -104,16 +110,10 @@ namespace Omr.Engine.Probing
                 Add("C", verb + argument, tag);
                 return;
             }
-            var n = Interlocked.Increment(ref _count);
-            if (n > MaxEntries)
-            {
-                if (n == MaxEntries + 1) Put(n - 1, "*", $"transcript truncated after {MaxEntries} entries", -1);
-                return;
-            }
-            Put(n - 1, "C", argument, tag, prefix);
+            Append("C", argument, tag, prefix);
         }
 
-        private void Put(int index, string direction, string text, int tag, byte prefix = 0)
+        private void Put(int index, string direction, string text, int tag, byte prefix)
         {
             var chunk = Chunk(index, out var offset, create: true)!;
             ref var item = ref chunk[offset];
@@ -150,8 +150,11 @@ namespace Omr.Engine.Probing
         /// <summary>Entries written so far (a concurrent one still being written is left out).</summary>
         private int Written => Math.Min(Volatile.Read(ref _count), MaxEntries + 1);
 
-        private void Collect(int count, Func<int, bool>? include, List<TranscriptEntry> into)
+        /// <summary>The first <paramref name="count"/> entries as objects: the session's own and those of the units <paramref name="include"/> accepts (all when null).</summary>
+        private TranscriptEntry[] Entries(int count, Func<int, bool>? include)
         {
+            var into = new List<TranscriptEntry>(count);
+            var directions = Volatile.Read(ref Directions);
             for (int i = 0; i < count; i++)
             {
                 var chunk = Chunk(i, out var offset, create: false);
@@ -161,26 +164,15 @@ namespace Omr.Engine.Probing
                 var item = chunk[offset];
                 if (include != null && item.Tag >= 0 && !include(item.Tag)) continue;
                 if (item.Prefix != 0) text = Prefixes[item.Prefix] + text;
-                into.Add(new TranscriptEntry(new DateTimeOffset(item.UtcTicks, TimeSpan.Zero).ToOffset(TimeSpan.FromMinutes(item.OffsetMinutes)), Volatile.Read(ref Directions)[item.Direction], text));
+                into.Add(new TranscriptEntry(new DateTimeOffset(item.UtcTicks, TimeSpan.Zero).ToOffset(TimeSpan.FromMinutes(item.OffsetMinutes)), directions[item.Direction], text));
             }
+            return into.ToArray();
         }
 
-        public TranscriptEntry[] ToArray()
-        {
-            var count = Written;
-            var list = new List<TranscriptEntry>(count);
-            Collect(count, null, list);
-            return list.ToArray();
-        }
+        public TranscriptEntry[] ToArray() => Entries(Written, null);
 
         /// <summary>The session's own entries and those of the units <paramref name="include"/> accepts.</summary>
-        public TranscriptEntry[] ToArray(Func<int, bool> include)
-        {
-            var count = Written;
-            var list = new List<TranscriptEntry>(count);
-            Collect(count, include, list);
-            return list.ToArray();
-        }
+        public TranscriptEntry[] ToArray(Func<int, bool> include) => Entries(Written, include);
 
         /// <summary>The entries written so far, as a result's transcript built only when it is read.</summary>
         internal TranscriptSource Snapshot() => new View(this, Written);
@@ -191,12 +183,7 @@ namespace Omr.Engine.Probing
             private readonly int _count;
             public View(Transcript transcript, int count) { _transcript = transcript; _count = count; }
 
-            internal override TranscriptEntry[] Materialize()
-            {
-                var list = new List<TranscriptEntry>(_count);
-                _transcript.Collect(_count, null, list);
-                return list.ToArray();
-            }
+            internal override TranscriptEntry[] Materialize() => _transcript.Entries(_count, null);
         }
 
         /// <summary>Escapes control characters (CR, LF, NUL, ESC, ...) and bounds the length.</summary>
