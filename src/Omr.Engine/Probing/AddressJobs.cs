@@ -144,13 +144,7 @@ namespace Omr.Engine.Probing
             {
                 while (true)
                 {
-                    List<(ProbeAddress Probe, ScanInput Entry)> incoming;
-                    lock (job.Lock)
-                    {
-                        incoming = new List<(ProbeAddress, ScanInput)>(job.Incoming);
-                        job.Incoming.Clear();
-                    }
-                    foreach (var (probe, entry) in incoming)
+                    foreach (var (probe, entry) in TakeIncoming(job, null))
                     {
                         ProbeTargetContext ctx;
                         if (job.Session is null)
@@ -212,18 +206,24 @@ namespace Omr.Engine.Probing
             catch (Exception ex)
             {
                 // Never a lost input: every context waiting on this address gets an error.
-                List<(ProbeAddress Probe, ScanInput Entry)> incoming;
-                lock (job.Lock)
-                {
-                    incoming = new List<(ProbeAddress, ScanInput)>(job.Incoming);
-                    job.Incoming.Clear();
-                    job.State = JobState.Idle;
-                }
+                var incoming = TakeIncoming(job, JobState.Idle);
                 foreach (var (_, entry) in job.Waiting) Fail(entry, job.Key, ex);
                 foreach (var (_, entry) in incoming) Fail(entry, job.Key, ex);
                 job.Waiting.Clear();
                 job.Session = null;
                 Idle(job);
+            }
+        }
+
+        /// <summary>The contexts added since the last turn, taken out under the job's lock (setting its state too, when given).</summary>
+        private static List<(ProbeAddress Probe, ScanInput Entry)> TakeIncoming(AddressJob job, JobState? state)
+        {
+            lock (job.Lock)
+            {
+                var incoming = new List<(ProbeAddress, ScanInput)>(job.Incoming);
+                job.Incoming.Clear();
+                if (state is { } st) job.State = st;
+                return incoming;
             }
         }
 

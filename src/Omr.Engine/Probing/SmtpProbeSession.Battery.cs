@@ -56,7 +56,7 @@ namespace Omr.Engine.Probing
         private bool HasExtension(string keyword)
         {
             foreach (var e in _extensions)
-                if (string.Equals(Keyword(e), keyword, StringComparison.Ordinal)) return true;
+                if (IsKeyword(e, keyword)) return true;
             return false;
         }
 

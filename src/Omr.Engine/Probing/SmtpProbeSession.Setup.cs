@@ -42,7 +42,7 @@ namespace Omr.Engine.Probing
                 _tls = conn.Tls;
                 return true;
             }
-            bool offered = ext.Any(e => Keyword(e) == "STARTTLS");
+            bool offered = HasExtension("STARTTLS");
             if (_settings.Tls == TlsMode.None || _plainOnly)
                 return true;
             if (!offered)
@@ -122,6 +122,10 @@ namespace Omr.Engine.Probing
             var sp = ext.IndexOf(' ');
             return (sp < 0 ? ext : ext.Substring(0, sp)).ToUpperInvariant();
         }
+
+        /// <summary>True when the EHLO line <paramref name="ext"/> is the (upper-case) <paramref name="keyword"/>, with or without parameters; no copy.</summary>
+        private static bool IsKeyword(string ext, string keyword)
+            => ext.StartsWith(keyword, StringComparison.OrdinalIgnoreCase) && (ext.Length == keyword.Length || ext[keyword.Length] == ' ');
 
         private string HeloName(SmtpConnection conn)
         {
