@@ -10,11 +10,9 @@ using Omr.Engine.Notices;
 namespace Omr.Engine.History
 {
     /// <summary>The state database cannot be opened or used for a reason other than corruption or a lock (permissions, disk full).</summary>
-    public sealed class StateUnavailableException : Exception
+    public sealed class StateUnavailableException : StateException
     {
-        public StateUnavailableException(string path, string message, Exception? inner = null) : base(message, inner) { Path = path; }
-
-        public string Path { get; }
+        public StateUnavailableException(string path, string message, Exception? inner = null) : base(path, message, inner) { }
     }
 
     /// <summary>Query of Get-RelayHistory.</summary>

@@ -10,20 +10,24 @@ using Omr.Engine.Evidence;
 
 namespace Omr.Engine.Notices
 {
-    /// <summary>The state file cannot be read as a notice state: never reset, always reported.</summary>
-    public sealed class StateCorruptException : Exception
+    /// <summary>A state file or database that cannot be used (corrupt, locked, unavailable): never reset, always reported.</summary>
+    public abstract class StateException : Exception
     {
-        public StateCorruptException(string path, string message, Exception? inner = null) : base(message, inner) { Path = path; }
+        protected StateException(string path, string message, Exception? inner) : base(message, inner) { Path = path; }
 
         public string Path { get; }
     }
 
-    /// <summary>The state file stayed locked by another run for longer than the lock timeout.</summary>
-    public sealed class StateLockedException : Exception
+    /// <summary>The state file cannot be read as a notice state: never reset, always reported.</summary>
+    public sealed class StateCorruptException : StateException
     {
-        public StateLockedException(string path, string message, Exception? inner = null) : base(message, inner) { Path = path; }
+        public StateCorruptException(string path, string message, Exception? inner = null) : base(path, message, inner) { }
+    }
 
-        public string Path { get; }
+    /// <summary>The state file stayed locked by another run for longer than the lock timeout.</summary>
+    public sealed class StateLockedException : StateException
+    {
+        public StateLockedException(string path, string message, Exception? inner = null) : base(path, message, inner) { }
     }
 
     /// <summary>One noticed open host (one line of the state file).</summary>

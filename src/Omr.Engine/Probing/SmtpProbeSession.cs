@@ -283,7 +283,7 @@ namespace Omr.Engine.Probing
                 var next = _confirm != null
                     ? await ConfirmAsync(conn, token, s => stage = s).ConfigureAwait(false)
                     : await BatteryAsync(conn, token, s => stage = s).ConfigureAwait(false);
-                _facts.Failure = null; _facts.FailureMessage = null; _facts.FailureStage = null;
+                _facts.ClearFailure(); // this connection ended well: an earlier failure no longer describes the session
                 if (next == Next.Stop || _facts.StoppedOnFirst) return false;
                 if (next == Next.Reconnect && _completed == before && _confirm is null && !_rerun)
                     return false; // no progress on this connection: do not hammer the server

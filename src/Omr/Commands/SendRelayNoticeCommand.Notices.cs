@@ -160,7 +160,7 @@ namespace Omr.Commands
                     _state.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId,
                         plan.To, plan.Cc, output.SentAt ?? DateTimeOffset.UtcNow);
                 }
-                catch (Exception ex) when (ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException || ex is IOException || ex is UnauthorizedAccessException)
+                catch (Exception ex) when (ex is StateException || ex is IOException || ex is UnauthorizedAccessException)
                 {
                     // The notice went out: say so loudly, the state could not record it (the Pending record stays for PendingTimeout).
                     WriteError(new ErrorRecord(ex, "StateUpdateFailed", ErrorCategory.WriteError, _state.Path)

@@ -212,7 +212,7 @@ namespace Omr.Commands
                 {
                     _state = HistoryStore.OpenResolved(GetUnresolvedProviderPathFromPSPath(StatePath), readOnly: false, TimeSpan.FromSeconds(Math.Max(30, TimeoutSec)), WriteWarning);
                 }
-                catch (Exception ex) when (ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException)
+                catch (Exception ex) when (ex is StateException)
                 {
                     ThrowTerminatingError(StateErrors.Record(ex));
                 }
@@ -358,7 +358,7 @@ namespace Omr.Commands
             {
                 throw new PipelineStoppedException();
             }
-            catch (Exception ex) when (!rethrow || ex is StateCorruptException || ex is StateLockedException || ex is StateUnavailableException || (ex is AggregateException a && a.InnerExceptions.Any(i => i is StateCorruptException || i is StateLockedException || i is StateUnavailableException)))
+            catch (Exception ex) when (!rethrow || ex is StateException || (ex is AggregateException a && a.InnerExceptions.Any(i => i is StateException)))
             {
                 var inner = Unwrap(ex);
                 if (inner is OperationCanceledException && StopToken.IsCancellationRequested) throw new PipelineStoppedException();
