@@ -4,7 +4,6 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using MimeKit;
@@ -137,12 +136,6 @@ namespace Omr.Engine.Evidence
             return sb.ToString();
         }
 
-        private static string Sha256(byte[] data)
-        {
-            using var sha = SHA256.Create();
-            return string.Concat(sha.ComputeHash(data).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
-        }
-
         /// <summary>evidence.json: every string value is server text, sanitized first (<see cref="ServerText.Sanitize"/>).</summary>
         private static byte[] Json(EvidenceBundle bundle, List<(string Name, byte[] Bytes)> files)
         {
@@ -195,7 +188,7 @@ namespace Omr.Engine.Evidence
                 foreach (var (name, bytes) in files)
                 {
                     j.WriteStartObject();
-                    Str("name", name); j.WriteNumber("bytes", bytes.LongLength); Str("sha256", Sha256(bytes));
+                    Str("name", name); j.WriteNumber("bytes", bytes.LongLength); Str("sha256", Sha256Hex.Of(bytes));
                     j.WriteEndObject();
                 }
                 j.WriteEndArray();

@@ -4,7 +4,6 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Omr.Engine.Notices;
@@ -296,7 +295,7 @@ namespace Omr.Engine.Evidence
                 }
                 var data = ReadOne(full, name, maxFileBytes, out why);
                 if (data is null) return Fail(why!, ignored);
-                if (!string.Equals(Sha256(data), expected.Sha, StringComparison.OrdinalIgnoreCase))
+                if (!string.Equals(Sha256Hex.Of(data), expected.Sha, StringComparison.OrdinalIgnoreCase))
                     return Fail($"hash mismatch for {name}", ignored);
                 bytes[name] = data;
             }
@@ -375,12 +374,6 @@ namespace Omr.Engine.Evidence
                 problem = $"{name} could not be read ({NoticeText.OneLine(ex.Message, 200)})";
                 return null;
             }
-        }
-
-        private static string Sha256(byte[] data)
-        {
-            using var sha = SHA256.Create();
-            return string.Concat(sha.ComputeHash(data).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
         }
     }
 }

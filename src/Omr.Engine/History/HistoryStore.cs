@@ -858,9 +858,8 @@ VALUES ($k, $s, $d, $a, $p, $cn, $id, $to, $cc, $m, $n, $t, $r, $os);", tx,
             var legacy = new NoticeStateStore(jsonPath);
             var records = legacy.Read(); // throws StateCorruptException for a corrupt file
             string hash;
-            using (var sha = System.Security.Cryptography.SHA256.Create())
             using (var fs = File.OpenRead(legacy.Path))
-                hash = string.Concat(sha.ComputeHash(fs).Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
+                hash = Sha256Hex.Of(fs);
             return Write((conn, tx) =>
             {
                 var key = "imported:" + hash;
