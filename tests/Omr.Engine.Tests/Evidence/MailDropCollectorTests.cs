@@ -139,10 +139,21 @@ public sealed class MailDropCollectorTests : IDisposable
         request.Inputs.Add((EvidenceTestData.OpenResult(id), null));
         using var c = new EvidenceCollector(request);
         var started = DateTime.UtcNow;
-        var run = RunAsync(c);
-        await Task.Delay(500);
-        File.WriteAllBytes(Path.Combine(_drop, "late.eml"), EvidenceTestData.Bytes(EvidenceTestData.Delivered(id)));
-        var events = await run;
+        // The message arrives once the collector has looked and found nothing (its first progress
+        // event), not after a fixed delay: on a busy machine the first look can come later than that.
+        var events = new List<EngineEvent>();
+        var run = c.Start(CancellationToken.None);
+        bool written = false;
+        await foreach (var e in c.Events.ReadAllAsync())
+        {
+            events.Add(e);
+            if (!written && e is EvidenceProgressEvent)
+            {
+                File.WriteAllBytes(Path.Combine(_drop, "late.eml"), EvidenceTestData.Bytes(EvidenceTestData.Delivered(id)));
+                written = true;
+            }
+        }
+        await run;
         Assert.True(events.OfType<EvidenceResultEvent>().Single().Evidence.Delivered);
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(5));
         Assert.Contains(events, e => e is EvidenceProgressEvent);
