@@ -24,6 +24,14 @@ namespace Omr.Engine
                || ch == '\u2028' || ch == '\u2029' || ch == '\ufeff'
                || IsBidiControl(ch);
 
+        /// <summary>True when <paramref name="text"/> from <paramref name="start"/> would come out of <see cref="Sanitize"/> unchanged.</summary>
+        internal static bool IsSafe(string text, int start, int maxLength = DefaultMaxLength)
+        {
+            if (text.Length - start > maxLength) return false;
+            for (int i = start; i < text.Length; i++) if (IsUnsafe(text[i])) return false;
+            return true;
+        }
+
         /// <summary>The bidirectional formatting characters (embeddings, overrides, isolates, marks).</summary>
         public static bool IsBidiControl(char ch)
             => (ch >= '\u202a' && ch <= '\u202e') || (ch >= '\u2066' && ch <= '\u2069') || ch == '\u200e' || ch == '\u200f' || ch == '\u061c';

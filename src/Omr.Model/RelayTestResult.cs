@@ -127,7 +127,29 @@ namespace Omr
         /// <summary>RFC 3463 enhanced status code, when the server gave one.</summary>
         public string? EnhancedCode { get; set; }
         /// <summary>Text of the deciding reply (RCPT, or MAIL when MAIL was refused).</summary>
-        public string? Text { get; set; }
+        public string? Text
+        {
+            get
+            {
+                var t = _text;
+                if (t != null || _textLine is null) return t;
+                // Cut from the reply line only when first read (a benign race builds equal strings).
+                return _text = _textLine.Substring(_textAt);
+            }
+            set { _text = value; _textLine = null; }
+        }
+
+        private string? _text;
+        private string? _textLine;
+        private int _textAt;
+
+        /// <summary>The text is the rest of <paramref name="line"/> from <paramref name="at"/> (already safe): cut when read.</summary>
+        internal void TextFrom(string line, int at)
+        {
+            _text = null;
+            _textLine = line;
+            _textAt = at;
+        }
         /// <summary>Which reply decided the test: "MAIL" when MAIL FROM was refused, else "RCPT".</summary>
         public string? Stage { get; set; }
         /// <summary>True when the foreign recipient was accepted (2xx to both MAIL and RCPT).</summary>

@@ -42,6 +42,30 @@ public class CatalogTests
     }
 
     [Fact]
+    public void Expanding_alternating_test_lists_fills_each_list_as_its_own()
+    {
+        var some = RelayTestCatalog.All.Where((t, i) => i % 3 == 0).Reverse().ToList();
+        var custom = new List<RelayTestDefinition>(some) { new RelayTestDefinition("custom-one", "<{fromuser}@{host}>", "<{user}%{ext}@[{ip}]>", "a custom test", "test") };
+        foreach (var list in new IReadOnlyList<RelayTestDefinition>[] { RelayTestCatalog.All, some, custom, RelayTestCatalog.All, custom })
+        {
+            var all = RelayTestCatalog.ExpandAll(list, V4);
+            Assert.Equal(list.Count, all.Length);
+            for (int i = 0; i < all.Length; i++)
+            {
+                var one = RelayTestCatalog.Expand(list[i], V4);
+                Assert.Same(list[i], all[i].Definition);
+                Assert.Equal(one.MailFrom, all[i].MailFrom);
+                Assert.Equal(one.RcptTo, all[i].RcptTo);
+            }
+        }
+        // A list changed in place is planned again.
+        var changing = new List<RelayTestDefinition>(some);
+        RelayTestCatalog.ExpandAll(changing, V4);
+        changing[0] = custom[^1];
+        Assert.Equal(RelayTestCatalog.Expand(custom[^1], V4).RcptTo, RelayTestCatalog.ExpandAll(changing, V4)[0].RcptTo);
+    }
+
+    [Fact]
     public void Settings_split_the_probe_addresses_once_and_each_address_gets_its_own_values()
     {
         var settings = new ProbeSettings { ProbeFrom = "scan@example.org", ProbeRecipient = "Target@Example.NET" };

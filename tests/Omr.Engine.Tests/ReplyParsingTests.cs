@@ -29,6 +29,10 @@ public class ReplyParsingTests
     [InlineData("550 4.7.1 class differs from the code", 550, null, "4.7.1 class differs from the code", "550 4.7.1 class differs from the code")]
     [InlineData("451 4.3.0x not a status code", 451, null, "4.3.0x not a status code", "451 4.3.0x not a status code")]
     [InlineData("550 5.7.123 three-digit detail", 550, "5.7.123", "three-digit detail", "550 5.7.123 three-digit detail")]
+    [InlineData("550 5.7.1\tafter a tab", 550, "5.7.1", "after a tab", "550 5.7.1 after a tab")]
+    [InlineData("550  5.7.1 code after two spaces", 550, null, " 5.7.1 code after two spaces", "550  5.7.1 code after two spaces")]
+    [InlineData("550 5.7.1", 550, "5.7.1", "", "550 5.7.1 ")]
+    [InlineData("550 5.7.1 ", 550, "5.7.1", "", "550 5.7.1 ")]
     public void A_reply_read_as_lines_splits_like_one_built_from_texts(string line, int code, string? enhanced, string text, string display)
     {
         var read = Read(line);
@@ -228,4 +232,57 @@ public class ReplyParsingTests
     [InlineData("[192.0.2.1]", null)]
     public void The_parent_domain_drops_the_first_label_of_three_or_more(string host, string? expected)
         => Assert.Equal(expected, SmtpProbeSession.ParentDomain(host));
+
+    [Theory]
+    [InlineData("550 5.7.1 <relay-test%example.net@[192.0.2.7]>: Relay access denied")]
+    [InlineData("250 2.1.5 Ok")]
+    [InlineData("550 Relaying denied")]
+    [InlineData("550")]
+    [InlineData("550 5.7.1 bell\u0007 and escape \u001b[31m inside")]
+    [InlineData("550 5.7.1 right-to-left \u202e override")]
+    public void An_outcome_text_reads_as_the_sanitized_reply_text(string line)
+    {
+        var reply = Read(line);
+        var outcome = new Omr.RelayTestOutcome();
+        SmtpProbeSession.SetReplyText(outcome, reply);
+        Assert.Equal(Transcript.Sanitize(Read(line).Text), outcome.Text);
+        Assert.Same(outcome.Text, outcome.Text);
+        Assert.All(outcome.Text!, ch => Assert.False(ServerText.IsUnsafe(ch)));
+        outcome.Text = "set by hand";
+        Assert.Equal("set by hand", outcome.Text);
+    }
+
+    [Fact]
+    public void An_over_long_outcome_text_is_cut_with_its_length()
+    {
+        var line = "550 5.7.1 " + new string('x', 1500);
+        var outcome = new Omr.RelayTestOutcome();
+        SmtpProbeSession.SetReplyText(outcome, Read(line));
+        Assert.EndsWith("…[truncated 1500 chars]", outcome.Text);
+        Assert.Equal(Transcript.Sanitize(new string('x', 1500)), outcome.Text);
+    }
+
+    [Fact]
+    public void A_shared_reply_gives_its_already_cut_text()
+    {
+        var reply = Read("550 5.7.1 Relay access denied");
+        var text = reply.Text;
+        var outcome = new Omr.RelayTestOutcome();
+        SmtpProbeSession.SetReplyText(outcome, reply);
+        Assert.Same(text, outcome.Text);
+    }
+
+    [Fact]
+    public async Task Stream_reads_take_the_memory_overload_on_this_runtime_and_fill_at_the_offset()
+    {
+        Assert.True(StreamIo.UsesMemoryOverload);
+        var data = Encoding.ASCII.GetBytes("220 ready\r\n");
+        using var stream = new System.IO.MemoryStream(data);
+        var buffer = new byte[32];
+        int n = await StreamIo.ReadAsync(stream, buffer, 5, 8, default);
+        Assert.Equal(8, n);
+        Assert.Equal("220 read", Encoding.ASCII.GetString(buffer, 5, 8));
+        Assert.Equal(0, buffer[4]);
+        Assert.Equal(0, buffer[13]);
+    }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 
 namespace Omr.Engine.Probing
 {
@@ -156,18 +157,61 @@ namespace Omr.Engine.Probing
         /// </summary>
         public static ExpandedRelayTest[] ExpandAll(IReadOnlyList<RelayTestDefinition> tests, ProbeContext ctx)
         {
-            var filled = new List<KeyValuePair<string, string>>(16);
-            string Filled(string template)
-            {
-                foreach (var kv in filled) if (ReferenceEquals(kv.Key, template)) return kv.Value;
-                var value = Fill(template, ctx);
-                filled.Add(new KeyValuePair<string, string>(template, value));
-                return value;
-            }
+            // Each distinct template is filled once (17 tests share the address-literal sender).
+            var plan = PlanFor(tests);
+            var values = _fillScratch;
+            if (values is null || values.Length < plan.Templates.Length) _fillScratch = values = new string[Math.Max(32, plan.Templates.Length)];
+            for (int k = 0; k < plan.Templates.Length; k++) values[k] = Fill(plan.Templates[k], ctx);
             var expanded = new ExpandedRelayTest[tests.Count];
             for (int i = 0; i < expanded.Length; i++)
-                expanded[i] = new ExpandedRelayTest(tests[i], Filled(tests[i].MailFromTemplate), Filled(tests[i].RcptToTemplate));
+                expanded[i] = new ExpandedRelayTest(tests[i], values[plan.Mail[i]], values[plan.Rcpt[i]]);
+            Array.Clear(values, 0, plan.Templates.Length);
             return expanded;
+        }
+
+        [ThreadStatic] private static string[]? _fillScratch;
+
+        /// <summary>The distinct templates of a test list, and which of them each test's MAIL and RCPT use.</summary>
+        private sealed class TemplatePlan
+        {
+            public RelayTestDefinition[] Tests = Array.Empty<RelayTestDefinition>();
+            public string[] Templates = Array.Empty<string>();
+            public int[] Mail = Array.Empty<int>(), Rcpt = Array.Empty<int>();
+
+            public bool Fits(IReadOnlyList<RelayTestDefinition> tests)
+            {
+                if (tests.Count != Tests.Length) return false;
+                for (int i = 0; i < Tests.Length; i++)
+                    if (!ReferenceEquals(tests[i], Tests[i]) || !ReferenceEquals(tests[i].MailFromTemplate, Templates[Mail[i]]) || !ReferenceEquals(tests[i].RcptToTemplate, Templates[Rcpt[i]]))
+                        return false;
+                return true;
+            }
+        }
+
+        /// <summary>The plan of the last test list (one per scan), checked test by test before it is used again.</summary>
+        private static TemplatePlan? _plan;
+
+        private static TemplatePlan PlanFor(IReadOnlyList<RelayTestDefinition> tests)
+        {
+            var plan = Volatile.Read(ref _plan);
+            if (plan != null && plan.Fits(tests)) return plan;
+            var templates = new List<string>();
+            int Slot(string template)
+            {
+                for (int k = 0; k < templates.Count; k++) if (ReferenceEquals(templates[k], template)) return k;
+                templates.Add(template);
+                return templates.Count - 1;
+            }
+            plan = new TemplatePlan { Tests = new RelayTestDefinition[tests.Count], Mail = new int[tests.Count], Rcpt = new int[tests.Count] };
+            for (int i = 0; i < tests.Count; i++)
+            {
+                plan.Tests[i] = tests[i];
+                plan.Mail[i] = Slot(tests[i].MailFromTemplate);
+                plan.Rcpt[i] = Slot(tests[i].RcptToTemplate);
+            }
+            plan.Templates = templates.ToArray();
+            Volatile.Write(ref _plan, plan);
+            return plan;
         }
 
         [ThreadStatic] private static System.Text.StringBuilder? _fillBuilder;

@@ -26,6 +26,9 @@ namespace Omr.Engine.Probing
         {
             var started = DateTimeOffset.UtcNow;
             var token = ReplyToken(ct, started);
+            // A reply starts at a line's start: the part of a line left by a failed read is not its.
+            _lineLen = 0;
+            _lineTruncated = false;
             // The lines as read, code included: the first, and the rest of a multi-line reply.
             string? first = null;
             List<string>? more = null;
@@ -38,7 +41,22 @@ namespace Omr.Engine.Probing
             {
                 while (true)
                 {
-                    var line = await ReadLineAsync(token, isGreeting && kept == 0 && droppedLines == 0).ConfigureAwait(false);
+                    bool firstGreetingLine = isGreeting && kept == 0 && droppedLines == 0;
+                    Line line;
+                    while (!TryTakeLine(out line))
+                    {
+                        int n;
+                        try
+                        {
+                            n = await StartFill(token, firstGreetingLine).ConfigureAwait(false);
+                        }
+                        catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException)
+                        {
+                            token.ThrowIfCancellationRequested();
+                            throw ReadFailed(ex, firstGreetingLine);
+                        }
+                        EndFill(n, firstGreetingLine);
+                    }
                     bool keep = kept < _limits.MaxReplyLines;
                     if (keep) _transcript.Add("S", line.Truncated ? line.Text + "…[line truncated]" : line.Text, Tag);
                     var text = line.Text;
@@ -189,84 +207,105 @@ namespace Omr.Engine.Probing
         private volatile bool _reading;
         private DateTimeOffset _replyStarted;
 
-        private async ValueTask<Line> ReadLineAsync(CancellationToken ct, bool firstGreetingLine)
+        /// <summary>The part of a line split over reads, kept between reads (in <see cref="_line"/>).</summary>
+        private int _lineLen;
+        private bool _lineTruncated;
+
+        /// <summary>
+        /// Takes the next whole line from what was read: false when more bytes are needed (the part
+        /// already read is kept). The reply loop then waits on the socket itself, so a reply that has
+        /// to wait costs one state machine, not one per line.
+        /// </summary>
+        private bool TryTakeLine(out Line result)
         {
             int lineMax = Math.Max(16, _limits.MaxLineLength);
-            byte[]? line = null;
-            int len = 0;
-            bool truncated = false;
-            while (true)
+            int i = _bufStart;
+            for (; i < _bufEnd; i++)
             {
-                int i = _bufStart;
-                for (; i < _bufEnd; i++)
-                {
-                    if (_buffer[i] == (byte)'\n') break;
-                }
-                int take = i - _bufStart;
-                if (len == 0 && i < _bufEnd && take <= lineMax)
-                {
-                    // The whole line is in the read buffer (nearly always): decoded from there, no copy.
-                    int start = _bufStart, count = take;
-                    _bufStart = i + 1;
-                    if (count > 0 && _buffer[start + count - 1] == (byte)'\r') count--;
-                    if (ReplyCache.TryGet(_buffer, start, count, out var hit)) return new Line(hit.Line, false, hit);
-                    return new Line(Decode(_buffer, start, count), false);
-                }
-                // The line buffer (for a line split over reads) starts small and grows up to the line bound.
-                line ??= _line ??= Buffers.Rent(Math.Min(lineMax, 512));
-                if (len + take > line.Length && line.Length < lineMax)
-                {
-                    var bigger = Buffers.Rent(Math.Min(lineMax, Math.Max(line.Length * 2, len + take)));
-                    Buffer.BlockCopy(line, 0, bigger, 0, len);
-                    Buffers.Return(line);
-                    _line = line = bigger;
-                }
-                int room = Math.Min(lineMax, line.Length) - len;
-                if (take > room) { truncated = true; take = room; }
-                if (take > 0) { Buffer.BlockCopy(_buffer, _bufStart, line, len, take); len += take; }
-                if (i < _bufEnd)
-                {
-                    _bufStart = i + 1;
-                    if (len > 0 && line[len - 1] == (byte)'\r') len--;
-                    if (!truncated && ReplyCache.TryGet(line, 0, len, out var cached)) return new Line(cached.Line, false, cached);
-                    return new Line(Decode(line, 0, len), truncated);
-                }
-                _bufStart = _bufEnd = 0;
-                // Never read past the budget: what the server may still send is all we take.
-                var allowed = (int)Math.Min(_buffer.Length, _budget.Remaining);
-                if (allowed <= 0)
-                {
-                    if (len > 0) _transcript.Server(Decode(line!, 0, Math.Min(len, 200)) + "…");
-                    Note($"the server sent more than {_budget.Limit} bytes: session abandoned");
-                    throw new SmtpSessionException(SmtpFailureKind.TooMuchData, $"the server sent more than {_budget.Limit} bytes");
-                }
-                int n;
-                try
-                {
-                    if (ct == _replyCts?.Token) Arm();
-                    _reading = true;
-                    n = await _stream!.ReadAsync(_buffer, 0, allowed, ct).ConfigureAwait(false);
-                    _reading = false;
-                }
-                catch (Exception ex) when (ex is IOException || ex is ObjectDisposedException || ex is SocketException)
-                {
-                    ct.ThrowIfCancellationRequested();
-                    Note("connection lost: " + ex.Message);
-                    throw new SmtpSessionException(firstGreetingLine && len == 0 ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
-                        firstGreetingLine && len == 0 ? "connection closed before the greeting" : "the connection was reset in the middle of a reply", ex);
-                }
-                if (n == 0)
-                {
-                    if (len > 0) _transcript.Server(Decode(line!, 0, len) + " [no CRLF]");
-                    Note("connection closed by the server");
-                    throw new SmtpSessionException(firstGreetingLine && len == 0 ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
-                        firstGreetingLine && len == 0 ? "connection closed before the greeting" : len > 0 ? "the server closed the connection in the middle of a reply" : "the server closed the connection");
-                }
-                BytesRead += n;
-                _budget.Take(n);
-                if (firstGreetingLine) GreetingBytesSeen = true;
-                _bufEnd = n;
+                if (_buffer[i] == (byte)'\n') break;
             }
+            int take = i - _bufStart;
+            int len = _lineLen;
+            if (len == 0 && !_lineTruncated && i < _bufEnd && take <= lineMax)
+            {
+                // The whole line is in the read buffer (nearly always): decoded from there, no copy.
+                int start = _bufStart, count = take;
+                _bufStart = i + 1;
+                if (count > 0 && _buffer[start + count - 1] == (byte)'\r') count--;
+                result = ReplyCache.TryGet(_buffer, start, count, out var hit) ? new Line(hit.Line, false, hit) : new Line(Decode(_buffer, start, count), false);
+                return true;
+            }
+            // The line buffer (for a line split over reads) starts small and grows up to the line bound.
+            var line = _line ??= Buffers.Rent(Math.Min(lineMax, 512));
+            if (len + take > line.Length && line.Length < lineMax)
+            {
+                var bigger = Buffers.Rent(Math.Min(lineMax, Math.Max(line.Length * 2, len + take)));
+                Buffer.BlockCopy(line, 0, bigger, 0, len);
+                Buffers.Return(line);
+                _line = line = bigger;
+            }
+            int room = Math.Min(lineMax, line.Length) - len;
+            if (take > room) { _lineTruncated = true; take = room; }
+            if (take > 0) { Buffer.BlockCopy(_buffer, _bufStart, line, len, take); len += take; }
+            _lineLen = len;
+            if (i < _bufEnd)
+            {
+                _bufStart = i + 1;
+                bool truncated = _lineTruncated;
+                _lineLen = 0;
+                _lineTruncated = false;
+                if (len > 0 && line[len - 1] == (byte)'\r') len--;
+                result = !truncated && ReplyCache.TryGet(line, 0, len, out var cached) ? new Line(cached.Line, false, cached) : new Line(Decode(line, 0, len), truncated);
+                return true;
+            }
+            _bufStart = _bufEnd = 0;
+            result = default;
+            return false;
+        }
+
+        /// <summary>
+        /// Starts one socket read into the emptied read buffer, never past the budget: what the
+        /// server may still send is all we take. Completed by <see cref="EndFill"/>.
+        /// </summary>
+        private ValueTask<int> StartFill(CancellationToken ct, bool firstGreetingLine)
+        {
+            var allowed = (int)Math.Min(_buffer.Length, _budget.Remaining);
+            if (allowed <= 0)
+            {
+                if (_lineLen > 0) _transcript.Server(Decode(_line!, 0, Math.Min(_lineLen, 200)) + "…");
+                Note($"the server sent more than {_budget.Limit} bytes: session abandoned");
+                throw new SmtpSessionException(SmtpFailureKind.TooMuchData, $"the server sent more than {_budget.Limit} bytes");
+            }
+            if (ct == _replyCts?.Token) Arm();
+            _reading = true;
+            return StreamIo.ReadAsync(_stream!, _buffer, 0, allowed, ct);
+        }
+
+        private SmtpSessionException ReadFailed(Exception ex, bool firstGreetingLine)
+        {
+            _reading = false;
+            Note("connection lost: " + ex.Message);
+            bool none = firstGreetingLine && _lineLen == 0;
+            return new SmtpSessionException(none ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
+                none ? "connection closed before the greeting" : "the connection was reset in the middle of a reply", ex);
+        }
+
+        private void EndFill(int n, bool firstGreetingLine)
+        {
+            _reading = false;
+            if (n == 0)
+            {
+                int len = _lineLen;
+                if (len > 0) _transcript.Server(Decode(_line!, 0, len) + " [no CRLF]");
+                Note("connection closed by the server");
+                bool none = firstGreetingLine && len == 0;
+                throw new SmtpSessionException(none ? SmtpFailureKind.NoGreeting : SmtpFailureKind.ConnectionClosed,
+                    none ? "connection closed before the greeting" : len > 0 ? "the server closed the connection in the middle of a reply" : "the server closed the connection");
+            }
+            BytesRead += n;
+            _budget.Take(n);
+            if (firstGreetingLine) GreetingBytesSeen = true;
+            _bufEnd = n;
         }
 
         /// <summary>Bytes read on this connection.</summary>

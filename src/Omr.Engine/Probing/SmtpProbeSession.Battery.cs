@@ -261,12 +261,25 @@ namespace Omr.Engine.Probing
                 throw new SmtpSessionException(SmtpFailureKind.OutOfStep, $"'{Transcript.Sanitize(reply.ToString())}' cannot answer QUIT: an earlier reply came late");
         }
 
+        /// <summary>
+        /// The outcome's text: the reply's text, sanitized. Safe text is cut from the reply line only
+        /// when someone reads it (most refusals name the recipient, so each line is unique); unsafe or
+        /// over-long text is sanitized now.
+        /// </summary>
+        internal static void SetReplyText(RelayTestOutcome outcome, SmtpReply reply)
+        {
+            var cut = reply.TextIfCut;
+            if (cut != null) outcome.Text = Transcript.Sanitize(cut);
+            else if (ServerText.IsSafe(reply.FirstLine, reply.TextStart, Transcript.MaxEntryLength)) outcome.TextFrom(reply.FirstLine, reply.TextStart);
+            else outcome.Text = Transcript.Sanitize(reply.Text);
+        }
+
         /// <summary>A refused MAIL decides the test even when the server then hangs up on RCPT.</summary>
         private void Record(ProbeUnit u, SmtpReply mail, SmtpReply? rcpt)
         {
             var deciding = mail.IsPositive && rcpt != null ? rcpt : mail;
             if (u.Outcome is null) Interlocked.Increment(ref _completed);
-            u.Outcome = new RelayTestOutcome
+            var outcome = new RelayTestOutcome
             {
                 Name = u.Name,
                 MailFrom = u.MailFrom,
@@ -274,11 +287,12 @@ namespace Omr.Engine.Probing
                 MailReplyCode = mail.Code,
                 ReplyCode = deciding.Code,
                 EnhancedCode = deciding.EnhancedCode,
-                Text = Transcript.Sanitize(deciding.Text),
                 Stage = ReferenceEquals(deciding, mail) ? "MAIL" : "RCPT",
                 Accepted = mail.Code == 250 && rcpt != null && (rcpt.Code == 250 || rcpt.Code == 251),
                 Proves = u.Test.Definition.Proves,
             };
+            SetReplyText(outcome, deciding);
+            u.Outcome = outcome;
         }
     }
 }

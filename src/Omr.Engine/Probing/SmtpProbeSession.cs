@@ -341,6 +341,14 @@ namespace Omr.Engine.Probing
                 if (c.Units is null) Expand(c);
         }
 
+        /// <summary>The banner's first word (the server's own name, usually), without splitting the rest.</summary>
+        private static string? FirstWord(string? banner)
+        {
+            if (banner is null) return null;
+            int end = banner.IndexOf(' ');
+            return end < 0 ? banner : banner.Substring(0, end);
+        }
+
         private void Expand(ProbeTargetContext c)
         {
             var addr = _target.Address;
@@ -349,7 +357,7 @@ namespace Omr.Engine.Probing
             var host = c.Target.Host;
             if (host is null || IPAddress.TryParse(host.Trim('[', ']'), out _))
             {
-                var word = _banner?.Split(' ').FirstOrDefault();
+                var word = FirstWord(_banner);
                 host = word != null && IsHostToken(word) ? word.TrimEnd('.') : "[" + literal + "]";
             }
             host = host.TrimEnd('.');

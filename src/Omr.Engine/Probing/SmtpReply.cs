@@ -36,9 +36,12 @@ namespace Omr.Engine.Probing
         /// <summary>The first line split once; published whole, so a reply shared between threads (the reply cache) reads consistently.</summary>
         private sealed class Parsed
         {
-            public Parsed(string? enhanced, string text) { Enhanced = enhanced; Text = text; }
+            public Parsed(string? enhanced, int textAt) { Enhanced = enhanced; TextAt = textAt; }
             public readonly string? Enhanced;
-            public readonly string Text;
+            /// <summary>Where the text starts in the first line.</summary>
+            public readonly int TextAt;
+            /// <summary>The text, cut on first use (a benign race between threads cuts equal strings).</summary>
+            public string? Text;
             /// <summary>Built on first use (a benign race between threads builds equal strings).</summary>
             public string? Display;
         }
@@ -47,16 +50,17 @@ namespace Omr.Engine.Probing
         {
             var p = _parsed;
             if (p != null) return p;
-            var first = TextOf(_first);
+            // The text after "ddd " (and after the enhanced code and its white space): one substring.
             string? enhanced = null;
-            string text = first;
-            int n = EnhancedLength(first);
-            if (n > 0 && first[0] == (char)('0' + Code / 100))
+            int start = Math.Min(4, _first.Length);
+            int n = EnhancedLength(_first, start);
+            if (n > 0 && _first[start] == (char)('0' + Code / 100))
             {
-                enhanced = Enhanced(first, n);
-                text = first.Substring(n).TrimStart();
+                enhanced = Enhanced(_first, start, n);
+                start += n;
+                while (start < _first.Length && char.IsWhiteSpace(_first[start])) start++;
             }
-            return _parsed = new Parsed(enhanced, text);
+            return _parsed = new Parsed(enhanced, start);
         }
 
         /// <summary>"ddd x.y.z text" (how replies are shown): the line itself when it is already in that form.</summary>
@@ -65,7 +69,7 @@ namespace Omr.Engine.Probing
             var p = Parse();
             var d = p.Display;
             if (d != null) return d;
-            d = Code.ToString(CultureInfo.InvariantCulture) + " " + (p.Enhanced is null ? p.Text : p.Enhanced + " " + p.Text);
+            d = Code.ToString(CultureInfo.InvariantCulture) + " " + (p.Enhanced is null ? Text : p.Enhanced + " " + Text);
             if (string.Equals(d, _first, StringComparison.Ordinal)) d = _first;
             return p.Display = d;
         }
@@ -73,11 +77,11 @@ namespace Omr.Engine.Probing
         /// <summary>The one-digit codes x.y.z (nearly all of them) as shared strings.</summary>
         private static readonly string?[] ShortCodes = new string?[1000];
 
-        private static string Enhanced(string first, int n)
+        private static string Enhanced(string line, int at, int n)
         {
-            if (n != 5) return first.Substring(0, n);
-            int key = (first[0] - '0') * 100 + (first[2] - '0') * 10 + (first[4] - '0');
-            return ShortCodes[key] ??= first.Substring(0, 5);
+            if (n != 5) return line.Substring(at, n);
+            int key = (line[at] - '0') * 100 + (line[at + 2] - '0') * 10 + (line[at + 4] - '0');
+            return ShortCodes[key] ??= line.Substring(at, 5);
         }
 
         /// <summary>Splits the first line now (before the reply is shared between threads).</summary>
@@ -87,16 +91,16 @@ namespace Omr.Engine.Probing
         private static string TextOf(string line) => line.Length > 4 ? line.Substring(4) : string.Empty;
 
         /// <summary>Length of a leading RFC 3463 status code ("5.7.1"), followed by white space or the end; 0 when none.</summary>
-        private static int EnhancedLength(string s)
+        private static int EnhancedLength(string s, int at)
         {
-            if (s.Length < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.') return 0;
-            int i = 2;
+            if (s.Length - at < 5 || (s[at] != '2' && s[at] != '4' && s[at] != '5') || s[at + 1] != '.') return 0;
+            int i = at + 2;
             int d = Digits(s, ref i);
             if (d < 1 || d > 3 || i >= s.Length || s[i] != '.') return 0;
             i++;
             d = Digits(s, ref i);
             if (d < 1 || d > 3) return 0;
-            return i == s.Length || char.IsWhiteSpace(s[i]) ? i : 0;
+            return i == s.Length || char.IsWhiteSpace(s[i]) ? i - at : 0;
         }
 
         private static int Digits(string s, ref int i)
@@ -124,7 +128,20 @@ namespace Omr.Engine.Probing
 
         public string? EnhancedCode => Parse().Enhanced;
         /// <summary>Text of the first line without the enhanced status code.</summary>
-        public string Text => Parse().Text;
+        public string Text
+        {
+            get
+            {
+                var p = Parse();
+                return p.Text ??= p.TextAt >= _first.Length ? string.Empty : _first.Substring(p.TextAt);
+            }
+        }
+
+        /// <summary>The first line as read, code included, and where its text starts in it (no copy).</summary>
+        internal string FirstLine => _first;
+        internal int TextStart => Parse().TextAt;
+        /// <summary>The text when it was already cut (a shared reply), else null.</summary>
+        internal string? TextIfCut => Parse().Text;
 
         public bool IsPositive => Code >= 200 && Code < 400;
         public bool IsTransient => Code >= 400 && Code < 500;
