@@ -94,6 +94,8 @@ $TestResults = Join-Path $Out 'TestResults'
 $DependencyFolder = 'dependencies'
 # Platforms whose native SQLite library (e_sqlite3, for the -StatePath database) ships in dependencies/runtimes/<rid>/native.
 $NativeRuntimes = @('win-x64', 'win-arm64', 'linux-x64', 'linux-arm64', 'linux-musl-x64', 'osx-arm64', 'osx-x64')
+# Platforms Omr.Engine is also shipped compiled ahead of time for (dependencies/r2r/<rid>/, see src/Omr.ReadyToRun).
+$ReadyToRunRuntimes = @('linux-x64')
 
 # Assemblies PowerShell provides itself: never shipped in the module.
 $PowerShellOwnAssemblies = @(
@@ -206,6 +208,18 @@ function Invoke-Build {
             if (-not (Test-Path -LiteralPath $from)) { throw "$sqliteLib has no native library for $rid ($from)." }
             $to = New-Item -ItemType Directory -Force -Path (Join-Path $deps "runtimes/$rid/native")
             Get-ChildItem -LiteralPath $from -File | Copy-Item -Destination $to.FullName
+        }
+
+        # Omr.Engine compiled ahead of time (ReadyToRun) for .NET 10 on the platforms in
+        # $ReadyToRunRuntimes: dependencies/r2r/<rid>/Omr.Engine.dll, the same IL and metadata plus
+        # native code, so a scan starts without waiting for the JIT. Omr.Loader uses it only on
+        # PowerShell 7 with .NET 10 or later on that platform, and only when its MVID matches the IL
+        # copy's; Windows PowerShell and other platforms load dependencies/Omr.Engine.dll.
+        foreach ($rid in $ReadyToRunRuntimes) {
+            $r2rStage = Join-Path $stage "r2r-$rid"
+            Invoke-Native dotnet 'publish', 'src/Omr.ReadyToRun/Omr.ReadyToRun.csproj', '-c', $Configuration, '-r', $rid, '-nologo', '-v', 'q', '-o', $r2rStage | Out-Null
+            $to = New-Item -ItemType Directory -Force -Path (Join-Path $deps "r2r/$rid")
+            Copy-Item -LiteralPath (Join-Path $r2rStage 'Omr.Engine.dll') -Destination $to.FullName
         }
 
         # Invariants of the layout.

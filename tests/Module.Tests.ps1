@@ -2,12 +2,39 @@
 # The built module as a whole: manifest, layout, exports, help, and assembly isolation.
 # No lab needed except for the collision test, which runs in a child process.
 
+BeforeDiscovery {
+    # Where build.ps1 ships Omr.Engine compiled ahead of time (ReadyToRun) and Omr.Loader uses it.
+    $script:OnReadyToRunPlatform = $IsLinux -and [Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture -eq 'X64' -and [Environment]::Version.Major -ge 10
+}
+
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     $script:ModulePath = Get-OmrModulePath
     $script:ModuleDir = Split-Path -Parent $ModulePath
     $script:DepsDir = Join-Path $ModuleDir 'dependencies'
+    $script:ReadyToRunRid = 'linux-x64'
     Import-OmrModule
+
+    function script:Read-ModuleIdentity([string] $Path) {
+        # The module version id and whether the file carries ReadyToRun code (a managed native header).
+        $stream = [IO.File]::OpenRead($Path)
+        try {
+            $pe = [System.Reflection.PortableExecutable.PEReader]::new($stream)
+            $md = [System.Reflection.Metadata.PEReaderExtensions]::GetMetadataReader($pe)
+            [pscustomobject]@{
+                Mvid        = $md.GetGuid($md.GetModuleDefinition().Mvid)
+                ReadyToRun  = $pe.PEHeaders.CorHeader.ManagedNativeHeaderDirectory.Size -gt 0
+                TargetsFramework = @($md.GetAssemblyDefinition().GetCustomAttributes() | ForEach-Object {
+                        $ctor = $md.GetCustomAttribute($_).Constructor
+                        if ($ctor.Kind -eq 'MemberReference') {
+                            $type = $md.GetTypeReference($md.GetMemberReference($ctor).Parent)
+                            $md.GetString($type.Name)
+                        }
+                    }) -contains 'TargetFrameworkAttribute'
+            }
+        }
+        finally { $stream.Dispose() }
+    }
 }
 
 Describe 'Omr module manifest and layout' -Tag Module {
@@ -203,6 +230,54 @@ Describe 'Test-OpenRelay help' -Tag Module, Help {
     }
 }
 
+Describe 'Omr.Engine compiled ahead of time' -Tag Module, ReadyToRun {
+    BeforeAll {
+        $script:IlEngine = Join-Path $DepsDir 'Omr.Engine.dll'
+        $script:R2REngine = Join-Path $DepsDir "r2r/$ReadyToRunRid/Omr.Engine.dll"
+        $script:OnReadyToRunPlatform = $IsLinux -and [Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture -eq 'X64' -and [Environment]::Version.Major -ge 10
+    }
+
+    It 'ships a ReadyToRun copy for linux-x64 that is the same build as the IL copy' {
+        $il = Read-ModuleIdentity $IlEngine
+        $r2r = Read-ModuleIdentity $R2REngine
+        $il.ReadyToRun | Should -BeFalse
+        $r2r.ReadyToRun | Should -BeTrue
+        $r2r.Mvid | Should -Be $il.Mvid
+        $r2r.TargetsFramework | Should -BeTrue
+    }
+
+    It 'loads the ReadyToRun copy on .NET 10 on linux-x64' -Skip:(-not $OnReadyToRunPlatform) {
+        $null = Test-OpenRelay -ComputerName 127.0.0.1 -Port 9 -TimeoutSec 2
+        $engine = @([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Omr.Engine' })
+        $engine.Count | Should -Be 1
+        $engine[0].Location | Should -Be $R2REngine
+    }
+
+    It 'falls back to the IL copy when the ReadyToRun copy is of another build' {
+        # A module whose r2r copy is stale (another assembly's file in its place): the loader must
+        # notice the different module version id and load dependencies/Omr.Engine.dll.
+        $copy = Join-Path $TestDrive 'stale/Omr'
+        New-Item -ItemType Directory -Force -Path (Split-Path -Parent $copy) | Out-Null
+        Copy-Item -Recurse -LiteralPath $ModuleDir -Destination $copy
+        Copy-Item -Force -LiteralPath (Join-Path $copy 'dependencies/DnsClient.dll') -Destination (Join-Path $copy "dependencies/r2r/$ReadyToRunRid/Omr.Engine.dll")
+        $pwsh = @(Get-OmrPwshCommand)
+        $script = "Import-Module '$copy/Omr.psd1'; `$r = Test-OpenRelay -ComputerName 127.0.0.1 -Port 9 -TimeoutSec 2; `$r.Verdict; ([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'Omr.Engine' }).Location"
+        $out = @(& $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $script)
+        $LASTEXITCODE | Should -Be 0
+        $out[0] | Should -Be 'Unreachable'
+        $out[1] | Should -Be (Join-Path $copy 'dependencies/Omr.Engine.dll')
+    }
+
+    It 'offers a ReadyToRun copy only for the engine, and only on its platform' {
+        $ctx = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Omr.Loader' } | Select-Object -First 1
+        $type = $ctx.GetType('Omr.Loader.OmrLoadContext', $true)
+        $type::ReadyToRunFrameworkMajor | Should -Be 10
+        $chosen = $type::ReadyToRunCopy($DepsDir, 'Omr.Engine', $IlEngine)
+        if ($OnReadyToRunPlatform) { $chosen | Should -Be $R2REngine } else { $chosen | Should -BeNullOrEmpty }
+        $type::ReadyToRunCopy($DepsDir, 'DnsClient', (Join-Path $DepsDir 'DnsClient.dll')) | Should -BeNullOrEmpty -Because 'only the engine is shipped compiled ahead of time'
+    }
+}
+
 Describe 'Assembly isolation on PowerShell 7' -Tag Module, Isolation {
     BeforeAll {
         # Make the engine load its DNS library: a lookup against a port where nothing answers.
@@ -231,7 +306,8 @@ Describe 'Assembly isolation on PowerShell 7' -Tag Module, Isolation {
         $context = $Alc::GetLoadContext($asm[0])
         $context | Should -Not -Be $Alc::Default
         $context.Name | Should -Be 'Omr'
-        Split-Path -Parent $asm[0].Location | Should -Be $DepsDir
+        # Omr.Engine may be its ahead-of-time compiled copy (see 'Omr.Engine compiled ahead of time').
+        Split-Path -Parent $asm[0].Location | Should -BeIn @($DepsDir, (Join-Path $DepsDir "r2r/$ReadyToRunRid"))
     }
 
     It 'keeps MailKit and MimeKit out of the default context' {

@@ -28,7 +28,7 @@ Describe 'Packaging with PSResourceGet' -Tag Module, Package {
     It 'saves it elsewhere with every file the module needs' {
         Save-PSResource -Name Omr -Repository $RepoName -Path $Saved -TrustRepository
         $root = (Get-ChildItem -LiteralPath (Join-Path $Saved 'Omr') -Directory)[0].FullName
-        foreach ($f in 'Omr.psd1', 'Omr.dll', 'Omr.Model.dll', 'Omr.Init.psm1', 'Omr.Format.ps1xml', 'en-US/Omr.dll-Help.xml', 'dependencies/Omr.Engine.dll', 'dependencies/MailKit.dll', 'dependencies/DnsClient.dll') {
+        foreach ($f in 'Omr.psd1', 'Omr.dll', 'Omr.Model.dll', 'Omr.Init.psm1', 'Omr.Format.ps1xml', 'en-US/Omr.dll-Help.xml', 'dependencies/Omr.Engine.dll', 'dependencies/r2r/linux-x64/Omr.Engine.dll', 'dependencies/MailKit.dll', 'dependencies/DnsClient.dll') {
             Join-Path $root $f | Should -Exist
         }
     }

@@ -113,11 +113,50 @@ namespace Omr.Loader
             var path = Path.Combine(_dependencyDirectory, simpleName + ".dll");
             if (File.Exists(path))
             {
-                return LoadFromAssemblyPath(path);
+                return LoadFromAssemblyPath(ReadyToRunCopy(_dependencyDirectory, simpleName, path) ?? path);
             }
 
             // Not ours (System.Management.Automation, satellite lookups, ...): fall back to default.
             return null;
+        }
+
+        /// <summary>The .NET version the copies in dependencies/r2r/ were compiled ahead of time for (build.ps1, src/Omr.ReadyToRun).</summary>
+        public const int ReadyToRunFrameworkMajor = 10;
+
+        /// <summary>
+        /// The ahead-of-time (ReadyToRun) compiled copy of a dependency for this platform,
+        /// dependencies/r2r/&lt;rid&gt;/&lt;name&gt;.dll, when it may stand in for the IL copy: on .NET
+        /// <see cref="ReadyToRunFrameworkMajor"/> or later, and only when it is the same build (the
+        /// same module version id as <paramref name="ilPath"/>), so a stale copy is never used.
+        /// Null: load the IL copy (the runtime then compiles it just in time, as everywhere else).
+        /// </summary>
+        public static string? ReadyToRunCopy(string dependencyDirectory, string simpleName, string ilPath)
+        {
+            if (Environment.Version.Major < ReadyToRunFrameworkMajor) return null;
+            foreach (var rid in RuntimeIds())
+            {
+                var candidate = Path.Combine(dependencyDirectory, "r2r", rid, simpleName + ".dll");
+                if (!File.Exists(candidate)) continue;
+                var mvid = ModuleVersionId(candidate);
+                return mvid != null && mvid == ModuleVersionId(ilPath) ? candidate : null;
+            }
+            return null;
+        }
+
+        private static Guid? ModuleVersionId(string path)
+        {
+            try
+            {
+                using var stream = File.OpenRead(path);
+                using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
+                if (!pe.HasMetadata) return null;
+                var md = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+                return md.GetGuid(md.GetModuleDefinition().Mvid);
+            }
+            catch (Exception e) when (e is BadImageFormatException || e is IOException || e is UnauthorizedAccessException || e is InvalidOperationException)
+            {
+                return null;
+            }
         }
 
         /// <inheritdoc />
