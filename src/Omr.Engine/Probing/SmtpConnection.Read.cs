@@ -151,6 +151,14 @@ namespace Omr.Engine.Probing
         /// <summary>The watchdog: cancels the reply that waits past its deadline.</summary>
         internal void CheckDeadline(long now)
         {
+            // A connect past its timeout: closing the socket fails it.
+            var cd = Volatile.Read(ref _connectDeadline);
+            if (cd != 0 && now >= cd && Interlocked.CompareExchange(ref _connectDeadline, 0, cd) == cd
+                && Interlocked.CompareExchange(ref _connecting, 2, 1) == 1)
+            {
+                var socket = _socket;
+                if (socket != null) DisposeSocket(socket);
+            }
             var d = Volatile.Read(ref _deadline);
             if (d == 0 || now < d) return;
             if (Interlocked.CompareExchange(ref _deadline, 0, d) != d) return;

@@ -44,6 +44,16 @@ namespace Omr.Engine.Probing
         /// <summary>Notes about the connection belong to everyone, except on a context's own connection (its verification).</summary>
         private void Note(string text) => _transcript.Add("*", text, Tag >= ProbeTargetContext.TagBase ? Tag : -1);
         public bool IsTls => _stream is SslStream;
+
+        /// <summary>0: connected or not yet connecting; 1: connecting; 2: the connect timed out (the socket was closed).</summary>
+        private int _connecting;
+        /// <summary>When the connect times out (Stopwatch ticks; 0: no connect waiting).</summary>
+        private long _connectDeadline;
+
+        private static readonly Action<object?> DisposeSocket = s =>
+        {
+            try { ((Socket)s!).Dispose(); } catch (ObjectDisposedException) { }
+        };
         public TimeSpan SlowestReply { get; private set; }
 
         public async Task ConnectAsync(IPAddress address, int port, bool implicitTls, string? tlsHost, CancellationToken ct)
@@ -51,27 +61,36 @@ namespace Omr.Engine.Probing
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             _socket = socket;
             // Closing the socket is the one thing that always unblocks a pending read, whatever the runtime.
-            _abortRegistration = ct.Register(() => { try { socket.Dispose(); } catch (ObjectDisposedException) { } });
+            _abortRegistration = ct.Register(DisposeSocket, socket);
             Note($"connecting to {Format(address, port)}");
-            using (var cts = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            // The connect timeout is the watchdog's (a field write, no timer or linked token per connection).
+            Volatile.Write(ref _connecting, 1);
+            if (!_watched) { ReplyWatchdog.Add(this); _watched = true; }
+            Volatile.Write(ref _connectDeadline, Stopwatch.GetTimestamp() + (long)(_limits.ConnectTimeout.TotalSeconds * Stopwatch.Frequency));
+            try
             {
-                cts.CancelAfter(_limits.ConnectTimeout);
-                using (cts.Token.Register(() => { try { socket.Dispose(); } catch (ObjectDisposedException) { } }))
-                {
-                    try
-                    {
-                        await socket.ConnectAsync(address, port).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
-                    {
-                        ct.ThrowIfCancellationRequested();
-                        var msg = cts.IsCancellationRequested
-                            ? $"no TCP connection within {_limits.ConnectTimeout.TotalSeconds:0} s"
-                            : ex is SocketException se ? Describe(se) : "connection failed";
-                        Note("connect failed: " + msg);
-                        throw new SmtpSessionException(SmtpFailureKind.ConnectFailed, msg, ex);
-                    }
-                }
+                await socket.ConnectAsync(address, port).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
+            {
+                ct.ThrowIfCancellationRequested();
+                var msg = Volatile.Read(ref _connecting) == 2
+                    ? $"no TCP connection within {_limits.ConnectTimeout.TotalSeconds:0} s"
+                    : ex is SocketException se ? Describe(se) : "connection failed";
+                Note("connect failed: " + msg);
+                throw new SmtpSessionException(SmtpFailureKind.ConnectFailed, msg, ex);
+            }
+            finally
+            {
+                Volatile.Write(ref _connectDeadline, 0);
+            }
+            // A deadline that fired as the connect completed leaves a closed socket: a failed connect too.
+            if (Interlocked.CompareExchange(ref _connecting, 0, 1) != 1)
+            {
+                ct.ThrowIfCancellationRequested();
+                var msg = $"no TCP connection within {_limits.ConnectTimeout.TotalSeconds:0} s";
+                Note("connect failed: " + msg);
+                throw new SmtpSessionException(SmtpFailureKind.ConnectFailed, msg);
             }
             Note($"connected from {socket.LocalEndPoint}");
             _stream = new NetworkStream(socket, ownsSocket: true);
@@ -213,6 +232,7 @@ namespace Omr.Engine.Probing
         {
             if (_watched) { ReplyWatchdog.Remove(this); _watched = false; }
             Volatile.Write(ref _deadline, 0);
+            Volatile.Write(ref _connectDeadline, 0);
             _abortRegistration.Dispose();
             _replyCts?.Dispose();
             _replyCts = null;
