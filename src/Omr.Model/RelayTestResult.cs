@@ -136,7 +136,7 @@ namespace Omr
                 // Cut from the reply line only when first read (a benign race builds equal strings).
                 return _text = _textLine.Substring(_textAt);
             }
-            set { _text = value; _textLine = null; }
+            set { _textLine = null; _text = value; }
         }
 
         private string? _text;

@@ -481,8 +481,11 @@ foreach ($k in $ratios.Keys) {
     $r = $ratios[$k]
     Write-Host ("   {0,-18} wall {1}x{2}" -f $k, $r.wall, $(if ($r.Contains('cpu')) { ", CPU $($r.cpu)x, peak RSS $($r.peakRss)x" } else { '' }))
 }
-Write-Host ("   physical limit ceil(N/C)*K*L = ceil({0}/{1}) * {2:N2} * {3} ms = {4:N2} s   (K measured by the fleet on pipelining servers; nominal 5; a non-pipelining server costs {5} round trips in all, spread over up to -MaxConnectionsPerAddress connections at once; {6} s if on one)" -f
-    $addrCount, $ThrottleLimit, $kMeasured, $LatencyMs, $limitSec, $limit.KnonPipelining, $limit.slowestAddressSec)
+$lockStep = if ($limit.KnonPipelining) {
+    "; a non-pipelining server costs $($limit.KnonPipelining) round trips in all, spread over up to -MaxConnectionsPerAddress connections at once; $($limit.slowestAddressSec) s if on one"
+} else { '; no server without PIPELINING in this mix' }
+Write-Host ("   physical limit ceil(N/C)*K*L = ceil({0}/{1}) * {2:N2} * {3} ms = {4:N2} s   (K measured by the fleet on pipelining servers; nominal 5{5})" -f
+    $addrCount, $ThrottleLimit, $kMeasured, $LatencyMs, $limitSec, $lockStep)
 if ($summary.Contains('omr') -and $summary.omr.accuracy.acceptedTestsExact -ne $null) {
     Write-Host "   Omr's accepted tests equal the fleet's truth on $($summary.omr.accuracy.acceptedTestsExact) of $($summary.omr.accuracy.truthOpen) open addresses."
 }
