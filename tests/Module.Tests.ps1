@@ -268,10 +268,32 @@ Describe 'Omr.Engine compiled ahead of time' -Tag Module, ReadyToRun {
         $out[1] | Should -Be (Join-Path $copy 'dependencies/Omr.Engine.dll')
     }
 
+    It 'falls back to the IL copy when the ReadyToRun copy is for another platform' {
+        # The same build, but its PE header claims Windows x64 code (machine 0x8664): loading it
+        # would fail, and a load context that failed a name refuses the IL copy too, so the loader
+        # must see it from the header first.
+        $copy = Join-Path $TestDrive 'foreign/Omr'
+        New-Item -ItemType Directory -Force -Path (Split-Path -Parent $copy) | Out-Null
+        Copy-Item -Recurse -LiteralPath $ModuleDir -Destination $copy
+        $r2r = Join-Path $copy "dependencies/r2r/$ReadyToRunRid/Omr.Engine.dll"
+        $bytes = [IO.File]::ReadAllBytes($r2r)
+        $coff = [BitConverter]::ToInt32($bytes, 0x3C) + 4
+        $bytes[$coff] = 0x64; $bytes[$coff + 1] = 0x86
+        [IO.File]::WriteAllBytes($r2r, $bytes)
+        (Read-ModuleIdentity $r2r).Mvid | Should -Be (Read-ModuleIdentity $IlEngine).Mvid
+        $pwsh = @(Get-OmrPwshCommand)
+        $script = "Import-Module '$copy/Omr.psd1'; `$r = Test-OpenRelay -ComputerName 127.0.0.1 -Port 9 -TimeoutSec 2; `$r.Verdict; ([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'Omr.Engine' }).Location"
+        $out = @(& $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $script)
+        $LASTEXITCODE | Should -Be 0
+        $out[0] | Should -Be 'Unreachable'
+        $out[1] | Should -Be (Join-Path $copy 'dependencies/Omr.Engine.dll')
+    }
+
     It 'offers a ReadyToRun copy only for the engine, and only on its platform' {
         $ctx = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Omr.Loader' } | Select-Object -First 1
         $type = $ctx.GetType('Omr.Loader.OmrLoadContext', $true)
         $type::ReadyToRunFrameworkMajor | Should -Be 10
+        if ($OnReadyToRunPlatform) { $type::ReadyToRunMachine() | Should -Be 0xFD1D -Because 'crossgen2 marks Linux x64 code as 0x8664 XOR 0x7B79' }
         $chosen = $type::ReadyToRunCopy($DepsDir, 'Omr.Engine', $IlEngine)
         if ($OnReadyToRunPlatform) { $chosen | Should -Be $R2REngine } else { $chosen | Should -BeNullOrEmpty }
         $type::ReadyToRunCopy($DepsDir, 'DnsClient', (Join-Path $DepsDir 'DnsClient.dll')) | Should -BeNullOrEmpty -Because 'only the engine is shipped compiled ahead of time'

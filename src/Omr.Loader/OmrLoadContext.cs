@@ -113,6 +113,7 @@ namespace Omr.Loader
             var path = Path.Combine(_dependencyDirectory, simpleName + ".dll");
             if (File.Exists(path))
             {
+                // Checked before loading: once a load context failed to load a name, it fails it for good.
                 return LoadFromAssemblyPath(ReadyToRunCopy(_dependencyDirectory, simpleName, path) ?? path);
             }
 
@@ -126,32 +127,62 @@ namespace Omr.Loader
         /// <summary>
         /// The ahead-of-time (ReadyToRun) compiled copy of a dependency for this platform,
         /// dependencies/r2r/&lt;rid&gt;/&lt;name&gt;.dll, when it may stand in for the IL copy: on .NET
-        /// <see cref="ReadyToRunFrameworkMajor"/> or later, and only when it is the same build (the
-        /// same module version id as <paramref name="ilPath"/>), so a stale copy is never used.
+        /// <see cref="ReadyToRunFrameworkMajor"/> or later; only when its PE header says ReadyToRun
+        /// code for this operating system and processor (a copy for another platform fails to load,
+        /// and the load context would then refuse the IL copy too); and only when it is the same build
+        /// (the same module version id as <paramref name="ilPath"/>), so a stale copy is never used.
         /// Null: load the IL copy (the runtime then compiles it just in time, as everywhere else).
         /// </summary>
         public static string? ReadyToRunCopy(string dependencyDirectory, string simpleName, string ilPath)
         {
             if (Environment.Version.Major < ReadyToRunFrameworkMajor) return null;
+            var machine = ReadyToRunMachine();
+            if (machine is null) return null;
             foreach (var rid in RuntimeIds())
             {
                 var candidate = Path.Combine(dependencyDirectory, "r2r", rid, simpleName + ".dll");
                 if (!File.Exists(candidate)) continue;
-                var mvid = ModuleVersionId(candidate);
-                return mvid != null && mvid == ModuleVersionId(ilPath) ? candidate : null;
+                var compiled = Identity(candidate);
+                if (compiled is null || !compiled.Value.ReadyToRun || compiled.Value.Machine != machine.Value) return null;
+                var il = Identity(ilPath);
+                return il != null && il.Value.Mvid == compiled.Value.Mvid ? candidate : null;
             }
             return null;
         }
 
-        private static Guid? ModuleVersionId(string path)
+        /// <summary>
+        /// The PE machine value of ReadyToRun code for this process: the processor's, XOR-ed with the
+        /// operating system's marker (none on Windows), as crossgen2 writes it. Null: unknown platform.
+        /// </summary>
+        public static ushort? ReadyToRunMachine()
+        {
+            ushort arch = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture switch
+            {
+                System.Runtime.InteropServices.Architecture.X64 => 0x8664,
+                System.Runtime.InteropServices.Architecture.Arm64 => 0xAA64,
+                System.Runtime.InteropServices.Architecture.X86 => 0x014C,
+                System.Runtime.InteropServices.Architecture.Arm => 0x01C4,
+                _ => 0,
+            };
+            if (arch == 0) return null;
+            if (OperatingSystem.IsWindows()) return arch;
+            if (OperatingSystem.IsLinux()) return (ushort)(arch ^ 0x7B79);
+            if (OperatingSystem.IsMacOS()) return (ushort)(arch ^ 0x4644);
+            if (OperatingSystem.IsFreeBSD()) return (ushort)(arch ^ 0xADC4);
+            return null;
+        }
+
+        private static (Guid Mvid, ushort Machine, bool ReadyToRun)? Identity(string path)
         {
             try
             {
                 using var stream = File.OpenRead(path);
                 using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
                 if (!pe.HasMetadata) return null;
+                var headers = pe.PEHeaders;
                 var md = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
-                return md.GetGuid(md.GetModuleDefinition().Mvid);
+                bool readyToRun = headers.CorHeader is { } cor && cor.ManagedNativeHeaderDirectory.Size > 0;
+                return (md.GetGuid(md.GetModuleDefinition().Mvid), (ushort)headers.CoffHeader.Machine, readyToRun);
             }
             catch (Exception e) when (e is BadImageFormatException || e is IOException || e is UnauthorizedAccessException || e is InvalidOperationException)
             {
