@@ -65,6 +65,46 @@ public class CatalogTests
         Assert.Equal(RelayTestCatalog.Expand(custom[^1], V4).RcptTo, RelayTestCatalog.ExpandAll(changing, V4)[0].RcptTo);
     }
 
+    private static int SplitCost(IReadOnlyList<int> sizes, int mask)
+    {
+        int total = sizes.Sum(), theirTests = 0, theirs = 0;
+        for (int i = 0; i < sizes.Count; i++) if ((mask >> i & 1) != 0) { theirTests += sizes[i]; theirs++; }
+        return Math.Max(total - theirTests + 2 * (sizes.Count - theirs) - 1, 2 + theirTests + 2 * theirs - 1);
+    }
+
+    [Fact]
+    public void Without_pipelining_whole_transactions_split_the_catalogue_into_19_round_trips()
+    {
+        // The catalogue's tests per sender, in the order the battery sends them.
+        var sizes = RelayTestCatalog.All.Select(t => RelayTestCatalog.Expand(t, V4).MailFrom).GroupBy(m => m).Select(g => g.Count()).ToList();
+        Assert.Equal(new[] { 7, 1, 1, 1, 1, 14 }, sizes);
+        // The best cut in catalogue order costs 20 (7+1+1+1 | 1+14, or 7+1+1+1+1 | 14).
+        var mask = SmtpProbeSession.BestWholeSplit(sizes, 20);
+        Assert.NotNull(mask);
+        Assert.Equal(19, SplitCost(sizes, mask!.Value));
+        // The lower bound: 25 tests, 6 MAILs and 4 RSETs over two connections, one 2 round trips late.
+        Assert.Null(SmtpProbeSession.BestWholeSplit(sizes, 19));
+    }
+
+    [Theory]
+    [InlineData(new[] { 3, 3 }, 6)]
+    [InlineData(new[] { 1, 1, 1, 1 }, 7)]
+    [InlineData(new[] { 10, 1 }, 11)]
+    public void The_whole_transaction_split_is_the_cheapest_of_all_combinations(int[] sizes, int expected)
+    {
+        var mask = SmtpProbeSession.BestWholeSplit(sizes, int.MaxValue);
+        Assert.NotNull(mask);
+        Assert.Equal(expected, SplitCost(sizes, mask!.Value));
+        for (int m = 1; m < (1 << sizes.Length) - 1; m++) Assert.True(SplitCost(sizes, m) >= expected);
+    }
+
+    [Fact]
+    public void Too_many_senders_or_one_keep_the_cut_in_catalogue_order()
+    {
+        Assert.Null(SmtpProbeSession.BestWholeSplit(Enumerable.Repeat(1, 13).ToArray(), int.MaxValue));
+        Assert.Null(SmtpProbeSession.BestWholeSplit(new[] { 25 }, int.MaxValue));
+    }
+
     [Fact]
     public void Settings_split_the_probe_addresses_once_and_each_address_gets_its_own_values()
     {

@@ -49,11 +49,45 @@ namespace Omr.Engine.Probing
                 if (cost < bestCost) { bestCost = cost; best = k; }
             }
             var theirs = best < 0 ? new List<ProbeUnit>() : ordered.GetRange(best, ordered.Count - best);
+            // Whole transactions in any combination can end sooner than a cut in catalogue order (the
+            // catalogue's 7, 1, 1, 1, 1 and 14 tests per sender: 19 round trips instead of 20).
+            var sizes = groups.Select(g => g.Count).ToArray();
+            if (BestWholeSplit(sizes, bestCost) is int mask)
+            {
+                theirs = new List<ProbeUnit>();
+                for (int i = 0; i < groups.Count; i++) if ((mask >> i & 1) != 0) theirs.AddRange(groups[i]);
+            }
             if (theirs.Count == 0 || theirs.Count == ordered.Count) { AddressSlots.Release(); return null; }
             foreach (var u in theirs) _pending.Remove(u);
             _transcript.Note($"no PIPELINING: {theirs.Count} test(s) run on a second connection at the same time");
             var task = Task.Run(() => HelperAsync(theirs, ct));
             return (task, theirs);
+        }
+
+        /// <summary>
+        /// The senders' transactions to give the second connection (a bit mask over
+        /// <paramref name="sizes"/>, the tests per sender) when whole transactions split the battery
+        /// into fewer round trips than <paramref name="toBeat"/>; null otherwise, or when there are too
+        /// many senders to try every combination. A side costs its tests, plus MAIL and RSET per
+        /// transaction but one; the second connection first pays its greeting and EHLO.
+        /// </summary>
+        internal static int? BestWholeSplit(IReadOnlyList<int> sizes, int toBeat)
+        {
+            int n = sizes.Count;
+            if (n < 2 || n > 12) return null;
+            int total = 0;
+            foreach (var c in sizes) total += c;
+            int? best = null;
+            int bestCost = toBeat;
+            for (int mask = 1; mask < (1 << n) - 1; mask++)
+            {
+                int theirTests = 0, theirs = 0;
+                for (int i = 0; i < n; i++) if ((mask >> i & 1) != 0) { theirTests += sizes[i]; theirs++; }
+                int mine = (total - theirTests) + 2 * (n - theirs) - 1;
+                int cost = Math.Max(mine, 2 + theirTests + 2 * theirs - 1);
+                if (cost < bestCost) { bestCost = cost; best = mask; }
+            }
+            return best;
         }
 
         /// <summary>Commands (each a round trip) that units [from, to) cost one at a time: MAIL per sender run, RCPT each, RSET between transactions.</summary>
