@@ -235,6 +235,23 @@ Describe 'Omr.Engine compiled ahead of time' -Tag Module, ReadyToRun {
         $script:IlEngine = Join-Path $DepsDir 'Omr.Engine.dll'
         $script:R2REngine = Join-Path $DepsDir "r2r/$ReadyToRunRid/Omr.Engine.dll"
         $script:OnReadyToRunPlatform = $IsLinux -and [Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture -eq 'X64' -and [Environment]::Version.Major -ge 10
+
+        function script:Copy-BuiltModule([string] $Name) {
+            $copy = Join-Path $TestDrive "$Name/Omr"
+            New-Item -ItemType Directory -Force -Path (Split-Path -Parent $copy) | Out-Null
+            Copy-Item -Recurse -LiteralPath $ModuleDir -Destination $copy
+            $copy
+        }
+
+        function script:Assert-LoadsIlEngine([string] $Copy) {
+            # In a fresh pwsh: the module imports, a scan works, and the engine is the IL copy.
+            $pwsh = @(Get-OmrPwshCommand)
+            $script = "Import-Module '$Copy/Omr.psd1'; `$r = Test-OpenRelay -ComputerName 127.0.0.1 -Port 9 -TimeoutSec 2; `$r.Verdict; ([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'Omr.Engine' }).Location"
+            $out = @(& $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $script)
+            $LASTEXITCODE | Should -Be 0
+            $out[0] | Should -Be 'Unreachable'
+            $out[1] | Should -Be (Join-Path $Copy 'dependencies/Omr.Engine.dll')
+        }
     }
 
     It 'ships a ReadyToRun copy for linux-x64 that is the same build as the IL copy' {
@@ -256,37 +273,23 @@ Describe 'Omr.Engine compiled ahead of time' -Tag Module, ReadyToRun {
     It 'falls back to the IL copy when the ReadyToRun copy is of another build' {
         # A module whose r2r copy is stale (another assembly's file in its place): the loader must
         # notice the different module version id and load dependencies/Omr.Engine.dll.
-        $copy = Join-Path $TestDrive 'stale/Omr'
-        New-Item -ItemType Directory -Force -Path (Split-Path -Parent $copy) | Out-Null
-        Copy-Item -Recurse -LiteralPath $ModuleDir -Destination $copy
+        $copy = Copy-BuiltModule 'stale'
         Copy-Item -Force -LiteralPath (Join-Path $copy 'dependencies/DnsClient.dll') -Destination (Join-Path $copy "dependencies/r2r/$ReadyToRunRid/Omr.Engine.dll")
-        $pwsh = @(Get-OmrPwshCommand)
-        $script = "Import-Module '$copy/Omr.psd1'; `$r = Test-OpenRelay -ComputerName 127.0.0.1 -Port 9 -TimeoutSec 2; `$r.Verdict; ([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'Omr.Engine' }).Location"
-        $out = @(& $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $script)
-        $LASTEXITCODE | Should -Be 0
-        $out[0] | Should -Be 'Unreachable'
-        $out[1] | Should -Be (Join-Path $copy 'dependencies/Omr.Engine.dll')
+        Assert-LoadsIlEngine $copy
     }
 
     It 'falls back to the IL copy when the ReadyToRun copy is for another platform' {
         # The same build, but its PE header claims Windows x64 code (machine 0x8664): loading it
         # would fail, and a load context that failed a name refuses the IL copy too, so the loader
         # must see it from the header first.
-        $copy = Join-Path $TestDrive 'foreign/Omr'
-        New-Item -ItemType Directory -Force -Path (Split-Path -Parent $copy) | Out-Null
-        Copy-Item -Recurse -LiteralPath $ModuleDir -Destination $copy
+        $copy = Copy-BuiltModule 'foreign'
         $r2r = Join-Path $copy "dependencies/r2r/$ReadyToRunRid/Omr.Engine.dll"
         $bytes = [IO.File]::ReadAllBytes($r2r)
         $coff = [BitConverter]::ToInt32($bytes, 0x3C) + 4
         $bytes[$coff] = 0x64; $bytes[$coff + 1] = 0x86
         [IO.File]::WriteAllBytes($r2r, $bytes)
         (Read-ModuleIdentity $r2r).Mvid | Should -Be (Read-ModuleIdentity $IlEngine).Mvid
-        $pwsh = @(Get-OmrPwshCommand)
-        $script = "Import-Module '$copy/Omr.psd1'; `$r = Test-OpenRelay -ComputerName 127.0.0.1 -Port 9 -TimeoutSec 2; `$r.Verdict; ([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'Omr.Engine' }).Location"
-        $out = @(& $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $script)
-        $LASTEXITCODE | Should -Be 0
-        $out[0] | Should -Be 'Unreachable'
-        $out[1] | Should -Be (Join-Path $copy 'dependencies/Omr.Engine.dll')
+        Assert-LoadsIlEngine $copy
     }
 
     It 'offers a ReadyToRun copy only for the engine, and only on its platform' {
