@@ -48,8 +48,8 @@ Describe 'Bench (quick mode)' -Tag Bench {
     It 'exits 0 and prints the side-by-side table' {
         if (-not $HasNmap) { Set-ItResult -Skipped -Because 'nmap is not installed (apt-get install -y nmap)'; return }
         $Run.ExitCode | Should -Be 0 -Because $Run.Text
-        $Run.Text | Should -Match 'Tool\s+Wall s\s+CPU s\s+CPU ms/addr\s+Peak RSS MB\s+Open found\s+False open\s+Verdicts agree'
-        foreach ($tool in 'omr', 'pwsh-baseline', 'nmap-default', 'nmap-tuned') { $Run.Text | Should -Match "(?m)^$tool\s+\d" }
+        $Run.Text | Should -Match 'Tool\s+Wall s\s+CPU s\s+CPU ms/addr\s+Peak RSS MiB\s+Open found\s+False open\s+Verdicts agree'
+        foreach ($tool in 'omr', 'omr-streamed', 'pwsh-baseline', 'nmap-default', 'nmap-tuned') { $Run.Text | Should -Match "(?m)^$tool\s+\d" }
         $Run.Text | Should -Match 'omr/nmap-default\s+wall [\d.]+x'
         $Run.Text | Should -Match 'physical limit ceil\(N/C\)\*K\*L'
         $Run.Text | Should -Match 'shared hosts: \d+ results for 20 domains'
@@ -61,7 +61,7 @@ Describe 'Bench (quick mode)' -Tag Bench {
         @(Get-ChildItem -LiteralPath $OutDir -Filter 'bench-*.json').Count | Should -Be 1
         $Report.parameters.hosts | Should -Be 30
         $Report.parameters.latencyMs | Should -Be 10
-        @($Report.tools.tool) | Should -Be @('omr', 'pwsh-baseline', 'nmap-default', 'nmap-tuned')
+        @($Report.tools.tool) | Should -Be @('omr', 'omr-streamed', 'pwsh-baseline', 'nmap-default', 'nmap-tuned')
         foreach ($t in $Report.tools) {
             foreach ($field in 'wallSec', 'cpuSec', 'userSec', 'sysSec', 'cpuMsPerAddress', 'peakRssMiB') {
                 $t.$field | Should -BeOfType [double] -Because "$($t.tool).$field"

@@ -19,6 +19,8 @@ Against the same fleet, each in its own measured process (wall clock around the 
 CPU and peak RSS from /usr/bin/time -f, or /proc/<pid> polling without it), -Repeat times (median):
   omr            pwsh: Import-Module; Test-OpenRelay -ComputerName (Get-Content targets) -Port p
                  -ThrottleLimit T | ForEach-Object { write one line per result }   (full battery)
+  omr-streamed   the same with the addresses streamed from the pipeline: Get-Content targets |
+                 Test-OpenRelay ... (PowerShell then holds no array of 10,000 decorated lines)
   pwsh-baseline  pwsh: Import-Module only
   nmap-default   nmap -Pn -n -p p --script +smtp-open-relay --script-args ... -iL targets
   nmap-tuned     the same with -T4 --max-parallelism 1000 --min-hostgroup 1000
@@ -66,7 +68,7 @@ param(
     [switch] $Quick,
 
     # Internal: the measured pwsh child.
-    [ValidateSet('Omr', 'Baseline', 'Domain')] [string] $Child,
+    [ValidateSet('Omr', 'OmrStream', 'Baseline', 'Domain')] [string] $Child,
     [string] $TargetsFile,
     [string] $ResultFile,
     [string] $DnsServer,
@@ -87,7 +89,12 @@ if ($Child) {
     $writer = [IO.StreamWriter]::new($ResultFile)
     try {
         $params = @{ Port = $Port; ThrottleLimit = $ThrottleLimit; TimeoutSec = 60; ErrorAction = 'SilentlyContinue' }
+        $streamFrom = $null
         if ($Child -eq 'Omr') { $params.ComputerName = @(Get-Content -LiteralPath $TargetsFile) }
+        elseif ($Child -eq 'OmrStream') {
+            # The addresses streamed from the pipeline, one at a time (address literals bind to -Domain and are tested directly).
+            $streamFrom = $TargetsFile
+        }
         else {
             $params.Domain = @(Get-Content -LiteralPath $TargetsFile)
             $params.DnsServer = $DnsServer
@@ -95,8 +102,15 @@ if ($Child) {
                 $params.MaxConnectionsPerAddress = $MaxConnectionsPerAddress
             }
         }
-        Test-OpenRelay @params | ForEach-Object {
-            $writer.WriteLine("$($_.Domain)`t$($_.Address)`t$($_.Verdict)`t$($_.ReasonCode)`t$($_.RelayedBy -join ',')")
+        if ($streamFrom) {
+            Get-Content -LiteralPath $streamFrom | Test-OpenRelay @params | ForEach-Object {
+                $writer.WriteLine("$($_.Domain)`t$($_.Address)`t$($_.Verdict)`t$($_.ReasonCode)`t$($_.RelayedBy -join ',')")
+            }
+        }
+        else {
+            Test-OpenRelay @params | ForEach-Object {
+                $writer.WriteLine("$($_.Domain)`t$($_.Address)`t$($_.Verdict)`t$($_.ReasonCode)`t$($_.RelayedBy -join ',')")
+            }
         }
     }
     finally { $writer.Dispose() }
@@ -319,7 +333,8 @@ try {
     $nmapBase = @('-Pn', '-n', '-p', "$port", '--script', '+smtp-open-relay',
         '--script-args', 'smtp-open-relay.from=omr-probe,smtp-open-relay.to=relay-test,smtp-open-relay.domain=example.net')
     $tools = [ordered]@{
-        'omr'           = @{ kind = 'omr'; command = "$pwshDisplay -NoProfile -File tests/tools/bench.ps1 -Child Omr   # Import-Module; Test-OpenRelay -ComputerName (Get-Content targets.txt) -Port $port -ThrottleLimit $ThrottleLimit -TimeoutSec 60 | ForEach-Object { one line per result }" }
+        'omr'           = @{ kind = 'omr'; child = 'Omr'; command = "$pwshDisplay -NoProfile -File tests/tools/bench.ps1 -Child Omr   # Import-Module; Test-OpenRelay -ComputerName (Get-Content targets.txt) -Port $port -ThrottleLimit $ThrottleLimit -TimeoutSec 60 | ForEach-Object { one line per result }" }
+        'omr-streamed'  = @{ kind = 'omr'; child = 'OmrStream'; command = "$pwshDisplay -NoProfile -File tests/tools/bench.ps1 -Child OmrStream   # Import-Module; Get-Content targets.txt | Test-OpenRelay -Port $port -ThrottleLimit $ThrottleLimit -TimeoutSec 60 | ForEach-Object { one line per result }" }
         'pwsh-baseline' = @{ kind = 'baseline'; command = "$pwshDisplay -NoProfile -File tests/tools/bench.ps1 -Child Baseline   # Import-Module only" }
         'nmap-default'  = @{ kind = 'nmap'; args = $nmapBase; command = "nmap $($nmapBase -join ' ') -iL targets.txt" }
         'nmap-tuned'    = @{ kind = 'nmap'; args = @('-T4', '--max-parallelism', '1000', '--min-hostgroup', '1000') + $nmapBase; command = "nmap -T4 --max-parallelism 1000 --min-hostgroup 1000 $($nmapBase -join ' ') -iL targets.txt" }
@@ -336,13 +351,14 @@ try {
             $null = Invoke-FleetCommand $fleet 'reset'
             switch ($tool.kind) {
                 'omr' {
-                    $rf = Join-Path $work "omr-$i.tsv"
+                    $rf = Join-Path $work "$name-$i.tsv"
                     $run = Invoke-Measured $pwshFile ($pwshPrefix + @('-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-ModulePath', $ModulePath,
-                            '-Child', 'Omr', '-TargetsFile', $targets, '-ResultFile', $rf, '-Port', "$port", '-ThrottleLimit', "$ThrottleLimit"))
-                    if ($run.exitCode -ne 0) { throw "The Omr child exited $($run.exitCode): $($run.StdErr)" }
+                            '-Child', $tool.child, '-TargetsFile', $targets, '-ResultFile', $rf, '-Port', "$port", '-ThrottleLimit', "$ThrottleLimit"))
+                    if ($run.exitCode -ne 0) { throw "The $name child exited $($run.exitCode): $($run.StdErr)" }
                     $answers = Read-OmrResults $rf
+                    # K (the round trips per address) is read from the fleet after the main Omr run.
                     $stats = (Invoke-FleetCommand $fleet 'stats').stats
-                    $omrStats.Add($stats)
+                    if ($name -eq 'omr') { $omrStats.Add($stats) }
                 }
                 'baseline' {
                     $run = Invoke-Measured $pwshFile ($pwshPrefix + @('-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-ModulePath', $ModulePath, '-Child', 'Baseline'))
@@ -435,11 +451,13 @@ $limit = [ordered]@{
 }
 function Ratio([double] $a, [double] $b) { if ($b -le 0) { $null } else { [math]::Round($a / $b, 3) } }
 $ratios = [ordered]@{}
-foreach ($n in @('nmap-default', 'nmap-tuned')) {
-    if (-not $summary.Contains($n) -or -not $summary.Contains('omr')) { continue }
-    $ratios["omr/$n"] = [ordered]@{
-        wall = Ratio $summary.omr.wallSec $summary[$n].wallSec; cpu = Ratio $summary.omr.cpuSec $summary[$n].cpuSec
-        peakRss = Ratio $summary.omr.peakRssMiB $summary[$n].peakRssMiB
+foreach ($o in @('omr', 'omr-streamed')) {
+    foreach ($n in @('nmap-default', 'nmap-tuned')) {
+        if (-not $summary.Contains($n) -or -not $summary.Contains($o)) { continue }
+        $ratios["$o/$n"] = [ordered]@{
+            wall = Ratio $summary[$o].wallSec $summary[$n].wallSec; cpu = Ratio $summary[$o].cpuSec $summary[$n].cpuSec
+            peakRss = Ratio $summary[$o].peakRssMiB $summary[$n].peakRssMiB
+        }
     }
 }
 if ($summary.Contains('omr')) { $ratios['omr/limit'] = [ordered]@{ wall = Ratio $summary.omr.wallSec $limitSec } }
@@ -464,7 +482,7 @@ $rows = foreach ($s in $summary.Values) {
         'Wall s'        = '{0:N2}' -f $s.wallSec
         'CPU s'         = '{0:N2}' -f $s.cpuSec
         'CPU ms/addr'   = '{0:N2}' -f $s.cpuMsPerAddress
-        'Peak RSS MB'   = '{0:N1}' -f $s.peakRssMiB
+        'Peak RSS MiB'  = '{0:N1}' -f $s.peakRssMiB
         'Open found'    = if ($a) { "$($a.foundOpen)/$($a.truthOpen)" } else { '-' }
         'False open'    = if ($a) { "$($a.falseOpen)" } else { '-' }
         'Verdicts agree' = if ($a) { '{0}/{1} ({2:P0})' -f $a.verdictsAgreeing, $a.reported, $a.verdictAgreement } else { '-' }
@@ -472,14 +490,14 @@ $rows = foreach ($s in $summary.Values) {
     }
 }
 Write-Step "Results: N=$addrCount addresses, L=$LatencyMs ms, Omr -ThrottleLimit $ThrottleLimit, median of $Repeat"
-$right = 'Wall s', 'CPU s', 'CPU ms/addr', 'Peak RSS MB', 'Open found', 'False open', 'Verdicts agree'
+$right = 'Wall s', 'CPU s', 'CPU ms/addr', 'Peak RSS MiB', 'Open found', 'False open', 'Verdicts agree'
 $cols = foreach ($p in @('Tool') + $right + @('Runs wall s')) { if ($p -in $right) { @{ Expression = $p; Alignment = 'Right' } } else { $p } }
 Write-Host ''
 Write-Host (($rows | Format-Table -Property $cols -AutoSize | Out-String -Width 220).Trim("`r", "`n"))
 Write-Host ''
 foreach ($k in $ratios.Keys) {
     $r = $ratios[$k]
-    Write-Host ("   {0,-18} wall {1}x{2}" -f $k, $r.wall, $(if ($r.Contains('cpu')) { ", CPU $($r.cpu)x, peak RSS $($r.peakRss)x" } else { '' }))
+    Write-Host ("   {0,-26} wall {1}x{2}" -f $k, $r.wall, $(if ($r.Contains('cpu')) { ", CPU $($r.cpu)x, peak RSS $($r.peakRss)x" } else { '' }))
 }
 $lockStep = if ($limit.KnonPipelining) {
     "; a non-pipelining server costs $($limit.KnonPipelining) round trips in all, spread over up to -MaxConnectionsPerAddress connections at once; $($limit.slowestAddressSec) s if on one"
