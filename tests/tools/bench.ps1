@@ -374,7 +374,7 @@ try {
             $acc = if ($null -ne $answers) { Get-Accuracy $truth $answers } else { $null }
             $lastAnswers[$name] = $answers
             $results[$name].Add([pscustomobject]@{ wallSec = $run.wallSec; userSec = $run.userSec; sysSec = $run.sysSec; cpuSec = $run.cpuSec; peakRssKiB = $run.peakRssKiB; accuracy = $acc })
-            Write-Host ("   {0,-14} {1,8:N2} s wall {2,8:N2} s CPU {3,8:N1} MB{4}" -f $name, $run.wallSec, $run.cpuSec, ($run.peakRssKiB / 1024),
+            Write-Host ("   {0,-14} {1,8:N2} s wall {2,8:N2} s CPU {3,8:N1} MiB{4}" -f $name, $run.wallSec, $run.cpuSec, ($run.peakRssKiB / 1024),
                 $(if ($acc) { "   open found $($acc.foundOpen)/$($acc.truthOpen), false open $($acc.falseOpen), verdicts agree $($acc.verdictsAgreeing)/$($acc.reported)" } else { '' }))
         }
     }
