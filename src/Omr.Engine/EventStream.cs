@@ -36,9 +36,7 @@ namespace Omr.Engine
         /// <summary>Blocks until an event can be read (true) or the stream is complete (false); OperationCanceledException on <paramref name="cancel"/>.</summary>
         public bool WaitToRead(CancellationToken cancel)
         {
-            var more = _reader.WaitToReadAsync(cancel).AsTask();
-            QuietWait.Wait(more);
-            return more.GetAwaiter().GetResult();
+            return QuietWait.Result(_reader.WaitToReadAsync(cancel).AsTask());
         }
 
         /// <summary>Blocks until an event can be read, the stream completes, or <paramref name="max"/> passes; OperationCanceledException on <paramref name="cancel"/>.</summary>

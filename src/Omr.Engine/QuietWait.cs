@@ -20,5 +20,12 @@ namespace Omr.Engine
             task.ContinueWith((_, state) => ((ManualResetEventSlim)state!).Set(), wake, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             wake.Wait();
         }
+
+        /// <summary>The result of <paramref name="task"/> once complete (its exception is thrown as it is).</summary>
+        public static T Result<T>(Task<T> task)
+        {
+            Wait(task);
+            return task.GetAwaiter().GetResult();
+        }
     }
 }

@@ -88,13 +88,13 @@ namespace Omr
         Delivered,
     }
 
-    /// <summary>One line of an SMTP conversation.</summary>
     /// <summary>A transcript kept compact by the engine until somebody reads it.</summary>
     internal abstract class TranscriptSource
     {
         internal abstract TranscriptEntry[] Materialize();
     }
 
+    /// <summary>One line of an SMTP conversation.</summary>
     public sealed class TranscriptEntry
     {
         public TranscriptEntry() { }

@@ -172,12 +172,7 @@ namespace Omr.Engine.Probing
         {
             while (!TryAdd(item))
             {
-                try
-                {
-                    var room = _inputs.Writer.WaitToWriteAsync(_cts.Token).AsTask();
-                    QuietWait.Wait(room);
-                    room.GetAwaiter().GetResult();
-                }
+                try { QuietWait.Result(_inputs.Writer.WaitToWriteAsync(_cts.Token).AsTask()); }
                 catch (OperationCanceledException) { return; }
             }
         }

@@ -136,9 +136,15 @@ namespace Omr.Engine.Probing
             if (_armed || _replyCts is null) return;
             var left = _limits.ReplyTimeout - (DateTimeOffset.UtcNow - _replyStarted);
             if (left < TimeSpan.Zero) left = TimeSpan.Zero;
-            if (!_watched) { ReplyWatchdog.Add(this); _watched = true; }
-            Volatile.Write(ref _deadline, Stopwatch.GetTimestamp() + (long)(left.TotalSeconds * Stopwatch.Frequency));
+            Volatile.Write(ref _deadline, WatchedDeadline(left));
             _armed = true;
+        }
+
+        /// <summary>A deadline <paramref name="after"/> from now, in Stopwatch ticks, on this connection registered with the watchdog.</summary>
+        private long WatchedDeadline(TimeSpan after)
+        {
+            if (!_watched) { ReplyWatchdog.Add(this); _watched = true; }
+            return Stopwatch.GetTimestamp() + (long)(after.TotalSeconds * Stopwatch.Frequency);
         }
 
         private void Disarm()

@@ -27,7 +27,7 @@ namespace Omr.Engine.Probing
         private Stream? _stream;
         private byte[] _buffer = Buffers.Rent(2048);
 
-        /// <summary>Read and line buffers.</summary>
+        /// <summary>Read, line and send buffers.</summary>
         private static System.Buffers.ArrayPool<byte> Buffers => System.Buffers.ArrayPool<byte>.Shared;
         private int _bufStart, _bufEnd;
         private CancellationTokenRegistration _abortRegistration;
@@ -65,8 +65,7 @@ namespace Omr.Engine.Probing
             Note($"connecting to {Format(address, port)}");
             // The connect timeout is the watchdog's (a field write, no timer or linked token per connection).
             Volatile.Write(ref _connecting, 1);
-            if (!_watched) { ReplyWatchdog.Add(this); _watched = true; }
-            Volatile.Write(ref _connectDeadline, Stopwatch.GetTimestamp() + (long)(_limits.ConnectTimeout.TotalSeconds * Stopwatch.Frequency));
+            Volatile.Write(ref _connectDeadline, WatchedDeadline(_limits.ConnectTimeout));
             try
             {
                 await socket.ConnectAsync(address, port).ConfigureAwait(false);
@@ -74,11 +73,7 @@ namespace Omr.Engine.Probing
             catch (Exception ex) when (ex is SocketException || ex is ObjectDisposedException)
             {
                 ct.ThrowIfCancellationRequested();
-                var msg = Volatile.Read(ref _connecting) == 2
-                    ? $"no TCP connection within {_limits.ConnectTimeout.TotalSeconds:0} s"
-                    : ex is SocketException se ? Describe(se) : "connection failed";
-                Note("connect failed: " + msg);
-                throw new SmtpSessionException(SmtpFailureKind.ConnectFailed, msg, ex);
+                throw ConnectFailed(Volatile.Read(ref _connecting) == 2 ? null : ex is SocketException se ? Describe(se) : "connection failed", ex);
             }
             finally
             {
@@ -88,14 +83,20 @@ namespace Omr.Engine.Probing
             if (Interlocked.CompareExchange(ref _connecting, 0, 1) != 1)
             {
                 ct.ThrowIfCancellationRequested();
-                var msg = $"no TCP connection within {_limits.ConnectTimeout.TotalSeconds:0} s";
-                Note("connect failed: " + msg);
-                throw new SmtpSessionException(SmtpFailureKind.ConnectFailed, msg);
+                throw ConnectFailed(null, null);
             }
             Note($"connected from {socket.LocalEndPoint}");
             _stream = new NetworkStream(socket, ownsSocket: true);
             if (implicitTls)
                 await StartTlsAsync(tlsHost ?? address.ToString(), ct).ConfigureAwait(false);
+        }
+
+        /// <summary>Notes and builds the failure of a connect: <paramref name="why"/>, or (null) its timeout.</summary>
+        private SmtpSessionException ConnectFailed(string? why, Exception? inner)
+        {
+            var msg = why ?? $"no TCP connection within {_limits.ConnectTimeout.TotalSeconds:0} s";
+            Note("connect failed: " + msg);
+            return new SmtpSessionException(SmtpFailureKind.ConnectFailed, msg, inner);
         }
 
         private static string Describe(SocketException se) => se.SocketErrorCode switch
@@ -174,7 +175,7 @@ namespace Omr.Engine.Probing
                     throw new ArgumentException("An SMTP command line may not contain CR or LF.", nameof(commands));
                 size += Encoding.UTF8.GetByteCount(c.Verb) + (c.Argument is null ? 0 : Encoding.UTF8.GetByteCount(c.Argument)) + 2;
             }
-            var bytes = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+            var bytes = Buffers.Rent(size);
             int used = 0;
             for (int k = 0; k < commands.Count; k++)
             {
@@ -201,7 +202,7 @@ namespace Omr.Engine.Probing
             finally
             {
                 // A write that completed or failed no longer touches the buffer.
-                System.Buffers.ArrayPool<byte>.Shared.Return(bytes);
+                Buffers.Return(bytes);
             }
         }
 

@@ -83,8 +83,7 @@ namespace Omr.Engine.Probing
             {
                 int theirTests = 0, theirs = 0;
                 for (int i = 0; i < n; i++) if ((mask >> i & 1) != 0) { theirTests += sizes[i]; theirs++; }
-                int mine = (total - theirTests) + 2 * (n - theirs) - 1;
-                int cost = Math.Max(mine, 2 + theirTests + 2 * theirs - 1);
+                int cost = Math.Max(CommandRoundTrips(total - theirTests, n - theirs), 2 + CommandRoundTrips(theirTests, theirs));
                 if (cost < bestCost) { bestCost = cost; best = mask; }
             }
             return best;
@@ -96,8 +95,11 @@ namespace Omr.Engine.Probing
             int transactions = 0;
             for (int i = from; i < to; i++)
                 if (i == from || !string.Equals(units[i].MailFrom, units[i - 1].MailFrom, StringComparison.Ordinal)) transactions++;
-            return (to - from) + transactions + Math.Max(0, transactions - 1);
+            return CommandRoundTrips(to - from, transactions);
         }
+
+        /// <summary>One at a time, <paramref name="tests"/> in <paramref name="transactions"/> cost a RCPT each, a MAIL per transaction and an RSET between two.</summary>
+        private static int CommandRoundTrips(int tests, int transactions) => tests + transactions + Math.Max(0, transactions - 1);
 
         /// <summary>The helper connection: its own greeting and EHLO, then its transactions one command at a time.</summary>
         private async Task HelperAsync(List<ProbeUnit> units, CancellationToken ct)

@@ -84,8 +84,8 @@ namespace Omr.Engine.Probing
             return ShortCodes[key] ??= line.Substring(at, 5);
         }
 
-        /// <summary>Splits the first line now (before the reply is shared between threads).</summary>
-        internal SmtpReply Prepared() { Parse(); return this; }
+        /// <summary>Splits the first line and cuts its text now (before the reply is shared between threads, which then share the text too).</summary>
+        internal SmtpReply Prepared() { _ = Text; return this; }
 
         /// <summary>The text after "ddd " or "ddd-".</summary>
         private static string TextOf(string line) => line.Length > 4 ? line.Substring(4) : string.Empty;

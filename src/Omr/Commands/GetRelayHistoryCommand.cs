@@ -67,7 +67,7 @@ namespace Omr.Commands
             {
                 _store = HistoryStore.OpenResolved(path, readOnly: true, TimeSpan.FromSeconds(30), WriteWarning);
             }
-            catch (Exception ex) when (ex is StateException)
+            catch (StateException ex)
             {
                 ThrowTerminatingError(StateErrors.Record(ex));
             }
@@ -89,7 +89,7 @@ namespace Omr.Commands
                 if (Notice.IsPresent) foreach (var n in _store!.Notices(q)) WriteObject(n);
                 else foreach (var r in _store!.Results(q)) WriteObject(r);
             }
-            catch (Exception ex) when (ex is StateException)
+            catch (StateException ex)
             {
                 ThrowTerminatingError(StateErrors.Record(ex));
             }

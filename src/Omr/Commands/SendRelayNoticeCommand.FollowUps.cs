@@ -101,7 +101,7 @@ namespace Omr.Commands
                     {
                         state.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId, to, cc, output.SentAt ?? DateTimeOffset.UtcNow, kind, c.CaseOpenSince);
                     }
-                    catch (Exception ex) when (ex is StateException)
+                    catch (StateException ex)
                     {
                         WriteError(new ErrorRecord(ex, "StateUpdateFailed", ErrorCategory.WriteError, state.Path)
                         {

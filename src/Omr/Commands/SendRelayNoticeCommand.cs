@@ -212,7 +212,7 @@ namespace Omr.Commands
                 {
                     _state = HistoryStore.OpenResolved(GetUnresolvedProviderPathFromPSPath(StatePath), readOnly: false, TimeSpan.FromSeconds(Math.Max(30, TimeoutSec)), WriteWarning);
                 }
-                catch (Exception ex) when (ex is StateException)
+                catch (StateException ex)
                 {
                     ThrowTerminatingError(StateErrors.Record(ex));
                 }

@@ -363,7 +363,7 @@ namespace Omr.Commands
             _scanner?.Cancel();
             // Every result was committed when it was written: only the run's end is left to record.
             try { EndHistory("Stopped"); }
-            catch (Exception ex) when (ex is StateException) { /* the results are in; the run stays 'Running' */ }
+            catch (StateException) { /* the results are in; the run stays 'Running' */ }
             base.StopProcessing();
         }
 
@@ -392,7 +392,7 @@ namespace Omr.Commands
                     var prior = store.Prior(domain, address, port, run);
                     return prior != null && prior.CaseOpen && prior.RelayedBy.Length > 0 ? prior.RelayedBy : null;
                 }
-                catch (Exception ex) when (ex is StateException)
+                catch (StateException)
                 {
                     return null; // only an ordering hint; recording the result reports the problem
                 }
@@ -457,7 +457,7 @@ namespace Omr.Commands
             {
                 return work();
             }
-            catch (Exception ex) when (ex is StateException)
+            catch (StateException ex)
             {
                 ThrowTerminatingError(StateErrors.Record(ex));
                 return default!;
