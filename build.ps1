@@ -213,8 +213,9 @@ function Invoke-Build {
         # Omr.Engine compiled ahead of time (ReadyToRun) for .NET 10 on the platforms in
         # $ReadyToRunRuntimes: dependencies/r2r/<rid>/Omr.Engine.dll, the same IL and metadata plus
         # native code, so a scan starts without waiting for the JIT. Omr.Loader uses it only on
-        # PowerShell 7 with .NET 10 or later on that platform, and only when its MVID matches the IL
-        # copy's; Windows PowerShell and other platforms load dependencies/Omr.Engine.dll.
+        # PowerShell 7 with .NET 10 or later on that platform, only when its PE header says code for
+        # this platform and its MVID matches the IL copy's; Windows PowerShell and other platforms load
+        # dependencies/Omr.Engine.dll.
         foreach ($rid in $ReadyToRunRuntimes) {
             $r2rStage = Join-Path $stage "r2r-$rid"
             Invoke-Native dotnet 'publish', 'src/Omr.ReadyToRun/Omr.ReadyToRun.csproj', '-c', $Configuration, '-r', $rid, '-nologo', '-v', 'q', '-o', $r2rStage | Out-Null

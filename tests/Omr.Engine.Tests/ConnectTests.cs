@@ -18,67 +18,63 @@ namespace Omr.Engine.Tests;
 /// </summary>
 public class ConnectTests
 {
-    private static (Socket listener, List<Socket> fillers, IPEndPoint endPoint) SilentListener()
+    /// <summary>A loopback listener that never accepts, its accept queue full: later SYNs are dropped.</summary>
+    private sealed class SilentListener : IDisposable
     {
-        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var endPoint = (IPEndPoint)listener.LocalEndPoint!;
-        // Fill the accept queue (backlog 1 holds two) and never accept: later SYNs are dropped.
-        var fillers = new List<Socket>();
-        for (int i = 0; i < 3; i++)
+        private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        private readonly List<Socket> _fillers = new();
+
+        public SilentListener()
         {
-            var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { Blocking = false };
-            try { s.Connect(endPoint); } catch (SocketException) { }
-            fillers.Add(s);
+            _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _listener.Listen(1);
+            EndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+            // Fill the accept queue (backlog 1 holds two) and never accept.
+            for (int i = 0; i < 3; i++)
+            {
+                var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { Blocking = false };
+                try { s.Connect(EndPoint); } catch (SocketException) { }
+                _fillers.Add(s);
+            }
+            Thread.Sleep(100);
         }
-        Thread.Sleep(100);
-        return (listener, fillers, endPoint);
+
+        public IPEndPoint EndPoint { get; }
+
+        public void Dispose()
+        {
+            foreach (var s in _fillers) s.Dispose();
+            _listener.Dispose();
+        }
     }
 
     [Fact]
     public async Task A_connect_that_gets_no_answer_fails_at_its_timeout()
     {
-        var (listener, fillers, endPoint) = SilentListener();
-        try
-        {
-            var transcript = new Transcript();
-            var limits = new SmtpLimits { ConnectTimeout = TimeSpan.FromSeconds(1) };
-            using var conn = new SmtpConnection(transcript, limits, new ByteBudget(limits.MaxBytesPerHost));
-            var sw = Stopwatch.StartNew();
-            var ex = await Assert.ThrowsAsync<SmtpSessionException>(() => conn.ConnectAsync(endPoint.Address, endPoint.Port, false, null, CancellationToken.None));
-            sw.Stop();
-            Assert.Equal(SmtpFailureKind.ConnectFailed, ex.Kind);
-            Assert.Equal("no TCP connection within 1 s", ex.Message);
-            // Not before the timeout, and not long after it (the watchdog looks every 100 ms).
-            Assert.InRange(sw.Elapsed.TotalSeconds, 0.95, 3.0);
-            Assert.Contains(transcript.ToArray(), e => e.Text == "connect failed: no TCP connection within 1 s");
-        }
-        finally
-        {
-            foreach (var s in fillers) s.Dispose();
-            listener.Dispose();
-        }
+        using var silent = new SilentListener();
+        var transcript = new Transcript();
+        var limits = new SmtpLimits { ConnectTimeout = TimeSpan.FromSeconds(1) };
+        using var conn = new SmtpConnection(transcript, limits, new ByteBudget(limits.MaxBytesPerHost));
+        var sw = Stopwatch.StartNew();
+        var ex = await Assert.ThrowsAsync<SmtpSessionException>(() => conn.ConnectAsync(silent.EndPoint.Address, silent.EndPoint.Port, false, null, CancellationToken.None));
+        sw.Stop();
+        Assert.Equal(SmtpFailureKind.ConnectFailed, ex.Kind);
+        Assert.Equal("no TCP connection within 1 s", ex.Message);
+        // Not before the timeout, and not long after it (the watchdog looks every 100 ms).
+        Assert.InRange(sw.Elapsed.TotalSeconds, 0.95, 3.0);
+        Assert.Contains(transcript.ToArray(), e => e.Text == "connect failed: no TCP connection within 1 s");
     }
 
     [Fact]
     public async Task A_cancelled_connect_ends_at_once_as_cancelled()
     {
-        var (listener, fillers, endPoint) = SilentListener();
-        try
-        {
-            var limits = new SmtpLimits { ConnectTimeout = TimeSpan.FromSeconds(30) };
-            using var conn = new SmtpConnection(new Transcript(), limits, new ByteBudget(limits.MaxBytesPerHost));
-            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
-            var sw = Stopwatch.StartNew();
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => conn.ConnectAsync(endPoint.Address, endPoint.Port, false, null, cts.Token));
-            Assert.InRange(sw.Elapsed.TotalSeconds, 0.25, 5.0);
-        }
-        finally
-        {
-            foreach (var s in fillers) s.Dispose();
-            listener.Dispose();
-        }
+        using var silent = new SilentListener();
+        var limits = new SmtpLimits { ConnectTimeout = TimeSpan.FromSeconds(30) };
+        using var conn = new SmtpConnection(new Transcript(), limits, new ByteBudget(limits.MaxBytesPerHost));
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var sw = Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => conn.ConnectAsync(silent.EndPoint.Address, silent.EndPoint.Port, false, null, cts.Token));
+        Assert.InRange(sw.Elapsed.TotalSeconds, 0.25, 5.0);
     }
 
     [Fact]

@@ -89,21 +89,17 @@ if ($Child) {
     $writer = [IO.StreamWriter]::new($ResultFile)
     try {
         $params = @{ Port = $Port; ThrottleLimit = $ThrottleLimit; TimeoutSec = 60; ErrorAction = 'SilentlyContinue' }
-        $streamFrom = $null
         if ($Child -eq 'Omr') { $params.ComputerName = @(Get-Content -LiteralPath $TargetsFile) }
-        elseif ($Child -eq 'OmrStream') {
-            # The addresses streamed from the pipeline, one at a time (address literals bind to -Domain and are tested directly).
-            $streamFrom = $TargetsFile
-        }
-        else {
+        elseif ($Child -eq 'Domain') {
             $params.Domain = @(Get-Content -LiteralPath $TargetsFile)
             $params.DnsServer = $DnsServer
             if ($MaxConnectionsPerAddress -gt 0 -and (Get-Command Test-OpenRelay).Parameters.ContainsKey('MaxConnectionsPerAddress')) {
                 $params.MaxConnectionsPerAddress = $MaxConnectionsPerAddress
             }
         }
-        if ($streamFrom) {
-            Get-Content -LiteralPath $streamFrom | Test-OpenRelay @params | ForEach-Object {
+        if ($Child -eq 'OmrStream') {
+            # The addresses streamed from the pipeline, one at a time (address literals bind to -Domain and are tested directly).
+            Get-Content -LiteralPath $TargetsFile | Test-OpenRelay @params | ForEach-Object {
                 $writer.WriteLine("$($_.Domain)`t$($_.Address)`t$($_.Verdict)`t$($_.ReasonCode)`t$($_.RelayedBy -join ',')")
             }
         }
