@@ -48,7 +48,7 @@ Describe 'Bench (quick mode)' -Tag Bench {
     It 'exits 0 and prints the side-by-side table' {
         if (-not $HasNmap) { Set-ItResult -Skipped -Because 'nmap is not installed (apt-get install -y nmap)'; return }
         $Run.ExitCode | Should -Be 0 -Because $Run.Text
-        $Run.Text | Should -Match 'Tool\s+Wall s\s+CPU s\s+CPU ms/addr\s+Peak RSS MiB\s+Open found\s+False open\s+Verdicts agree'
+        $Run.Text | Should -Match 'Tool\s+Wall s\s+CPU s\s+CPU ms/addr\s+User s\s+Sys s\s+Peak RSS MiB\s+Open found\s+False open\s+Verdicts agree'
         foreach ($tool in 'omr', 'omr-streamed', 'pwsh-baseline', 'nmap-default', 'nmap-tuned') { $Run.Text | Should -Match "(?m)^$tool\s+\d" }
         $Run.Text | Should -Match 'omr/nmap-default\s+wall [\d.]+x'
         $Run.Text | Should -Match 'physical limit ceil\(N/C\)\*K\*L'
@@ -90,6 +90,20 @@ Describe 'Bench (quick mode)' -Tag Bench {
         $Report.ratios.'omr/nmap-tuned'.cpu | Should -BeOfType [double]
         $Report.limit.K | Should -BeGreaterThan 0
         $Report.limit.seconds | Should -BeGreaterThan 0
+        foreach ($t in $Report.tools) { [math]::Abs($t.userSec + $t.sysSec - $t.cpuSec) | Should -BeLessOrEqual 0.002 -Because "$($t.tool): user + sys is the CPU column" }
+    }
+
+    It 'prints the floor under Omr''s wall from the same run: start-up plus the non-pipelining servers'' round trips over the default connections per address' {
+        if (-not $HasNmap) { Set-ItResult -Skipped -Because 'nmap is not installed (apt-get install -y nmap)'; return }
+        $f = $Report.floor
+        $f | Should -Not -BeNullOrEmpty -Because 'the quick mix has servers without PIPELINING'
+        $f.M | Should -Be 2 -Because "Test-OpenRelay's default -MaxConnectionsPerAddress"
+        $f.KnonPipelining | Should -Be $Report.limit.KnonPipelining
+        $f.roundTrips | Should -Be ([math]::Ceiling($f.KnonPipelining / $f.M))
+        $f.baselineWallSec | Should -Be ((($Report.tools | Where-Object tool -EQ 'pwsh-baseline').runs | Measure-Object wallSec -Minimum).Minimum)
+        $f.seconds | Should -Be ([math]::Round($f.baselineWallSec + $f.roundTrips * $Report.parameters.latencyMs / 1000, 3))
+        $f.bestRatio.'nmap-tuned' | Should -Be ([math]::Round(($Report.tools | Where-Object tool -EQ 'nmap-tuned').wallSec / $f.seconds, 2))
+        $Run.Text | Should -Match 'floor for Omr here: fastest baseline wall \+ ceil\(K non-pipelining / M\) \* L = [\d.]+ s \+ ceil\([\d.]+ / 2\) \* 10 ms = [\d.]+ s .*nmap-tuned/floor [\d.]+x'
         $Report.shared.results | Should -BeGreaterThan 0
         @($Report.shared.hosts).Count | Should -Be 2
         ($Report.shared.hosts | Measure-Object sessionsOpened -Sum).Sum | Should -BeGreaterThan 0

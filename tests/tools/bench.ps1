@@ -41,6 +41,14 @@ included, one per pipelined group) it made to the open/closed/trick servers that
 PIPELINING, divided by their number. The nominal K for the brief's engine is 5 (greeting, EHLO,
 about 3 pipelined battery groups); QUIT's reply counts as one more when Omr waits for it.
 
+The floor under Omr's wall in the same run: the fastest pwsh-baseline run (PowerShell's start and
+Import-Module) plus ceil(K' / M) * L, K' the delayed writes the fleet made to one server without
+PIPELINING (all its connections together: greetings, EHLOs, one per command, QUIT), M the connections
+Test-OpenRelay opens to one address at once (-MaxConnectionsPerAddress, its default here). No run
+can end sooner than its slowest server; nmap's wall divided by this floor is the best ratio the mix
+allows. The table splits CPU into user and sys (kernel: on loopback it includes the fleet's TCP
+receive path, which a remote server would pay for).
+
 Writes out/bench/bench-<timestamp>.json and out/bench/latest.json. The same script runs the pwsh
 children (-Child Omr|Baseline|Domain); that mode is internal.
 #>
@@ -211,6 +219,15 @@ function Invoke-Measured {
         $process.Dispose()
         if ($timeFile) { Remove-Item -LiteralPath $timeFile -ErrorAction SilentlyContinue }
     }
+}
+
+function Get-DefaultMaxConnections {
+    # The connections Test-OpenRelay opens to one address at once when -MaxConnectionsPerAddress is not
+    # passed: the cmdlet's own default, read from a new instance (1 for a build without the parameter).
+    Import-Module $ModulePath -ErrorAction Stop
+    $type = (Get-Command Test-OpenRelay -ErrorAction Stop).ImplementingType
+    if (-not $type.GetProperty('MaxConnectionsPerAddress')) { return 1 }
+    [Activator]::CreateInstance($type).MaxConnectionsPerAddress
 }
 
 function Get-Median([double[]] $Values) {
@@ -458,6 +475,28 @@ foreach ($o in @('omr', 'omr-streamed')) {
 }
 if ($summary.Contains('omr')) { $ratios['omr/limit'] = [ordered]@{ wall = Ratio $summary.omr.wallSec $limitSec } }
 
+# The floor under Omr's wall in this run: PowerShell's own start (the fastest baseline run) plus the slowest
+# server's round trips. A server without PIPELINING answers one command at a time; the fleet counted
+# its delayed writes (K non-pipelining, all connections together), and at best they split evenly over
+# the connections Test-OpenRelay opens to one address at once (-MaxConnectionsPerAddress, here its
+# default: the omr rows do not pass it).
+$floor = $null
+if ($null -ne $Kplain -and $summary.Contains('pwsh-baseline')) {
+    $perAddress = Get-DefaultMaxConnections
+    $trips = [math]::Ceiling($Kplain / $perAddress)
+    $baselineSec = [math]::Round(($results['pwsh-baseline'] | Measure-Object wallSec -Minimum).Minimum, 3)
+    $floorSec = $baselineSec + $trips * $LatencyMs / 1000
+    $floor = [ordered]@{
+        formula = 'fastest baseline wall + ceil(Knon-pipelining / M) * L'
+        baselineWallSec = $baselineSec; KnonPipelining = [math]::Round($Kplain, 2); M = $perAddress
+        roundTrips = $trips; latencyMs = $LatencyMs; seconds = [math]::Round($floorSec, 3)
+        bestRatio = [ordered]@{}
+    }
+    foreach ($n in @('nmap-default', 'nmap-tuned')) {
+        if ($summary.Contains($n)) { $floor.bestRatio[$n] = [math]::Round($summary[$n].wallSec / $floorSec, 2) }
+    }
+}
+
 $report = [ordered]@{
     schema = 'omr-bench/1'; timestamp = [DateTime]::UtcNow.ToString('o')
     machine = [ordered]@{ cpus = [Environment]::ProcessorCount; loadBefore = $load; nmap = $nmapVersion; measuredWith = if ($timeTool) { '/usr/bin/time' } else { '/proc polling' } }
@@ -466,6 +505,7 @@ $report = [ordered]@{
     tools = @($summary.Values)
     ratios = $ratios
     limit = $limit
+    floor = $floor
     shared = $shared
     workDir = $work
 }
@@ -478,6 +518,8 @@ $rows = foreach ($s in $summary.Values) {
         'Wall s'        = '{0:N2}' -f $s.wallSec
         'CPU s'         = '{0:N2}' -f $s.cpuSec
         'CPU ms/addr'   = '{0:N2}' -f $s.cpuMsPerAddress
+        'User s'        = '{0:N2}' -f $s.userSec
+        'Sys s'         = '{0:N2}' -f $s.sysSec
         'Peak RSS MiB'  = '{0:N1}' -f $s.peakRssMiB
         'Open found'    = if ($a) { "$($a.foundOpen)/$($a.truthOpen)" } else { '-' }
         'False open'    = if ($a) { "$($a.falseOpen)" } else { '-' }
@@ -486,7 +528,7 @@ $rows = foreach ($s in $summary.Values) {
     }
 }
 Write-Step "Results: N=$addrCount addresses, L=$LatencyMs ms, Omr -ThrottleLimit $ThrottleLimit, median of $Repeat"
-$right = 'Wall s', 'CPU s', 'CPU ms/addr', 'Peak RSS MiB', 'Open found', 'False open', 'Verdicts agree'
+$right = 'Wall s', 'CPU s', 'CPU ms/addr', 'User s', 'Sys s', 'Peak RSS MiB', 'Open found', 'False open', 'Verdicts agree'
 $cols = foreach ($p in @('Tool') + $right + @('Runs wall s')) { if ($p -in $right) { @{ Expression = $p; Alignment = 'Right' } } else { $p } }
 Write-Host ''
 Write-Host (($rows | Format-Table -Property $cols -AutoSize | Out-String -Width 220).Trim("`r", "`n"))
@@ -500,6 +542,11 @@ $lockStep = if ($limit.KnonPipelining) {
 } else { '; no server without PIPELINING in this mix' }
 Write-Host ("   physical limit ceil(N/C)*K*L = ceil({0}/{1}) * {2:N2} * {3} ms = {4:N2} s   (K measured by the fleet on pipelining servers; nominal 5{5})" -f
     $addrCount, $ThrottleLimit, $kMeasured, $LatencyMs, $limitSec, $lockStep)
+if ($floor) {
+    Write-Host ("   floor for Omr here: fastest baseline wall + ceil(K non-pipelining / M) * L = {0:N2} s + ceil({1:N2} / {2}) * {3} ms = {4:N2} s (M = -MaxConnectionsPerAddress, default {2}); so at best {5}" -f
+        $floor.baselineWallSec, $floor.KnonPipelining, $floor.M, $LatencyMs, $floor.seconds, (($floor.bestRatio.GetEnumerator() | ForEach-Object { "$($_.Key)/floor $($_.Value)x" }) -join ', '))
+}
+else { Write-Host '   floor for Omr here: no server without PIPELINING in this mix (or no baseline run)' }
 if ($summary.Contains('omr') -and $summary.omr.accuracy.acceptedTestsExact -ne $null) {
     Write-Host "   Omr's accepted tests equal the fleet's truth on $($summary.omr.accuracy.acceptedTestsExact) of $($summary.omr.accuracy.truthOpen) open addresses."
 }
