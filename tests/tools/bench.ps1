@@ -46,7 +46,8 @@ Import-Module) plus ceil(K' / M) * L, K' the delayed writes the fleet made to on
 PIPELINING (all its connections together: greetings, EHLOs, one per command, QUIT), M the connections
 Test-OpenRelay opens to one address at once (-MaxConnectionsPerAddress, its default here). No run
 can end sooner than its slowest server; nmap's wall divided by this floor is the best ratio the mix
-allows. The table splits CPU into user and sys (kernel: on loopback it includes the fleet's TCP
+allows. It is a strict bound, and a loose one when many addresses share a worker (10,000 addresses
+at -ThrottleLimit 1000): then the run is bound by throughput, nearer the physical limit. The table splits CPU into user and sys (kernel: on loopback it includes the fleet's TCP
 receive path, which a remote server would pay for).
 
 Writes out/bench/bench-<timestamp>.json and out/bench/latest.json. The same script runs the pwsh
