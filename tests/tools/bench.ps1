@@ -47,8 +47,10 @@ PIPELINING (all its connections together: greetings, EHLOs, one per command, QUI
 Test-OpenRelay opens to one address at once (-MaxConnectionsPerAddress, its default here). No run
 can end sooner than its slowest server; nmap's wall divided by this floor is the best ratio the mix
 allows. It is a strict bound, and a loose one when many addresses share a worker (10,000 addresses
-at -ThrottleLimit 1000): then the run is bound by throughput, nearer the physical limit. The table splits CPU into user and sys (kernel: on loopback it includes the fleet's TCP
-receive path, which a remote server would pay for).
+at -ThrottleLimit 1000): then the run is bound by throughput, nearer the physical limit.
+
+The table splits CPU into user and sys (kernel: on loopback it includes the fleet's TCP receive
+path, which a remote server would pay for).
 
 Writes out/bench/bench-<timestamp>.json and out/bench/latest.json. The same script runs the pwsh
 children (-Child Omr|Baseline|Domain); that mode is internal.
@@ -224,11 +226,11 @@ function Invoke-Measured {
 
 function Get-DefaultMaxConnections {
     # The connections Test-OpenRelay opens to one address at once when -MaxConnectionsPerAddress is not
-    # passed: the cmdlet's own default, read from a new instance (1 for a build without the parameter).
+    # passed: the cmdlet's own default, read from a new instance; $null for a build without the parameter.
     Import-Module $ModulePath -ErrorAction Stop
-    $type = (Get-Command Test-OpenRelay -ErrorAction Stop).ImplementingType
-    if (-not $type.GetProperty('MaxConnectionsPerAddress')) { return 1 }
-    [Activator]::CreateInstance($type).MaxConnectionsPerAddress
+    $command = Get-Command Test-OpenRelay -ErrorAction Stop
+    if (-not $command.Parameters.ContainsKey('MaxConnectionsPerAddress')) { return $null }
+    [Activator]::CreateInstance($command.ImplementingType).MaxConnectionsPerAddress
 }
 
 function Get-Median([double[]] $Values) {
@@ -395,9 +397,10 @@ try {
 
     # --- shared hosts ------------------------------------------------------------------------
     $shared = $null
+    $defaultMaxConnections = Get-DefaultMaxConnections
     if ($SharedDomains -gt 0) {
         Write-Step "Shared hosts: $SharedDomains domains on 2 MX hosts (limit $SharedLimit connections per client; $([math]::Min($SharedOpenDomains, $SharedDomains)) on the open one)"
-        $hasMax = [bool](& { Import-Module $ModulePath -ErrorAction Stop; (Get-Command Test-OpenRelay).Parameters.ContainsKey('MaxConnectionsPerAddress') } 2>$null)
+        $hasMax = $null -ne $defaultMaxConnections
         Write-Host "   $pwshDisplay ... Test-OpenRelay -Domain (Get-Content shared-domains.txt) -DnsServer $($fleet.dns) -Port $port -ThrottleLimit $ThrottleLimit$(if ($hasMax) { " -MaxConnectionsPerAddress $SharedLimit" } else { '   (no -MaxConnectionsPerAddress in this build)' })" -ForegroundColor DarkGray
         $null = Invoke-FleetCommand $fleet 'reset'
         $rf = Join-Path $work 'shared.tsv'
@@ -483,13 +486,13 @@ if ($summary.Contains('omr')) { $ratios['omr/limit'] = [ordered]@{ wall = Ratio 
 # default: the omr rows do not pass it).
 $floor = $null
 if ($null -ne $Kplain -and $summary.Contains('pwsh-baseline')) {
-    $perAddress = Get-DefaultMaxConnections
+    $perAddress = if ($null -ne $defaultMaxConnections) { $defaultMaxConnections } else { 1 }
     $trips = [math]::Ceiling($Kplain / $perAddress)
     $baselineSec = [math]::Round(($results['pwsh-baseline'] | Measure-Object wallSec -Minimum).Minimum, 3)
     $floorSec = $baselineSec + $trips * $LatencyMs / 1000
     $floor = [ordered]@{
         formula = 'fastest baseline wall + ceil(Knon-pipelining / M) * L'
-        baselineWallSec = $baselineSec; KnonPipelining = [math]::Round($Kplain, 2); M = $perAddress
+        baselineWallSec = $baselineSec; KnonPipelining = $limit.KnonPipelining; M = $perAddress
         roundTrips = $trips; latencyMs = $LatencyMs; seconds = [math]::Round($floorSec, 3)
         bestRatio = [ordered]@{}
     }
