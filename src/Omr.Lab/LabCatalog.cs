@@ -23,6 +23,11 @@ internal static class LabCatalog
         string Name, string Kind, bool IPv6, string ExpectedVerdict, string[] ExpectedRelayedBy, string Description,
         Func<LabOptions, ServerBehaviour> Behaviour);
 
+    /// <summary>The lab's verification mailbox domain: MX 10 mailbox.mx, MX 20 mailbox-backup.mx.</summary>
+    public const string VerifyDomain = "noc." + Zone;
+    /// <summary>A verification mailbox in <see cref="VerifyDomain"/> (any user of it is accepted).</summary>
+    public const string VerifyMailbox = "relaycheck@" + VerifyDomain;
+
     /// <summary>bücher.omr-lab.test as its A-label (an IDN domain: MX 10 closed.mx).</summary>
     public const string IdnDomain = "xn--bcher-kva." + Zone;
 
@@ -84,8 +89,8 @@ internal static class LabCatalog
             new("busy", "busy", false, "Inconclusive", [],
                 "greets with 421 4.3.2 Service not available, then closes",
                 _ => new ServerBehaviour { Policy = new ClosedRelayPolicy(), Greeting = GreetingMode.Busy }),
-            new("reject-session", "reject-session", false, "Closed", [],
-                "greets with 554 5.7.1 and answers every command but QUIT with 503",
+            new("reject-session", "reject-session", false, "Inconclusive", [],
+                "shuts the client out at the greeting: 554 5.7.1 and 503 to every command but QUIT (no relay policy seen: ClientRefused)",
                 _ => new ServerBehaviour { Policy = new ClosedRelayPolicy(), Greeting = GreetingMode.RejectSession }),
             new("discard", "discard", false, "Open", RelayTestNames,
                 "accepts every RCPT and DATA (250) but never delivers anything (accept-then-discard)",
@@ -98,7 +103,28 @@ internal static class LabCatalog
         list.Add(new("limited", "limited", false, "Open", RelayTestNames,
             "open relay that allows at most 2 concurrent connections from one client; the 3rd gets 421 4.7.0 Error: too many connections from <ip> and is closed",
             _ => new ServerBehaviour { Policy = new OpenRelayPolicy(), MaxConnectionsPerClient = 2 }));
+        list.AddRange(VerifyDomainServers());
+        list.Add(new("refuse-client", "refuse-client", false, "Inconclusive", [],
+            "shuts the client out before any RCPT: 550 5.7.1 to EHLO, HELO and MAIL (ClientRefused, never Closed)",
+            _ => new ServerBehaviour { Policy = new ClosedRelayPolicy(), RefuseClient = true }));
+        list.Add(new("blocklisted", "blocklisted", false, "Inconclusive", [],
+            "refuses every RCPT because of the client, as Postfix reject_rbl_client does: 554 5.7.1 Service unavailable; Client host [ip] blocked using zen.spamhaus.org (ClientRefused)",
+            _ => new ServerBehaviour { Policy = new BlocklistPolicy() }));
         return list;
+    }
+
+    /// <summary>The servers of the lab's verification mailbox domain, and one that relays for it unnamed by any MX.</summary>
+    private static IEnumerable<ServerSpec> VerifyDomainServers()
+    {
+        yield return new("mailbox", "mailbox", false, "Closed", [],
+            "MX 10 of " + VerifyDomain + ", the verification mailbox's own server: takes any user of that domain and delivers it itself (one Received hop); refuses to relay",
+            _ => new ServerBehaviour { Policy = new DestinationPolicy(VerifyDomain), LocalDomains = [VerifyDomain] });
+        yield return new("mailbox-backup", "mailbox-backup", false, "Open", RelayTestNames,
+            "MX 20 of " + VerifyDomain + ", and an open relay: tested with a recipient foreign to it, never proven through the mailbox it delivers itself (RecipientLocal)",
+            _ => new ServerBehaviour { Policy = new OpenRelayPolicy(), LocalDomains = [VerifyDomain] });
+        yield return new("filter", "filter", false, "Closed", [],
+            "a filter in front of " + VerifyDomain + " that no MX names: relays mail for that domain only, refuses the rest (its acceptance of that domain is local to it, not relaying)",
+            _ => new ServerBehaviour { Policy = new DestinationPolicy(VerifyDomain) });
     }
 
     /// <summary>Delay before the greeting of hostile-slow-greeting (longer than any reply timeout the tests use).</summary>
@@ -202,6 +228,8 @@ internal static class LabCatalog
     [
         new("backup." + Zone, "MX 10 closed.mx, MX 20 open.mx: a closed primary with an open backup MX",
             ["closed:Closed@10", "open:Open@20"]),
+        new(VerifyDomain, "the verification mailbox's domain (" + VerifyMailbox + "): MX 10 mailbox.mx (its destination, closed), MX 20 mailbox-backup.mx (an open relay); with -Verify -VerifyAddress in it, both are tested with a recipient foreign to them",
+            ["mailbox:Closed@10", "mailbox-backup:Open@20"]),
         new("nomx." + Zone, "no MX; A record = the closed server's address: implicit MX (RFC 5321 5.1)",
             ["closed:Closed@0"]),
         new("nullmx." + Zone, "MX 0 \".\": null MX, the domain accepts no mail (RFC 7505); nothing to test",

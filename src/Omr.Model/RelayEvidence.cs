@@ -64,6 +64,12 @@ namespace Omr
         public ReceivedHop[] Hops { get; set; } = Array.Empty<ReceivedHop>();
         /// <summary>True when the relay's address appears in the Received chain (as a connecting IP or in a by clause).</summary>
         public bool RelaySeen { get; set; }
+        /// <summary>
+        /// The Received hop written by the server the tested server handed the message on to: what makes a
+        /// found message proof of relaying. Null when the chain shows none (the tested server delivered it
+        /// into the mailbox itself: then the message is no proof and Delivered is false).
+        /// </summary>
+        public ReceivedHop? HandOff { get; set; }
         /// <summary>Full paths of the bundle's files.</summary>
         public string[] Files { get; set; } = Array.Empty<string>();
         public string? BundlePath { get; set; }
@@ -76,7 +82,7 @@ namespace Omr
             if (Delivered)
             {
                 var at = ReceivedAt is DateTimeOffset t ? " at " + t.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture) : string.Empty;
-                var seen = RelaySeen ? "relay seen in the Received chain" : "relay NOT seen in the Received chain";
+                var seen = HandOff != null ? "handed on by SMTP to " + (HandOff.By ?? HandOff.ByIp ?? "another server") : RelaySeen ? "relay seen in the Received chain" : "relay NOT seen in the Received chain";
                 var bundle = BundlePath is null ? string.Empty : "; evidence: " + BundlePath;
                 return $"{where} Delivered{at} ({Hops.Length} hops, {seen}){bundle}";
             }

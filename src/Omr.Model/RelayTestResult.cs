@@ -37,7 +37,10 @@ namespace Omr
         RelayAccepted,
         /// <summary>Closed: every relay test was refused with a permanent reply.</summary>
         AllRefused,
-        /// <summary>Closed: the greeting refused the session (5xx).</summary>
+        /// <summary>
+        /// Recorded by earlier versions for a session refused at the greeting (then Closed) or at EHLO
+        /// and HELO (then Inconclusive). A refusal before any RCPT is now <see cref="ClientRefused"/>.
+        /// </summary>
         SessionRefused,
         /// <summary>Inconclusive: temporary refusals that look like greylisting.</summary>
         Greylisted,
@@ -71,12 +74,25 @@ namespace Omr
         Deadline,
         /// <summary>Inconclusive: the server refused the probe recipient's domain as accepting no mail (RFC 7505).</summary>
         ProbeDomainRefused,
-        /// <summary>Inconclusive: a greeting 4xx (busy, too many connections) that retries did not get past.</summary>
+        /// <summary>Recorded by earlier versions for a 4xx greeting that retries did not get past; now <see cref="ClientRefused"/>.</summary>
         ServiceUnavailable,
         /// <summary>NoMail: the domain publishes a null MX (RFC 7505).</summary>
         NullMx,
         /// <summary>Inconclusive: none of the above explains the replies.</summary>
         Unexplained,
+        /// <summary>
+        /// Inconclusive: the server refused this client before any relay test could be judged — a 5xx
+        /// greeting, or a 4xx one until the deadline; 5xx to EHLO and HELO; 5xx to MAIL for every sender,
+        /// the null sender too; or every RCPT refused with a reply that names the client, not the
+        /// recipient (a blocklist or access rule). No relay policy was seen: never Closed, never a fix.
+        /// </summary>
+        ClientRefused,
+        /// <summary>
+        /// Open, but not proven: this server receives mail for the -VerifyAddress domain itself (it is one
+        /// of that domain's mail hosts), so no verification message was sent through it — it would be a
+        /// local delivery, which proves nothing. The relay tests ran with a recipient foreign to it.
+        /// </summary>
+        RecipientLocal,
     }
 
     /// <summary>How far a relay was proven.</summary>

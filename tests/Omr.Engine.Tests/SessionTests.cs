@@ -16,7 +16,8 @@ public class SessionTests
     public static IEnumerable<object[]> ServerNames()
     {
         // Names are fixed by the lab catalogue; the fixture gives addresses at run time.
-        var names = new List<string> { "open", "closed", "greylist", "tarpit", "drop-on-connect", "drop-at-mail", "starttls-required", "auth-required", "hangup", "helo-only", "longline", "multiline", "garbage", "busy", "reject-session", "discard", "ipv6", "limited" };
+        var names = new List<string> { "open", "closed", "greylist", "tarpit", "drop-on-connect", "drop-at-mail", "starttls-required", "auth-required", "hangup", "helo-only", "longline", "multiline", "garbage", "busy", "reject-session", "discard", "ipv6", "limited",
+            "mailbox", "mailbox-backup", "filter", "refuse-client", "blocklisted" };
         names.AddRange(RelayTestCatalog.Names.Select(n => "vuln-" + n));
         return names.Select(n => new object[] { n });
     }
@@ -63,6 +64,9 @@ public class SessionTests
             Assert.Equal(RelayProof.None, r.Proof);
         }
         Assert.Equal(RelayTestCatalog.All.Count, r.Tests.Length);
+        // Servers that shut the client out showed no relay policy: never Closed, and they say why.
+        if (name is "reject-session" or "refuse-client" or "blocklisted")
+            Assert.True(r.ReasonCode == RelayReasonCode.ClientRefused, $"{name}: {r.ReasonCode}: {r.Reason}");
     }
 
     [Fact]

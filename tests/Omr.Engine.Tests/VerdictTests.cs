@@ -84,13 +84,19 @@ public class VerdictTests
         Assert.StartsWith("Tarpit", reason);
     }
 
-    [Fact]
-    public void Greeting_refusals()
+    [Theory]
+    [InlineData(554, "5.7.1 Access denied for your address")]
+    [InlineData(550, "No SMTP service here")]
+    [InlineData(421, "4.7.0 Too many connections from your address")]
+    [InlineData(421, "4.3.2 Service not available")]
+    public void A_refused_greeting_shuts_the_client_out_it_is_never_Closed(int code, string text)
     {
-        var f = new ProbeFacts { Connected = true, Greeting = R(554, "No SMTP service here"), Outcomes = new RelayTestOutcome?[2] };
-        Assert.Equal(RelayVerdict.Closed, VerdictRules.Decide(f).Verdict);
-        f.Greeting = R(421, "busy");
-        Assert.Equal(RelayVerdict.Inconclusive, VerdictRules.Decide(f).Verdict);
+        var f = new ProbeFacts { Connected = true, Greeting = R(code, text), Outcomes = new RelayTestOutcome?[2] };
+        var d = VerdictRules.Decide(f);
+        Assert.Equal(RelayVerdict.Inconclusive, d.Verdict);
+        Assert.Equal(RelayReasonCode.ClientRefused, d.Code);
+        Assert.Contains(text, d.Reason);
+        Assert.Contains("another address", d.Reason);
     }
 
     [Fact]

@@ -146,7 +146,7 @@ namespace Omr.Engine.Evidence
                 void Str(string name, string? value) => j.WriteString(name, S(value));
                 j.WriteStartObject();
                 Str("schema", "omr-evidence/1"); j.WriteDate("generated", bundle.Generated);
-                Str("probeId", ev.ProbeId); j.WriteBoolean("delivered", ev.Delivered); Str("proof", ev.Proof.ToString()); j.WriteBoolean("relaySeen", ev.RelaySeen); Str("reason", ev.Reason);
+                Str("probeId", ev.ProbeId); j.WriteBoolean("delivered", ev.Delivered); Str("proof", ev.Proof.ToString()); j.WriteBoolean("relaySeen", ev.RelaySeen); Str("handOff", ev.HandOff?.ToString()); Str("reason", ev.Reason);
 
                 j.WriteStartObject("result");
                 Str("target", r.Target); Str("domain", r.Domain); Str("computerName", r.ComputerName); Str("address", r.Address);
@@ -262,6 +262,7 @@ namespace Omr.Engine.Evidence
             Row(sb, "Found in", ev.MailSource);
             Row(sb, "Matched by", ev.MatchedBy);
             Row(sb, "Relay address in the Received chain", ev.RelaySeen ? "yes" : "no");
+            Row(sb, "Handed on to", ev.HandOff is null ? "(not shown)" : ev.HandOff.ToString());
             if (ev.Reason != null) Row(sb, "Note", ev.Reason);
             sb.Append("</table>\n");
 

@@ -247,6 +247,8 @@ namespace Omr.Engine.Evidence
         {
             if (r.Verdict != RelayVerdict.Open)
                 return $"not an open relay (Verdict is {r.Verdict}): there is no verification message to look for";
+            if (string.IsNullOrEmpty(r.VerificationMessageId) && r.ReasonCode == RelayReasonCode.RecipientLocal)
+                return $"no verification message was sent (Proof is {r.Proof}): this server receives mail for the -VerifyAddress domain itself, so the message would prove nothing (ReasonCode RecipientLocal); prove it with a -VerifyAddress in a domain this server does not receive mail for";
             if (string.IsNullOrEmpty(r.VerificationMessageId))
                 return $"no verification message was sent (Proof is {r.Proof}); run Test-OpenRelay -Verify -VerifyAddress <a mailbox you own> to send one";
             if (string.IsNullOrEmpty(r.ProbeId))
@@ -294,6 +296,13 @@ namespace Omr.Engine.Evidence
 
         private RelayEvidence Delivered(RelayTestResult input, MailItem item, byte[] raw, ProbeMatch match, string where)
         {
+            HeaderList headers;
+            try { headers = MailConnect.ParseHeaders(raw); }
+            catch (FormatException) { headers = item.Headers; }
+            var hops = ReceivedChainParser.Parse(headers);
+            var handOff = RelayHandOff.Decide(hops, input.Address, TestedNames(input), RelayHandOff.HeloOf(input.Transcript));
+            if (!handOff.Relayed) return DeliveredLocally(input, item, headers, hops, match, where, handOff);
+
             var result = Copy(input);
             result.Proof = RelayProof.Delivered;
             // The result's reason said "Get-RelayEvidence finds out"; now it is found.
@@ -303,27 +312,16 @@ namespace Omr.Engine.Evidence
             if (reason.EndsWith(pending, StringComparison.Ordinal)) reason = reason.Substring(0, reason.Length - pending.Length);
             reason = reason.Replace(" " + Probing.ProofText.RecipientOnly, string.Empty);
             result.Reason = reason + " " + Probing.ProofText.Delivered(result.VerifyAddress);
-            var ev = Base(result);
+            var ev = FoundEvidence(result, item, headers, hops, match, where);
             ev.Delivered = true;
             ev.Proof = RelayProof.Delivered;
-            ev.MatchedBy = match.Kind.ToString();
-            ev.MailSource = where;
-            HeaderList headers;
-            try { headers = MailConnect.ParseHeaders(raw); }
-            catch (FormatException) { headers = item.Headers; }
-            ev.Hops = ReceivedChainParser.Parse(headers);
-            var mid = headers[HeaderId.MessageId];
-            ev.MessageId = mid is null ? null : ServerText.Sanitize(mid.Trim().TrimStart('<').TrimEnd('>'));
-            var subject = headers[HeaderId.Subject];
-            ev.Subject = subject is null ? null : ServerText.Sanitize(subject);
-            ev.ReceivedAt = ev.Hops.Select(h => h.Timestamp).FirstOrDefault(t => t != null) ?? item.ArrivedAt;
-            ev.RelaySeen = ReceivedChainParser.ChainShows(ev.Hops, result.Address);
+            ev.HandOff = handOff.Hop;
             if (!ev.RelaySeen)
             {
                 var byName = result.ComputerName != null && ev.Hops.Any(h =>
                     string.Equals(h.By, result.ComputerName, StringComparison.OrdinalIgnoreCase) || string.Equals(h.From, result.ComputerName, StringComparison.OrdinalIgnoreCase));
                 ev.Reason = $"delivered, but the relay's address {result.Address ?? "(unknown)"} does not appear in the Received chain ({ev.Hops.Length} hops)"
-                    + (byName ? $"; the host name {result.ComputerName} does" : string.Empty);
+                    + (byName ? $"; the host name {result.ComputerName} does" : string.Empty) + "; " + handOff.Explanation;
             }
             if (_request.OutputPath != null)
             {
@@ -343,6 +341,66 @@ namespace Omr.Engine.Evidence
                 }
             }
             return ev;
+        }
+
+        /// <summary>The names the tested server goes by: the name it was tested as, and the first word of its greeting.</summary>
+        internal static IEnumerable<string?> TestedNames(RelayTestResult r)
+        {
+            yield return r.ComputerName;
+            var banner = r.Banner?.Trim();
+            if (!string.IsNullOrEmpty(banner))
+            {
+                var sp = banner!.IndexOf(' ');
+                yield return sp < 0 ? banner : banner.Substring(0, sp);
+            }
+        }
+
+        /// <summary>The evidence of a found message, before it is judged.</summary>
+        private static RelayEvidence FoundEvidence(RelayTestResult result, MailItem item, HeaderList headers, ReceivedHop[] hops, ProbeMatch match, string where)
+        {
+            var ev = Base(result);
+            ev.MatchedBy = match.Kind.ToString();
+            ev.MailSource = where;
+            ev.Hops = hops;
+            var mid = headers[HeaderId.MessageId];
+            ev.MessageId = mid is null ? null : ServerText.Sanitize(mid.Trim().TrimStart('<').TrimEnd('>'));
+            var subject = headers[HeaderId.Subject];
+            ev.Subject = subject is null ? null : ServerText.Sanitize(subject);
+            ev.ReceivedAt = ev.Hops.Select(h => h.Timestamp).FirstOrDefault(t => t != null) ?? item.ArrivedAt;
+            ev.RelaySeen = ReceivedChainParser.ChainShows(ev.Hops, result.Address);
+            return ev;
+        }
+
+        /// <summary>
+        /// The message arrived, but the tested server delivered it into the mailbox itself: it is the
+        /// mailbox's own destination, so neither the message nor an acceptance of a recipient in the
+        /// mailbox's domain proves relaying. No bundle is written: there is nothing to prove.
+        /// </summary>
+        private static RelayEvidence DeliveredLocally(RelayTestResult input, MailItem item, HeaderList headers, ReceivedHop[] hops, ProbeMatch match, string where, HandOffDecision handOff)
+        {
+            var result = Copy(input);
+            var proof = LocalProof(result);
+            result.Proof = proof;
+            var why = $"the verification message arrived, but it is no proof of relaying: {handOff.Explanation}. A 250 for a recipient the server is responsible for is not relaying; Proof is {proof}";
+            result.Reason = (result.Reason ?? string.Empty) + " (Get-RelayEvidence: " + why + ".)";
+            var ev = FoundEvidence(result, item, headers, hops, match, where);
+            ev.Delivered = false;
+            ev.Proof = proof;
+            ev.Reason = why;
+            return ev;
+        }
+
+        /// <summary>
+        /// What a result still shows once its verification message was delivered locally: the accepted tests
+        /// whose recipient is not in the -VerifyAddress domain (RecipientAccepted), else nothing.
+        /// </summary>
+        public static RelayProof LocalProof(RelayTestResult r)
+        {
+            var domain = Probing.RecipientLocality.DomainOf(r.VerifyAddress);
+            var foreign = (r.Tests ?? Array.Empty<RelayTestOutcome>()).Any(t => t != null && t.Accepted
+                && (domain is null || (t.RcptTo ?? string.Empty).IndexOf(domain, StringComparison.OrdinalIgnoreCase) < 0));
+            var proof = foreign ? RelayProof.RecipientAccepted : RelayProof.None;
+            return proof > r.Proof ? r.Proof : proof;
         }
 
         /// <summary>A shallow copy of every public read-write property (so the caller's object is not changed).</summary>

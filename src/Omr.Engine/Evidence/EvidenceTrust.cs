@@ -137,7 +137,14 @@ namespace Omr.Engine.Evidence
             if (claim == RelayProof.Delivered)
             {
                 var check = ReadBundle(evidence, DefaultMaxFileBytes);
-                if (check.Ok && evidence.Proof == RelayProof.Delivered && evidence.Delivered) return evidence;
+                if (check.Ok && evidence.Proof == RelayProof.Delivered && evidence.Delivered)
+                {
+                    // A verified bundle is still a claim about relaying: its message must show the hand-off.
+                    var local = NotHandedOn(evidence, check.Bundle!);
+                    if (local is null) return evidence;
+                    var left = Supported(evidence.Result, EvidenceCollector.LocalProof(evidence.Result ?? new RelayTestResult()));
+                    return Downgrade(evidence, left, $"the Delivered proof of this input is no proof of relaying: {local}; Proof lowered to {left}");
+                }
                 var problem = check.Problem ?? "Delivered and Proof disagree";
                 var supported = Supported(evidence.Result, RelayProof.DataAccepted);
                 return Downgrade(evidence, supported,
@@ -148,6 +155,17 @@ namespace Omr.Engine.Evidence
             return Downgrade(evidence, shown,
                 shown == claim ? evidence.Reason
                     : $"the input's proof {claim} is not supported by its relay test result; Proof lowered to {shown}");
+        }
+
+        /// <summary>Why the bundle's message does not show the tested server handing it on, or null when it does.</summary>
+        private static string? NotHandedOn(RelayEvidence evidence, VerifiedBundle bundle)
+        {
+            MimeKit.HeaderList headers;
+            try { headers = MailConnect.ParseHeaders(bundle.Message); }
+            catch (FormatException) { return "message.eml is not a message"; }
+            var r = evidence.Result ?? new RelayTestResult();
+            var decision = RelayHandOff.Decide(ReceivedChainParser.Parse(headers), evidence.Address ?? r.Address, EvidenceCollector.TestedNames(r), RelayHandOff.HeloOf(r.Transcript));
+            return decision.Relayed ? null : decision.Explanation;
         }
 
         /// <summary>The strongest proof a (re-imported) result's own facts show, at most <paramref name="cap"/>.</summary>

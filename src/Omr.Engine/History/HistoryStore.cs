@@ -754,15 +754,16 @@ VALUES ($k, $s, $d, $a, $p, $cn, $id, $to, $cc, $m, $n, $t, $r, $os);", tx,
         /// <summary>
         /// -Resolved: the cases closed (latest closing result Fixed or Hidden, nothing open after it)
         /// that were noticed and have no Resolved follow-up yet (nor a live Pending one).
-        /// -EscalateAfter: the open cases whose latest result is Open, that were noticed, and whose
-        /// last notice or reminder is at least <paramref name="escalateAfter"/> old.
+        /// -EscalateAfter: the cases still open (the latest result Open, or one that could not confirm a fix:
+        /// Unconfirmed, NoLongerReachable), that were noticed, and whose last notice or reminder is at least
+        /// <paramref name="escalateAfter"/> old. A server that shuts the tester out is not fixed: reminders go on.
         /// </summary>
         public List<FollowUpCandidate> FollowUps(NoticeKind kind, DateTimeOffset now, TimeSpan escalateAfter)
         {
             if (kind == NoticeKind.Notice) throw new ArgumentException("Follow-ups are reminders or resolved notices.", nameof(kind));
             var query = new HistoryQuery { Latest = kind == NoticeKind.Reminder };
             var results = kind == NoticeKind.Reminder
-                ? Results(query).Where(r => r.Verdict == RelayVerdict.Open && r.OpenSince != null).ToList()
+                ? Results(query).Where(r => r.OpenSince != null && r.Verdict != RelayVerdict.Hidden && !ChangeRules.Remediated(r.Change)).ToList()
                 : ClosingResults();
             var list = new List<FollowUpCandidate>();
             if (results.Count == 0) return list;

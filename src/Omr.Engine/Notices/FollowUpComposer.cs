@@ -26,7 +26,8 @@ namespace Omr.Engine.Notices
             if (c.Kind == NoticeKind.Reminder)
             {
                 var n = c.RemindersSent + 1;
-                return NoticeText.OneLine($"[Reminder{(n > 1 ? " " + n.ToString(CultureInfo.InvariantCulture) : string.Empty)}] Open mail relay still open at {domain}: {HostLabel(c)}", 250);
+                var what = c.Result.Verdict == RelayVerdict.Open ? "Open mail relay still open" : "Open mail relay not confirmed fixed";
+                return NoticeText.OneLine($"[Reminder{(n > 1 ? " " + n.ToString(CultureInfo.InvariantCulture) : string.Empty)}] {what} at {domain}: {HostLabel(c)}", 250);
             }
             return NoticeText.OneLine(c.Result.Verdict == RelayVerdict.Hidden
                 ? $"Resolved: the open mail relay at {domain} is hidden ({HostLabel(c)})"
@@ -45,8 +46,15 @@ namespace Omr.Engine.Notices
             var where = string.IsNullOrWhiteSpace(testedFrom) ? string.Empty : " from " + NoticeText.OneLine(testedFrom!, 255);
             if (c.Kind == NoticeKind.Reminder)
             {
-                sb.Append("It was still an open relay when we tested it again on ").Append(When(r.StartTime)).Append(where).Append(":\n  ")
-                  .Append(NoticeText.OneLine(r.Reason, 1000)).Append('\n');
+                if (r.Verdict == RelayVerdict.Open)
+                    sb.Append("It was still an open relay when we tested it again on ");
+                else
+                    sb.Append("We could not confirm that it was fixed when we tested it again on ");
+                sb.Append(When(r.StartTime)).Append(where).Append(":\n  ").Append(NoticeText.OneLine(r.Reason, 1000)).Append('\n');
+                if (r.ReasonCode == RelayReasonCode.ClientRefused)
+                    sb.Append("  Refusing our test address does not close the relay: it stays open to everybody else. The case stays open until a test shows every relay attempt refused.\n");
+                else if (r.Verdict != RelayVerdict.Open)
+                    sb.Append("  The case stays open until a test shows every relay attempt refused.\n");
                 if (r.RelayedBy.Length > 0) sb.Append("  Relay tests accepted: ").Append(NoticeText.OneLine(string.Join(", ", r.RelayedBy), 1000)).Append('\n');
                 sb.Append("  Open since: ").Append(When(c.CaseOpenSince)).Append("\n\n");
                 sb.Append("Please fix it: the first notice has the evidence and how to close the relay on Postfix, Exchange, Exim and Sendmail. ");

@@ -149,7 +149,8 @@ namespace Omr.Engine.Probing
                         ProbeTargetContext ctx;
                         if (job.Session is null)
                         {
-                            job.Session = new SmtpProbeSession(probe, _options.Probe) { AddressSlots = job.Slots, PreferredTests = _options.PreferredTests };
+                            var locality = await _locality.ConfigureAwait(false);
+                            job.Session = new SmtpProbeSession(probe, _options.Probe) { AddressSlots = job.Slots, PreferredTests = _options.PreferredTests, Locality = locality };
                             ctx = job.Session.Primary;
                         }
                         else ctx = job.Session.AddContext(probe);

@@ -120,11 +120,46 @@ namespace Omr.Engine.Probing
             _jobSlots = new SemaphoreSlim(options.ThrottleLimit * 2 + 16);
             _dnsWorkers = new Task[Math.Max(1, Math.Min(options.ThrottleLimit, 64))];
             for (int i = 0; i < _dnsWorkers.Length; i++) _dnsWorkers[i] = Task.Run(DnsWorkerAsync);
+            _locality = LearnLocality();
             _probeWorkers = new Task[options.ThrottleLimit];
             for (int i = 0; i < _probeWorkers.Length; i++) _probeWorkers[i] = Task.Run(ProbeWorkerAsync);
         }
 
         public ChannelReader<EngineEvent> Events => _events.Reader;
+
+        /// <summary>The mail hosts of the recipient domains the scan uses; every battery waits for them.</summary>
+        private readonly Task<RecipientLocality> _locality;
+
+        /// <summary>
+        /// Learns, once, the mail hosts of the -VerifyAddress domain and of a -ProbeRecipient other than
+        /// the reserved default: a server that is one of them must not be tested with that recipient. A
+        /// domain whose hosts cannot be learnt is one warning; such a server is then recognised by its
+        /// replies alone.
+        /// </summary>
+        private async Task<RecipientLocality> LearnLocality()
+        {
+            var verify = _options.VerifyAddress;
+            var probe = _options.Probe.ProbeRecipient;
+            var mailboxes = new[] { string.Equals(probe, ProbeSettings.DefaultProbeRecipient, StringComparison.OrdinalIgnoreCase) ? null : probe, verify };
+            if (mailboxes.All(m => m is null)) return RecipientLocality.None;
+            await Task.Yield();
+            try
+            {
+                var locality = await RecipientLocality.LearnAsync(mailboxes, verify, _options.DnsServers, _options.DnsTimeout, _cts.Token).ConfigureAwait(false);
+                foreach (var d in locality.Domains.Where(d => d.Problem != null))
+                {
+                    var role = string.Equals(d.Domain, RecipientLocality.DomainOf(verify), StringComparison.Ordinal) ? "-VerifyAddress" : "-ProbeRecipient";
+                    Publish(new EngineWarningEvent($"The mail hosts of {d.Domain}, the {role} domain, are not known ({d.Problem!.TrimEnd('.')}): a server that receives its mail is recognised only by its replies, and Get-RelayEvidence by the Received chain."));
+                }
+                foreach (var d in locality.Domains.Where(d => d.Problem is null))
+                    Verbose(() => $"{d.Domain} receives mail at {string.Join(", ", d.HostNames)} ({string.Join(", ", d.Addresses)}): those servers are tested with a recipient foreign to them");
+                return locality;
+            }
+            catch (OperationCanceledException) when (_cts.IsCancellationRequested)
+            {
+                return RecipientLocality.None;
+            }
+        }
 
         /// <summary>Cancels all work at once.</summary>
         public void Cancel() => _cts.Cancel();

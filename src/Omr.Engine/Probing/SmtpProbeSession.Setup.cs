@@ -97,6 +97,11 @@ namespace Omr.Engine.Probing
             // EHLO succeeds with 250 only (RFC 5321 4.3.2); another positive code answers some other command.
             if (ehlo.IsPositive && ehlo.Code != 250)
                 throw new SmtpSessionException(SmtpFailureKind.OutOfStep, $"'{Transcript.Sanitize(ehlo.ToString())}' cannot answer EHLO");
+            if (ehlo.IsPositive && ehlo.Lines.Count > 0 && _ehloName is null)
+            {
+                var name = FirstWord(ehlo.Lines[0].Trim());
+                if (name != null && IsHostToken(name)) _ehloName = name;
+            }
             if (ehlo.IsPositive)
                 return ehlo.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).Concat(late).ToArray();
             stage("HELO");

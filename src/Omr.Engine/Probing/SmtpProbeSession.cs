@@ -54,6 +54,8 @@ namespace Omr.Engine.Probing
         private string[] _extensions = Array.Empty<string>();
         private int _connections;
         private int _completed;
+        /// <summary>The next unit's id: ids stay unique when a battery is planned again (they tag transcript lines).</summary>
+        private int _nextUnitId;
 
         public SmtpProbeSession(ProbeAddress target, ProbeSettings settings, Transcript? transcript = null)
         {
@@ -127,11 +129,12 @@ namespace Omr.Engine.Probing
         private DateTimeOffset? _start;
 
         /// <summary>The battery for every context added so far (again for contexts added since the last run).</summary>
-        public Task RunFirstAsync(CancellationToken ct)
+        public async Task RunFirstAsync(CancellationToken ct)
         {
             _start ??= DateTimeOffset.UtcNow;
             _facts.ClearFailure();
-            return RunBatteryAsync(ct);
+            await RunBatteryAsync(ct).ConfigureAwait(false);
+            await CheckForeignAsync(ct).ConfigureAwait(false);
         }
 
         /// <summary>True when -GreylistRetrySec is set, nothing was accepted and some tests got 4xx.</summary>
@@ -158,10 +161,12 @@ namespace Omr.Engine.Probing
             if (ctx.Units != null)
                 for (int i = 0; i < outcomes.Length; i++) outcomes[i] = ctx.Units[i].Outcome;
             _facts.Outcomes = outcomes;
+            _facts.VerifyWithheld = VerifyWithheld();
             var decision = VerdictRules.Decide(_facts);
             var (verdict, reason) = decision;
             if (_facts.OutOfStep != null && decision.Code != RelayReasonCode.OutOfStep)
                 reason += $" (Replies were out of step at first: {_facts.OutOfStep}; the verdict comes from the tests run again one command at a time.)";
+            if (_recipientNote != null && ctx.Units != null) reason += " " + _recipientNote;
             // The strongest proof, said once: a verification that was accepted says so; otherwise an
             // acceptance is only an accepted RCPT.
             if (ctx.VerificationNote != null) reason += " " + ctx.VerificationNote;
@@ -275,6 +280,8 @@ namespace Omr.Engine.Probing
             {
                 await conn.ConnectAsync(_target.Address, _target.Port, ImplicitTls, _target.Host, token).ConfigureAwait(false);
                 _facts.Connected = true;
+                if (_facts.ClientAddress is null && conn.LocalEndPoint is IPEndPoint local)
+                    _facts.ClientAddress = (local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address).ToString();
                 stage = "greeting";
                 if (!await OpenAsync(conn, token, s => stage = s).ConfigureAwait(false))
                     return false; // terminal: greeting refused, TLS problem, HELO refused...
@@ -362,7 +369,7 @@ namespace Omr.Engine.Probing
             }
             host = host.TrimEnd('.');
             var domain = c.Target.Domain?.TrimEnd('.') ?? ParentDomain(host) ?? host;
-            c.Context = _settings.Probe.For(literal, host, domain);
+            c.Context = ProbeBase().For(literal, host, domain);
             var expanded = RelayTestCatalog.ExpandAll(_settings.Tests, c.Context);
             var units = new ProbeUnit[expanded.Length];
             for (int i = 0; i < units.Length; i++)
@@ -371,7 +378,7 @@ namespace Omr.Engine.Probing
                 var unit = FindUnit(exp.MailFrom, exp.RcptTo);
                 if (unit is null)
                 {
-                    unit = new ProbeUnit(_units.Count, exp);
+                    unit = new ProbeUnit(_nextUnitId++, exp);
                     _units.Add(unit);
                     _unitByPair?.Add((exp.MailFrom, exp.RcptTo), unit);
                     _pending.Add(unit);

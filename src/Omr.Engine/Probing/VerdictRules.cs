@@ -43,6 +43,13 @@ namespace Omr.Engine.Probing
         /// <summary>A pipelined acceptance was confirmed one command at a time.</summary>
         public bool Confirmed { get; set; }
         public bool GreylistRetried { get; set; }
+        /// <summary>The tester's own address on the connection (a refusal that names it refuses the client).</summary>
+        public string? ClientAddress { get; set; }
+        /// <summary>
+        /// Set with -Verify when this server is a mail host of the -VerifyAddress domain: why no
+        /// verification message goes through it (it would deliver the message itself).
+        /// </summary>
+        public string? VerifyWithheld { get; set; }
     }
 
     /// <summary>A verdict, its machine-readable reason code and the reason text.</summary>
@@ -88,8 +95,11 @@ namespace Omr.Engine.Probing
             if (accepted.Count > 0)
             {
                 var note = f.StoppedOnFirst ? " (stopped at the first)" : string.Empty;
-                return D(RelayVerdict.Open, RelayReasonCode.RelayAccepted,
-                    $"{accepted.Count} of {planned} relay tests accepted a foreign recipient{note}: {NameList(accepted.Select(a => a.Name).ToList())}.");
+                var text = $"{accepted.Count} of {planned} relay tests accepted a foreign recipient{note}: {NameList(accepted.Select(a => a.Name).ToList())}.";
+                // The relay is seen, but it cannot be proven with the operator's mailbox: this server receives its mail itself.
+                if (f.VerifyWithheld != null)
+                    return D(RelayVerdict.Open, RelayReasonCode.RecipientLocal, text + " " + f.VerifyWithheld);
+                return D(RelayVerdict.Open, RelayReasonCode.RelayAccepted, text);
             }
 
             // 2. No TCP connection.
@@ -115,11 +125,12 @@ namespace Omr.Engine.Probing
                 return D(RelayVerdict.Unreachable, RelayReasonCode.NoGreeting, "Connected, but no SMTP greeting: " + (f.FailureMessage ?? "unknown") + ".");
             }
 
-            // 5. The greeting itself refused us.
+            // 5. The greeting itself refused us: the client is refused, no relay test ran (a server
+            // greets 554 to addresses on its blocklist). That is never Closed, and never a fix.
             if (f.Greeting.IsPermanent)
-                return D(RelayVerdict.Closed, RelayReasonCode.SessionRefused, "The server refused the session at the greeting: " + f.Greeting + ".");
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.ClientRefused, $"The server refused this client at the greeting ({f.Greeting}) before any relay test. {NoPolicySeen}");
             if (f.Greeting.IsTransient)
-                return D(RelayVerdict.Inconclusive, RelayReasonCode.ServiceUnavailable, "The server temporarily refused the session at the greeting: " + f.Greeting + ".");
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.ClientRefused, $"The server refused the session at the greeting ({f.Greeting}) on every try, before any relay test. {NoPolicySeen}");
 
             // 6. TLS demanded and not had.
             if (f.TlsProblem != null)
@@ -131,7 +142,7 @@ namespace Omr.Engine.Probing
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.AuthRequired, $"The server requires authentication or TLS before it accepts mail ({ReplyOf(auth)}); relaying cannot be judged without credentials.");
 
             if (f.SessionRefusal != null)
-                return D(RelayVerdict.Inconclusive, RelayReasonCode.SessionRefused, $"The server refused the session at {f.FailureStage ?? "setup"}: {f.SessionRefusal}.");
+                return D(RelayVerdict.Inconclusive, RelayReasonCode.ClientRefused, $"The server refused this client at {f.FailureStage ?? "setup"} ({f.SessionRefusal}) before any relay test. {NoPolicySeen}");
 
             // 8. Replies out of step with the commands, and one command at a time did not finish the battery.
             bool incomplete = done.Count < planned && !f.StoppedOnFirst;
@@ -186,13 +197,31 @@ namespace Omr.Engine.Probing
             if (nullMx != null)
                 return D(RelayVerdict.Inconclusive, RelayReasonCode.ProbeDomainRefused, $"The server refused the probe recipient's domain as accepting no mail ({ReplyOf(nullMx)}), which says nothing about relaying; use -ProbeRecipient with an outside domain that accepts mail, such as one you control.");
 
-            // 14. Everything refused for good.
+            // 14. Everything refused for good. Closed needs a relay policy that was seen: some test reached
+            // RCPT, and the refusals there are about the recipient. Refused before any RCPT (every
+            // MAIL FROM, the null sender too), or every RCPT refused with a reply that names the client
+            // (a blocklist, an access rule), the server has only shut this client out.
             var refused = done.Where(o => o.ReplyCode >= 500).ToList();
             if (refused.Count == done.Count)
+            {
+                var reached = refused.Where(o => o.Stage != "MAIL").ToList();
+                if (reached.Count == 0)
+                {
+                    var nullSender = done.Any(o => o.MailFrom == "<>") ? ", the null sender too" : " (the null sender was not among the tests)";
+                    return D(RelayVerdict.Inconclusive, RelayReasonCode.ClientRefused,
+                        $"The server refused every MAIL FROM{nullSender}, e.g. {ReplyOf(refused[0])}; no relay test reached RCPT. {NoPolicySeen}");
+                }
+                if (reached.All(o => ClientRefusal.IsAboutClient(o.Text, f.ClientAddress)))
+                    return D(RelayVerdict.Inconclusive, RelayReasonCode.ClientRefused,
+                        $"Every RCPT was refused with a reply about this client, not the recipient, e.g. {ReplyOf(reached[0])}. {NoPolicySeen}");
                 return D(RelayVerdict.Closed, RelayReasonCode.AllRefused, $"All {planned} relay tests were refused, e.g. {ReplyOf(refused[0])}.");
+            }
 
             return D(RelayVerdict.Inconclusive, RelayReasonCode.Unexplained, "Some tests ended with unexpected replies.");
         }
+
+        /// <summary>What a refusal of the client does not show, and what to do about it.</summary>
+        public const string NoPolicySeen = "No relay policy was seen: the server shut this client out, which is not a fix; test again from another address.";
 
         public static bool IsAuthOrTlsRequired(RelayTestOutcome o)
         {

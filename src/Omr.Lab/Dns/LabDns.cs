@@ -258,6 +258,12 @@ internal sealed class LabDns : IDisposable
         zone.Add(new MxRecord(N(backup), LabZone.Ttl, 10, N(closed.HostName)));
         zone.Add(new MxRecord(N(backup), LabZone.Ttl, 20, N(open.HostName)));
 
+        // The verification mailbox's domain: its MX and its open backup MX.
+        var noc = LabCatalog.VerifyDomain;
+        zone.AddSoa(noc);
+        zone.Add(new MxRecord(N(noc), LabZone.Ttl, 10, N(servers.First(s => s.Name == "mailbox").HostName)));
+        zone.Add(new MxRecord(N(noc), LabZone.Ttl, 20, N(servers.First(s => s.Name == "mailbox-backup").HostName)));
+
         var nomx = "nomx." + apex;
         zone.AddSoa(nomx);
         zone.Add(AddressRecord(nomx, closed.Address));

@@ -214,6 +214,32 @@ internal sealed class VulnerableRelayPolicy : ClosedRelayPolicy
 }
 
 /// <summary>
+/// The destination of some domains (their MX, or a filter that relays for them): closed, except that any
+/// user of those domains is accepted.
+/// </summary>
+internal sealed class DestinationPolicy : ClosedRelayPolicy
+{
+    private readonly string[] _domains;
+
+    public DestinationPolicy(params string[] domains) { _domains = domains; }
+
+    public override SmtpReply CheckRecipient(RelayContext ctx, SmtpPath sender, SmtpPath recipient)
+        => recipient.Bracketed && recipient.IsPlainMailbox && _domains.Any(d => string.Equals(d, recipient.Domain, StringComparison.OrdinalIgnoreCase))
+            ? SmtpReply.RecipientOk
+            : base.CheckRecipient(ctx, sender, recipient);
+}
+
+/// <summary>
+/// A closed server that refuses every RCPT because of the client, the way Postfix's reject_rbl_client does
+/// (applied at RCPT, smtpd_delay_reject=yes): the reply names the client, not the recipient.
+/// </summary>
+internal sealed class BlocklistPolicy : ClosedRelayPolicy
+{
+    public override SmtpReply CheckRecipient(RelayContext ctx, SmtpPath sender, SmtpPath recipient)
+        => new(554, $"5.7.1 Service unavailable; Client host [{ctx.Client}] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/{ctx.Client}");
+}
+
+/// <summary>
 /// Greylisting in front of a closed server: the first sight of (client ip, sender, recipient)
 /// gets 450 4.7.1; once the delay has passed since first sight, the triple is judged as closed.
 /// </summary>

@@ -129,4 +129,12 @@ internal sealed class ServerBehaviour
     public long EndlessBytes { get; init; } = 8L * 1024 * 1024;
     /// <summary>Size of the <see cref="GreetingMode.HugeBanner"/> greeting.</summary>
     public long BannerBytes { get; init; } = 1_100_000;
+    /// <summary>Shuts the client out: 550 5.7.1 to EHLO, HELO and MAIL (an address on the server's blocklist).</summary>
+    public bool RefuseClient { get; init; }
+    /// <summary>
+    /// Domains the server receives mail for itself: a message for them is delivered locally (only its own
+    /// Received hop). Whatever else it accepts it relays: the next server's hop is written above its own,
+    /// as a real relay's message would show.
+    /// </summary>
+    public IReadOnlyList<string> LocalDomains { get; init; } = [];
 }

@@ -167,6 +167,9 @@ internal sealed class SmtpSession
             return await ErrorAsync("503 5.5.1 Error: no SMTP service here, only QUIT").ConfigureAwait(false);
         }
 
+        if (_b.RefuseClient && verb is "EHLO" or "HELO" or "MAIL")
+            return await ErrorAsync("550 5.7.1 Access denied for your address [" + Literal(_remote.Address) + "]").ConfigureAwait(false);
+
         switch (verb)
         {
             case "EHLO": return await EhloAsync(arg).ConfigureAwait(false);
@@ -414,6 +417,14 @@ internal sealed class SmtpSession
     {
         var sb = new StringBuilder();
         sb.Append("Return-Path: <").Append(sender.Path).Append(">\r\n");
+        var relayed = recipients.FirstOrDefault(r => !IsLocalRecipient(r));
+        if (relayed is not null)
+        {
+            // A relay hands the message on: the next server (the recipient's) writes its hop above ours.
+            sb.Append("Received: from ").Append(Host).Append(" ([").Append(Literal(_local.Address)).Append("]) by ").Append(NextHop)
+              .Append(" (Omr lab: the recipient's server) with ESMTP id ").Append(id).Append("N for <").Append(relayed.Path).Append(">; ")
+              .Append(MailDrop.Rfc5322Date(DateTimeOffset.UtcNow)).Append("\r\n");
+        }
         sb.Append("Received: from ").Append(_helo ?? "unknown").Append(" ([").Append(Literal(_remote.Address)).Append("]) by ")
           .Append(Host).Append(" ([").Append(Literal(_local.Address)).Append("]) with ESMTP id ").Append(id).Append("; ")
           .Append(MailDrop.Rfc5322Date(DateTimeOffset.UtcNow)).Append("\r\n");
@@ -421,6 +432,13 @@ internal sealed class SmtpSession
         foreach (var r in recipients) sb.Append("X-Omr-Lab-Envelope-To: ").Append(r.Raw).Append("\r\n");
         return sb.ToString();
     }
+
+    /// <summary>The name the lab gives the server a relay hands its mail on to.</summary>
+    public const string NextHop = "inbound.mailbox.omr-lab.test";
+
+    /// <summary>A recipient in a domain the server receives mail for itself (delivered locally, not relayed).</summary>
+    private bool IsLocalRecipient(SmtpPath r)
+        => r.Domain is { } d && _b.LocalDomains.Any(l => string.Equals(l, d, StringComparison.OrdinalIgnoreCase));
 
     private static string Literal(IPAddress a)
     {

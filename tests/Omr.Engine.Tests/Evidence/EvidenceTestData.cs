@@ -57,6 +57,16 @@ internal static class EvidenceTestData
         return m;
     }
 
+    /// <summary>The same message as the mailbox's own server delivers it: its hop for the tester, then LMTP into the store.</summary>
+    public static MimeMessage DeliveredLocally(string probeId, string serverAddress = "192.0.2.25", string serverName = "mx.customer.example")
+    {
+        var m = Delivered(probeId, serverAddress, serverName);
+        m.Headers.RemoveAll(HeaderId.Received);
+        m.Headers.Insert(0, new Header("Received", $"from {serverName} ([{serverAddress}]) by store.noc.example.net with LMTP id 9Zz (envelope-from <probe@omr.invalid>) for <relaycheck@noc.example.net>; Mon, 06 May 2024 10:00:05 +0000"));
+        m.Headers.Insert(1, new Header("Received", $"from probe.example (unknown [198.51.100.1]) by {serverName} with ESMTP id R1; Mon, 06 May 2024 10:00:03 +0000"));
+        return m;
+    }
+
     public static byte[] Bytes(MimeMessage m)
     {
         using var ms = new MemoryStream();

@@ -222,4 +222,50 @@ public sealed class MailDropCollectorTests : IDisposable
         Assert.Contains("does not appear in the Received chain", ev.Reason);
         Assert.Contains("host name mx.customer.example does", ev.Reason);
     }
+
+    [Fact]
+    public async Task A_message_the_tested_server_delivered_itself_is_no_proof()
+    {
+        const string id = "omr-20240506-99999999999999999991";
+        File.WriteAllBytes(Path.Combine(_drop, "local.eml"), EvidenceTestData.Bytes(EvidenceTestData.DeliveredLocally(id)));
+        const string id2 = "omr-20240506-99999999999999999992";
+        File.WriteAllBytes(Path.Combine(_drop, "local2.eml"), EvidenceTestData.Bytes(EvidenceTestData.DeliveredLocally(id2)));
+        var request = new EvidenceRequest { SourceFactory = () => new MailDropSource(_drop), OutputPath = Path.Combine(_out, "ev") };
+        request.Inputs.Add((EvidenceTestData.OpenResult(id), "only-the-mailbox"));
+        // A result that also relayed to a recipient outside the mailbox's domain keeps that acceptance.
+        var both = EvidenceTestData.OpenResult(id2);
+        both.Tests = both.Tests.Append(new RelayTestOutcome { Name = "ipv4-literal-recipient", MailFrom = "<probe@omr.invalid>", RcptTo = "<relaycheck@[192.0.2.1]>", MailReplyCode = 250, ReplyCode = 250, Accepted = true, Stage = "RCPT" }).ToArray();
+        request.Inputs.Add((both, "and-a-foreign-one"));
+        using var c = new EvidenceCollector(request);
+        var results = (await RunAsync(c)).OfType<EvidenceResultEvent>().ToDictionary(e => (string)e.Input!, e => e.Evidence);
+
+        var ev = results["only-the-mailbox"];
+        Assert.False(ev.Delivered);
+        Assert.Equal(RelayProof.None, ev.Proof);
+        Assert.Equal(RelayProof.None, ev.Result.Proof);
+        Assert.Null(ev.HandOff);
+        Assert.Null(ev.BundlePath);
+        Assert.Equal(2, ev.Hops.Length);
+        Assert.Contains("no proof of relaying", ev.Reason);
+        Assert.Contains("mx.customer.example", ev.Reason);
+        Assert.Contains("no proof of relaying", ev.Result.Reason);
+        Assert.False(Directory.Exists(Path.Combine(_out, "ev")) && Directory.EnumerateFileSystemEntries(Path.Combine(_out, "ev")).Any());
+
+        Assert.Equal(RelayProof.RecipientAccepted, results["and-a-foreign-one"].Proof);
+        Assert.False(results["and-a-foreign-one"].Delivered);
+    }
+
+    [Fact]
+    public async Task A_relayed_message_names_the_server_it_was_handed_to()
+    {
+        const string id = "omr-20240506-99999999999999999993";
+        File.WriteAllBytes(Path.Combine(_drop, "relayed.eml"), EvidenceTestData.Bytes(EvidenceTestData.Delivered(id)));
+        var request = new EvidenceRequest { SourceFactory = () => new MailDropSource(_drop) };
+        request.Inputs.Add((EvidenceTestData.OpenResult(id), null));
+        using var c = new EvidenceCollector(request);
+        var ev = Assert.Single((await RunAsync(c)).OfType<EvidenceResultEvent>()).Evidence;
+        Assert.True(ev.Delivered);
+        Assert.Equal("imap.noc.example.net", ev.HandOff!.By);
+        Assert.Contains("handed on by SMTP to imap.noc.example.net", ev.ToString());
+    }
 }

@@ -59,6 +59,27 @@ public sealed class TrustTests : IDisposable
     }
 
     [Fact]
+    public async Task A_bundle_whose_message_the_tested_server_delivered_itself_is_no_proof()
+    {
+        // A consistent, hand-made bundle (hashes match) claiming Delivered, but the message never left the tested server.
+        var ev = Forged(NoticeTestData.Delivered(_dir, probeId: "p-local"));
+        var message = EvidenceTestData.DeliveredLocally("p-local");
+        var local = Path.Combine(_dir, "local");
+        var (folder, files) = EvidenceBundleWriter.Write(new EvidenceBundle { Evidence = ev, Message = EvidenceTestData.Bytes(message), Headers = message.Headers }, local);
+        ev.BundlePath = folder;
+        ev.Files = files;
+        Assert.True(EvidenceVerifier.ReadBundle(ev, EvidenceVerifier.DefaultMaxFileBytes).Ok);
+
+        var vetted = EvidenceVerifier.Vet(ev);
+        Assert.False(vetted.Delivered);
+        Assert.Equal(RelayProof.None, vetted.Proof); // its only acceptance was of the mailbox's own domain
+        Assert.Contains("no proof of relaying", vetted.Reason);
+        Assert.Contains("mx.customer.example", vetted.Reason);
+        var plan = await Plan(ev, RelayProof.RecipientAccepted);
+        Assert.Equal(NoticeStatus.Skipped, plan.Skipped!.Status);
+    }
+
+    [Fact]
     public async Task A_delivered_claim_without_a_bundle_is_downgraded_and_skipped()
     {
         var ev = Forged(NoticeTestData.Delivered(_dir));

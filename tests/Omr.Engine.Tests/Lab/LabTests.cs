@@ -171,7 +171,10 @@ public sealed class LabTests : IClassFixture<LabSelfTestFixture>
         var added = Directory.GetFiles(Lab.MailDropPath, "*.eml").Where(f => !before.Contains(f)).ToList();
         var eml = Assert.Single(added);
         var text = await File.ReadAllTextAsync(eml);
-        Assert.StartsWith("Return-Path: <omr-probe@example.org>\r\nReceived: from tester.example.org ([127.0.0.1]) by open.mx.omr-lab.test ([127.66.0.1]) with ESMTP id ", text);
+        // A relay hands the message on: the next server's hop above the relay's own.
+        Assert.StartsWith("Return-Path: <omr-probe@example.org>\r\nReceived: from open.mx.omr-lab.test ([127.66.0.1]) by inbound.mailbox.omr-lab.test (Omr lab: the recipient's server) with ESMTP id ", text);
+        Assert.Contains("for <relay-test@example.net>; ", text);
+        Assert.Contains("\r\nReceived: from tester.example.org ([127.0.0.1]) by open.mx.omr-lab.test ([127.66.0.1]) with ESMTP id ", text);
         Assert.Contains("Subject: lab token 42\r\n\r\n.dot-stuffed line\r\nbody\r\n", text);
         Assert.EndsWith("body\r\n", text);
 
@@ -335,7 +338,7 @@ public sealed class LabTests : IClassFixture<LabSelfTestFixture>
         Assert.Equal($"127.66.0.53:{Lab.DnsEndPoint.Port}", root.GetProperty("dnsServer").GetString());
         Assert.Equal(Lab.MailDropPath, root.GetProperty("mailDrop").GetString());
         var servers = root.GetProperty("servers").EnumerateArray().ToList();
-        Assert.Equal(67, servers.Count);
+        Assert.Equal(72, servers.Count);
         var first = servers[0];
         foreach (var p in new[] { "name", "kind", "address", "hostName", "domain", "expectedVerdict", "expectedRelayedBy", "description" })
             Assert.True(first.TryGetProperty(p, out _), p);
