@@ -54,6 +54,8 @@ Describe 'build.ps1 Demo, as a newcomer runs it' -Tag Demo, Lab {
         $table -join "`n" | Should -Match '(?m)^open\.omr-lab\.test\s+open\.mx\.omr-lab\.test\s+127\.66\.0\.1\s+\d+\s+Open\s'
         $table -join "`n" | Should -Match '(?m)^closed\.omr-lab\.test\s+closed\.mx\.omr-lab\.test\s+\S+\s+\d+\s+Closed\s'
         $table -join "`n" | Should -Match '(?m)^nullmx\.omr-lab\.test\s+\(null MX\)\s+\d+\s+NoMail\s'
+        # A server that shuts the tester out is not Closed.
+        $table -join "`n" | Should -Match '(?m)^reject-session\.omr-la\S*\s.*\sInconclusive\s+None\s+ClientRefused'
         $Text | Should -Match '(?m)^\d+ results in [\d.,]+ s: .*\d+ Open'
     }
 
@@ -66,6 +68,8 @@ Describe 'build.ps1 Demo, as a newcomer runs it' -Tag Demo, Lab {
         $table = Get-TableAfter '^==> Test-OpenRelay -Domain .*-Verify'
         $table -join "`n" | Should -Match '(?m)^open\.omr-lab\.test\s.*\sDelivered\s'
         $table -join "`n" | Should -Match '(?m)^discard\.omr-lab\.test\s.*\sDataAccepted\s'
+        # The verification mailbox's own (open) backup MX is never proven through that mailbox.
+        $table -join "`n" | Should -Match '(?m)^noc\.omr-lab\.test\s+mailbox-backup\S*\s.*\sRecipientAccepted\s+False\s+no verification messag'
     }
 
     It 'shows the notice that was written, and its message' {

@@ -20,7 +20,9 @@ using System.Net.Sockets;
 using System.Text;
 using System.Threading;
 namespace OmrTest {
-    /// A minimal SMTP server: Mode "open" accepts every RCPT, "closed" refuses it with 550; Stop() closes the port.
+    /// A minimal SMTP server: Mode "open" accepts every RCPT, "closed" refuses it with 550, "shutout"
+    /// greets 554 (the tester's address is blocked), "refused" answers 550 to EHLO, HELO and MAIL,
+    /// "blocked" refuses every RCPT because of the client; Stop() closes the port.
     public sealed class FlipSmtp : IDisposable {
         private readonly TcpListener _listener;
         private readonly Thread _thread;
@@ -46,13 +48,17 @@ namespace OmrTest {
                     var s = c.GetStream();
                     var r = new StreamReader(s, Encoding.ASCII);
                     var w = new StreamWriter(s, Encoding.ASCII) { NewLine = "\r\n", AutoFlush = true };
-                    w.WriteLine("220 flip.test ESMTP");
+                    var mode = Mode;
+                    w.WriteLine(mode == "shutout" ? "554 5.7.1 Access denied for your address" : "220 flip.test ESMTP");
                     string line;
                     while ((line = r.ReadLine()) != null) {
                         var cmd = line.Length >= 4 ? line.Substring(0, 4).ToUpperInvariant() : line.ToUpperInvariant();
-                        if (cmd == "EHLO" || cmd == "HELO") w.WriteLine("250 flip.test");
+                        if (mode == "shutout" && cmd != "QUIT") w.WriteLine("503 5.5.1 no SMTP service for you");
+                        else if (mode == "refused" && (cmd == "EHLO" || cmd == "HELO" || cmd == "MAIL")) w.WriteLine("550 5.7.1 Access denied for your address");
+                        else if (cmd == "EHLO" || cmd == "HELO") w.WriteLine("250 flip.test");
                         else if (cmd == "MAIL") w.WriteLine("250 2.1.0 ok");
-                        else if (cmd == "RCPT") w.WriteLine(Mode == "open" ? "250 2.1.5 ok" : "550 5.7.1 Relaying denied");
+                        else if (cmd == "RCPT") w.WriteLine(mode == "open" ? "250 2.1.5 ok"
+                            : mode == "blocked" ? "554 5.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied" : "550 5.7.1 Relaying denied");
                         else if (cmd == "RSET" || cmd == "NOOP") w.WriteLine("250 ok");
                         else if (cmd == "QUIT") { w.WriteLine("221 bye"); return; }
                         else if (cmd == "DATA") w.WriteLine("554 5.7.1 no data here");
@@ -137,6 +143,51 @@ Describe 'Test-OpenRelay -StatePath' -Tag Lab, History {
             @(Get-RelayHistory $db -Domain other.example).Count | Should -Be 0
             @(Get-RelayHistory $db -Since ([datetime]::Now.AddMinutes(5))).Count | Should -Be 0
             (Get-RelayHistory $db -Verdict Open | Select-Object -First 1).Transcript | Should -Match '250 2.1.5 ok'
+        }
+        finally { $flip.Server.Stop() }
+    }
+
+    It 'open -> shut out -> really closed: Unconfirmed while the server refuses the tester, Fixed only when a relay policy is seen' {
+        $flip = New-Flip
+        try {
+            $db = New-Db 'shutout'
+            $pickup = Join-Path $TestDrive ('pickup-' + [guid]::NewGuid().ToString('N').Substring(0, 6))
+            $target = @{ ComputerName = $flip.Address; Domain = 'customer.example' }
+            $r1 = Test-OpenRelay @target @Scan -StatePath $db
+            $r1.Change | Should -Be 'New'
+            $r1 | ConvertTo-Evidence | Send-RelayNotice @NoticeArgs -PickupDirectory $pickup -StatePath $db | Out-Null
+            $r2 = Test-OpenRelay @target @Scan -StatePath $db
+            $r2.Change | Should -Be 'StillOpen'
+
+            # The administrator blocks the tester instead of fixing the relay: three ways of saying so.
+            $seen = foreach ($mode in 'shutout', 'refused', 'blocked') {
+                $flip.Server.Mode = $mode
+                $r = Test-OpenRelay @target @Scan -StatePath $db
+                $r.Verdict | Should -Be 'Inconclusive' -Because "$mode`: $($r.Reason)"
+                $r.ReasonCode | Should -Be 'ClientRefused' -Because "$mode`: $($r.Reason)"
+                $r.Change | Should -Be 'Unconfirmed'
+                $r.OpenSince | Should -Be $r1.OpenSince
+                $r.Reason | Should -Match 'another address'
+                # The case stays open: no resolved follow-up, but the reminder goes on.
+                @(Send-RelayNotice @NoticeArgs -PickupDirectory $pickup -StatePath $db -Resolved).Count | Should -Be 0
+                $r
+            }
+            @($seen).Count | Should -Be 3
+            $reminder = @(Send-RelayNotice @NoticeArgs -PickupDirectory $pickup -StatePath $db -EscalateAfter ([timespan]::FromMilliseconds(1)))
+            $reminder.Count | Should -Be 1
+            $reminder[0].Subject | Should -Match 'not confirmed fixed'
+            $body = Get-Content -Raw -LiteralPath $reminder[0].EmlPath
+            $body | Should -Match 'Refusing our test address does not close the relay'
+
+            $flip.Server.Mode = 'closed'
+            $r6 = Test-OpenRelay @target @Scan -StatePath $db
+            $r6.Verdict | Should -Be 'Closed'
+            $r6.Change | Should -Be 'Fixed'
+            $r6.OpenSince | Should -Be $r1.OpenSince
+            $resolved = @(Send-RelayNotice @NoticeArgs -PickupDirectory $pickup -StatePath $db -Resolved)
+            $resolved.Count | Should -Be 1
+            $resolved[0].Subject | Should -Match 'is fixed'
+            @(Get-RelayHistory $db).Change | Should -Be @('Fixed', 'Unconfirmed', 'Unconfirmed', 'Unconfirmed', 'StillOpen', 'New')
         }
         finally { $flip.Server.Stop() }
     }

@@ -23,7 +23,7 @@ try {
 
     Import-Module $ModulePath -Force
 
-    $wanted = 'open', 'closed', 'backup', 'nomx', 'nullmx', 'ipv6only', 'starttls-required', 'greylist', 'tarpit',
+    $wanted = 'open', 'closed', 'backup', 'nomx', 'nullmx', 'ipv6only', 'starttls-required', 'greylist', 'tarpit', 'reject-session',
     'vuln-percent-hack-ip', 'vuln-source-route-ip', 'vuln-quoted-recipient', 'vuln-bang-path'
     $known = @($lab.domains.name)
     $domains = foreach ($w in $wanted) {
@@ -53,10 +53,12 @@ try {
     }
 
     # Proof: an accepted RCPT is not proof. Send one verification message through each open
-    # relay to a mailbox "we" own; the lab's relays deliver into its mail drop, the
-    # accept-then-discard server says 250 and delivers nothing.
-    $verifyAddress = 'relaycheck@noc.example.net'
-    $proofDomains = 'open.omr-lab.test', 'vuln-percent-hack-ip.omr-lab.test', 'discard.omr-lab.test'
+    # relay to a mailbox "we" own (in the lab's noc.omr-lab.test); the lab's relays hand it on to
+    # the mailbox's server, the accept-then-discard server says 250 and delivers nothing, and the
+    # mailbox domain's own servers (noc.omr-lab.test: its MX and its open backup MX) are tested with
+    # a recipient foreign to them and never get the message: they would deliver it themselves.
+    $verifyAddress = 'relaycheck@noc.omr-lab.test'
+    $proofDomains = 'open.omr-lab.test', 'vuln-percent-hack-ip.omr-lab.test', 'discard.omr-lab.test', 'noc.omr-lab.test'
     $evidenceDir = Join-Path (Split-Path -Parent (Split-Path -Parent $ModulePath)) 'demo/evidence'
     Remove-Item -Recurse -Force -LiteralPath $evidenceDir -ErrorAction SilentlyContinue
     Write-Host ''
