@@ -23,9 +23,13 @@ command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script suppor
 
 # libnet-ssleay-perl: swaks -tls; libauthen-sasl-perl: swaks --auth; chromium: the headless
 # screenshot of an evidence report.html (tests/Report.Tests.ps1).
+# Exim, OpenSMTPD and Sendmail are NOT installed (they conflict with postfix as the system MTA):
+# tests/lab/mta/*/peer.sh fetch them with 'apt-get download' and run them unpacked. What they need
+# and do not carry: libidn12 (exim4), libevent-2.1-7 (smtpd), m4 (building sendmail.cf from .mc),
+# python3 (the Sendmail peers' private syslog listener).
 PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dnsmasq-base swaks libnet-ssleay-perl libauthen-sasl-perl
   nmap openssl curl ca-certificates iproute2 procps util-linux openssh-server openssh-client
-  chromium)
+  chromium libidn12 libevent-2.1-7 m4 python3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -8,21 +8,32 @@
 #
 # Peers (each a separate Postfix instance with its own config/queue/data dir):
 #   open     127.0.0.21:2525  open relay; EVERY recipient is rewritten to
-#                             relaycheck@noc.omr-peer.test and delivered by LMTP
-#                             into the Dovecot maildir below (nothing else).
+#                             relaycheck@noc.omr-peer.test and relayed by SMTP
+#                             to the mailbox peer (nothing else), as a real relay
+#                             hands mail on to the recipient domain's MX.
+#   mailbox  127.0.0.27:2525  the MX of noc.omr-peer.test (the verification
+#                             mailbox's own server): accepts relaycheck@ of its
+#                             domain and delivers it by LMTP into the Dovecot
+#                             maildir below; relays nothing (554 5.7.1).
 #   closed   127.0.0.22:2525  anti-relay: 554 5.7.1 Relay access denied for
 #                             foreign domains; local (closed.omr-peer.test) -> discard
 #   discard  127.0.0.23:2525  accepts relay, delivers everything to discard:
+#   shutout  127.0.0.28:2525  closed, and shuts the tester out: check_client_access
+#                             REJECT for 127.0.0.0/8, applied at RCPT (the default
+#                             smtpd_delay_reject=yes): "554 5.7.1 <unknown[127.0.0.1]>:
+#                             Client host rejected: Access denied" to every RCPT
 #   notice   127.0.0.25:2525  accepts anything, all of it goes to
 #                             notices@noc.omr-peer.test in Dovecot
 #   dovecot  127.0.0.24       IMAP 1143 (STARTTLS), IMAPS 1993, POP3 1110 (STARTTLS),
 #                             POP3S 1995, LMTP 1024 (for the Postfix peers)
 #
-# Safety: no Postfix instance has an SMTP client: the master.cf transports
-# smtp, relay, local, virtual (and lmtp where unused) are all the discard(8)
-# daemon, default/relay/local/virtual transports are discard:, relayhost is
-# empty and DNS is disabled.  The only delivery path that exists is LMTP to
-# 127.0.0.24:1024.
+# Safety: the master.cf transports smtp, relay, local, virtual (and lmtp where
+# unused) are all the discard(8) daemon, default/relay/local/virtual transports
+# are discard:, relayhost is empty and DNS is disabled.  The only delivery
+# paths that exist are LMTP to 127.0.0.24:1024 and, for the open instance
+# only, SMTP (transport 'labsmtp') to the mailbox instance at 127.0.0.27:2525.
+# The unpacked Exim, OpenSMTPD and Sendmail peers (tests/lab/mta/) relay to
+# the mailbox instance too.
 #
 # Environment:
 #   OMR_PEER_PASSWORD   password for both mailboxes (default omr-peer-secret-1)
@@ -31,6 +42,7 @@
 set -euo pipefail
 
 PROG=peers.sh
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "$PROG: ERROR: $*" >&2; exit 1; }
 log() { echo "$PROG: $*" >&2; }
 
@@ -76,8 +88,8 @@ NOTICE_MAILBOX=notices@$MAIL_DOMAIN
 DOVECOT_IP=127.0.0.24
 IMAP_PORT=1143 IMAPS_PORT=1993 POP3_PORT=1110 POP3S_PORT=1995 LMTP_PORT=1024
 SMTP_PORT=2525
-INSTANCES=(open closed discard notice)
-declare -A IP=([open]=127.0.0.21 [closed]=127.0.0.22 [discard]=127.0.0.23 [notice]=127.0.0.25)
+INSTANCES=(mailbox open closed discard notice shutout)
+declare -A IP=([open]=127.0.0.21 [closed]=127.0.0.22 [discard]=127.0.0.23 [notice]=127.0.0.25 [mailbox]=127.0.0.27 [shutout]=127.0.0.28)
 
 # Real DNS for the integration tests: dnsmasq, authoritative for omr-peer.test, whose domains'
 # MX records point at the Postfix peers above.
@@ -139,7 +151,7 @@ tls_ok() { # host port -> 0 if a TLS handshake succeeds
 
 endpoint_ok() { # name ip port
   case "$1" in
-    open|closed|discard|notice) banner_ok "$2" "$3" '^220 ' QUIT ;;
+    open|closed|discard|notice|mailbox|shutout) banner_ok "$2" "$3" '^220 ' QUIT ;;
     lmtp) banner_ok "$2" "$3" '^220 ' QUIT ;;
     imap) banner_ok "$2" "$3" '^\* OK' 'a LOGOUT' ;;
     pop3) banner_ok "$2" "$3" '^\+OK' QUIT ;;
@@ -201,7 +213,7 @@ make_cert() {
   log "generating self-signed certificate in $SSL_DIR"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
     -subj "/CN=peers.omr-peer.test/O=Omr test peers" \
-    -addext "subjectAltName=DNS:peers.omr-peer.test,DNS:imap.omr-peer.test,DNS:open.omr-peer.test,DNS:closed.omr-peer.test,DNS:discard.omr-peer.test,DNS:notice.omr-peer.test,DNS:localhost,IP:127.0.0.21,IP:127.0.0.22,IP:127.0.0.23,IP:127.0.0.24,IP:127.0.0.25,IP:127.0.0.1" \
+    -addext "subjectAltName=DNS:peers.omr-peer.test,DNS:imap.omr-peer.test,DNS:open.omr-peer.test,DNS:closed.omr-peer.test,DNS:discard.omr-peer.test,DNS:notice.omr-peer.test,DNS:mailbox.omr-peer.test,DNS:localhost,IP:127.0.0.21,IP:127.0.0.22,IP:127.0.0.23,IP:127.0.0.24,IP:127.0.0.25,IP:127.0.0.27,IP:127.0.0.28,IP:127.0.0.1" \
     -keyout "$SSL_DIR/peer.key.tmp" -out "$SSL_DIR/peer.crt.tmp" >/dev/null 2>&1 ||
     die "openssl could not create the self-signed certificate"
   chmod 0600 "$SSL_DIR/peer.key.tmp"
@@ -355,7 +367,30 @@ virtual_alias_maps = regexp:$conf/virtual_alias.regexp
 # make every domain one because of the catch-all regexp, and the rewritten
 # address would then bounce "User unknown in virtual alias table").
 virtual_alias_domains =
-# and only that mailbox has a real transport (LMTP into the lab Dovecot).
+# and only that mailbox has a real transport: SMTP to its own MX, the mailbox
+# instance (transport labsmtp in master.cf, from this instance's own address).
+transport_maps = regexp:$conf/transport.regexp
+EOF
+        ;;
+      mailbox)
+        cat <<EOF
+
+# ---- MAILBOX: the MX of $MAIL_DOMAIN.  Takes mail for $MAILBOX only (from any
+# client: it is the domain's destination) and delivers it by LMTP into the lab
+# Dovecot; other users of its domain get 550 5.1.1, foreign domains
+# "554 5.7.1 Relay access denied" (no client is in mynetworks).
+mynetworks = 192.0.2.0/24
+mydestination =
+relay_domains =
+smtpd_client_restrictions =
+smtpd_helo_restrictions =
+smtpd_sender_restrictions =
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions =
+virtual_alias_maps =
+virtual_alias_domains =
+virtual_mailbox_domains = $MAIL_DOMAIN
+virtual_mailbox_maps = regexp:$conf/mailboxes.regexp
 transport_maps = regexp:$conf/transport.regexp
 EOF
         ;;
@@ -381,6 +416,26 @@ EOF
 EOF
         accept_everything
         cat <<EOF
+virtual_alias_maps =
+virtual_alias_domains =
+transport_maps = regexp:$conf/transport.regexp
+EOF
+        ;;
+      shutout)
+        cat <<EOF
+
+# ---- SHUT OUT: a closed server whose administrator blocked the tester's address instead of
+# fixing anything: every client in 127.0.0.0/8 is rejected by check_client_access, which Postfix
+# applies at RCPT (smtpd_delay_reject = yes, the default).  No relay policy can be seen from here.
+mynetworks = 192.0.2.0/24
+mydestination = shutout.omr-peer.test
+relay_domains =
+smtpd_client_restrictions = check_client_access cidr:$conf/clients.cidr
+smtpd_helo_restrictions =
+smtpd_sender_restrictions =
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions =
+smtpd_hard_error_limit = 100
 virtual_alias_maps =
 virtual_alias_domains =
 transport_maps = regexp:$conf/transport.regexp
@@ -420,9 +475,18 @@ EOF
         write_if_changed "$conf/virtual_alias.regexp" 0644
       ;;
   esac
+  if [[ $inst == shutout ]]; then
+    printf '# the tester (and everything else on loopback) is shut out\n127.0.0.0/8 REJECT\n' |
+      write_if_changed "$conf/clients.cidr" 0644
+  fi
   case "$inst" in
-    open)
+    mailbox)
+      printf '/^relaycheck@noc\\.omr-peer\\.test$/ OK\n' | write_if_changed "$conf/mailboxes.regexp" 0644
       printf '/^relaycheck@noc\\.omr-peer\\.test$/ lmtp:inet:[%s]:%s\n/^.*$/ discard:omr-peer catch-all\n' "$DOVECOT_IP" "$LMTP_PORT" |
+        write_if_changed "$conf/transport.regexp" 0644
+      ;;
+    open)
+      printf '/^relaycheck@noc\\.omr-peer\\.test$/ labsmtp:[%s]:%s\n/^.*$/ discard:omr-peer catch-all\n' "${IP[mailbox]}" "$SMTP_PORT" |
         write_if_changed "$conf/transport.regexp" 0644
       ;;
     notice)
@@ -435,10 +499,15 @@ EOF
   esac
 
   # ---- master.cf: no SMTP client anywhere; lmtp only where it is used.
-  if [[ $inst == open || $inst == notice ]]; then
+  if [[ $inst == mailbox || $inst == notice ]]; then
     lmtp_line='lmtp      unix  -       -       n       -       -       lmtp'
   else
     lmtp_line='lmtp      unix  -       -       n       -       -       discard'
+  fi
+  # The open instance hands what it relays to the mailbox instance by SMTP (a named transport, from
+  # its own address); no other instance has an SMTP client.
+  if [[ $inst == open ]]; then
+    lmtp_line+=$'\nlabsmtp   unix  -       -       n       -       -       smtp -o smtp_bind_address='"$ip"
   fi
   write_if_changed "$conf/master.cf" 0644 <<EOF
 # Generated by tests/lab/peers.sh -- Omr lab peer "$inst". Do not edit.
@@ -620,6 +689,9 @@ host-record=closed-mx.$DNS_ZONE,${IP[closed]}
 host-record=discard-mx.$DNS_ZONE,${IP[discard]}
 # The zone's own mail goes to the notice peer, so hostmaster@$DNS_ZONE is a usable contact.
 host-record=notice-mx.$DNS_ZONE,${IP[notice]}
+# The verification mailbox's domain: its MX is the mailbox peer.
+host-record=mailbox-mx.$DNS_ZONE,${IP[mailbox]}
+mx-host=noc.$DNS_ZONE,mailbox-mx.$DNS_ZONE,10
 mx-host=$DNS_ZONE,notice-mx.$DNS_ZONE,10
 mx-host=open.$DNS_ZONE,open-mx.$DNS_ZONE,10
 mx-host=closed.$DNS_ZONE,closed-mx.$DNS_ZONE,10
@@ -640,10 +712,10 @@ dns_running() { [[ -f $DNS_PID ]] && kill -0 "$(cat "$DNS_PID")" 2>/dev/null; }
 
 # ------------------------------------------------------------------ actions
 json_summary() {
-  printf '{"open":"%s:%s","closed":"%s:%s","discard":"%s:%s","notice":"%s:%s","imap":"%s:%s","imaps":"%s:%s","pop3":"%s:%s","pop3s":"%s:%s","mailbox":"%s","maildir":"%s","notice_mailbox":"%s","notice_maildir":"%s","dns":"%s:%s","dns_zone":"%s"}\n' \
-    "${IP[open]}" "$SMTP_PORT" "${IP[closed]}" "$SMTP_PORT" "${IP[discard]}" "$SMTP_PORT" "${IP[notice]}" "$SMTP_PORT" \
+  printf '{"open":"%s:%s","closed":"%s:%s","discard":"%s:%s","notice":"%s:%s","mailbox_mx":"%s:%s","shutout":"%s:%s","imap":"%s:%s","imaps":"%s:%s","pop3":"%s:%s","pop3s":"%s:%s","mailbox":"%s","maildir":"%s","notice_mailbox":"%s","notice_maildir":"%s","dns":"%s:%s","dns_zone":"%s","mta":%s}\n' \
+    "${IP[open]}" "$SMTP_PORT" "${IP[closed]}" "$SMTP_PORT" "${IP[discard]}" "$SMTP_PORT" "${IP[notice]}" "$SMTP_PORT" "${IP[mailbox]}" "$SMTP_PORT" "${IP[shutout]}" "$SMTP_PORT" \
     "$DOVECOT_IP" "$IMAP_PORT" "$DOVECOT_IP" "$IMAPS_PORT" "$DOVECOT_IP" "$POP3_PORT" "$DOVECOT_IP" "$POP3S_PORT" \
-    "$MAILBOX" "$MAILDIR" "$NOTICE_MAILBOX" "$NOTICE_MAILDIR" "$DNS_IP" "$DNS_PORT" "$DNS_ZONE"
+    "$MAILBOX" "$MAILDIR" "$NOTICE_MAILBOX" "$NOTICE_MAILDIR" "$DNS_IP" "$DNS_PORT" "$DNS_ZONE" "${1:-null}"
 }
 
 all_endpoints() {
@@ -736,7 +808,13 @@ do_start() {
     fi
     sleep 0.2
   done
-  json_summary
+  # The unpacked Exim, OpenSMTPD and Sendmail peers relay to the mailbox instance: start them now.
+  # One that fails is an "error" in its part of "mta"; the Postfix peers stay up for their tests.
+  local mta
+  mta=$(bash "$LAB_DIR/mta/peers.sh" start 2>"$LOG_DIR/mta-start.log") ||
+    log "warning: some MTA peers failed to start (see $LOG_DIR/mta-start.log)"
+  [[ $mta == \{* ]] || mta=null
+  json_summary "$mta"
 }
 
 # Processes of a Postfix instance: every process carrying MAIL_CONFIG=<conf>.
@@ -778,6 +856,7 @@ wait_gone() { # seconds pid...
 do_stop() {
   [[ $(id -u) -eq 0 ]] || die "must run as root"
   local inst c pids left rc=0
+  bash "$LAB_DIR/mta/peers.sh" stop 2>>"$LOG_DIR/mta-stop.log" || { log "MTA peers: some processes could not be stopped (see $LOG_DIR/mta-stop.log)"; rc=1; }
   for inst in "${INSTANCES[@]}"; do
     c=$(pf_conf "$inst")
     [[ -f $c/main.cf ]] || continue
