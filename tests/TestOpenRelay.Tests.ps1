@@ -337,6 +337,15 @@ Describe 'Verdicts for every lab server' -Tag Lab, Verdicts {
     It 'writes no error for a lab server' {
         $All.Errors | Should -BeNullOrEmpty
     }
+
+    It '<_> shuts the tester out: Inconclusive with ReasonCode ClientRefused, never Closed' -ForEach 'reject-session', 'refuse-client', 'blocklisted' {
+        $r = @($All.Results | Where-Object Domain -EQ "$_.omr-lab.test")
+        $r.Count | Should -Be 1
+        $r[0].Verdict | Should -Be 'Inconclusive' -Because $r[0].Reason
+        $r[0].ReasonCode | Should -Be 'ClientRefused'
+        $r[0].Reason | Should -Match 'No relay policy was seen'
+        "$($r[0])" | Should -Match 'Inconclusive: (The server refused|Every RCPT was refused)'
+    }
 }
 
 Describe 'Every multi-host lab domain gives what the lab expects' -Tag Lab, Verdicts {

@@ -62,6 +62,36 @@ Describe 'Test-OpenRelay -Verify' -Tag Lab, Verify {
         }
     }
 
+    It 'never sends the message through the verification mailbox''s own servers: they are tested with a recipient foreign to them' {
+        $before = Get-DropCount
+        $mailbox = 'relaycheck@noc.omr-lab.test'
+        $results = @(Test-OpenRelay noc.omr-lab.test @P -Verify -VerifyAddress $mailbox -Confirm:$false -WarningVariable warned)
+        $warned | Should -BeNullOrEmpty -Because 'the lab DNS knows the mailbox domain'
+        $results.Count | Should -Be 2
+        $own = $results | Where-Object ComputerName -EQ 'mailbox.mx.omr-lab.test'
+        $own.Verdict | Should -Be 'Closed' -Because $own.Reason
+        $backup = $results | Where-Object ComputerName -EQ 'mailbox-backup.mx.omr-lab.test'
+        $backup.Verdict | Should -Be 'Open'
+        $backup.ReasonCode | Should -Be 'RecipientLocal'
+        $backup.Proof | Should -Be 'RecipientAccepted'
+        $backup.VerificationMessageId | Should -BeNullOrEmpty
+        foreach ($r in $results) {
+            $r.Transcript.Text | Should -Not -Contain 'DATA'
+            @($r.Tests.RcptTo) | Should -Not -Contain "<$mailbox>"
+            ($r.Transcript.Text -join "`n") | Should -Match 'the relay tests use <relay-test@example\.net>'
+        }
+        Get-DropCount | Should -Be $before
+        $ev = $backup | Get-RelayEvidence -MailDrop $Lab.mailDrop
+        $ev.Delivered | Should -BeFalse
+        $ev.Reason | Should -Match 'RecipientLocal'
+    }
+
+    It 'warns once when the verification mailbox''s domain has no mail hosts to compare with' {
+        $null = Test-OpenRelay closed.omr-lab.test, open.omr-lab.test @P -Verify -VerifyAddress $VerifyAddress -WhatIf -WarningVariable warned 3>$null
+        @($warned).Count | Should -Be 1
+        "$($warned[0])" | Should -Match 'noc\.example\.net, the -VerifyAddress domain, are not known'
+    }
+
     It 'with -ProbeRecipient given, still sends the message to -VerifyAddress through the accepted variant' {
         $r = Test-OpenRelay vuln-bang-path.omr-lab.test @P -Verify -VerifyAddress $VerifyAddress -ProbeRecipient 'someone@example.net' -Confirm:$false
         $r.RelayedBy | Should -Be @('bang-path')

@@ -6,23 +6,20 @@ namespace Omr.Engine.Tests;
 /// <summary>"Closed needs a relay policy that was seen": a server that shuts the client out is never Closed.</summary>
 public class ClientRefusalTests
 {
-    private static SmtpReply R(int code, string text) => new(code, new[] { text });
-
     private static RelayTestOutcome Rcpt(string name, int code, string? enhanced, string text, string from = "<omr-probe@example.org>")
         => new() { Name = name, MailFrom = from, MailReplyCode = 250, ReplyCode = code, EnhancedCode = enhanced, Text = text, Stage = "RCPT" };
 
     private static RelayTestOutcome Mail(string name, int code, string? enhanced, string text, string from = "<omr-probe@example.org>")
         => new() { Name = name, MailFrom = from, MailReplyCode = code, ReplyCode = code, EnhancedCode = enhanced, Text = text, Stage = "MAIL" };
 
-    private static ProbeFacts Greeted(params RelayTestOutcome?[] outcomes) => new()
+    private static SmtpReply R(int code, string text) => VerdictTests.R(code, text);
+
+    private static ProbeFacts Greeted(params RelayTestOutcome?[] outcomes)
     {
-        Connected = true,
-        Greeting = R(220, "mx.example ESMTP"),
-        GreetingBytesSeen = true,
-        Timeout = TimeSpan.FromSeconds(60),
-        Outcomes = outcomes,
-        ClientAddress = "198.51.100.7",
-    };
+        var f = VerdictTests.Greeted(outcomes);
+        f.ClientAddress = "198.51.100.7";
+        return f;
+    }
 
     [Fact]
     public void Refused_at_EHLO_and_HELO_is_ClientRefused()
@@ -74,6 +71,7 @@ public class ClientRefusalTests
     [InlineData(550, null, "Your IP is listed in our blocklist")]
     [InlineData(550, "5.7.1", "Access denied")]
     [InlineData(550, null, "go away 198.51.100.7")]
+    [InlineData(550, null, "Administrative prohibition")]
     public void Every_RCPT_refused_because_of_the_client_is_ClientRefused(int code, string? enhanced, string text)
     {
         var d = VerdictRules.Decide(Greeted(Rcpt("foreign-recipient", code, enhanced, text), Rcpt("null-sender", code, enhanced, text, from: "<>")));

@@ -5,12 +5,12 @@ namespace Omr.Engine.Tests;
 
 public class VerdictTests
 {
-    private static SmtpReply R(int code, string text) => new(code, new[] { text });
+    internal static SmtpReply R(int code, string text) => new(code, new[] { text });
 
     private static RelayTestOutcome O(string name, int code, string? enhanced = null, string text = "x", bool accepted = false)
         => new() { Name = name, MailReplyCode = 250, ReplyCode = code, EnhancedCode = enhanced, Text = text, Accepted = accepted };
 
-    private static ProbeFacts Greeted(params RelayTestOutcome?[] outcomes) => new()
+    internal static ProbeFacts Greeted(params RelayTestOutcome?[] outcomes) => new()
     {
         Connected = true,
         Greeting = R(220, "mx.example ESMTP"),

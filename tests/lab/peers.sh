@@ -256,6 +256,22 @@ smtpd_recipient_restrictions = permit
 EOF
 }
 
+# The anti-relay policy shared by the closed, mailbox and shutout instances: no client is in
+# mynetworks (the test client connects from 127.0.0.1), so foreign recipients get
+# "554 5.7.1 <rcpt>: Relay access denied".  $1: mydestination, $2: smtpd_client_restrictions.
+refuse_relaying() {
+  printf 'mynetworks = 192.0.2.0/24\nmydestination =%s\nsmtpd_client_restrictions =%s\n' "${1:+ $1}" "${2:+ $2}"
+  cat <<EOF
+relay_domains =
+smtpd_helo_restrictions =
+smtpd_sender_restrictions =
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions =
+virtual_alias_maps =
+virtual_alias_domains =
+EOF
+}
+
 write_postfix() { # instance
   local inst=$1 conf spool data ip lmtp_line
   conf=$(pf_conf "$inst") spool=$(pf_spool "$inst") data=$(pf_data "$inst") ip=${IP[$inst]}
@@ -379,16 +395,9 @@ EOF
 # client: it is the domain's destination) and delivers it by LMTP into the lab
 # Dovecot; other users of its domain get 550 5.1.1, foreign domains
 # "554 5.7.1 Relay access denied" (no client is in mynetworks).
-mynetworks = 192.0.2.0/24
-mydestination =
-relay_domains =
-smtpd_client_restrictions =
-smtpd_helo_restrictions =
-smtpd_sender_restrictions =
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions =
-virtual_alias_maps =
-virtual_alias_domains =
+EOF
+        refuse_relaying "" ""
+        cat <<EOF
 virtual_mailbox_domains = $MAIL_DOMAIN
 virtual_mailbox_maps = regexp:$conf/mailboxes.regexp
 transport_maps = regexp:$conf/transport.regexp
@@ -427,17 +436,10 @@ EOF
 # ---- SHUT OUT: a closed server whose administrator blocked the tester's address instead of
 # fixing anything: every client in 127.0.0.0/8 is rejected by check_client_access, which Postfix
 # applies at RCPT (smtpd_delay_reject = yes, the default).  No relay policy can be seen from here.
-mynetworks = 192.0.2.0/24
-mydestination = shutout.omr-peer.test
-relay_domains =
-smtpd_client_restrictions = check_client_access cidr:$conf/clients.cidr
-smtpd_helo_restrictions =
-smtpd_sender_restrictions =
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions =
+EOF
+        refuse_relaying shutout.omr-peer.test "check_client_access cidr:$conf/clients.cidr"
+        cat <<EOF
 smtpd_hard_error_limit = 100
-virtual_alias_maps =
-virtual_alias_domains =
 transport_maps = regexp:$conf/transport.regexp
 EOF
         ;;
@@ -447,17 +449,10 @@ EOF
 # ---- CLOSED (anti-relay).  The test client connects from 127.0.0.1, which
 # is deliberately NOT in mynetworks, so foreign recipients get
 # "554 5.7.1 <rcpt>: Relay access denied".
-mynetworks = 192.0.2.0/24
-mydestination = closed.omr-peer.test
-relay_domains =
-smtpd_client_restrictions =
-smtpd_helo_restrictions =
-smtpd_sender_restrictions =
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions =
+EOF
+        refuse_relaying closed.omr-peer.test ""
+        cat <<EOF
 smtpd_hard_error_limit = 20
-virtual_alias_maps =
-virtual_alias_domains =
 transport_maps = regexp:$conf/transport.regexp
 EOF
         ;;

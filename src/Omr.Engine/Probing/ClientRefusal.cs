@@ -33,6 +33,7 @@ namespace Omr.Engine.Probing
             new Signature(@"\bclient host \[", "Postfix and Exchange DNSBL replies: \"Client host [ip] blocked\""),
             new Signature(@"\bbanned sending ip\b", "Exchange Online 5.7.606-649: \"Access denied, banned sending IP [ip]\""),
             new Signature(@"\byour (?:ip|ip address|address|host|network|server)\b", "custom ACL messages (Exim deny message, Sendmail access map text): \"your IP ... is listed\""),
+            new Signature(@"\badministrative prohibition\b", "Exim's reply to a deny with no message of its own, as an ACL that blocks hosts is usually written (deny hosts = ...)"),
             new Signature(@"(?<!relay\s)\baccess denied\b", "Sendmail access map REJECT (\"550 5.7.1 Access denied\"), Postfix \"Client host rejected: Access denied\""),
             new Signature(@"\b(?:black|block|deny)listed\b|\blisted (?:at|in|on|by)\b", "DNSBL replies of every MTA"),
             new Signature(@"\b(?:dnsbl|rbl|spamhaus|spamcop|barracuda|sorbs)\b", "DNSBL replies that name the list"),

@@ -51,8 +51,10 @@ namespace Omr.Engine.Probing
                 var why = RecipientLocality.LocalBecause(d, _target.Address, _target.Host, new[] { FirstWord(_banner), _ehloName });
                 if (why != null) _localDomains[d.Domain] = why;
             }
-            var chosen = RecipientCandidates().First(r => !IsLocal(r));
-            _probeBase = UseRecipient(chosen);
+            // None foreign (a lab whose DNS makes even example.net this server's): the scan's, and the transcript says so.
+            var chosen = RecipientCandidates().FirstOrDefault(r => !IsLocal(r));
+            if (chosen is null) _transcript.Note("no recipient the scan knows is foreign to this server; the relay tests use the scan's own");
+            _probeBase = UseRecipient(chosen ?? _settings.ProbeRecipient);
             return _probeBase;
         }
 
@@ -91,11 +93,11 @@ namespace Omr.Engine.Probing
         {
             var recipient = BatteryRecipient;
             var domain = RecipientLocality.DomainOf(recipient);
-            if (_foreignChecked || domain is null || _localDomains.ContainsKey(domain)
-                || string.Equals(recipient, ProbeSettings.DefaultProbeRecipient, StringComparison.OrdinalIgnoreCase)
+            var control = ProbeSettings.DefaultProbeRecipient;
+            // The control must be in another domain: two users of one domain say nothing about whose it is.
+            if (_foreignChecked || domain is null || _localDomains.ContainsKey(domain) || domain == RecipientLocality.DomainOf(control)
                 || !_units.Any(u => u.Outcome?.Accepted == true)) return;
             _foreignChecked = true;
-            var control = ProbeSettings.DefaultProbeRecipient;
             _transcript.Note($"checking that <{recipient}> is foreign to this server: the same sender to it and to <{control}>, whose domain no server receives mail for");
             SmtpReply? accepted = null, refused = null;
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -132,7 +134,7 @@ namespace Omr.Engine.Probing
                 return;
             }
             _localDomains[domain] = $"it accepted <{recipient}> but refused to relay to <{control}> ({Transcript.Sanitize(refused.ToString())})";
-            var next = RecipientCandidates().First(r => !IsLocal(r));
+            var next = RecipientCandidates().FirstOrDefault(r => !IsLocal(r)) ?? control;
             _transcript.Note($"<{recipient}> is local to this server: its acceptances prove nothing; the relay tests run again with <{next}>");
             Retarget(next);
             await RunBatteryAsync(ct).ConfigureAwait(false);
