@@ -83,3 +83,31 @@ Describe 'The cmdlet assembly speaks only to the engine' -Tag Module, Architectu
         $hits | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Each concern in its place' -Tag Module, Architecture {
+    BeforeAll {
+        function script:Get-Sources([string] $Folder) {
+            @(Get-ChildItem -LiteralPath (Join-Path $RepoRoot $Folder) -Recurse -Filter *.cs | Where-Object { $_.FullName -notmatch '[\\/](obj|bin)[\\/]' })
+        }
+    }
+
+    It 'no cmdlet opens the database or holds SQL: Microsoft.Data.Sqlite and SQL statements live in src/Omr.Engine/State' {
+        $files = Get-Sources 'src/Omr'
+        $files.Count | Should -BeGreaterThan 5
+        $hits = @($files | Select-String -Pattern 'Microsoft\.Data\.Sqlite|SqliteConnection|\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM)\b' -CaseSensitive |
+                ForEach-Object { "$($_.Path | Split-Path -Leaf):$($_.LineNumber): $($_.Line.Trim())" })
+        $hits | Should -BeNullOrEmpty
+        $engine = @(Get-Sources 'src/Omr.Engine' | Where-Object { $_.FullName -notmatch '[\\/]State[\\/]' } |
+                Select-String -Pattern 'Microsoft\.Data\.Sqlite' -CaseSensitive | ForEach-Object { "$($_.Path | Split-Path -Leaf):$($_.LineNumber)" })
+        $engine | Should -BeNullOrEmpty -Because 'the engine talks to SQLite in State/ only'
+    }
+
+    It 'the rules folder does no I/O: no files, sockets, DNS, SQL or clocks' {
+        $files = Get-Sources 'src/Omr.Engine/Rules'
+        $files.Count | Should -BeGreaterThan 0
+        $hits = @($files | Select-String -Pattern 'System\.IO|System\.Net|Sqlite|DnsClient|MailKit|HttpClient|DateTimeOffset\.(UtcNow|Now)|DateTime\.(UtcNow|Now)|File\.|Directory\.' -CaseSensitive |
+                ForEach-Object { "$($_.Path | Split-Path -Leaf):$($_.LineNumber): $($_.Line.Trim())" })
+        $hits | Should -BeNullOrEmpty
+    }
+}
+

@@ -143,6 +143,13 @@ Describe 'Test-OpenRelay -StatePath' -Tag Lab, History {
             @(Get-RelayHistory $db -Domain other.example).Count | Should -Be 0
             @(Get-RelayHistory $db -Since ([datetime]::Now.AddMinutes(5))).Count | Should -Be 0
             (Get-RelayHistory $db -Verdict Open | Select-Object -First 1).Transcript | Should -Match '250 2.1.5 ok'
+            # Paging runs in the database: -First, -Skip and -IncludeTotalCount.
+            @(Get-RelayHistory $db -First 2).Change | Should -Be @('Unchanged', 'Fixed')
+            @(Get-RelayHistory $db -Skip 3).Change | Should -Be @('New')
+            $paged = @(Get-RelayHistory $db -Verdict Open -First 1 -IncludeTotalCount)
+            $paged.Count | Should -Be 2
+            $paged[0].ToString() | Should -Match '^Total count: 2'
+            $paged[1].Change | Should -Be 'StillOpen'
         }
         finally { $flip.Server.Stop() }
     }

@@ -499,7 +499,7 @@ namespace Omr.Engine.Discovery
                 try { v = new IdnMapping().GetAscii(v.TrimEnd('.')); }
                 catch (ArgumentException) { v = name.Original ?? v; }
             }
-            return v.TrimEnd('.').ToLowerInvariant();
+            return Names.Domain(v);
         }
 
         private static bool IsRoot(string exchange) => exchange == "." || exchange.Length == 0;

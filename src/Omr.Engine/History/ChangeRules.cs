@@ -16,6 +16,12 @@ namespace Omr.Engine.History
 
         /// <summary>True while the case is open: found open, and neither fixed nor hidden since.</summary>
         public bool CaseOpen => OpenSince != null && Change != RelayChange.Fixed && Change != RelayChange.Hidden;
+
+        /// <summary>
+        /// "Was open" for the hidden-server remedy: the case is open, or the address was hidden last time (so it is
+        /// still tested directly, and a result that shows it hidden again stays Hidden). The one definition.
+        /// </summary>
+        public bool WasOpen => CaseOpen || Verdict == RelayVerdict.Hidden;
     }
 
     /// <summary>The change of one result and the OpenSince it carries.</summary>

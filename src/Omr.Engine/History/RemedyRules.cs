@@ -37,7 +37,7 @@ namespace Omr.Engine.History
         {
             if (f is null) throw new ArgumentNullException(nameof(f));
             var same = new VerdictDecision(f.Verdict, f.ReasonCode, f.Reason);
-            var mx = f.MxHosts.Select(Normal).Where(h => h.Length > 0).Distinct().ToList();
+            var mx = f.MxHosts.Select(Names.Domain).Where(h => h.Length > 0).Distinct().ToList();
             var mxText = mx.Count == 0 ? "no MX host" : string.Join(", ", mx);
             if (f.IsMxAddress == false && f.WasOpen)
             {
@@ -63,7 +63,7 @@ namespace Omr.Engine.History
             }
             if (f.IsMxAddress == true && f.Verdict == RelayVerdict.Open && f.ProviderMx.Count > 0)
             {
-                var self = string.IsNullOrWhiteSpace(f.ComputerName) ? "this server" : Normal(f.ComputerName!);
+                var self = string.IsNullOrWhiteSpace(f.ComputerName) ? "this server" : Names.Domain(f.ComputerName!);
                 var providers = mx.Where(h => IsProvider(h, f.ProviderMx)).ToList();
                 var note = providers.Count > 0
                     ? $"The MX set still names the old server ({self}) next to the provider's hosts ({string.Join(", ", providers)}): remove it from the MX and firewall it so that only the provider can reach it. "
@@ -76,10 +76,10 @@ namespace Omr.Engine.History
         /// <summary>True when <paramref name="host"/> is one of the provider's hosts (exact, or "*.suffix" wildcard).</summary>
         public static bool IsProvider(string host, IReadOnlyList<string> providers)
         {
-            var h = Normal(host);
+            var h = Names.Domain(host);
             foreach (var raw in providers)
             {
-                var p = Normal(raw);
+                var p = Names.Domain(raw);
                 if (p.Length == 0) continue;
                 if (p.StartsWith("*.", StringComparison.Ordinal))
                 {
@@ -89,7 +89,5 @@ namespace Omr.Engine.History
             }
             return false;
         }
-
-        private static string Normal(string s) => (s ?? string.Empty).Trim().TrimEnd('.').ToLowerInvariant();
     }
 }

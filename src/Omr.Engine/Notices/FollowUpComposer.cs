@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Linq;
 using System.Text;
 using MimeKit;
+using Omr.Engine.State;
 using Omr.Engine.History;
 
 namespace Omr.Engine.Notices

@@ -71,11 +71,11 @@ namespace Omr.Engine.Notices
         public static string DomainOf(RelayEvidence ev)
         {
             var d = ev.Domain ?? ev.Result?.Domain;
-            return string.IsNullOrWhiteSpace(d) ? string.Empty : d!.Trim().TrimEnd('.').ToLowerInvariant();
+            return Names.Domain(d);
         }
 
         public static string HostOf(RelayEvidence ev)
-            => (ev.ComputerName ?? ev.Result?.ComputerName ?? ev.Address ?? ev.Result?.Address ?? "?").Trim().TrimEnd('.').ToLowerInvariant();
+            => Names.Domain(ev.ComputerName ?? ev.Result?.ComputerName ?? ev.Address ?? ev.Result?.Address ?? "?");
 
         public static string AddressOf(RelayEvidence ev) => ev.Address ?? ev.Result?.Address ?? string.Empty;
 

@@ -73,7 +73,7 @@ namespace Omr.Engine.Notices
         }
 
         public static string KeyOf(string? domain, string? address, int port)
-            => (domain ?? string.Empty).Trim().TrimEnd('.').ToLowerInvariant() + "|" + (address ?? string.Empty).Trim().ToLowerInvariant() + "|" + port.ToString(CultureInfo.InvariantCulture);
+            => Names.Key(domain, address, port);
     }
 
     /// <summary>The open host a notice is about, as the state file identifies it.</summary>

@@ -14,7 +14,7 @@ namespace Omr.Engine.Probing
         public RecipientDomain(string domain, IEnumerable<string> hostNames, IEnumerable<IPAddress> addresses, string? problem)
         {
             Domain = domain;
-            HostNames = new HashSet<string>(hostNames.Select(RecipientLocality.Normal), StringComparer.Ordinal);
+            HostNames = new HashSet<string>(hostNames.Select(Names.Domain), StringComparer.Ordinal);
             Addresses = new HashSet<IPAddress>(addresses.Select(Plain));
             Problem = problem;
         }
@@ -57,17 +57,14 @@ namespace Omr.Engine.Probing
         public IReadOnlyCollection<RecipientDomain> Domains => _domains.Values;
 
         public RecipientDomain? Find(string? domain)
-            => domain != null && _domains.TryGetValue(Normal(domain), out var d) ? d : null;
-
-        /// <summary>"mx1.Example.NET." → "mx1.example.net"; one normal form for comparing names.</summary>
-        public static string Normal(string name) => name.Trim().TrimEnd('.').ToLowerInvariant();
+            => domain != null && _domains.TryGetValue(Names.Domain(domain), out var d) ? d : null;
 
         /// <summary>The domain of a mailbox ("user@Example.NET" → "example.net"), or null.</summary>
         public static string? DomainOf(string? mailbox)
         {
             if (mailbox is null) return null;
             var at = mailbox.LastIndexOf('@');
-            return at < 0 || at == mailbox.Length - 1 ? null : Normal(mailbox.Substring(at + 1));
+            return at < 0 || at == mailbox.Length - 1 ? null : Names.Domain(mailbox.Substring(at + 1));
         }
 
         /// <summary>
@@ -79,12 +76,12 @@ namespace Omr.Engine.Probing
         {
             if (domain.Addresses.Contains(RecipientDomain.Plain(address)))
                 return $"its address {RecipientDomain.Plain(address)} is an address of a mail host of {domain.Domain}";
-            if (host != null && domain.HostNames.Contains(Normal(host)))
-                return $"it is {Normal(host)}, a mail host of {domain.Domain}";
+            if (host != null && domain.HostNames.Contains(Names.Domain(host)))
+                return $"it is {Names.Domain(host)}, a mail host of {domain.Domain}";
             foreach (var name in announced)
             {
                 if (string.IsNullOrEmpty(name)) continue;
-                var n = Normal(name!);
+                var n = Names.Domain(name!);
                 if (domain.HostNames.Contains(n))
                     return $"it calls itself {n} in its greeting, a mail host of {domain.Domain}";
             }
@@ -148,7 +145,7 @@ namespace Omr.Engine.Probing
         /// <summary>RFC 2606 and RFC 6761 names: example.com/.net/.org and below, .example, .invalid, .localhost, .test.</summary>
         public static bool IsReserved(string domain)
         {
-            var d = Normal(domain);
+            var d = Names.Domain(domain);
             foreach (var apex in new[] { "example.com", "example.net", "example.org", "example", "invalid", "localhost", "test" })
                 if (d == apex || d.EndsWith("." + apex, StringComparison.Ordinal)) return true;
             return false;

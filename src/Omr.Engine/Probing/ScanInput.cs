@@ -15,8 +15,8 @@ namespace Omr.Engine.Probing
         public ScanInput(string value, string? context, object? input, bool isHost, IReadOnlyList<string>? alsoTest = null, IReadOnlyList<int>? ports = null)
         {
             Value = value; Context = context; Input = input; IsHost = isHost; AlsoTest = alsoTest; Ports = ports;
-            var v = Normal(value);
-            Key = (isHost ? "h:" + v + "|" + Normal(context) : "d:" + v) + (ports is null ? string.Empty : "|" + string.Join(",", ports));
+            var v = Names.Domain(value);
+            Key = (isHost ? "h:" + v + "|" + Names.Domain(context) : "d:" + v) + (ports is null ? string.Empty : "|" + string.Join(",", ports));
         }
 
         public string Value { get; }
@@ -35,7 +35,6 @@ namespace Omr.Engine.Probing
         /// <summary>What this input was answered with: results and errors, in order.</summary>
         public List<object> Answers { get; } = new List<object>();
 
-        private static string Normal(string? s) => s is null ? string.Empty : s.Trim().TrimEnd('.').ToLowerInvariant();
 
         public void AddOpen() => Interlocked.Increment(ref _open);
 

@@ -3,6 +3,7 @@ using System.Linq;
 using System.Management.Automation;
 using Omr.Engine.History;
 using Omr.Engine.Notices;
+using Omr.Engine.State;
 
 namespace Omr.Commands
 {
@@ -11,7 +12,7 @@ namespace Omr.Commands
     /// only): the recorded results, newest first, or with -Notice the notices, reminders and
     /// follow-ups sent.
     /// </summary>
-    [Cmdlet(VerbsCommon.Get, "RelayHistory", DefaultParameterSetName = ResultSet)]
+    [Cmdlet(VerbsCommon.Get, "RelayHistory", DefaultParameterSetName = ResultSet, SupportsPaging = true)]
     [OutputType(typeof(RelayHistoryEntry), ParameterSetName = new[] { ResultSet })]
     [OutputType(typeof(RelayNoticeRecord), ParameterSetName = new[] { NoticeSet })]
     public sealed class GetRelayHistoryCommand : PSCmdlet
@@ -56,7 +57,7 @@ namespace Omr.Commands
         [Parameter(Mandatory = true, ParameterSetName = NoticeSet)]
         public SwitchParameter Notice { get; set; }
 
-        private HistoryStore? _store;
+        private StateStore? _store;
 
         protected override void BeginProcessing()
         {
@@ -65,7 +66,7 @@ namespace Omr.Commands
                 ThrowTerminatingError(new ErrorRecord(new System.IO.FileNotFoundException($"The state database '{path}' does not exist.", path), "StateNotFound", ErrorCategory.ObjectNotFound, path));
             try
             {
-                _store = HistoryStore.OpenResolved(path, readOnly: true, TimeSpan.FromSeconds(30), WriteWarning);
+                _store = StateStore.OpenResolved(path, readOnly: true, TimeSpan.FromSeconds(30), WriteWarning);
             }
             catch (StateException ex)
             {
@@ -86,8 +87,14 @@ namespace Omr.Commands
             };
             try
             {
-                if (Notice.IsPresent) foreach (var n in _store!.Notices(q)) WriteObject(n);
-                else foreach (var r in _store!.Results(q)) WriteObject(r);
+                // -IncludeTotalCount: how many records the filters select, before -Skip and -First.
+                if (PagingParameters.IncludeTotalCount)
+                    WriteObject(PagingParameters.NewTotalCount((ulong)(Notice.IsPresent ? _store!.Notices.Find(q).Count : _store!.Results.Find(q).Count), 1.0));
+                // -Skip and -First page in SQL: only the records written are read.
+                q.Skip = (long)Math.Min(PagingParameters.Skip, long.MaxValue);
+                if (PagingParameters.First != ulong.MaxValue) q.First = (long)Math.Min(PagingParameters.First, long.MaxValue);
+                if (Notice.IsPresent) foreach (var n in _store!.Notices.Find(q)) WriteObject(n);
+                else foreach (var r in _store!.Results.Find(q)) WriteObject(r);
             }
             catch (StateException ex)
             {

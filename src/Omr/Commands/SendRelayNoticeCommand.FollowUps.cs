@@ -6,6 +6,7 @@ using System.Management.Automation;
 using System.Threading.Tasks;
 using Omr.Engine.History;
 using Omr.Engine.Notices;
+using Omr.Engine.State;
 
 namespace Omr.Commands
 {
@@ -17,7 +18,7 @@ namespace Omr.Commands
         {
             var state = _state!;
             var now = DateTimeOffset.UtcNow;
-            var candidates = Run(() => Task.FromResult(state.FollowUps(kind, now, period)), "StateReadFailed");
+            var candidates = Run(() => Task.FromResult(state.Notices.FollowUps(kind, now, period)), "StateReadFailed");
             if (candidates.Count == 0)
             {
                 WriteVerbose(kind == NoticeKind.Reminder ? "No noticed host is due a reminder." : "No noticed host was found fixed or hidden since its notice.");
@@ -32,7 +33,7 @@ namespace Omr.Commands
                 {
                     var to = To != null && To.Length > 0 ? To.ToList() : c.Notice.Recipients.ToList();
                     var cc = (kind == NoticeKind.Reminder ? c.Notice.Cc : Array.Empty<string>()).Concat(Cc ?? Array.Empty<string>()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-                    var key = HistoryStore.KeyOf(c);
+                    var key = c.Key;
                     var output = new RelayNotice
                     {
                         Kind = kind,
@@ -74,7 +75,7 @@ namespace Omr.Commands
                         WriteObject(output);
                         continue;
                     }
-                    var reserved = Run(() => Task.FromResult(state.ReserveFollowUp(c, run, DateTimeOffset.UtcNow, period)), "StateUpdateFailed");
+                    var reserved = Run(() => Task.FromResult(state.Notices.ReserveFollowUp(c, run, DateTimeOffset.UtcNow, period)), "StateUpdateFailed");
                     if (!reserved)
                     {
                         output.Status = NoticeStatus.Skipped;
@@ -90,7 +91,7 @@ namespace Omr.Commands
                     catch (Exception ex) when (!(ex is PipelineStoppedException))
                     {
                         var inner = Unwrap(ex);
-                        try { state.Release(keys, run, kind); } catch (Exception rel) when (rel is StateLockedException || rel is StateUnavailableException) { WriteVerbose(rel.Message); }
+                        try { state.Notices.Release(keys, run, kind); } catch (Exception rel) when (rel is StateLockedException || rel is StateUnavailableException) { WriteVerbose(rel.Message); }
                         output.Status = NoticeStatus.Failed;
                         output.Reason = $"{Verb} failed: {inner.Message}";
                         WriteError(new ErrorRecord(inner, DeliveryErrorId, ErrorCategory.InvalidOperation, output.Domain));
@@ -99,7 +100,7 @@ namespace Omr.Commands
                     }
                     try
                     {
-                        state.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId, to, cc, output.SentAt ?? DateTimeOffset.UtcNow, kind, c.CaseOpenSince);
+                        state.Notices.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId, to, cc, output.SentAt ?? DateTimeOffset.UtcNow, kind, c.CaseOpenSince);
                     }
                     catch (StateException ex)
                     {

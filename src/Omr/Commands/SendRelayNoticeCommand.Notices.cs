@@ -7,6 +7,7 @@ using System.Management.Automation;
 using System.Threading.Tasks;
 using Omr.Engine.History;
 using Omr.Engine.Notices;
+using Omr.Engine.State;
 
 namespace Omr.Commands
 {
@@ -21,7 +22,7 @@ namespace Omr.Commands
             {
                 // The verification message was found: the recorded results say so too.
                 foreach (var ev in _evidence.Where(e => e.Delivered && e.ProbeId.Length > 0))
-                    Run(() => Task.FromResult(st.UpdateProof(ev.ProbeId, RelayProof.Delivered)), "StateUpdateFailed");
+                    Run(() => Task.FromResult(st.Results.UpdateProof(ev.ProbeId, RelayProof.Delivered)), "StateUpdateFailed");
             }
             var request = new NoticePlanRequest
             {
@@ -30,7 +31,7 @@ namespace Omr.Commands
                 ContactMap = _contactMap,
                 Cc = Cc ?? Array.Empty<string>(),
                 Bcc = Bcc ?? Array.Empty<string>(),
-                State = _state,
+                State = _state?.Notices,
                 ResendAfter = ResendAfter,
                 Force = Force.IsPresent,
                 Now = now,
@@ -110,7 +111,7 @@ namespace Omr.Commands
             var keys = hosts.Select(h => NoticePlanner.KeyOf(plan.Domain, h)).ToList();
             if (_state != null)
             {
-                var reservation = Run(() => Task.FromResult(_state.Reserve(keys, run, DateTimeOffset.UtcNow, ResendAfter, Force.IsPresent)), "StateUpdateFailed");
+                var reservation = Run(() => Task.FromResult(_state.Notices.Reserve(keys, run, DateTimeOffset.UtcNow, ResendAfter, Force.IsPresent)), "StateUpdateFailed");
                 if (reservation.Blocked.Count > 0)
                 {
                     // Another run noticed some of these hosts since this run read the state: leave them out.
@@ -125,7 +126,7 @@ namespace Omr.Commands
                         return output;
                     }
                     composed = Compose(plan, hosts, options, output);
-                    if (composed is null) { _state.Release(keys, run); return output; }
+                    if (composed is null) { _state.Notices.Release(keys, run); return output; }
                 }
             }
 
@@ -139,7 +140,7 @@ namespace Omr.Commands
             catch (Exception ex) when (!(ex is PipelineStoppedException))
             {
                 var inner = Unwrap(ex);
-                _state?.Release(keys, run);
+                _state?.Notices.Release(keys, run);
                 output.Status = NoticeStatus.Failed;
                 notes.Insert(0, $"{Verb} failed: {inner.Message}");
                 output.Reason = string.Join("; ", notes);
@@ -157,7 +158,7 @@ namespace Omr.Commands
             {
                 try
                 {
-                    _state.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId,
+                    _state.Notices.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId,
                         plan.To, plan.Cc, output.SentAt ?? DateTimeOffset.UtcNow);
                 }
                 catch (Exception ex) when (ex is StateException || ex is IOException || ex is UnauthorizedAccessException)

@@ -10,6 +10,7 @@ using System.Threading.Tasks;
 using Omr.Engine;
 using Omr.Engine.Discovery;
 using Omr.Engine.History;
+using Omr.Engine.State;
 using Omr.Engine.Notices;
 
 namespace Omr.Commands
@@ -157,7 +158,7 @@ namespace Omr.Commands
         [ValidateRange(1, 3600)]
         public int TimeoutSec { get; set; } = 60;
 
-        private HistoryStore? _state;
+        private StateStore? _state;
         private ContactMap? _contactMap;
         private NoticeTemplateSet? _templates;
         private List<IPEndPoint>? _dns;
@@ -210,7 +211,7 @@ namespace Omr.Commands
             {
                 try
                 {
-                    _state = HistoryStore.OpenResolved(GetUnresolvedProviderPathFromPSPath(StatePath), readOnly: false, TimeSpan.FromSeconds(Math.Max(30, TimeoutSec)), WriteWarning);
+                    _state = StateStore.OpenResolved(GetUnresolvedProviderPathFromPSPath(StatePath), readOnly: false, TimeSpan.FromSeconds(Math.Max(30, TimeoutSec)), WriteWarning);
                 }
                 catch (StateException ex)
                 {

@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using Omr.Engine.History;
+using Omr.Engine.State;
 using Omr.Engine.Notices;
 
 namespace Omr.Commands

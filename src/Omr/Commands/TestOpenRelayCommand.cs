@@ -9,6 +9,7 @@ using Omr.Engine.Discovery;
 using Omr.Engine.History;
 using Omr.Engine.Notices;
 using Omr.Engine.Probing;
+using Omr.Engine.State;
 
 namespace Omr.Commands
 {
@@ -21,7 +22,7 @@ namespace Omr.Commands
     {
         private RelayScanner? _scanner;
         private bool _progressShown;
-        private HistoryStore? _store;
+        private StateStore? _store;
         private long _runId;
         private bool _runEnded;
         private int _recorded;
@@ -242,7 +243,7 @@ namespace Omr.Commands
                 foreach (var domain in Domain)
                 {
                     if (Rejected(TargetParser.ParseDomain(domain))) continue;
-                    var alsoTest = History(() => _store?.OpenAddresses(domain));
+                    var alsoTest = History(() => _store?.Results.OpenAddresses(domain));
                     if (alsoTest != null && alsoTest.Count > 0)
                         WriteVerbose($"{domain}: testing again the address(es) open or hidden last time: {string.Join(", ", alsoTest)}");
                     Enqueue(() => scanner.TryAddDomain(domain, domain, alsoTest, ports));
@@ -375,10 +376,10 @@ namespace Omr.Commands
                 .Select(kv => kv.Key + "=" + (kv.Value is Array a ? string.Join(",", a.Cast<object>()) : kv.Value?.ToString())));
             History(() =>
             {
-                _store = HistoryStore.OpenResolved(path, readOnly: false, TimeSpan.FromSeconds(30), WriteWarning);
+                _store = StateStore.OpenResolved(path, readOnly: false, TimeSpan.FromSeconds(30), WriteWarning);
                 var pruned = _store.Prune(HistoryRetentionDays, DateTimeOffset.UtcNow);
                 if (pruned > 0) WriteVerbose($"{_store.Path}: {pruned} record(s) older than {HistoryRetentionDays} days deleted.");
-                _runId = _store.BeginRun("Test-OpenRelay", parameters, DateTimeOffset.UtcNow);
+                _runId = _store.Results.BeginRun("Test-OpenRelay", parameters, DateTimeOffset.UtcNow);
                 WriteVerbose($"State database {_store.Path}: run {_runId}.");
                 return 0;
             });
@@ -389,7 +390,7 @@ namespace Omr.Commands
             {
                 try
                 {
-                    var prior = store.Prior(domain, address, port, run);
+                    var prior = store.Results.Prior(domain, address, port, run);
                     return prior != null && prior.CaseOpen && prior.RelayedBy.Length > 0 ? prior.RelayedBy : null;
                 }
                 catch (StateException)
@@ -405,7 +406,7 @@ namespace Omr.Commands
             var store = _store!;
             History(() =>
             {
-                var prior = store.Prior(r.Domain, r.Address, r.Port, _runId);
+                var prior = store.Results.Prior(r.Domain, r.Address, r.Port, _runId);
                 if (prior?.ComputerName != null && (r.ComputerName is null || string.Equals(r.ComputerName, r.Address, StringComparison.OrdinalIgnoreCase)) && r.IsMxAddress == false)
                     r.ComputerName = prior.ComputerName; // an old address: name it as it was known
                 var remedy = RemedyRules.Decide(new RemedyFacts
@@ -417,7 +418,7 @@ namespace Omr.Commands
                     MxHosts = r.MxHosts,
                     ComputerName = r.ComputerName,
                     ProviderMx = ProviderMx ?? Array.Empty<string>(),
-                    WasOpen = prior != null && (prior.CaseOpen || prior.Verdict == RelayVerdict.Hidden),
+                    WasOpen = prior?.WasOpen == true,
                 });
                 r.Verdict = remedy.Verdict;
                 r.ReasonCode = remedy.Code;
@@ -428,8 +429,8 @@ namespace Omr.Commands
                 var change = ChangeRules.Decide(prior, r.Verdict, start);
                 r.Change = change.Change;
                 r.OpenSince = change.OpenSince;
-                r.NoticedAt = change.OpenSince is DateTimeOffset since ? store.NoticedAt(r.Domain, r.Address, r.Port, since) : null;
-                store.Record(_runId, r, r.IsMxAddress, r.MxHosts);
+                r.NoticedAt = change.OpenSince is DateTimeOffset since ? store.Results.NoticedAt(r.Domain, r.Address, r.Port, since) : null;
+                store.Results.Record(_runId, r, r.IsMxAddress, r.MxHosts);
                 _recorded++;
                 return 0;
             });
@@ -442,7 +443,7 @@ namespace Omr.Commands
             _runEnded = true;
             try
             {
-                store.EndRun(_runId, status, DateTimeOffset.UtcNow);
+                store.Results.EndRun(_runId, status, DateTimeOffset.UtcNow);
             }
             finally
             {

@@ -1,0 +1,172 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using Microsoft.Data.Sqlite;
+
+namespace Omr.Engine.State
+{
+    /// <summary>Commands with named parameters, and rows read by column name.</summary>
+    internal static class Sql
+    {
+        public static void Exec(SqliteConnection conn, string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] args)
+        {
+            using (var cmd = Command(conn, sql, tx, args)) cmd.ExecuteNonQuery();
+        }
+
+        public static int Count(SqliteConnection conn, string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] args)
+        {
+            using (var cmd = Command(conn, sql, tx, args)) return cmd.ExecuteNonQuery();
+        }
+
+        public static object? Scalar(SqliteConnection conn, string sql, SqliteTransaction? tx = null, params (string Name, object? Value)[] args)
+        {
+            using (var cmd = Command(conn, sql, tx, args))
+            {
+                var v = cmd.ExecuteScalar();
+                return v is DBNull ? null : v;
+            }
+        }
+
+        public static long LastId(SqliteConnection conn, SqliteTransaction tx)
+            => Convert.ToInt64(Scalar(conn, "SELECT last_insert_rowid();", tx), CultureInfo.InvariantCulture);
+
+        /// <summary>Every row of the query, mapped by <paramref name="map"/>.</summary>
+        public static List<T> Query<T>(SqliteConnection conn, string sql, SqliteTransaction? tx, IEnumerable<(string Name, object? Value)> args, Func<Row, T> map)
+        {
+            var list = new List<T>();
+            using (var cmd = Command(conn, sql, tx, args.ToArray()))
+            using (var rd = cmd.ExecuteReader())
+            {
+                var row = new Row(rd);
+                while (rd.Read()) list.Add(map(row));
+            }
+            return list;
+        }
+
+        private static SqliteCommand Command(SqliteConnection conn, string sql, SqliteTransaction? tx, (string Name, object? Value)[] args)
+        {
+            var cmd = conn.CreateCommand();
+            cmd.CommandText = sql;
+            cmd.Transaction = tx;
+            foreach (var (name, value) in args) cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            return cmd;
+        }
+
+        /// <summary>
+        /// A PowerShell-style wildcard (* and ?) as a LIKE pattern with '\' as its escape character; the
+        /// literal % and _ of the value are escaped. LIKE compares ASCII letters without regard to case.
+        /// </summary>
+        public static string LikePattern(string wildcard)
+        {
+            var sb = new StringBuilder(wildcard.Length + 4);
+            foreach (var c in wildcard.Trim().TrimEnd('.'))
+            {
+                switch (c)
+                {
+                    case '*': sb.Append('%'); break;
+                    case '?': sb.Append('_'); break;
+                    case '%': case '_': case '\\': sb.Append('\\').Append(c); break;
+                    default: sb.Append(c); break;
+                }
+            }
+            return sb.ToString();
+        }
+
+        /// <summary>
+        /// "(column LIKE $p0 ESCAPE '\' OR ...)" for a list of wildcards over one or more columns (trailing dots
+        /// ignored on both sides), adding the parameters to <paramref name="args"/>; null for an empty list.
+        /// </summary>
+        public static string? AnyLike(IReadOnlyList<string>? patterns, IReadOnlyList<string> columns, string prefix, List<(string, object?)> args, Func<string, string>? normal = null)
+        {
+            if (patterns is null || patterns.Count == 0) return null;
+            var terms = new List<string>();
+            for (var i = 0; i < patterns.Count; i++)
+            {
+                var name = "$" + prefix + i.ToString(CultureInfo.InvariantCulture);
+                args.Add((name, LikePattern(normal is null ? patterns[i] : normal(patterns[i]))));
+                // An empty column (a host tested without a domain) matches no pattern, "*" included.
+                terms.AddRange(columns.Select(c => $"(coalesce({c}, '') <> '' AND rtrim({c}, '.') LIKE {name} ESCAPE '\\')"));
+            }
+            return "(" + string.Join(" OR ", terms) + ")";
+        }
+
+        /// <summary>"column IN ($p0, $p1, ...)" for a list of values, adding the parameters; null for an empty list.</summary>
+        public static string? In<T>(IReadOnlyList<T>? values, string column, string prefix, List<(string, object?)> args)
+        {
+            if (values is null || values.Count == 0) return null;
+            var names = new List<string>();
+            for (var i = 0; i < values.Count; i++)
+            {
+                var name = "$" + prefix + i.ToString(CultureInfo.InvariantCulture);
+                args.Add((name, Convert.ToString(values[i], CultureInfo.InvariantCulture)));
+                names.Add(name);
+            }
+            return column + " IN (" + string.Join(", ", names) + ")";
+        }
+    }
+
+    /// <summary>The current row of a reader, read by column name (never by position).</summary>
+    internal sealed class Row
+    {
+        private readonly SqliteDataReader _reader;
+
+        public Row(SqliteDataReader reader) { _reader = reader; }
+
+        private int At(string column) => _reader.GetOrdinal(column);
+
+        public bool IsNull(string column) => _reader.IsDBNull(At(column));
+
+        public string? Str(string column)
+        {
+            var i = At(column);
+            return _reader.IsDBNull(i) ? null : _reader.GetString(i);
+        }
+
+        /// <summary>A NOT NULL text column; the empty string reads as null (the key columns store "" for none).</summary>
+        public string? Key(string column) => Str(column) is string s && s.Length > 0 ? s : null;
+
+        public long Long(string column) => _reader.GetInt64(At(column));
+
+        public int Int(string column) => _reader.GetInt32(At(column));
+
+        public bool? Bool(string column)
+        {
+            var i = At(column);
+            return _reader.IsDBNull(i) ? (bool?)null : _reader.GetInt64(i) != 0;
+        }
+
+        public DateTimeOffset? Time(string column) => StateValues.Time(Str(column));
+
+        public T Enum<T>(string column, T fallback) where T : struct => StateValues.Enum(Str(column), fallback);
+
+        public T? EnumOrNull<T>(string column, T fallback) where T : struct => IsNull(column) ? (T?)null : StateValues.Enum(Str(column), fallback);
+
+        public string[] List(string column) => StateValues.Split(Str(column));
+    }
+
+    /// <summary>How values are stored: times as ISO 8601 UTC text, lists as comma-separated text, enums by name.</summary>
+    public static class StateValues
+    {
+        private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+
+        public static string Iso(DateTimeOffset t) => t.ToUniversalTime().ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+        public static DateTimeOffset? Time(string? s)
+            => s != null && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t) ? t : (DateTimeOffset?)null;
+
+        public static string? Join(IEnumerable<string>? items)
+        {
+            var list = (items ?? Enumerable.Empty<string>()).Where(s => !string.IsNullOrWhiteSpace(s)).ToList();
+            return list.Count == 0 ? null : string.Join(",", list);
+        }
+
+        public static string[] Split(string? s) => s is null || s.Length == 0 ? Array.Empty<string>() : s.Split(new[] { ',' }, StringSplitOptions.RemoveEmptyEntries);
+
+        public static T Enum<T>(string? s, T fallback) where T : struct => s != null && System.Enum.TryParse<T>(s, true, out var e) ? e : fallback;
+
+        /// <summary>How a key's address is stored (lower case, trimmed).</summary>
+        public static string Address(string? a) => (a ?? string.Empty).Trim().ToLowerInvariant();
+    }
+}
