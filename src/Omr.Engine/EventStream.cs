@@ -38,13 +38,6 @@ namespace Omr.Engine
         {
             return QuietWait.Result(_reader.WaitToReadAsync(cancel).AsTask());
         }
-
-        /// <summary>Blocks until an event can be read, the stream completes, or <paramref name="max"/> passes; OperationCanceledException on <paramref name="cancel"/>.</summary>
-        public void WaitToRead(TimeSpan max, CancellationToken cancel)
-        {
-            var more = _reader.WaitToReadAsync(cancel).AsTask();
-            Task.WaitAny(new Task[] { more }, (int)Math.Min(int.MaxValue, Math.Max(0, max.TotalMilliseconds)), cancel);
-        }
     }
 
     /// <summary>The event streams of the engine's long-running jobs.</summary>

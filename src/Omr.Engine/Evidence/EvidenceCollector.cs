@@ -41,13 +41,25 @@ namespace Omr.Engine.Evidence
         public RelayEvidence Evidence { get; }
     }
 
+    /// <summary>Where a mail source's log lines and warnings (a credential sent in clear text) go.</summary>
+    public sealed class MailSourceMessages
+    {
+        public MailSourceMessages(Action<string> verbose, Action<string> warning) { Verbose = verbose; Warning = warning; }
+
+        public Action<string> Verbose { get; }
+        public Action<string> Warning { get; }
+    }
+
     /// <summary>What to collect and how.</summary>
     public sealed class EvidenceRequest
     {
         /// <summary>The inputs with the caller's token for each (returned on the result event).</summary>
         public IList<(RelayTestResult Result, object? Input)> Inputs { get; } = new List<(RelayTestResult, object?)>();
-        /// <summary>Creates the mail source (called only when some input needs searching).</summary>
-        public Func<IMailSource>? SourceFactory { get; set; }
+        /// <summary>
+        /// Creates the mail source (called only when some input needs searching), handing it where its log lines and
+        /// warnings go: the collector's one event channel, as verbose and warning events.
+        /// </summary>
+        public Func<MailSourceMessages, IMailSource>? SourceFactory { get; set; }
         /// <summary>Bundles are written here; null: no bundles.</summary>
         public string? OutputPath { get; set; }
         /// <summary>How long to wait for messages; zero: look once.</summary>
@@ -129,7 +141,7 @@ namespace Omr.Engine.Evidence
             var expected = pending.Count;
             var start = clock();
             var deadline = start + _request.Wait;
-            var source = _source = _request.SourceFactory();
+            var source = _source = _request.SourceFactory(new MailSourceMessages(Verbose, w => Emit(new EngineWarningEvent(w))));
             Verbose($"Looking for {expected} verification message(s) in {source.Description}{(_request.Wait > TimeSpan.Zero ? $", waiting up to {_request.Wait.TotalSeconds:0} s" : string.Empty)}.");
             string? failure = null;
             try

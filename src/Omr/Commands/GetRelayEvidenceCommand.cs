@@ -132,12 +132,11 @@ namespace Omr.Commands
             };
             foreach (var i in _inputs) request.Inputs.Add(i);
 
-            // Log lines come from the engine's worker: queue them as verbose events via the channel-less list.
-            var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            // The source's log lines and warnings come back as events on the collector's one channel.
             if (ParameterSetName == MailDropSet)
             {
                 var drop = _mailDrop!;
-                request.SourceFactory = () => new MailDropSource(drop, log.Enqueue);
+                request.SourceFactory = messages => new MailDropSource(drop, messages.Verbose);
             }
             else
             {
@@ -146,9 +145,13 @@ namespace Omr.Commands
                     Protocol = Protocol,
                     Folder = Folder,
                     Writable = Remove.IsPresent || MoveTo != null,
-                    Log = log.Enqueue,
                 }, MailServer!);
-                request.SourceFactory = () => MailboxSettings.CreateSource(settings);
+                request.SourceFactory = messages =>
+                {
+                    settings.Log = messages.Verbose;
+                    settings.Warning = messages.Warning;
+                    return MailboxSettings.CreateSource(settings);
+                };
                 if (SkipCertificateCheck.IsPresent)
                     WriteVerbose("-SkipCertificateCheck: the mail server's certificate is not checked.");
             }
@@ -161,7 +164,7 @@ namespace Omr.Commands
             var delivered = 0;
             try
             {
-                Drain(collector, log, ref progress, ref delivered);
+                Drain(collector, ref progress, ref delivered);
                 Wait(collector, run);
                 if (collector.Found.Count > 0 && (Remove.IsPresent || MoveTo != null))
                     Tidy(collector);
@@ -176,17 +179,14 @@ namespace Omr.Commands
             WriteVerbose($"{delivered} of {_inputs.Count} verification messages delivered.");
         }
 
-        private void Drain(EvidenceCollector collector, System.Collections.Concurrent.ConcurrentQueue<string> log, ref bool progress, ref int delivered)
+        /// <summary>Writes the collector's events (results, progress, verbose lines, warnings, errors) as they come, from its one channel.</summary>
+        private void Drain(EvidenceCollector collector, ref bool progress, ref int delivered)
         {
             var reader = collector.Stream();
             while (true)
             {
-                while (log.TryDequeue(out var line)) WriteVerbose(line);
-                WriteServerWarnings();
                 while (reader.TryRead(out var e))
                 {
-                    while (log.TryDequeue(out var line)) WriteVerbose(line);
-                    WriteServerWarnings();
                     switch (e)
                     {
                         case EvidenceResultEvent r:
@@ -210,16 +210,13 @@ namespace Omr.Commands
                 if (reader.IsCompleted) break;
                 try
                 {
-                    // Wake up now and then to pass on log lines even when no event comes.
-                    reader.WaitToRead(TimeSpan.FromMilliseconds(500), StopToken);
+                    if (!reader.WaitToRead(StopToken)) break;
                 }
                 catch (OperationCanceledException)
                 {
                     throw new PipelineStoppedException();
                 }
             }
-            while (log.TryDequeue(out var rest)) WriteVerbose(rest);
-            WriteServerWarnings();
         }
 
         private void Wait(EvidenceCollector collector, Task run)

@@ -6,6 +6,7 @@ using System.Management.Automation;
 using System.Threading.Tasks;
 using Omr.Engine.History;
 using Omr.Engine.Notices;
+using Omr.Engine.Service;
 using Omr.Engine.State;
 
 namespace Omr.Commands
@@ -25,7 +26,7 @@ namespace Omr.Commands
                 return;
             }
             var options = Options();
-            var run = Guid.NewGuid().ToString("N");
+            var run = new NoticeRun(state, ResendAfter, Force.IsPresent);
             INoticeDelivery? delivery = null;
             try
             {
@@ -75,7 +76,7 @@ namespace Omr.Commands
                         WriteObject(output);
                         continue;
                     }
-                    var reserved = Run(() => Task.FromResult(state.Notices.ReserveFollowUp(c, run, DateTimeOffset.UtcNow, period)), "StateUpdateFailed");
+                    var reserved = Run(() => Task.FromResult(run.ReserveFollowUp(c, period)), "StateUpdateFailed");
                     if (!reserved)
                     {
                         output.Status = NoticeStatus.Skipped;
@@ -86,28 +87,16 @@ namespace Omr.Commands
                     var keys = new List<NoticeHostKey> { key };
                     try
                     {
-                        Deliver(delivery, composed, output);
+                        Deliver(run, delivery, composed, keys, kind, to, cc, c.CaseOpenSince, output, $"{what} for {output.Domain}");
                     }
                     catch (Exception ex) when (!(ex is PipelineStoppedException))
                     {
                         var inner = Unwrap(ex);
-                        try { state.Notices.Release(keys, run, kind); } catch (Exception rel) when (rel is StateLockedException || rel is StateUnavailableException) { WriteVerbose(rel.Message); }
                         output.Status = NoticeStatus.Failed;
                         output.Reason = $"{Verb} failed: {inner.Message}";
                         WriteError(new ErrorRecord(inner, DeliveryErrorId, ErrorCategory.InvalidOperation, output.Domain));
                         WriteObject(output);
                         continue;
-                    }
-                    try
-                    {
-                        state.Notices.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId, to, cc, output.SentAt ?? DateTimeOffset.UtcNow, kind, c.CaseOpenSince);
-                    }
-                    catch (StateException ex)
-                    {
-                        WriteError(new ErrorRecord(ex, "StateUpdateFailed", ErrorCategory.WriteError, state.Path)
-                        {
-                            ErrorDetails = new ErrorDetails($"The {what} for {output.Domain} was {output.Status.ToString().ToLowerInvariant()}, but the state database could not record it: {ex.Message}"),
-                        });
                     }
                     WriteObject(output);
                 }

@@ -7,6 +7,7 @@ using System.Management.Automation;
 using System.Threading.Tasks;
 using Omr.Engine.History;
 using Omr.Engine.Notices;
+using Omr.Engine.Service;
 using Omr.Engine.State;
 
 namespace Omr.Commands
@@ -17,13 +18,9 @@ namespace Omr.Commands
         private void SendNotices()
         {
             var now = DateTimeOffset.UtcNow;
-            var st = _state;
-            if (st != null && !st.Missing)
-            {
-                // The verification message was found: the recorded results say so too.
-                foreach (var ev in _evidence.Where(e => e.Delivered && e.ProbeId.Length > 0))
-                    Run(() => Task.FromResult(st.Results.UpdateProof(ev.ProbeId, RelayProof.Delivered)), "StateUpdateFailed");
-            }
+            var run = new NoticeRun(_state, ResendAfter, Force.IsPresent);
+            // The verification messages found: the recorded results say so too.
+            Run(() => { run.RecordDelivered(_evidence); return Task.FromResult(0); }, "StateUpdateFailed");
             var request = new NoticePlanRequest
             {
                 MinimumProof = MinimumProof,
@@ -43,7 +40,6 @@ namespace Omr.Commands
             if (plans is null) return;
 
             var options = Options();
-            var run = Guid.NewGuid().ToString("N");
             INoticeDelivery? delivery = null;
             var done = 0;
             try
@@ -84,7 +80,7 @@ namespace Omr.Commands
             }
         }
 
-        private RelayNotice Notice(PlannedNotice plan, List<RelayEvidence> hosts, NoticeOptions options, INoticeDelivery delivery, string run)
+        private RelayNotice Notice(PlannedNotice plan, List<RelayEvidence> hosts, NoticeOptions options, INoticeDelivery delivery, NoticeRun run)
         {
             var output = new RelayNotice
             {
@@ -108,31 +104,27 @@ namespace Omr.Commands
                 return output;
             }
 
-            var keys = hosts.Select(h => NoticePlanner.KeyOf(plan.Domain, h)).ToList();
-            if (_state != null)
+            IReadOnlyList<NoticeHostKey> keys = hosts.Select(h => NoticePlanner.KeyOf(plan.Domain, h)).ToList();
+            var reservation = Run(() => Task.FromResult(run.Reserve(keys)), "StateUpdateFailed");
+            if (reservation.Blocked.Count > 0)
             {
-                var reservation = Run(() => Task.FromResult(_state.Notices.Reserve(keys, run, DateTimeOffset.UtcNow, ResendAfter, Force.IsPresent)), "StateUpdateFailed");
-                if (reservation.Blocked.Count > 0)
+                // Another run noticed some of these hosts since this run read the state: leave them out.
+                notes.AddRange(reservation.Blocked.Select(b => "not included: " + b.Why));
+                keys = reservation.Reserved;
+                hosts = hosts.Where(h => keys.Any(k => k.Key == NoticePlanner.KeyOf(plan.Domain, h).Key)).ToList();
+                if (hosts.Count == 0)
                 {
-                    // Another run noticed some of these hosts since this run read the state: leave them out.
-                    foreach (var (host, by) in reservation.Blocked)
-                        notes.Add("not included: " + NoticePlanner.AlreadyReason($"{host.Host ?? host.Address} [{host.Address}]:{host.Port.ToString(CultureInfo.InvariantCulture)}", by, ResendAfter, DateTimeOffset.UtcNow));
-                    keys = reservation.Reserved;
-                    hosts = hosts.Where(h => keys.Any(k => k.Key == NoticePlanner.KeyOf(plan.Domain, h).Key)).ToList();
-                    if (hosts.Count == 0)
-                    {
-                        output.Status = NoticeStatus.Skipped;
-                        output.Reason = string.Join("; ", notes);
-                        return output;
-                    }
-                    composed = Compose(plan, hosts, options, output);
-                    if (composed is null) { _state.Notices.Release(keys, run); return output; }
+                    output.Status = NoticeStatus.Skipped;
+                    output.Reason = string.Join("; ", notes);
+                    return output;
                 }
+                composed = Compose(plan, hosts, options, output);
+                if (composed is null) { run.Release(keys); return output; }
             }
 
             try
             {
-                var result = Deliver(delivery, composed, output);
+                var result = Deliver(run, delivery, composed, keys, NoticeKind.Notice, plan.To, plan.Cc, null, output, $"notice for {plan.Domain}").Result;
                 notes.AddRange(composed.Notes);
                 output.Reason = notes.Count > 0 ? string.Join("; ", notes) : null;
                 WriteVerbose($"{plan.Domain}: {output.Status} {composed.MessageId} to {sendTo}{(result.Reply is null ? string.Empty : ": " + result.Reply)}{(result.Path is null ? string.Empty : ": " + result.Path)}");
@@ -140,7 +132,6 @@ namespace Omr.Commands
             catch (Exception ex) when (!(ex is PipelineStoppedException))
             {
                 var inner = Unwrap(ex);
-                _state?.Notices.Release(keys, run);
                 output.Status = NoticeStatus.Failed;
                 notes.Insert(0, $"{Verb} failed: {inner.Message}");
                 output.Reason = string.Join("; ", notes);
@@ -153,22 +144,6 @@ namespace Omr.Commands
                     ErrorDetails = new ErrorDetails($"The notice for {plan.Domain} was not {(ParameterSetName == PickupSet ? "written" : "sent")}: {inner.Message}"),
                 });
                 return output;
-            }
-            if (_state != null)
-            {
-                try
-                {
-                    _state.Notices.Commit(keys, run, output.Status == NoticeStatus.Sent ? NoticeRecord.Sent : NoticeRecord.Written, composed.MessageId, composed.NoticeId,
-                        plan.To, plan.Cc, output.SentAt ?? DateTimeOffset.UtcNow);
-                }
-                catch (Exception ex) when (ex is StateException || ex is IOException || ex is UnauthorizedAccessException)
-                {
-                    // The notice went out: say so loudly, the state could not record it (the Pending record stays for PendingTimeout).
-                    WriteError(new ErrorRecord(ex, "StateUpdateFailed", ErrorCategory.WriteError, _state.Path)
-                    {
-                        ErrorDetails = new ErrorDetails($"The notice for {plan.Domain} was {output.Status.ToString().ToLowerInvariant()}, but the state file could not record it: {ex.Message}"),
-                    });
-                }
             }
             return output;
         }

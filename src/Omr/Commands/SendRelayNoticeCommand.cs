@@ -10,6 +10,7 @@ using System.Threading.Tasks;
 using Omr.Engine;
 using Omr.Engine.Discovery;
 using Omr.Engine.History;
+using Omr.Engine.Service;
 using Omr.Engine.State;
 using Omr.Engine.Notices;
 
@@ -325,17 +326,27 @@ namespace Omr.Commands
             return false;
         }
 
-        /// <summary>Delivers one composed message and records on the output what came of it; throws what the delivery threw.</summary>
-        private DeliveryResult Deliver(INoticeDelivery delivery, ComposedNotice composed, RelayNotice output)
+        /// <summary>
+        /// Delivers one reserved notice or follow-up through the run (committed, or released on failure) and records on
+        /// the output what came of it; throws what the delivery threw. A notice that went out but that the state could
+        /// not record is a StateUpdateFailed error (its reservation stays until the pending timeout).
+        /// </summary>
+        private NoticeDelivered Deliver(NoticeRun run, INoticeDelivery delivery, ComposedNotice composed, IReadOnlyList<NoticeHostKey> keys, NoticeKind kind,
+            IReadOnlyList<string> to, IReadOnlyList<string> cc, DateTimeOffset? caseOpenSince, RelayNotice output, string what)
         {
-            DeliveryResult result;
-            try { result = Run(() => delivery.DeliverAsync(composed, StopToken), null, rethrow: true)!; }
+            NoticeDelivered delivered;
+            try { delivered = Run(() => run.DeliverAsync(delivery, composed, keys, kind, to, cc, caseOpenSince, StopToken), null, rethrow: true)!; }
             finally { WriteServerWarnings(); }
-            output.Status = ParameterSetName == PickupSet ? NoticeStatus.Written : NoticeStatus.Sent;
-            output.SentAt = result.Time;
-            output.SmtpReply = result.Reply;
-            output.EmlPath = result.Path;
-            return result;
+            output.Status = delivered.Status == NoticeRecord.Written ? NoticeStatus.Written : NoticeStatus.Sent;
+            output.SentAt = delivered.Result.Time;
+            output.SmtpReply = delivered.Result.Reply;
+            output.EmlPath = delivered.Result.Path;
+            if (delivered.StateError is Exception ex)
+                WriteError(new ErrorRecord(ex, "StateUpdateFailed", ErrorCategory.WriteError, _state?.Path)
+                {
+                    ErrorDetails = new ErrorDetails($"The {what} was {output.Status.ToString().ToLowerInvariant()}, but the state database could not record it: {ex.Message}"),
+                });
+            return delivered;
         }
 
         private static Exception Unwrap(Exception ex) => ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;

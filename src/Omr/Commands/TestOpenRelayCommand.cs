@@ -9,7 +9,7 @@ using Omr.Engine.Discovery;
 using Omr.Engine.History;
 using Omr.Engine.Notices;
 using Omr.Engine.Probing;
-using Omr.Engine.State;
+using Omr.Engine.Service;
 
 namespace Omr.Commands
 {
@@ -22,10 +22,7 @@ namespace Omr.Commands
     {
         private RelayScanner? _scanner;
         private bool _progressShown;
-        private StateStore? _store;
-        private long _runId;
-        private bool _runEnded;
-        private int _recorded;
+        private ScanRecorder? _recorder;
 
         /// <summary>Domains whose MX hosts are tested. Address literals are tested directly.</summary>
         [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -243,7 +240,7 @@ namespace Omr.Commands
                 foreach (var domain in Domain)
                 {
                     if (Rejected(TargetParser.ParseDomain(domain))) continue;
-                    var alsoTest = History(() => _store?.Results.OpenAddresses(domain));
+                    var alsoTest = History(() => _recorder?.OpenAddresses(domain));
                     if (alsoTest != null && alsoTest.Count > 0)
                         WriteVerbose($"{domain}: testing again the address(es) open or hidden last time: {string.Join(", ", alsoTest)}");
                     Enqueue(() => scanner.TryAddDomain(domain, domain, alsoTest, ports));
@@ -324,7 +321,8 @@ namespace Omr.Commands
             switch (e)
             {
                 case ScanResultEvent r:
-                    if (_store != null) Remember(r.Result);
+                    // Committed before it is written: Ctrl+C loses nothing.
+                    if (_recorder is ScanRecorder recorder) History(() => { recorder.Record(r.Result); return 0; });
                     WriteObject(r.Result);
                     break;
                 case ScanVerifyRequestEvent v:
@@ -374,81 +372,17 @@ namespace Omr.Commands
             var parameters = string.Join("; ", MyInvocation.BoundParameters
                 .Where(kv => kv.Key != nameof(Domain) && kv.Key != nameof(ComputerName) && kv.Key != nameof(StatePath))
                 .Select(kv => kv.Key + "=" + (kv.Value is Array a ? string.Join(",", a.Cast<object>()) : kv.Value?.ToString())));
-            History(() =>
-            {
-                _store = StateStore.OpenResolved(path, readOnly: false, TimeSpan.FromSeconds(30), WriteWarning);
-                var pruned = _store.Prune(HistoryRetentionDays, DateTimeOffset.UtcNow);
-                if (pruned > 0) WriteVerbose($"{_store.Path}: {pruned} record(s) older than {HistoryRetentionDays} days deleted.");
-                _runId = _store.Results.BeginRun("Test-OpenRelay", parameters, DateTimeOffset.UtcNow);
-                WriteVerbose($"State database {_store.Path}: run {_runId}.");
-                return 0;
-            });
-            var store = _store!;
-            var run = _runId;
+            var recorder = History(() => ScanRecorder.Open(path, "Test-OpenRelay", parameters, HistoryRetentionDays, ProviderMx, WriteWarning, WriteVerbose));
+            _recorder = recorder;
             // An address that relayed last time runs those tests first: a fix is confirmed on the very test that failed.
-            options.PreferredTests = (domain, address, port) =>
-            {
-                try
-                {
-                    var prior = store.Results.Prior(domain, address, port, run);
-                    return prior != null && prior.CaseOpen && prior.RelayedBy.Length > 0 ? prior.RelayedBy : null;
-                }
-                catch (StateException)
-                {
-                    return null; // only an ordering hint; recording the result reports the problem
-                }
-            };
-        }
-
-        /// <summary>Change, OpenSince, NoticedAt and the hidden-server remedy for one result, then records it (committed before it is written).</summary>
-        private void Remember(RelayTestResult r)
-        {
-            var store = _store!;
-            History(() =>
-            {
-                var prior = store.Results.Prior(r.Domain, r.Address, r.Port, _runId);
-                if (prior?.ComputerName != null && (r.ComputerName is null || string.Equals(r.ComputerName, r.Address, StringComparison.OrdinalIgnoreCase)) && r.IsMxAddress == false)
-                    r.ComputerName = prior.ComputerName; // an old address: name it as it was known
-                var remedy = RemedyRules.Decide(new RemedyFacts
-                {
-                    Verdict = r.Verdict,
-                    ReasonCode = r.ReasonCode,
-                    Reason = r.Reason,
-                    IsMxAddress = r.IsMxAddress,
-                    MxHosts = r.MxHosts,
-                    ComputerName = r.ComputerName,
-                    ProviderMx = ProviderMx ?? Array.Empty<string>(),
-                    WasOpen = prior?.WasOpen == true,
-                });
-                r.Verdict = remedy.Verdict;
-                r.ReasonCode = remedy.Code;
-                r.Reason = remedy.Reason;
-                // Milliseconds, as the database keeps them: OpenSince reads back equal.
-                var start = r.StartTime == default ? DateTimeOffset.UtcNow : r.StartTime;
-                start = new DateTimeOffset(start.UtcTicks - start.UtcTicks % TimeSpan.TicksPerMillisecond, TimeSpan.Zero);
-                var change = ChangeRules.Decide(prior, r.Verdict, start);
-                r.Change = change.Change;
-                r.OpenSince = change.OpenSince;
-                r.NoticedAt = change.OpenSince is DateTimeOffset since ? store.Results.NoticedAt(r.Domain, r.Address, r.Port, since) : null;
-                store.Results.Record(_runId, r, r.IsMxAddress, r.MxHosts);
-                _recorded++;
-                return 0;
-            });
+            options.PreferredTests = recorder.PreferredTests;
         }
 
         private void EndHistory(string status)
         {
-            var store = _store;
-            if (store is null || _runEnded) return;
-            _runEnded = true;
-            try
-            {
-                store.Results.EndRun(_runId, status, DateTimeOffset.UtcNow);
-            }
-            finally
-            {
-                store.Dispose();
-            }
+            var recorder = _recorder;
+            _recorder = null;
+            recorder?.End(status);
         }
 
         /// <summary>Runs a state database step; its failure is a terminating error with a stable id (StateCorrupt, StateLocked, StateUnavailable).</summary>

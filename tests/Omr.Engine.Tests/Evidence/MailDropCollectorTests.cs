@@ -82,7 +82,7 @@ public sealed class MailDropCollectorTests : IDisposable
 
         var request = new EvidenceRequest
         {
-            SourceFactory = () => new MailDropSource(_drop),
+            SourceFactory = _ => new MailDropSource(_drop),
             OutputPath = Path.Combine(_out, "ev"),
             Wait = TimeSpan.FromSeconds(1),
             PollInterval = TimeSpan.FromMilliseconds(200),
@@ -135,7 +135,7 @@ public sealed class MailDropCollectorTests : IDisposable
     public async Task WaitsForALateMessage()
     {
         const string id = "omr-20240506-55555555555555555555";
-        var request = new EvidenceRequest { SourceFactory = () => new MailDropSource(_drop), Wait = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromMilliseconds(100) };
+        var request = new EvidenceRequest { SourceFactory = _ => new MailDropSource(_drop), Wait = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromMilliseconds(100) };
         request.Inputs.Add((EvidenceTestData.OpenResult(id), null));
         using var c = new EvidenceCollector(request);
         var started = DateTime.UtcNow;
@@ -167,7 +167,7 @@ public sealed class MailDropCollectorTests : IDisposable
         var path = Path.Combine(_drop, "growing.eml");
         // The first scan sees only a few bytes: no headers to match yet.
         File.WriteAllBytes(path, bytes.AsSpan(0, 12).ToArray());
-        var request = new EvidenceRequest { SourceFactory = () => new MailDropSource(_drop), Wait = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromMilliseconds(100) };
+        var request = new EvidenceRequest { SourceFactory = _ => new MailDropSource(_drop), Wait = TimeSpan.FromSeconds(10), PollInterval = TimeSpan.FromMilliseconds(100) };
         request.Inputs.Add((EvidenceTestData.OpenResult(id), null));
         using var c = new EvidenceCollector(request);
         var run = RunAsync(c);
@@ -181,7 +181,7 @@ public sealed class MailDropCollectorTests : IDisposable
     [Fact]
     public async Task MissingDropYieldsOneErrorAndAnAnswerPerInput()
     {
-        var request = new EvidenceRequest { SourceFactory = () => new MailDropSource(Path.Combine(_drop, "missing")) };
+        var request = new EvidenceRequest { SourceFactory = _ => new MailDropSource(Path.Combine(_drop, "missing")) };
         request.Inputs.Add((EvidenceTestData.OpenResult("omr-20240506-66666666666666666666"), 1));
         request.Inputs.Add((EvidenceTestData.OpenResult("omr-20240506-77777777777777777777"), 2));
         using var c = new EvidenceCollector(request);
@@ -200,7 +200,7 @@ public sealed class MailDropCollectorTests : IDisposable
         var opened = false;
         var closed = EvidenceTestData.OpenResult("omr-20240506-88888888888888888888");
         closed.Verdict = RelayVerdict.Closed;
-        var request = new EvidenceRequest { SourceFactory = () => { opened = true; return new MailDropSource(_drop); } };
+        var request = new EvidenceRequest { SourceFactory = _ => { opened = true; return new MailDropSource(_drop); } };
         request.Inputs.Add((closed, null));
         using var c = new EvidenceCollector(request);
         var events = await RunAsync(c);
@@ -213,7 +213,7 @@ public sealed class MailDropCollectorTests : IDisposable
     {
         const string id = "omr-20240506-99999999999999999999";
         File.WriteAllBytes(Path.Combine(_drop, "m.eml"), EvidenceTestData.Bytes(EvidenceTestData.Delivered(id, relayAddress: "203.0.113.1")));
-        var request = new EvidenceRequest { SourceFactory = () => new MailDropSource(_drop) };
+        var request = new EvidenceRequest { SourceFactory = _ => new MailDropSource(_drop) };
         request.Inputs.Add((EvidenceTestData.OpenResult(id, address: "192.0.2.25"), null));
         using var c = new EvidenceCollector(request);
         var ev = (await RunAsync(c)).OfType<EvidenceResultEvent>().Single().Evidence;
@@ -230,7 +230,7 @@ public sealed class MailDropCollectorTests : IDisposable
         File.WriteAllBytes(Path.Combine(_drop, "local.eml"), EvidenceTestData.Bytes(EvidenceTestData.DeliveredLocally(id)));
         const string id2 = "omr-20240506-99999999999999999992";
         File.WriteAllBytes(Path.Combine(_drop, "local2.eml"), EvidenceTestData.Bytes(EvidenceTestData.DeliveredLocally(id2)));
-        var request = new EvidenceRequest { SourceFactory = () => new MailDropSource(_drop), OutputPath = Path.Combine(_out, "ev") };
+        var request = new EvidenceRequest { SourceFactory = _ => new MailDropSource(_drop), OutputPath = Path.Combine(_out, "ev") };
         request.Inputs.Add((EvidenceTestData.OpenResult(id), "only-the-mailbox"));
         // A result that also relayed to a recipient outside the mailbox's domain keeps that acceptance.
         var both = EvidenceTestData.OpenResult(id2);
@@ -260,7 +260,7 @@ public sealed class MailDropCollectorTests : IDisposable
     {
         const string id = "omr-20240506-99999999999999999993";
         File.WriteAllBytes(Path.Combine(_drop, "relayed.eml"), EvidenceTestData.Bytes(EvidenceTestData.Delivered(id)));
-        var request = new EvidenceRequest { SourceFactory = () => new MailDropSource(_drop) };
+        var request = new EvidenceRequest { SourceFactory = _ => new MailDropSource(_drop) };
         request.Inputs.Add((EvidenceTestData.OpenResult(id), null));
         using var c = new EvidenceCollector(request);
         var ev = Assert.Single((await RunAsync(c)).OfType<EvidenceResultEvent>()).Evidence;

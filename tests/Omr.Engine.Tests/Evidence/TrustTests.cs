@@ -276,7 +276,7 @@ public sealed class TrustTests : IDisposable
         var drop = Path.Combine(_dir, "drop");
         Directory.CreateDirectory(drop);
         var claimed = EvidenceTestData.OpenResult("omr-20240506-77777777777777777777", proof: RelayProof.Delivered);
-        var request = new EvidenceRequest { SourceFactory = () => new MailDropSource(drop) };
+        var request = new EvidenceRequest { SourceFactory = _ => new MailDropSource(drop) };
         request.Inputs.Add((claimed, "in"));
         using var c = new EvidenceCollector(request);
         var run = c.Start(CancellationToken.None);
