@@ -105,7 +105,7 @@ internal static class Battery
     public static string[] Accepted(Policy p, Identity id, string probeFrom, string probeRecipient)
     {
         var ctx = new ProbeContext(probeFrom, probeRecipient, id.Address, id.Host, id.Domain);
-        return RelayTestCatalog.ExpandAll(RelayTestCatalog.All, ctx)
+        return RelayTestTemplates.ExpandAll(RelayTestCatalog.All, ctx)
             .Where(t => p.Accepts(t.MailFrom, t.RcptTo, id))
             .Select(t => t.Name).ToArray();
     }

@@ -20,7 +20,7 @@ public class CatalogTests
     [Fact]
     public void Every_expansion_is_unique_so_each_test_probes_something_different()
     {
-        var pairs = RelayTestCatalog.All.Select(t => RelayTestCatalog.Expand(t, V4)).Select(e => e.MailFrom + "|" + e.RcptTo).ToList();
+        var pairs = RelayTestCatalog.All.Select(t => RelayTestTemplates.Expand(t, V4)).Select(e => e.MailFrom + "|" + e.RcptTo).ToList();
         Assert.Equal(pairs.Count, pairs.Distinct(StringComparer.Ordinal).Count());
     }
 
@@ -29,11 +29,11 @@ public class CatalogTests
     {
         foreach (var ctx in new[] { V4, V6 })
         {
-            var all = RelayTestCatalog.ExpandAll(RelayTestCatalog.All, ctx);
+            var all = RelayTestTemplates.ExpandAll(RelayTestCatalog.All, ctx);
             Assert.Equal(RelayTestCatalog.All.Count, all.Length);
             for (int i = 0; i < all.Length; i++)
             {
-                var one = RelayTestCatalog.Expand(RelayTestCatalog.All[i], ctx);
+                var one = RelayTestTemplates.Expand(RelayTestCatalog.All[i], ctx);
                 Assert.Same(RelayTestCatalog.All[i], all[i].Definition);
                 Assert.Equal(one.MailFrom, all[i].MailFrom);
                 Assert.Equal(one.RcptTo, all[i].RcptTo);
@@ -48,11 +48,11 @@ public class CatalogTests
         var custom = new List<RelayTestDefinition>(some) { new RelayTestDefinition("custom-one", "<{fromuser}@{host}>", "<{user}%{ext}@[{ip}]>", "a custom test", "test") };
         foreach (var list in new IReadOnlyList<RelayTestDefinition>[] { RelayTestCatalog.All, some, custom, RelayTestCatalog.All, custom })
         {
-            var all = RelayTestCatalog.ExpandAll(list, V4);
+            var all = RelayTestTemplates.ExpandAll(list, V4);
             Assert.Equal(list.Count, all.Length);
             for (int i = 0; i < all.Length; i++)
             {
-                var one = RelayTestCatalog.Expand(list[i], V4);
+                var one = RelayTestTemplates.Expand(list[i], V4);
                 Assert.Same(list[i], all[i].Definition);
                 Assert.Equal(one.MailFrom, all[i].MailFrom);
                 Assert.Equal(one.RcptTo, all[i].RcptTo);
@@ -60,9 +60,9 @@ public class CatalogTests
         }
         // A list changed in place is planned again.
         var changing = new List<RelayTestDefinition>(some);
-        RelayTestCatalog.ExpandAll(changing, V4);
+        RelayTestTemplates.ExpandAll(changing, V4);
         changing[0] = custom[^1];
-        Assert.Equal(RelayTestCatalog.Expand(custom[^1], V4).RcptTo, RelayTestCatalog.ExpandAll(changing, V4)[0].RcptTo);
+        Assert.Equal(RelayTestTemplates.Expand(custom[^1], V4).RcptTo, RelayTestTemplates.ExpandAll(changing, V4)[0].RcptTo);
     }
 
     private static int SplitCost(IReadOnlyList<int> sizes, int mask)
@@ -76,14 +76,14 @@ public class CatalogTests
     public void Without_pipelining_whole_transactions_split_the_catalogue_into_19_round_trips()
     {
         // The catalogue's tests per sender, in the order the battery sends them.
-        var sizes = RelayTestCatalog.All.Select(t => RelayTestCatalog.Expand(t, V4).MailFrom).GroupBy(m => m).Select(g => g.Count()).ToList();
+        var sizes = RelayTestCatalog.All.Select(t => RelayTestTemplates.Expand(t, V4).MailFrom).GroupBy(m => m).Select(g => g.Count()).ToList();
         Assert.Equal(new[] { 7, 1, 1, 1, 1, 14 }, sizes);
         // The best cut in catalogue order costs 20 (7+1+1+1 | 1+14, or 7+1+1+1+1 | 14).
-        var mask = SmtpProbeSession.BestWholeSplit(sizes, 20);
+        var mask = SplitPlanner.BestWholeSplit(sizes, 20);
         Assert.NotNull(mask);
         Assert.Equal(19, SplitCost(sizes, mask!.Value));
         // The lower bound: 25 tests, 6 MAILs and 4 RSETs over two connections, one 2 round trips late.
-        Assert.Null(SmtpProbeSession.BestWholeSplit(sizes, 19));
+        Assert.Null(SplitPlanner.BestWholeSplit(sizes, 19));
     }
 
     [Theory]
@@ -92,17 +92,52 @@ public class CatalogTests
     [InlineData(new[] { 10, 1 }, 11)]
     public void The_whole_transaction_split_is_the_cheapest_of_all_combinations(int[] sizes, int expected)
     {
-        var mask = SmtpProbeSession.BestWholeSplit(sizes, int.MaxValue);
+        var mask = SplitPlanner.BestWholeSplit(sizes, int.MaxValue);
         Assert.NotNull(mask);
         Assert.Equal(expected, SplitCost(sizes, mask!.Value));
         for (int m = 1; m < (1 << sizes.Length) - 1; m++) Assert.True(SplitCost(sizes, m) >= expected);
     }
 
+    [Theory]
+    [InlineData(new[] { 7, 1, 1, 1, 1, 14 }, 19)]
+    [InlineData(new[] { 3, 3 }, 6)]
+    // A cut inside a transaction beats whole ones: 8 | 2 + 1 costs 9 round trips (MAIL and 8 RCPTs; greeting,
+    // EHLO, MAIL, 2 RCPTs, RSET, MAIL, RCPT: 8), 10 | 1 costs 11.
+    [InlineData(new[] { 10, 1 }, 9)]
+    [InlineData(new[] { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 }, 22)]
+    public void The_second_connection_gets_the_tests_of_the_cheapest_split(int[] sizes, int cost)
+    {
+        var theirs = SplitPlanner.SecondConnection(sizes);
+        Assert.NotEmpty(theirs);
+        Assert.True(theirs.Count < sizes.Sum());
+        Assert.Equal(theirs.Distinct().OrderBy(p => p), theirs);
+        // What each side costs one command at a time: its tests, and a MAIL and RSET per transaction it touches but one.
+        int Side(IEnumerable<int> positions)
+        {
+            var set = positions.ToHashSet();
+            int at = 0, transactions = 0;
+            foreach (var size in sizes)
+            {
+                if (Enumerable.Range(at, size).Any(set.Contains)) transactions++;
+                at += size;
+            }
+            return set.Count + 2 * transactions - 1;
+        }
+        var ours = Enumerable.Range(0, sizes.Sum()).Except(theirs);
+        Assert.Equal(cost, Math.Max(Side(ours), 2 + Side(theirs)));
+    }
+
+    [Theory]
+    [InlineData(new[] { 25 })]
+    [InlineData(new[] { 2, 1 })]
+    [InlineData(new int[0])]
+    public void One_sender_or_fewer_than_four_tests_stay_on_one_connection(int[] sizes) => Assert.Empty(SplitPlanner.SecondConnection(sizes));
+
     [Fact]
     public void Too_many_senders_or_one_keep_the_cut_in_catalogue_order()
     {
-        Assert.Null(SmtpProbeSession.BestWholeSplit(Enumerable.Repeat(1, 13).ToArray(), int.MaxValue));
-        Assert.Null(SmtpProbeSession.BestWholeSplit(new[] { 25 }, int.MaxValue));
+        Assert.Null(SplitPlanner.BestWholeSplit(Enumerable.Repeat(1, 13).ToArray(), int.MaxValue));
+        Assert.Null(SplitPlanner.BestWholeSplit(new[] { 25 }, int.MaxValue));
     }
 
     [Fact]
@@ -112,8 +147,8 @@ public class CatalogTests
         var a = settings.Probe.For("192.0.2.7", "mx.target.test", "target.test");
         var direct = new ProbeContext("scan@example.org", "Target@Example.NET", "192.0.2.7", "mx.target.test", "target.test");
         Assert.Equal(
-            RelayTestCatalog.ExpandAll(RelayTestCatalog.All, direct).Select(e => e.MailFrom + "|" + e.RcptTo),
-            RelayTestCatalog.ExpandAll(RelayTestCatalog.All, a).Select(e => e.MailFrom + "|" + e.RcptTo));
+            RelayTestTemplates.ExpandAll(RelayTestCatalog.All, direct).Select(e => e.MailFrom + "|" + e.RcptTo),
+            RelayTestTemplates.ExpandAll(RelayTestCatalog.All, a).Select(e => e.MailFrom + "|" + e.RcptTo));
         Assert.Same(settings.Probe, settings.Probe);
         settings.ProbeRecipient = "other@example.com";
         Assert.Equal("other@example.com", settings.Probe.For("192.0.2.8", "h.test", "test").ProbeRecipient);
@@ -141,7 +176,7 @@ public class CatalogTests
     [InlineData("uppercase-domain", "<omr-probe@example.org>", "<relay-test@EXAMPLE.NET>")]
     public void Templates_expand_to_the_exact_commands(string name, string mailFrom, string rcptTo)
     {
-        var e = RelayTestCatalog.Expand(RelayTestCatalog.Find(name)!, V4);
+        var e = RelayTestTemplates.Expand(RelayTestCatalog.Find(name)!, V4);
         Assert.Equal(mailFrom, e.MailFrom);
         Assert.Equal(rcptTo, e.RcptTo);
     }
@@ -149,7 +184,7 @@ public class CatalogTests
     [Fact]
     public void IPv6_servers_get_IPv6_address_literals()
     {
-        var e = RelayTestCatalog.Expand(RelayTestCatalog.Find("percent-hack-ip")!, V6);
+        var e = RelayTestTemplates.Expand(RelayTestCatalog.Find("percent-hack-ip")!, V6);
         Assert.Equal("<omr-probe@[IPv6:2001:db8::7]>", e.MailFrom);
         Assert.Equal("<relay-test%example.net@[IPv6:2001:db8::7]>", e.RcptTo);
     }
@@ -158,7 +193,7 @@ public class CatalogTests
     public void Covers_what_nmap_and_metasploit_try()
     {
         // nmap smtp-open-relay and Metasploit smtp_relay recipient forms, by shape.
-        var rcpts = RelayTestCatalog.All.Select(t => RelayTestCatalog.Expand(t, V4).RcptTo).ToHashSet();
+        var rcpts = RelayTestCatalog.All.Select(t => RelayTestTemplates.Expand(t, V4).RcptTo).ToHashSet();
         foreach (var shape in new[]
         {
             "<relay-test@example.net>", "<relay-test%example.net@[192.0.2.7]>", "<relay-test%example.net@mx.target.test>",
@@ -168,7 +203,7 @@ public class CatalogTests
             "<example.net!relay-test@mx.target.test>",
         })
             Assert.Contains(shape, rcpts);
-        var froms = RelayTestCatalog.All.Select(t => RelayTestCatalog.Expand(t, V4).MailFrom).ToHashSet();
+        var froms = RelayTestCatalog.All.Select(t => RelayTestTemplates.Expand(t, V4).MailFrom).ToHashSet();
         foreach (var shape in new[] { "<>", "<omr-probe@example.org>", "<omr-probe>", "<omr-probe@[192.0.2.7]>", "<omr-probe@mx.target.test>", "<postmaster@target.test>" })
             Assert.Contains(shape, froms);
     }

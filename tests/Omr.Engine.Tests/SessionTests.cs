@@ -2,6 +2,7 @@ using Omr.Engine;
 using System.Net;
 using Omr.Engine.Probing;
 using Xunit;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Tests;
 

@@ -108,44 +108,6 @@ namespace Omr.Engine.Discovery
             _systemResolver = servers is null || servers.Count == 0;
         }
 
-        /// <summary>Parses "host", "host:port", "1.2.3.4", "1.2.3.4:53", "[::1]:53", "::1".</summary>
-        public static IPEndPoint ParseServer(string value)
-        {
-            var v = value.Trim();
-            int port = 53;
-            string host = v;
-            if (v.StartsWith("[", StringComparison.Ordinal))
-            {
-                var close = v.IndexOf(']');
-                if (close < 0) throw new FormatException($"'{value}' is not a DNS server (missing ']').");
-                host = v.Substring(1, close - 1);
-                var rest = v.Substring(close + 1);
-                if (rest.StartsWith(":", StringComparison.Ordinal)) port = ParsePort(rest.Substring(1), value);
-                else if (rest.Length > 0) throw new FormatException($"'{value}' is not a DNS server.");
-            }
-            else if (v.Count(c => c == ':') == 1)
-            {
-                var i = v.IndexOf(':');
-                host = v.Substring(0, i);
-                port = ParsePort(v.Substring(i + 1), value);
-            }
-            if (IPAddress.TryParse(host, out var ip)) return new IPEndPoint(ip, port);
-            try
-            {
-                var addrs = Dns.GetHostAddresses(host);
-                var first = addrs.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addrs.FirstOrDefault();
-                if (first != null) return new IPEndPoint(first, port);
-            }
-            catch (SocketException) { }
-            throw new FormatException($"DNS server '{value}' could not be resolved to an address.");
-        }
-
-        private static int ParsePort(string s, string value)
-        {
-            if (int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var p) && p > 0 && p < 65536) return p;
-            throw new FormatException($"'{value}' has an invalid port.");
-        }
-
         /// <summary>Most MX hosts tested per domain by default (see <see cref="MaxMxHosts"/>).</summary>
         public const int DefaultMaxMxHosts = 10;
         /// <summary>Most CNAMEs followed for one name; a loop is reported as soon as it closes.</summary>
@@ -195,8 +157,9 @@ namespace Omr.Engine.Discovery
                     : $"The domain '{name}' does not exist (NXDOMAIN).");
             }
             if (mx.Chain.Count > 1) notes.Add($"{name} is an alias (CNAME) of {mx.Canonical}: its mail routing is {mx.Canonical}'s.");
-            var mxRecords = mx.Records.OfType<MxRecord>().ToList();
-            if (mxRecords.Count == 0)
+            var records = mx.Records.OfType<MxRecord>().Select(r => new MxEntry(r.Preference, RoutingPolicy.IsRoot(r.Exchange.Value) ? "." : Norm(r.Exchange))).ToList();
+            var selection = RoutingPolicy.Select(name, records, MaxMxHosts);
+            if (selection.ImplicitMx)
             {
                 // RFC 5321 5.1: no MX → the domain itself is the implicit MX.
                 var (addrs, _) = await AddressesAsync(name, ct).ConfigureAwait(false);
@@ -204,39 +167,25 @@ namespace Omr.Engine.Discovery
                     throw new DiscoveryException(DiscoveryErrorKind.NoMailHost, $"The domain '{name}' has no MX record and no A/AAAA record: it has no mail host.");
                 return new MailRouting(name, new[] { new MailHost(name, null, addrs, implicitMx: true) }, false, 0, notes);
             }
-            // RFC 7505: a single MX whose exchange is "." (any preference) means "no mail".
-            if (mxRecords.Count == 1 && IsRoot(mxRecords[0].Exchange.Value))
-                return new MailRouting(name, Array.Empty<MailHost>(), true, 0, notes);
+            if (selection.NullMx) return new MailRouting(name, Array.Empty<MailHost>(), true, 0, notes);
+            if (selection.Note != null) notes.Add(selection.Note);
 
-            var ordered = mxRecords.Where(r => !IsRoot(r.Exchange.Value))
-                .GroupBy(r => Norm(r.Exchange))
-                .Select(g => g.OrderBy(r => r.Preference).First())
-                .OrderBy(r => r.Preference).ThenBy(r => Norm(r.Exchange), StringComparer.Ordinal).ToList();
-            var selected = ordered.Take(MaxMxHosts).ToList();
-            var omitted = ordered.Count - selected.Count;
-            if (omitted > 0)
-                notes.Add($"{name} has {ordered.Count} MX hosts: only the {selected.Count} most preferred are tested; {omitted} left out (MaxMxHosts = {MaxMxHosts}).");
-
-            var tasks = selected.Select(r => ResolveExchangeAsync(Norm(r.Exchange), r.Preference, ct)).ToList();
+            var tasks = selection.Selected.Select(r => ResolveExchangeAsync(r.Exchange, r.Preference, ct)).ToList();
             var hosts = new List<MailHost>();
             foreach (var t in tasks) hosts.Add(await t.ConfigureAwait(false));
-            return new MailRouting(name, Deduplicate(hosts, notes), false, omitted, notes);
+            return new MailRouting(name, RoutingPolicy.Deduplicate(hosts, notes), false, selection.Omitted, notes);
         }
 
         private async Task<MailHost> ResolveExchangeAsync(string hostName, int preference, CancellationToken ct)
         {
-            // RFC 5321 5.1 and RFC 7505: an MX exchange is a host name, never an address. Some domains
-            // publish "MX 10 192.0.2.1." anyway; most MTAs look it up as a name (and usually find
-            // nothing), some use it as the address. Here a well-formed IPv4 dotted quad is tested as
-            // that address, and a note says so; anything else address-like ("[192.0.2.1]", an IPv6
-            // address) is refused with a clear reason, untested.
-            if (TargetParser.IsDottedQuad(hostName))
+            var kind = RoutingPolicy.KindOf(hostName);
+            if (kind == ExchangeKind.DottedQuad)
             {
                 var literal = new MailHost(hostName, preference, new[] { IPAddress.Parse(hostName) }, false);
                 literal.AddNote($"MX {preference} {hostName} is an IP address, not a host name (RFC 5321 5.1, RFC 7505): tested as that address, as many MTAs would.");
                 return literal;
             }
-            if (hostName.IndexOf('[') >= 0 || hostName.IndexOf(']') >= 0 || hostName.IndexOf(':') >= 0)
+            if (kind == ExchangeKind.Refused)
             {
                 return new MailHost(hostName, preference, Array.Empty<IPAddress>(), false)
                 {
@@ -267,51 +216,6 @@ namespace Omr.Engine.Discovery
             {
                 return new MailHost(hostName, preference, Array.Empty<IPAddress>(), false) { Problem = ex.Message.TrimEnd('.'), ProblemKind = ex.Kind };
             }
-        }
-
-        /// <summary>
-        /// Each address once, under its most preferred MX host: a less preferred MX name with the
-        /// same address is recorded in <see cref="MailHost.Aliases"/> of the host that keeps it
-        /// (and dropped when it has no address of its own).
-        /// </summary>
-        private static List<MailHost> Deduplicate(List<MailHost> hosts, List<string> notes)
-        {
-            var owner = new Dictionary<IPAddress, MailHost>();
-            var result = new List<MailHost>();
-            foreach (var h in hosts)
-            {
-                if (h.Addresses.Count == 0)
-                {
-                    result.Add(h);
-                    continue;
-                }
-                var kept = new List<IPAddress>();
-                var sharedWith = new List<string>();
-                foreach (var a in h.Addresses)
-                {
-                    if (owner.TryGetValue(a, out var first))
-                    {
-                        first.AddAlias(h.Name);
-                        if (!sharedWith.Contains(first.Name)) sharedWith.Add(first.Name);
-                    }
-                    else
-                    {
-                        kept.Add(a);
-                    }
-                }
-                var keep = h;
-                if (kept.Count < h.Addresses.Count)
-                {
-                    var shared = string.Join(", ", h.Addresses.Where(a => !kept.Contains(a)));
-                    notes.Add($"MX {h.Preference} {h.Name} shares {shared} with the more preferred {string.Join(", ", sharedWith)}: each address is tested once, under its most preferred host.");
-                    if (kept.Count == 0) continue;
-                    keep = new MailHost(h.Name, h.Preference, kept, h.ImplicitMx) { CanonicalName = h.CanonicalName };
-                    foreach (var n in h.Notes) keep.AddNote(n);
-                }
-                foreach (var a in kept) owner[a] = keep;
-                result.Add(keep);
-            }
-            return result;
         }
 
         /// <summary>Resolves a host given directly (no MX lookup).</summary>
@@ -501,7 +405,5 @@ namespace Omr.Engine.Discovery
             }
             return Names.Domain(v);
         }
-
-        private static bool IsRoot(string exchange) => exchange == "." || exchange.Length == 0;
     }
 }

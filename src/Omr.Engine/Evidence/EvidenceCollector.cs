@@ -9,6 +9,7 @@ using System.Threading.Channels;
 using System.Threading.Tasks;
 using MimeKit;
 using Omr.Engine.Probing;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Evidence
 {
@@ -322,8 +323,8 @@ namespace Omr.Engine.Evidence
             const string pending = " Get-RelayEvidence finds out whether it arrived.";
             var reason = result.Reason ?? string.Empty;
             if (reason.EndsWith(pending, StringComparison.Ordinal)) reason = reason.Substring(0, reason.Length - pending.Length);
-            reason = reason.Replace(" " + Probing.ProofText.RecipientOnly, string.Empty);
-            result.Reason = reason + " " + Probing.ProofText.Delivered(result.VerifyAddress);
+            reason = reason.Replace(" " + Rules.ProofText.RecipientOnly, string.Empty);
+            result.Reason = reason + " " + Rules.ProofText.Delivered(result.VerifyAddress);
             var ev = FoundEvidence(result, item, headers, hops, match, where);
             ev.Delivered = true;
             ev.Proof = RelayProof.Delivered;
@@ -408,7 +409,7 @@ namespace Omr.Engine.Evidence
         /// </summary>
         public static RelayProof LocalProof(RelayTestResult r)
         {
-            var domain = Probing.RecipientLocality.DomainOf(r.VerifyAddress);
+            var domain = Rules.RecipientRules.DomainOf(r.VerifyAddress);
             var foreign = (r.Tests ?? Array.Empty<RelayTestOutcome>()).Any(t => t != null && t.Accepted
                 && (domain is null || (t.RcptTo ?? string.Empty).IndexOf(domain, StringComparison.OrdinalIgnoreCase) < 0));
             var proof = foreign ? RelayProof.RecipientAccepted : RelayProof.None;

@@ -7,6 +7,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Omr.Engine.Notices;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Evidence
 {

@@ -5,7 +5,6 @@ using System.Linq;
 using System.Text;
 using MimeKit;
 using Omr.Engine.State;
-using Omr.Engine.History;
 
 namespace Omr.Engine.Notices
 {

@@ -6,6 +6,7 @@ using System.Net;
 using System.Text;
 using MimeKit;
 using Omr.Engine.Evidence;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Notices
 {

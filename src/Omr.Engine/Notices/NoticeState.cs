@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading;
 using Omr.Engine.Evidence;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Notices
 {
@@ -52,25 +53,6 @@ namespace Omr.Engine.Notices
         public string? Run { get; set; }
 
         public string Key => KeyOf(Domain, Address, Port);
-
-        /// <summary>
-        /// The record that blocks a notice to <paramref name="host"/>: a Sent/Written notice (or reminder) younger than
-        /// <paramref name="resendAfter"/> (unless <paramref name="force"/>), or another run's Pending one younger than
-        /// <paramref name="pendingTimeout"/>; the youngest such record, or null. The rule of every notice state.
-        /// </summary>
-        public static NoticeRecord? Blocking(IEnumerable<NoticeRecord> records, NoticeHostKey host, DateTimeOffset now, TimeSpan resendAfter, bool force, string? run, TimeSpan pendingTimeout)
-        {
-            NoticeRecord? found = null;
-            foreach (var r in records)
-            {
-                if (r.Key != host.Key) continue;
-                var blocks = r.Status == Pending
-                    ? r.Run != run && now - r.Time < pendingTimeout
-                    : !force && now - r.Time < resendAfter;
-                if (blocks && (found is null || r.Time > found.Time)) found = r;
-            }
-            return found;
-        }
 
         public static string KeyOf(string? domain, string? address, int port)
             => Names.Key(domain, address, port);
@@ -143,7 +125,7 @@ namespace Omr.Engine.Notices
 
         /// <summary>The blocking record for a host: a Sent/Written notice younger than <paramref name="resendAfter"/> (unless <paramref name="force"/>), or another run's live Pending one.</summary>
         public NoticeRecord? Blocking(IEnumerable<NoticeRecord> records, NoticeHostKey host, DateTimeOffset now, TimeSpan resendAfter, bool force, string? run)
-            => NoticeRecord.Blocking(records, host, now, resendAfter, force, run, PendingTimeout);
+            => NoticeRules.Blocking(records, host, now, resendAfter, force, run, PendingTimeout);
 
         /// <summary>
         /// Atomically reserves the hosts not blocked for <paramref name="run"/> (Pending records) and

@@ -37,8 +37,8 @@ namespace Omr.Engine.Probing
 
         public void Validate()
         {
-            RelayTestCatalog.SplitAddress(ProbeFrom);
-            RelayTestCatalog.SplitAddress(ProbeRecipient);
+            RelayTestTemplates.SplitAddress(ProbeFrom);
+            RelayTestTemplates.SplitAddress(ProbeRecipient);
             if (Tests.Count == 0) throw new ArgumentException("At least one relay test must be selected.");
             if (Timeout <= TimeSpan.Zero) throw new ArgumentException("The timeout must be positive.");
         }

@@ -7,6 +7,7 @@ using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
 using Omr.Engine.Discovery;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Probing
 {
@@ -148,7 +149,7 @@ namespace Omr.Engine.Probing
                 var locality = await RecipientLocality.LearnAsync(mailboxes, verify, _options.DnsServers, _options.DnsTimeout, _cts.Token).ConfigureAwait(false);
                 foreach (var d in locality.Domains.Where(d => d.Problem != null))
                 {
-                    var role = string.Equals(d.Domain, RecipientLocality.DomainOf(verify), StringComparison.Ordinal) ? "-VerifyAddress" : "-ProbeRecipient";
+                    var role = string.Equals(d.Domain, RecipientRules.DomainOf(verify), StringComparison.Ordinal) ? "-VerifyAddress" : "-ProbeRecipient";
                     Publish(new EngineWarningEvent($"The mail hosts of {d.Domain}, the {role} domain, are not known ({d.Problem!.TrimEnd('.')}): a server that receives its mail is recognised only by its replies, and Get-RelayEvidence by the Received chain."));
                 }
                 foreach (var d in locality.Domains.Where(d => d.Problem is null))

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Probing
 {
@@ -48,7 +49,7 @@ namespace Omr.Engine.Probing
             foreach (var d in Locality.Domains)
             {
                 if (_localDomains.ContainsKey(d.Domain)) continue;
-                var why = RecipientLocality.LocalBecause(d, _target.Address, _target.Host, new[] { FirstWord(_banner), _ehloName });
+                var why = RecipientRules.LocalBecause(d, _target.Address, _target.Host, new[] { FirstWord(_banner), _ehloName });
                 if (why != null) _localDomains[d.Domain] = why;
             }
             // None foreign (a lab whose DNS makes even example.net this server's): the scan's, and the transcript says so.
@@ -60,7 +61,7 @@ namespace Omr.Engine.Probing
 
         private bool IsLocal(string mailbox)
         {
-            var domain = RecipientLocality.DomainOf(mailbox);
+            var domain = RecipientRules.DomainOf(mailbox);
             return domain != null && _localDomains.ContainsKey(domain);
         }
 
@@ -78,7 +79,7 @@ namespace Omr.Engine.Probing
         private string? VerifyWithheld()
         {
             var verify = Locality.VerifyAddress;
-            var domain = RecipientLocality.DomainOf(verify);
+            var domain = RecipientRules.DomainOf(verify);
             if (domain is null || !_localDomains.TryGetValue(domain, out var why)) return null;
             return $"No verification message was sent: this server receives mail for {domain}, the -VerifyAddress domain ({why}), so it would deliver the message itself, which proves nothing. Prove it with a -VerifyAddress in a domain this server does not receive mail for.";
         }
@@ -92,10 +93,10 @@ namespace Omr.Engine.Probing
         private async Task CheckForeignAsync(CancellationToken ct)
         {
             var recipient = BatteryRecipient;
-            var domain = RecipientLocality.DomainOf(recipient);
+            var domain = RecipientRules.DomainOf(recipient);
             var control = ProbeSettings.DefaultProbeRecipient;
             // The control must be in another domain: two users of one domain say nothing about whose it is.
-            if (_foreignChecked || domain is null || _localDomains.ContainsKey(domain) || domain == RecipientLocality.DomainOf(control)
+            if (_foreignChecked || domain is null || _localDomains.ContainsKey(domain) || domain == RecipientRules.DomainOf(control)
                 || !_units.Any(u => u.Outcome?.Accepted == true)) return;
             _foreignChecked = true;
             _transcript.Note($"checking that <{recipient}> is foreign to this server: the same sender to it and to <{control}>, whose domain no server receives mail for");
@@ -128,7 +129,7 @@ namespace Omr.Engine.Probing
             {
                 if (gated) AddressSlots!.Release();
             }
-            if (accepted is null || refused is null || !(accepted.Code == 250 || accepted.Code == 251) || !RecipientLocality.RefusesForeign(refused))
+            if (accepted is null || refused is null || !(accepted.Code == 250 || accepted.Code == 251) || !RecipientRules.RefusesForeign(refused))
             {
                 _transcript.Note($"nothing shows that <{recipient}> is local to this server; the acceptances stand");
                 return;

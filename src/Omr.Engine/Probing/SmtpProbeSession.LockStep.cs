@@ -35,71 +35,15 @@ namespace Omr.Engine.Probing
         {
             if (_settings.StopOnFirst || _oneTransactionPerConnection || _testsPerConnection > 0 || AddressSlots is null) return null;
             var groups = BySender(_pending);
-            if (groups.Count < 2 || _pending.Count < 4) return null;
-            if (!AddressSlots.Wait(0)) return null;
-            // Split by round trips, not by tests: a transaction costs MAIL, one RCPT per test and an RSET
-            // before the next one. The helper starts when this connection starts its battery and first
-            // pays its own greeting and EHLO (2 round trips): the split that ends both soonest is taken;
-            // a sender that straddles it gets a transaction on each connection.
+            var positions = SplitPlanner.SecondConnection(groups.ConvertAll(g => g.Count));
+            if (positions.Count == 0 || !AddressSlots.Wait(0)) return null;
             var ordered = groups.SelectMany(g => g).ToList();
-            int best = -1, bestCost = int.MaxValue;
-            for (int k = 1; k < ordered.Count; k++)
-            {
-                int cost = Math.Max(RoundTrips(ordered, 0, k), 2 + RoundTrips(ordered, k, ordered.Count));
-                if (cost < bestCost) { bestCost = cost; best = k; }
-            }
-            var theirs = best < 0 ? new List<ProbeUnit>() : ordered.GetRange(best, ordered.Count - best);
-            // Whole transactions in any combination can end sooner than a cut in catalogue order (the
-            // catalogue's 7, 1, 1, 1, 1 and 14 tests per sender: 19 round trips instead of 20).
-            var sizes = groups.Select(g => g.Count).ToArray();
-            if (BestWholeSplit(sizes, bestCost) is int mask)
-            {
-                theirs = new List<ProbeUnit>();
-                for (int i = 0; i < groups.Count; i++) if ((mask >> i & 1) != 0) theirs.AddRange(groups[i]);
-            }
-            if (theirs.Count == 0 || theirs.Count == ordered.Count) { AddressSlots.Release(); return null; }
+            var theirs = positions.Select(p => ordered[p]).ToList();
             foreach (var u in theirs) _pending.Remove(u);
             _transcript.Note($"no PIPELINING: {theirs.Count} test(s) run on a second connection at the same time");
             var task = Task.Run(() => HelperAsync(theirs, ct));
             return (task, theirs);
         }
-
-        /// <summary>
-        /// The senders' transactions to give the second connection (a bit mask over
-        /// <paramref name="sizes"/>, the tests per sender) when whole transactions split the battery
-        /// into fewer round trips than <paramref name="toBeat"/>; null otherwise, or when there are too
-        /// many senders to try every combination. A side costs its tests, plus MAIL and RSET per
-        /// transaction but one; the second connection first pays its greeting and EHLO.
-        /// </summary>
-        internal static int? BestWholeSplit(IReadOnlyList<int> sizes, int toBeat)
-        {
-            int n = sizes.Count;
-            if (n < 2 || n > 12) return null;
-            int total = 0;
-            foreach (var c in sizes) total += c;
-            int? best = null;
-            int bestCost = toBeat;
-            for (int mask = 1; mask < (1 << n) - 1; mask++)
-            {
-                int theirTests = 0, theirs = 0;
-                for (int i = 0; i < n; i++) if ((mask >> i & 1) != 0) { theirTests += sizes[i]; theirs++; }
-                int cost = Math.Max(CommandRoundTrips(total - theirTests, n - theirs), 2 + CommandRoundTrips(theirTests, theirs));
-                if (cost < bestCost) { bestCost = cost; best = mask; }
-            }
-            return best;
-        }
-
-        /// <summary>Commands (each a round trip) that units [from, to) cost one at a time: MAIL per sender run, RCPT each, RSET between transactions.</summary>
-        private static int RoundTrips(List<ProbeUnit> units, int from, int to)
-        {
-            int transactions = 0;
-            for (int i = from; i < to; i++)
-                if (i == from || !string.Equals(units[i].MailFrom, units[i - 1].MailFrom, StringComparison.Ordinal)) transactions++;
-            return CommandRoundTrips(to - from, transactions);
-        }
-
-        /// <summary>One at a time, <paramref name="tests"/> in <paramref name="transactions"/> cost a RCPT each, a MAIL per transaction and an RSET between two.</summary>
-        private static int CommandRoundTrips(int tests, int transactions) => tests + transactions + Math.Max(0, transactions - 1);
 
         /// <summary>The helper connection: its own greeting and EHLO, then its transactions one command at a time.</summary>
         private async Task HelperAsync(List<ProbeUnit> units, CancellationToken ct)

@@ -21,7 +21,7 @@ namespace Omr.Engine.Probing
             if (i < 0) return null;
             // The same variant, addressed to the operator's own mailbox.
             var ctx = new ProbeContext(c.Context.ProbeFrom, verifyAddress, c.Context.AddressLiteral, c.Context.Host, c.Context.Domain);
-            return RelayTestCatalog.Expand(_settings.Tests[i], ctx);
+            return RelayTestTemplates.Expand(_settings.Tests[i], ctx);
         }
 
         /// <summary>

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Probing
 {
@@ -370,7 +371,7 @@ namespace Omr.Engine.Probing
             host = host.TrimEnd('.');
             var domain = c.Target.Domain?.TrimEnd('.') ?? ParentDomain(host) ?? host;
             c.Context = ProbeBase().For(literal, host, domain);
-            var expanded = RelayTestCatalog.ExpandAll(_settings.Tests, c.Context);
+            var expanded = RelayTestTemplates.ExpandAll(_settings.Tests, c.Context);
             var units = new ProbeUnit[expanded.Length];
             for (int i = 0; i < units.Length; i++)
             {

@@ -7,6 +7,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Omr.Engine.Notices;
 using Omr.Engine.State;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Service
 {

@@ -1,8 +1,8 @@
 using System;
 using System.Collections.Generic;
-using Omr.Engine.History;
 using Omr.Engine.Notices;
 using Omr.Engine.State;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Service
 {

@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.Data.Sqlite;
-using Omr.Engine.History;
 using Omr.Engine.Notices;
 using Omr.Engine.Rules;
 
@@ -28,7 +27,7 @@ namespace Omr.Engine.State
     /// <summary>
     /// The notices, reminders and resolved follow-ups of Send-RelayNotice, as one ledger. A notice is reserved
     /// (Pending) in one transaction before it is sent, then committed (Sent, Written) or released, so two runs
-    /// at once send one. What blocks a new notice is <see cref="NoticeRecord.Blocking"/>; what makes a follow-up
+    /// at once send one. What blocks a new notice is <see cref="NoticeRules.Blocking"/>; what makes a follow-up
     /// due is <see cref="FollowUpRules"/>.
     /// </summary>
     public sealed class NoticeLedger : INoticeState
@@ -102,7 +101,7 @@ namespace Omr.Engine.State
 
         /// <summary>The blocking record for a host: a Sent/Written notice or reminder younger than <paramref name="resendAfter"/> (unless <paramref name="force"/>), or another run's live Pending one.</summary>
         public NoticeRecord? Blocking(IEnumerable<NoticeRecord> records, NoticeHostKey host, DateTimeOffset now, TimeSpan resendAfter, bool force, string? run)
-            => NoticeRecord.Blocking(records, host, now, resendAfter, force, run, PendingTimeout);
+            => NoticeRules.Blocking(records, host, now, resendAfter, force, run, PendingTimeout);
 
         /// <summary>Atomically reserves (Pending) the hosts not blocked for <paramref name="run"/>; the others come back with what blocks them.</summary>
         public (List<NoticeHostKey> Reserved, List<(NoticeHostKey Host, NoticeRecord By)> Blocked) Reserve(

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using Omr.Engine.History;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.State
 {

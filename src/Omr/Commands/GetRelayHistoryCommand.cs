@@ -1,7 +1,6 @@
 using System;
 using System.Linq;
 using System.Management.Automation;
-using Omr.Engine.History;
 using Omr.Engine.Notices;
 using Omr.Engine.State;
 

@@ -4,7 +4,6 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading.Tasks;
-using Omr.Engine.History;
 using Omr.Engine.Notices;
 using Omr.Engine.Service;
 using Omr.Engine.State;

@@ -9,7 +9,6 @@ using System.Net;
 using System.Threading.Tasks;
 using Omr.Engine;
 using Omr.Engine.Discovery;
-using Omr.Engine.History;
 using Omr.Engine.Service;
 using Omr.Engine.State;
 using Omr.Engine.Notices;
@@ -186,7 +185,7 @@ namespace Omr.Commands
                 _dns = new List<IPEndPoint>();
                 foreach (var s in DnsServer)
                 {
-                    try { _dns.Add(MailHostResolver.ParseServer(s)); }
+                    try { _dns.Add(DnsServers.Parse(s)); }
                     catch (FormatException ex) { ThrowArgument(ex.Message, "InvalidDnsServer", s); }
                 }
             }

@@ -1,6 +1,5 @@
 using System;
 using System.Management.Automation;
-using Omr.Engine.History;
 using Omr.Engine.State;
 using Omr.Engine.Notices;
 

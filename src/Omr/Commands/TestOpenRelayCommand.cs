@@ -6,7 +6,6 @@ using System.Net;
 using System.Threading;
 using Omr.Engine;
 using Omr.Engine.Discovery;
-using Omr.Engine.History;
 using Omr.Engine.Notices;
 using Omr.Engine.Probing;
 using Omr.Engine.Service;
@@ -168,7 +167,7 @@ namespace Omr.Commands
                 dns = new List<IPEndPoint>();
                 foreach (var s in DnsServer)
                 {
-                    try { dns.Add(MailHostResolver.ParseServer(s)); }
+                    try { dns.Add(DnsServers.Parse(s)); }
                     catch (FormatException ex) { ThrowArgument(ex.Message, "InvalidDnsServer", s); }
                 }
             }

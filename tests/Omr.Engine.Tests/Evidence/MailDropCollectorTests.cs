@@ -4,6 +4,7 @@ using MimeKit;
 using Omr.Engine.Evidence;
 using Omr.Engine.Probing;
 using Xunit;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Tests.Evidence;
 

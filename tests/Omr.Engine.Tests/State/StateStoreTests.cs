@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Microsoft.Data.Sqlite;
-using Omr.Engine.History;
 using Omr.Engine.State;
 using Omr.Engine.Notices;
 using Omr.Engine.Tests.Evidence;

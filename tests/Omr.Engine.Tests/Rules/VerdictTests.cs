@@ -1,7 +1,8 @@
 using Omr.Engine.Probing;
 using Xunit;
+using Omr.Engine.Rules;
 
-namespace Omr.Engine.Tests;
+namespace Omr.Engine.Tests.Rules;
 
 public class VerdictTests
 {

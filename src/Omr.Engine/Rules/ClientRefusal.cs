@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Text.RegularExpressions;
 
-namespace Omr.Engine.Probing
+namespace Omr.Engine.Rules
 {
     /// <summary>
     /// Whether a refusal is about the client (its address is on a blocklist or in an access rule) rather

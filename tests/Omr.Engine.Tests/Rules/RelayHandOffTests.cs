@@ -1,8 +1,9 @@
 using Omr;
 using Omr.Engine.Evidence;
 using Xunit;
+using Omr.Engine.Rules;
 
-namespace Omr.Engine.Tests.Evidence;
+namespace Omr.Engine.Tests.Rules;
 
 /// <summary>"Delivered means relayed": the Received chain must show the tested server handing the message on.</summary>
 public class RelayHandOffTests

@@ -1,6 +1,6 @@
 using System;
 
-namespace Omr.Engine.History
+namespace Omr.Engine.Rules
 {
     /// <summary>The last recorded result for one (domain, address, port): what the change rules compare with.</summary>
     public sealed class PriorResult

@@ -1,7 +1,8 @@
 using Omr.Engine.Probing;
 using Xunit;
+using Omr.Engine.Rules;
 
-namespace Omr.Engine.Tests;
+namespace Omr.Engine.Tests.Rules;
 
 /// <summary>"Closed needs a relay policy that was seen": a server that shuts the client out is never Closed.</summary>
 public class ClientRefusalTests

@@ -1,7 +1,7 @@
-using Omr.Engine.History;
 using Xunit;
+using Omr.Engine.Rules;
 
-namespace Omr.Engine.Tests.History;
+namespace Omr.Engine.Tests.Rules;
 
 public class ChangeRulesTests
 {

@@ -2,8 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using Omr.Engine.Probing;
 
-namespace Omr.Engine.Probing
+namespace Omr.Engine.Rules
 {
     /// <summary>What a session established, before any judgement.</summary>
     public sealed class ProbeFacts

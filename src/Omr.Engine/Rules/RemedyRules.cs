@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Omr.Engine.Probing;
 
-namespace Omr.Engine.History
+namespace Omr.Engine.Rules
 {
     /// <summary>What the remedy rules look at for one result.</summary>
     public sealed class RemedyFacts
@@ -80,12 +80,7 @@ namespace Omr.Engine.History
             foreach (var raw in providers)
             {
                 var p = Names.Domain(raw);
-                if (p.Length == 0) continue;
-                if (p.StartsWith("*.", StringComparison.Ordinal))
-                {
-                    if (h.EndsWith(p.Substring(1), StringComparison.Ordinal) && h.Length > p.Length - 1) return true;
-                }
-                else if (h == p) return true;
+                if (p.Length > 0 && Wildcard.IsMatch(p, h)) return true;
             }
             return false;
         }

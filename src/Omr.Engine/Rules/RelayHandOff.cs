@@ -2,8 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Net;
+using Omr.Engine.Evidence;
 
-namespace Omr.Engine.Evidence
+namespace Omr.Engine.Rules
 {
     /// <summary>What a verification message's Received chain shows about the tested server.</summary>
     public readonly struct HandOffDecision
