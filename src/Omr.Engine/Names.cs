@@ -1,3 +1,4 @@
+using System;
 using System.Globalization;
 
 namespace Omr.Engine
@@ -16,5 +17,36 @@ namespace Omr.Engine
         /// <summary>The key of one tested endpoint for one domain: "domain|address|port".</summary>
         public static string Key(string? domain, string? address, int port)
             => Domain(domain) + "|" + Address(address) + "|" + port.ToString(CultureInfo.InvariantCulture);
+
+        /// <summary>A host name with at least two labels (letters, digits, hyphens; a trailing dot allowed). No regex: it runs per address.</summary>
+        internal static bool IsHostToken(string s)
+        {
+            if (string.IsNullOrEmpty(s)) return false;
+            int end = s[s.Length - 1] == '.' ? s.Length - 1 : s.Length;
+            int labels = 0, len = 0;
+            for (int i = 0; i <= end; i++)
+            {
+                if (i == end || s[i] == '.')
+                {
+                    if (len == 0 || len > 63) return false;
+                    labels++; len = 0;
+                    continue;
+                }
+                char c = s[i];
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && len > 0);
+                if (!ok) return false;
+                len++;
+            }
+            return labels >= 2;
+        }
+
+        /// <summary>mx1.example.com → example.com; a two-label name stays itself.</summary>
+        internal static string? ParentDomain(string host)
+        {
+            if (host.StartsWith("[", StringComparison.Ordinal)) return null;
+            var dot = host.IndexOf('.');
+            // Three labels or more: drop the first; fewer: the name itself.
+            return dot >= 0 && host.IndexOf('.', dot + 1) >= 0 ? host.Substring(dot + 1) : host;
+        }
     }
 }

@@ -20,9 +20,9 @@ public class HostTokenTests
     [InlineData("[192.0.2.1]", false)]
     [InlineData("ESMTP", false)]
     public void Only_host_names_with_two_or_more_labels_count(string word, bool expected)
-        => Assert.Equal(expected, SmtpProbeSession.IsHostToken(word));
+        => Assert.Equal(expected, Names.IsHostToken(word));
 
     [Fact]
     public void A_label_longer_than_63_is_no_host()
-        => Assert.False(SmtpProbeSession.IsHostToken(new string('a', 64) + ".example"));
+        => Assert.False(Names.IsHostToken(new string('a', 64) + ".example"));
 }

@@ -5,6 +5,7 @@ using System.Text;
 using System.Threading.Tasks;
 using Omr.Engine.Discovery;
 using Omr.Engine.Probing;
+using Omr.Engine.Probing.Battery;
 using Xunit;
 
 namespace Omr.Engine.Tests;
@@ -231,7 +232,7 @@ public class ReplyParsingTests
     [InlineData("localhost", "localhost")]
     [InlineData("[192.0.2.1]", null)]
     public void The_parent_domain_drops_the_first_label_of_three_or_more(string host, string? expected)
-        => Assert.Equal(expected, SmtpProbeSession.ParentDomain(host));
+        => Assert.Equal(expected, Names.ParentDomain(host));
 
     [Theory]
     [InlineData("550 5.7.1 <relay-test%example.net@[192.0.2.7]>: Relay access denied")]
@@ -244,7 +245,7 @@ public class ReplyParsingTests
     {
         var reply = Read(line);
         var outcome = new Omr.RelayTestOutcome();
-        SmtpProbeSession.SetReplyText(outcome, reply);
+        BatteryState.SetReplyText(outcome, reply);
         Assert.Equal(Transcript.Sanitize(Read(line).Text), outcome.Text);
         Assert.Same(outcome.Text, outcome.Text);
         Assert.All(outcome.Text!, ch => Assert.False(ServerText.IsUnsafe(ch)));
@@ -257,7 +258,7 @@ public class ReplyParsingTests
     {
         var line = "550 5.7.1 " + new string('x', 1500);
         var outcome = new Omr.RelayTestOutcome();
-        SmtpProbeSession.SetReplyText(outcome, Read(line));
+        BatteryState.SetReplyText(outcome, Read(line));
         Assert.EndsWith("…[truncated 1500 chars]", outcome.Text);
         Assert.Equal(Transcript.Sanitize(new string('x', 1500)), outcome.Text);
     }
@@ -268,7 +269,7 @@ public class ReplyParsingTests
         var reply = Read("550 5.7.1 Relay access denied");
         var text = reply.Text;
         var outcome = new Omr.RelayTestOutcome();
-        SmtpProbeSession.SetReplyText(outcome, reply);
+        BatteryState.SetReplyText(outcome, reply);
         Assert.Same(text, outcome.Text);
     }
 

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using Omr.Engine.Probing.Battery;
 using Omr.Engine.Rules;
 
 namespace Omr.Engine.Probing
@@ -108,17 +109,15 @@ namespace Omr.Engine.Probing
             try
             {
                 if (AddressSlots != null) { await AddressSlots.WaitAsync(token).ConfigureAwait(false); gated = true; }
-                using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
-                Interlocked.Increment(ref _connections);
-                await conn.ConnectAsync(_target.Address, _target.Port, ImplicitTls, _target.Host, token).ConfigureAwait(false);
-                if (!await OpenAsync(conn, token, _ => { }).ConfigureAwait(false)) return;
-                var mail = await LockStepCommandAsync(conn, "MAIL", SmtpCommand.Mail("<" + _settings.ProbeFrom + ">"), token).ConfigureAwait(false);
+                using var conn = await OpenAnotherAsync(token).ConfigureAwait(false);
+                if (conn is null) return;
+                var mail = await SmtpExchange.CommandAsync(conn, "MAIL", SmtpCommand.Mail("<" + _settings.ProbeFrom + ">"), token).ConfigureAwait(false);
                 if (mail.IsPositive)
                 {
-                    accepted = await LockStepCommandAsync(conn, "RCPT", SmtpCommand.Rcpt("<" + recipient + ">"), token).ConfigureAwait(false);
-                    refused = await LockStepCommandAsync(conn, "RCPT", SmtpCommand.Rcpt("<" + control + ">"), token).ConfigureAwait(false);
+                    accepted = await SmtpExchange.CommandAsync(conn, "RCPT", SmtpCommand.Rcpt("<" + recipient + ">"), token).ConfigureAwait(false);
+                    refused = await SmtpExchange.CommandAsync(conn, "RCPT", SmtpCommand.Rcpt("<" + control + ">"), token).ConfigureAwait(false);
                 }
-                await QuitAsync(conn, token).ConfigureAwait(false);
+                await SmtpExchange.QuitAsync(conn, token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is SmtpSessionException || (ex is OperationCanceledException && !ct.IsCancellationRequested))
             {
@@ -147,9 +146,7 @@ namespace Omr.Engine.Probing
             _probeBase = UseRecipient(recipient);
             _units.Clear();
             _unitByPair = null;
-            _pending.Clear();
-            _fromPipeline.Clear();
-            _confirm = null;
+            _battery.Clear();
             _facts.StoppedOnFirst = false;
             _facts.Confirmed = false;
             foreach (var c in _contexts) c.Units = null;

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
+using Omr.Engine.Probing.Battery;
 
 namespace Omr.Engine.Probing
 {
@@ -28,7 +29,7 @@ namespace Omr.Engine.Probing
             _banner ??= Transcript.Sanitize(string.Join(" ", greeting.Lines));
             if (greeting.Code != 220)
             {
-                await QuitAsync(conn, ct).ConfigureAwait(false);
+                await SmtpExchange.QuitAsync(conn, ct).ConfigureAwait(false);
                 return false;
             }
 
@@ -50,7 +51,7 @@ namespace Omr.Engine.Probing
                 if (_settings.Tls == TlsMode.Required)
                 {
                     _facts.TlsProblem = "TLS is required (-Tls Required) but the server does not offer STARTTLS.";
-                    await QuitAsync(conn, ct).ConfigureAwait(false);
+                    await SmtpExchange.QuitAsync(conn, ct).ConfigureAwait(false);
                     return false;
                 }
                 return true;
@@ -60,11 +61,11 @@ namespace Omr.Engine.Probing
             var st = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
             if (st.Code != 220)
             {
-                if (st.Code == 421) throw Closing(st);
+                if (st.Code == 421) throw SmtpExchange.Closing(st);
                 if (_settings.Tls == TlsMode.Required)
                 {
                     _facts.TlsProblem = "TLS is required (-Tls Required) but STARTTLS was refused: " + st + ".";
-                    await QuitAsync(conn, ct).ConfigureAwait(false);
+                    await SmtpExchange.QuitAsync(conn, ct).ConfigureAwait(false);
                     return false;
                 }
                 _tlsNote = "STARTTLS refused: " + Transcript.Sanitize(st.ToString());
@@ -93,34 +94,38 @@ namespace Omr.Engine.Probing
                 var k = Keyword(line.Trim());
                 if (late.Count < 16 && Array.IndexOf(KnownExtensions, k) >= 0 && !late.Any(l => Keyword(l) == k)) late.Add(Transcript.Sanitize(line.Trim()));
             }).ConfigureAwait(false);
-            if (ehlo.Code == 421) throw Closing(ehlo);
+            if (ehlo.Code == 421) throw SmtpExchange.Closing(ehlo);
             // EHLO succeeds with 250 only (RFC 5321 4.3.2); another positive code answers some other command.
             if (ehlo.IsPositive && ehlo.Code != 250)
                 throw new SmtpSessionException(SmtpFailureKind.OutOfStep, $"'{Transcript.Sanitize(ehlo.ToString())}' cannot answer EHLO");
             if (ehlo.IsPositive && ehlo.Lines.Count > 0 && _ehloName is null)
             {
                 var name = FirstWord(ehlo.Lines[0].Trim());
-                if (name != null && IsHostToken(name)) _ehloName = name;
+                if (name != null && Names.IsHostToken(name)) _ehloName = name;
             }
             if (ehlo.IsPositive)
                 return ehlo.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).Concat(late).ToArray();
             stage("HELO");
             await conn.SendAsync("HELO " + helo, ct).ConfigureAwait(false);
             var h = await conn.ReadReplyAsync(ct).ConfigureAwait(false);
-            if (h.Code == 421) throw Closing(h);
+            if (h.Code == 421) throw SmtpExchange.Closing(h);
             if (h.IsPositive && h.Code != 250)
                 throw new SmtpSessionException(SmtpFailureKind.OutOfStep, $"'{Transcript.Sanitize(h.ToString())}' cannot answer HELO");
             if (h.IsPositive) return Array.Empty<string>();
             _facts.SessionRefusal = h;
-            await QuitAsync(conn, ct).ConfigureAwait(false);
+            await SmtpExchange.QuitAsync(conn, ct).ConfigureAwait(false);
             return null;
         }
 
         /// <summary>EHLO keywords that change how the session is run or what the result reports.</summary>
         private static readonly string[] KnownExtensions = { "PIPELINING", "STARTTLS", "AUTH", "SIZE", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "DSN", "REQUIRETLS" };
 
-        private static SmtpSessionException Closing(SmtpReply r)
-            => new SmtpSessionException(SmtpFailureKind.ConnectionClosed, "the server is closing the session: " + Transcript.Sanitize(r.ToString()));
+        private bool HasExtension(string keyword)
+        {
+            foreach (var e in _extensions)
+                if (IsKeyword(e, keyword)) return true;
+            return false;
+        }
 
         private static string Keyword(string ext)
         {
@@ -136,7 +141,7 @@ namespace Omr.Engine.Probing
         {
             if (!string.IsNullOrWhiteSpace(_settings.HeloName)) return _settings.HeloName!;
             var fqdn = LocalHost.Fqdn;
-            if (fqdn != null && fqdn.IndexOf('.') > 0 && IsHostToken(fqdn)) return fqdn;
+            if (fqdn != null && fqdn.IndexOf('.') > 0 && Names.IsHostToken(fqdn)) return fqdn;
             if (conn.LocalEndPoint is IPEndPoint ep)
                 return ep.AddressFamily == AddressFamily.InterNetworkV6 ? "[IPv6:" + ep.Address + "]" : "[" + ep.Address + "]";
             return "[127.0.0.1]";

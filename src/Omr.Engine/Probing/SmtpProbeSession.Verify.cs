@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using Omr.Engine.Probing.Battery;
 
 namespace Omr.Engine.Probing
 {
@@ -56,14 +57,14 @@ namespace Omr.Engine.Probing
                 }
                 // One command, one reply, with the same checks as the battery's lock-step.
                 stage = "MAIL";
-                var mail = await LockStepCommandAsync(conn, "MAIL", SmtpCommand.Mail(test.MailFrom), token).ConfigureAwait(false);
-                if (!mail.IsPositive) { Unverified(c, "MAIL FROM refused: " + mail); await QuitAsync(conn, token).ConfigureAwait(false); return; }
+                var mail = await SmtpExchange.CommandAsync(conn, "MAIL", SmtpCommand.Mail(test.MailFrom), token).ConfigureAwait(false);
+                if (!mail.IsPositive) { Unverified(c, "MAIL FROM refused: " + mail); await SmtpExchange.QuitAsync(conn, token).ConfigureAwait(false); return; }
                 stage = "RCPT";
-                var rcpt = await LockStepCommandAsync(conn, "RCPT", SmtpCommand.Rcpt(test.RcptTo), token).ConfigureAwait(false);
-                if (!rcpt.IsPositive) { Unverified(c, "RCPT TO for the verification address refused: " + rcpt); await QuitAsync(conn, token).ConfigureAwait(false); return; }
+                var rcpt = await SmtpExchange.CommandAsync(conn, "RCPT", SmtpCommand.Rcpt(test.RcptTo), token).ConfigureAwait(false);
+                if (!rcpt.IsPositive) { Unverified(c, "RCPT TO for the verification address refused: " + rcpt); await SmtpExchange.QuitAsync(conn, token).ConfigureAwait(false); return; }
                 stage = "DATA";
-                var data = await LockStepCommandAsync(conn, "DATA", "DATA", token).ConfigureAwait(false);
-                if (data.Code != 354) { Unverified(c, "DATA refused: " + data); await QuitAsync(conn, token).ConfigureAwait(false); return; }
+                var data = await SmtpExchange.CommandAsync(conn, "DATA", "DATA", token).ConfigureAwait(false);
+                if (data.Code != 354) { Unverified(c, "DATA refused: " + data); await SmtpExchange.QuitAsync(conn, token).ConfigureAwait(false); return; }
                 var bytes = message(test);
                 await conn.SendRawAsync(bytes, $"[message of {bytes.Length} bytes, Message-ID <{messageId}>]", token).ConfigureAwait(false);
                 _transcript.Add("C", ".", c.Tag);
@@ -79,7 +80,7 @@ namespace Omr.Engine.Probing
                 {
                     Unverified(c, "the message was refused after DATA: " + done);
                 }
-                await QuitAsync(conn, token).ConfigureAwait(false);
+                await SmtpExchange.QuitAsync(conn, token).ConfigureAwait(false);
             }
             catch (SmtpSessionException ex)
             {

@@ -5,39 +5,19 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
+using Omr.Engine.Probing.Battery;
 using Omr.Engine.Rules;
 
 namespace Omr.Engine.Probing
 {
     /// <summary>
     /// Probes one address: greeting, EHLO (HELO fallback), STARTTLS, then the relay battery over one
-    /// connection (RSET between tests, pipelined when offered), reconnecting when the server hangs up.
-    /// Never sends DATA.
+    /// connection (RSET between tests, pipelined when offered: <see cref="PipelinedBattery"/>, otherwise
+    /// <see cref="LockStepBattery"/>, both over one <see cref="BatteryState"/>), reconnecting when the server
+    /// hangs up. Never sends DATA (only -Verify's one message does, in its own session).
     /// </summary>
     public sealed partial class SmtpProbeSession
     {
-        /// <summary>A host name with at least two labels (letters, digits, hyphens; a trailing dot allowed). No regex: it runs per address.</summary>
-        internal static bool IsHostToken(string s)
-        {
-            if (string.IsNullOrEmpty(s)) return false;
-            int end = s[s.Length - 1] == '.' ? s.Length - 1 : s.Length;
-            int labels = 0, len = 0;
-            for (int i = 0; i <= end; i++)
-            {
-                if (i == end || s[i] == '.')
-                {
-                    if (len == 0 || len > 63) return false;
-                    labels++; len = 0;
-                    continue;
-                }
-                char c = s[i];
-                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && len > 0);
-                if (!ok) return false;
-                len++;
-            }
-            return labels >= 2;
-        }
-
         private readonly ProbeAddress _target;
         private readonly ProbeSettings _settings;
         private readonly Transcript _transcript;
@@ -54,7 +34,10 @@ namespace Omr.Engine.Probing
         private string? _tlsNote;
         private string[] _extensions = Array.Empty<string>();
         private int _connections;
-        private int _completed;
+        /// <summary>What is pending, what awaits confirmation and what the server taught: shared by both batteries.</summary>
+        private readonly BatteryState _battery;
+        private PipelinedBattery? _pipelined;
+        private LockStepBattery? _lockStep;
         /// <summary>The next unit's id: ids stay unique when a battery is planned again (they tag transcript lines).</summary>
         private int _nextUnitId;
 
@@ -63,8 +46,8 @@ namespace Omr.Engine.Probing
             _target = target;
             _settings = settings;
             _units = new List<ProbeUnit>(settings.Tests.Count);
-            _pending = new List<ProbeUnit>(settings.Tests.Count);
             _transcript = transcript ?? new Transcript();
+            _battery = new BatteryState(_transcript, _facts, settings.Tests.Count);
             _budget = new ByteBudget(settings.Limits.MaxBytesPerHost);
             _facts.Timeout = settings.Timeout;
             _facts.SlowReplyThreshold = settings.Limits.SlowReply;
@@ -95,7 +78,7 @@ namespace Omr.Engine.Probing
         }
 
         /// <summary>Tests still to run for the contexts added so far (after the greeting is known).</summary>
-        internal bool HasPendingWork => _pending.Count > 0 || _contexts.Any(c => c.Units is null);
+        internal bool HasPendingWork => _battery.Pending.Count > 0 || _contexts.Any(c => c.Units is null);
 
         /// <summary>True when a new context can still be tested on a fresh connection (the address took part in a session).</summary>
         internal bool CanTestMore
@@ -104,7 +87,7 @@ namespace Omr.Engine.Probing
 
         /// <summary>True when the greeting said 4xx (busy, too many connections) and nothing was tested yet: worth another try later.</summary>
         internal bool WasBusy
-            => _completed == 0 && ((_facts.Greeting != null && _facts.Greeting.IsTransient)
+            => _battery.Completed == 0 && ((_facts.Greeting != null && _facts.Greeting.IsTransient)
                || (_facts.FailureMessage != null && _facts.FailureMessage.IndexOf("too many connections", StringComparison.OrdinalIgnoreCase) >= 0));
 
         /// <summary>Forgets a busy greeting so that the next run starts afresh.</summary>
@@ -147,92 +130,13 @@ namespace Omr.Engine.Probing
         {
             var again = _units.Where(u => IsTemporary(u.Outcome)).ToList();
             _transcript.Note($"greylist retry after {_settings.GreylistRetry.TotalSeconds:0.#} s: re-running {again.Count} test(s) that got 4xx");
-            foreach (var u in again) { u.Outcome = null; _pending.Add(u); }
+            _battery.RetryTemporary(again);
             _facts.ClearFailure();
             _facts.GreylistRetried = true;
             await RunBatteryAsync(ct).ConfigureAwait(false);
         }
 
-        public RelayTestResult BuildResult(string probeId) => BuildResult(Primary, probeId);
-
-        internal RelayTestResult BuildResult(ProbeTargetContext ctx, string probeId)
-        {
-            var start = _start ?? DateTimeOffset.UtcNow;
-            var outcomes = new RelayTestOutcome?[_settings.Tests.Count];
-            if (ctx.Units != null)
-                for (int i = 0; i < outcomes.Length; i++) outcomes[i] = ctx.Units[i].Outcome;
-            _facts.Outcomes = outcomes;
-            _facts.VerifyWithheld = VerifyWithheld();
-            var decision = VerdictRules.Decide(_facts);
-            var (verdict, reason) = decision;
-            if (_facts.OutOfStep != null && decision.Code != RelayReasonCode.OutOfStep)
-                reason += $" (Replies were out of step at first: {_facts.OutOfStep}; the verdict comes from the tests run again one command at a time.)";
-            if (_recipientNote != null && ctx.Units != null) reason += " " + _recipientNote;
-            // The strongest proof, said once: a verification that was accepted says so; otherwise an
-            // acceptance is only an accepted RCPT.
-            if (ctx.VerificationNote != null) reason += " " + ctx.VerificationNote;
-            if (verdict == RelayVerdict.Open && ctx.Proof < RelayProof.DataAccepted) reason += " " + ProofText.RecipientOnly;
-            var accepted = outcomes.Any(o => o?.Accepted == true);
-            var target = ctx.Target;
-            TranscriptEntry[]? transcript = null;
-            if (_contexts.Count > 1)
-            {
-                // The session's own lines, this context's units and its own verification.
-                var mine = new HashSet<int>(ctx.Units is null ? Enumerable.Empty<int>() : ctx.Units.Select(u => u.Id)) { ctx.Tag };
-                transcript = _transcript.ToArray(t => mine.Contains(t) || (_groupTags.TryGetValue(t, out var members) && members.Any(mine.Contains)));
-            }
-            var result = new RelayTestResult
-            {
-                Target = target.Target,
-                Domain = target.Domain,
-                ComputerName = target.Host ?? target.Address.ToString(),
-                Address = target.Address.ToString(),
-                Port = target.Port,
-                Preference = target.Preference,
-                MxHosts = target.MxHosts.ToArray(),
-                IsMxAddress = target.IsMx,
-                Verdict = verdict,
-                ReasonCode = decision.Code,
-                Reason = reason,
-                Banner = _banner,
-                Tls = _tls?.ToString() ?? ("None" + (_tlsNote is null ? string.Empty : " (" + _tlsNote + ")")),
-                RelayedBy = outcomes.Where(o => o?.Accepted == true).Select(o => o!.Name).ToArray(),
-                Proof = ctx.Proof > RelayProof.RecipientAccepted ? ctx.Proof : accepted ? RelayProof.RecipientAccepted : RelayProof.None,
-                VerifyAddress = ctx.VerifyAddress,
-                VerifiedWith = ctx.VerifiedWith,
-                VerificationMessageId = ctx.VerificationMessageId,
-                VerificationReply = ctx.VerificationReply,
-                Tests = outcomes.Select((o, i) => o ?? NotRun(ctx, i)).ToArray(),
-                StartTime = start,
-                Duration = DateTimeOffset.UtcNow - start,
-                ProbeId = probeId,
-                Extensions = _extensions,
-                Connections = _connections,
-                BytesReceived = _budget.Used,
-            };
-            // One context: its transcript is the session's, built into entries only when it is read.
-            if (transcript is null) result.TranscriptSource = _transcript.Snapshot();
-            else result.Transcript = transcript;
-            return result;
-        }
-
-        private static bool IsTemporary(RelayTestOutcome? o) => o != null && o.ReplyCode >= 400 && o.ReplyCode < 500;
-
-        private RelayTestOutcome NotRun(ProbeTargetContext ctx, int i)
-        {
-            var def = _settings.Tests[i];
-            var unit = ctx.Units?[i];
-            return new RelayTestOutcome
-            {
-                Name = def.Name,
-                MailFrom = unit?.MailFrom ?? def.MailFromTemplate,
-                RcptTo = unit?.RcptTo ?? def.RcptToTemplate,
-                Proves = def.Proves,
-                Error = _facts.StoppedOnFirst ? "not run (stopped at the first accepted test)" : "not completed: " + (_facts.DeadlineReached ? "deadline reached" : _facts.FailureMessage ?? "session ended"),
-            };
-        }
-
-        private bool NeedsConnection => _pending.Count > 0 || _confirm != null || _contexts.Any(c => c.Units is null);
+        private bool NeedsConnection => _battery.Pending.Count > 0 || _battery.Confirm != null || _contexts.Any(c => c.Units is null);
 
         private async Task RunBatteryAsync(CancellationToken ct)
         {
@@ -262,11 +166,11 @@ namespace Omr.Engine.Probing
                     if (gated) AddressSlots!.Release();
                 }
             }
-            if (_confirm != null)
+            if (_battery.Confirm != null)
             {
                 // The deadline or the connection bound ended the session before the confirmation:
                 // an acceptance read from a pipelined group that was never confirmed is not counted.
-                DiscardPipelined("the acceptance read from a pipelined group could not be confirmed one command at a time before the session ended");
+                _battery.DiscardPipelined("the acceptance read from a pipelined group could not be confirmed one command at a time before the session ended");
             }
         }
 
@@ -275,7 +179,7 @@ namespace Omr.Engine.Probing
         {
             using var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
             Interlocked.Increment(ref _connections);
-            int before = Volatile.Read(ref _completed);
+            int before = _battery.Completed;
             string stage = "connect";
             try
             {
@@ -288,14 +192,14 @@ namespace Omr.Engine.Probing
                     return false; // terminal: greeting refused, TLS problem, HELO refused...
                 ExpandAll();
                 stage = "MAIL";
-                var next = _confirm != null
-                    ? await ConfirmAsync(conn, token, s => stage = s).ConfigureAwait(false)
+                var next = _battery.Confirm != null
+                    ? await LockStep.ConfirmAsync(conn, token, s => stage = s).ConfigureAwait(false)
                     : await BatteryAsync(conn, token, s => stage = s).ConfigureAwait(false);
                 _facts.ClearFailure(); // this connection ended well: an earlier failure no longer describes the session
                 if (next == Next.Stop || _facts.StoppedOnFirst) return false;
-                if (next == Next.Reconnect && _completed == before && _confirm is null && !_rerun)
+                if (next == Next.Reconnect && _battery.Completed == before && _battery.Confirm is null && !_battery.Rerun)
                     return false; // no progress on this connection: do not hammer the server
-                _rerun = false;
+                _battery.Rerun = false;
                 return true;
             }
             catch (SmtpSessionException ex)
@@ -322,9 +226,9 @@ namespace Omr.Engine.Probing
                     && ex.Kind == SmtpFailureKind.ConnectionClosed;
                 // Reconnect only when this connection made progress: a server that drops every
                 // connection at the same point would otherwise be hammered until the deadline.
-                if (!midBattery || (_completed == before && !_rerun)) return false;
-                _rerun = false;
-                _transcript.Note($"server hung up mid-battery; reconnecting to run the remaining {_pending.Count} test(s)");
+                if (!midBattery || (_battery.Completed == before && !_battery.Rerun)) return false;
+                _battery.Rerun = false;
+                _transcript.Note($"server hung up mid-battery; reconnecting to run the remaining {_battery.Pending.Count} test(s)");
                 return true;
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -366,10 +270,10 @@ namespace Omr.Engine.Probing
             if (host is null || IPAddress.TryParse(host.Trim('[', ']'), out _))
             {
                 var word = FirstWord(_banner);
-                host = word != null && IsHostToken(word) ? word.TrimEnd('.') : "[" + literal + "]";
+                host = word != null && Names.IsHostToken(word) ? word.TrimEnd('.') : "[" + literal + "]";
             }
             host = host.TrimEnd('.');
-            var domain = c.Target.Domain?.TrimEnd('.') ?? ParentDomain(host) ?? host;
+            var domain = c.Target.Domain?.TrimEnd('.') ?? Names.ParentDomain(host) ?? host;
             c.Context = ProbeBase().For(literal, host, domain);
             var expanded = RelayTestTemplates.ExpandAll(_settings.Tests, c.Context);
             var units = new ProbeUnit[expanded.Length];
@@ -382,7 +286,7 @@ namespace Omr.Engine.Probing
                     unit = new ProbeUnit(_nextUnitId++, exp);
                     _units.Add(unit);
                     _unitByPair?.Add((exp.MailFrom, exp.RcptTo), unit);
-                    _pending.Add(unit);
+                    _battery.Pending.Add(unit);
                 }
                 units[i] = unit;
             }
@@ -391,11 +295,12 @@ namespace Omr.Engine.Probing
             if (preferred != null && preferred.Count > 0)
             {
                 // The preferred tests run first: move their pending units to the front, in catalogue order.
-                var first = units.Where(u => preferred.Contains(u.Name) && _pending.Contains(u)).Distinct().ToList();
+                var pending = _battery.Pending;
+                var first = units.Where(u => preferred.Contains(u.Name) && pending.Contains(u)).Distinct().ToList();
                 if (first.Count > 0)
                 {
-                    foreach (var u in first) _pending.Remove(u);
-                    _pending.InsertRange(0, first);
+                    foreach (var u in first) pending.Remove(u);
+                    pending.InsertRange(0, first);
                     _transcript.Note($"tests that relayed last time run first: {string.Join(", ", first.Select(u => u.Name))}");
                 }
             }
@@ -421,44 +326,37 @@ namespace Omr.Engine.Probing
             return pct < 0 ? s : s.Substring(0, pct);
         }
 
-        /// <summary>mx1.example.com → example.com; a two-label name stays itself.</summary>
-        internal static string? ParentDomain(string host)
+        /// <summary>The battery on this connection: pipelined when the server offers it and nothing forbids it, else one command at a time.</summary>
+        private Task<Next> BatteryAsync(SmtpConnection conn, CancellationToken ct, Action<string> stage)
         {
-            if (host.StartsWith("[", StringComparison.Ordinal)) return null;
-            var dot = host.IndexOf('.');
-            // Three labels or more: drop the first; fewer: the name itself.
-            return dot >= 0 && host.IndexOf('.', dot + 1) >= 0 ? host.Substring(dot + 1) : host;
+            bool pipelining = !_battery.LockStep && !_settings.StopOnFirst && HasExtension("PIPELINING");
+            return pipelining
+                ? (_pipelined ??= new PipelinedBattery(_battery, _settings, _transcript)).RunAsync(conn, ct, stage)
+                : LockStep.RunAsync(conn, ct, stage);
         }
 
-        private static async Task QuitAsync(SmtpConnection conn, CancellationToken ct)
-        {
-            try
-            {
-                await QuitReplyAsync(conn, ct).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is SmtpSessionException || ex is OperationCanceledException)
-            {
-                // QUIT is a courtesy; a server that hangs up or stalls here has not changed any result.
-            }
-        }
+        private LockStepBattery LockStep => _lockStep ??= new LockStepBattery(_battery, _settings, _transcript, AddressSlots, OpenAnotherAsync);
 
         /// <summary>
-        /// Sends QUIT and reads its reply within 3 s: null when the server closed or said nothing in
-        /// time. A malformed reply and the caller's own cancellation are thrown.
+        /// Another connection to the address, up to its battery (greeting, EHLO, STARTTLS): the second
+        /// connection of a lock-step battery and the foreign-recipient check. Null when the server refused it.
         /// </summary>
-        private static async Task<SmtpReply?> QuitReplyAsync(SmtpConnection conn, CancellationToken ct)
+        private async Task<SmtpConnection?> OpenAnotherAsync(CancellationToken ct)
         {
+            var conn = new SmtpConnection(_transcript, _settings.Limits, _budget);
+            Interlocked.Increment(ref _connections);
             try
             {
-                using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                cts.CancelAfter(TimeSpan.FromSeconds(3));
-                await conn.SendAsync("QUIT", cts.Token).ConfigureAwait(false);
-                return await conn.ReadReplyAsync(cts.Token).ConfigureAwait(false);
+                await conn.ConnectAsync(_target.Address, _target.Port, ImplicitTls, _target.Host, ct).ConfigureAwait(false);
+                if (await OpenAsync(conn, ct, _ => { }).ConfigureAwait(false)) return conn;
             }
-            catch (Exception ex) when ((ex is SmtpSessionException se && se.Kind != SmtpFailureKind.ProtocolViolation) || (ex is OperationCanceledException && !ct.IsCancellationRequested))
+            catch
             {
-                return null;
+                conn.Dispose();
+                throw;
             }
+            conn.Dispose();
+            return null;
         }
     }
 }
