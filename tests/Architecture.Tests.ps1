@@ -109,5 +109,26 @@ Describe 'Each concern in its place' -Tag Module, Architecture {
                 ForEach-Object { "$($_.Path | Split-Path -Leaf):$($_.LineNumber): $($_.Line.Trim())" })
         $hits | Should -BeNullOrEmpty
     }
+
+    It 'no source file in src/ is longer than 450 lines: a file that grows past it does several jobs and is split' {
+        $files = @('src/Omr', 'src/Omr.Engine', 'src/Omr.Model', 'src/Omr.Lab', 'src/Omr.Fleet', 'src/Omr.Loader') | ForEach-Object { Get-Sources $_ }
+        $files.Count | Should -BeGreaterThan 50
+        $long = @($files | ForEach-Object {
+                $n = @(Get-Content -LiteralPath $_.FullName).Count
+                if ($n -gt 450) { "$($_.FullName.Substring($RepoRoot.Length + 1)): $n lines" }
+            })
+        $long | Should -BeNullOrEmpty
+    }
+
+    It 'the battery state is changed in one place: the pipelined and lock-step batteries hold no mutable battery fields of their own' {
+        $files = Get-Sources 'src/Omr.Engine/Probing/Battery' | Where-Object Name -In 'PipelinedBattery.cs', 'LockStepBattery.cs'
+        $files.Count | Should -Be 2
+        # Their fields are what they were given (readonly), and the pipelined group's reply count.
+        $hits = @($files | Select-String -Pattern '^\s*private (?!readonly|const|static|sealed|async|bool Throttled|Next |void |int _groupReplies)[\w<>\[\]?, ]+ _\w+\s*(;|=)' |
+                ForEach-Object { "$($_.Path | Split-Path -Leaf):$($_.LineNumber): $($_.Line.Trim())" })
+        $hits | Should -BeNullOrEmpty
+        $session = Get-Sources 'src/Omr.Engine/Probing' | Where-Object Name -Like 'SmtpProbeSession*.cs'
+        @($session | Select-String -Pattern '_pending\b|_confirm\b|_lockStep\b|_rerun\b|_completed\b|_testsPerConnection|_oneTransactionPerConnection|_fromPipeline' -CaseSensitive) | Should -BeNullOrEmpty
+    }
 }
 

@@ -36,8 +36,8 @@ namespace Omr.Engine.Probing
         private int _connections;
         /// <summary>What is pending, what awaits confirmation and what the server taught: shared by both batteries.</summary>
         private readonly BatteryState _battery;
-        private PipelinedBattery? _pipelined;
-        private LockStepBattery? _lockStep;
+        private PipelinedBattery? _pipelinedBattery;
+        private LockStepBattery? _lockStepBattery;
         /// <summary>The next unit's id: ids stay unique when a battery is planned again (they tag transcript lines).</summary>
         private int _nextUnitId;
 
@@ -331,11 +331,11 @@ namespace Omr.Engine.Probing
         {
             bool pipelining = !_battery.LockStep && !_settings.StopOnFirst && HasExtension("PIPELINING");
             return pipelining
-                ? (_pipelined ??= new PipelinedBattery(_battery, _settings, _transcript)).RunAsync(conn, ct, stage)
+                ? (_pipelinedBattery ??= new PipelinedBattery(_battery, _settings, _transcript)).RunAsync(conn, ct, stage)
                 : LockStep.RunAsync(conn, ct, stage);
         }
 
-        private LockStepBattery LockStep => _lockStep ??= new LockStepBattery(_battery, _settings, _transcript, AddressSlots, OpenAnotherAsync);
+        private LockStepBattery LockStep => _lockStepBattery ??= new LockStepBattery(_battery, _settings, _transcript, AddressSlots, OpenAnotherAsync);
 
         /// <summary>
         /// Another connection to the address, up to its battery (greeting, EHLO, STARTTLS): the second
