@@ -14,6 +14,9 @@
 MTA_DIR=${OMR_MTA_DIR:-/tmp/omr-mta}
 MTA_PKGS=$MTA_DIR/pkgs
 MTA_LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# lab_render <template> <destination>: the lab's one template renderer (@NAME@ -> $NAME).
+# shellcheck source=../render.sh
+. "$MTA_LAB_DIR/../render.sh"
 
 # The lab's mailbox server: the Postfix instance 'mailbox' of tests/lab/peers.sh, the MX of
 # noc.omr-peer.test. Every MTA peer hands everything it relays to it (and nowhere else).
@@ -43,20 +46,6 @@ mta_fetch() {
     dpkg-deb -x "$deb" "$root" || mta_die "dpkg-deb -x $deb failed"
   done
   : >"$stamp"
-}
-
-# mta_render <template> <destination> : copies the template, replacing every @NAME@ by the value of
-# the shell variable NAME (which must be set); fails on an unknown placeholder.
-mta_render() {
-  local src=$1 dst=$2 text name
-  text=$(<"$src")
-  while [[ $text =~ @([A-Z][A-Z0-9_]*)@ ]]; do
-    name=${BASH_REMATCH[1]}
-    [[ -n ${!name+x} ]] || mta_die "$src: no value for @$name@"
-    text=${text//@$name@/${!name}}
-  done
-  install -d "$(dirname "$dst")"
-  printf '%s\n' "$text" >"$dst.tmp" && mv -f "$dst.tmp" "$dst"
 }
 
 # mta_banner_ok <ip> <port> : 0 when the server greets with 220.

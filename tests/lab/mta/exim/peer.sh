@@ -141,7 +141,7 @@ render() { # peer
   dir=$(peer_dir "$peer") etc=$(peer_dir "$peer")/etc
   install -d -m 0755 "$dir" "$etc" "$dir/run"
   install -d -m 0750 -o mail -g mail "$dir/spool" "$dir/log"
-  # The templates' placeholders (mta_render reads the shell variables of the same names).
+  # The templates' placeholders (lab_render reads the shell variables of the same names).
   local HOSTNAME ADDR SMTP_PORT PEER_DIR ETC_DIR EXIM_BIN TLS_ADVERTISE TLS_CERT TLS_KEY \
     SMARTHOST_IP SMARTHOST_PORT
   HOSTNAME=$(peer_host "$peer") ADDR=${IP[$peer]} SMTP_PORT=$MTA_SMTP_PORT
@@ -149,9 +149,9 @@ render() { # peer
   TLS_CERT=$SSL_DIR/peer.crt TLS_KEY=$SSL_DIR/peer.key
   SMARTHOST_IP=$MTA_SMARTHOST_IP SMARTHOST_PORT=$MTA_SMARTHOST_PORT
   if [[ $SMTP_TLS == 1 ]]; then TLS_ADVERTISE='*'; else TLS_ADVERTISE=''; fi
-  mta_render "$HERE/main.conf" "$etc/main.conf"
-  mta_render "$HERE/routing.conf" "$etc/routing.conf"
-  mta_render "$HERE/$peer.conf" "$etc/exim.conf"
+  lab_render "$HERE/main.conf" "$etc/main.conf"
+  lab_render "$HERE/routing.conf" "$etc/routing.conf"
+  lab_render "$HERE/$peer.conf" "$etc/exim.conf"
 }
 
 # ------------------------------------------------------------------ process

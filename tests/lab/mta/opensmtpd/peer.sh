@@ -136,24 +136,24 @@ render_peer() {
   # The queue's top directory must be root's, 0711 (smtpd creates and owns what is inside).
   install -d -m 0711 -o root -g root "$dir/spool"
 
-  # Values for the @NAME@ placeholders of the templates (mta_render reads them through ${!name};
+  # Values for the @NAME@ placeholders of the templates (lab_render reads them through ${!name};
   # DOMAIN, TRUSTED_NET and the *_UID values are globals).
   # shellcheck disable=SC2034
   local IP HOST PORT ETC SMARTHOST_IP SMARTHOST_PORT
   IP=${PEER_IP[$peer]} HOST=$(peer_host "$peer") PORT=$MTA_SMTP_PORT ETC=$etc
   SMARTHOST_IP=$MTA_SMARTHOST_IP SMARTHOST_PORT=$MTA_SMARTHOST_PORT
 
-  mta_render "$HERE/$peer.conf" "$etc/smtpd.conf"
-  mta_render "$HERE/base.conf" "$etc/base.conf"
+  lab_render "$HERE/$peer.conf" "$etc/smtpd.conf"
+  lab_render "$HERE/base.conf" "$etc/base.conf"
   local t
   for t in local-domains local-recipients trusted-networks bounces local-senders; do
-    mta_render "$HERE/$t.table" "$etc/$t.table"
+    lab_render "$HERE/$t.table" "$etc/$t.table"
   done
-  mta_render "$HERE/hosts" "$etc/hosts"
-  mta_render "$HERE/resolv.conf" "$etc/resolv.conf"
+  lab_render "$HERE/hosts" "$etc/hosts"
+  lab_render "$HERE/resolv.conf" "$etc/resolv.conf"
   # passwd/group: the real ones plus the three users (read here, never written).
-  mta_render "$HERE/passwd.add" "$etc/passwd.add"
-  mta_render "$HERE/group.add" "$etc/group.add"
+  lab_render "$HERE/passwd.add" "$etc/passwd.add"
+  lab_render "$HERE/group.add" "$etc/group.add"
   cat /etc/passwd "$etc/passwd.add" >"$etc/passwd.tmp" && mv -f "$etc/passwd.tmp" "$etc/passwd"
   cat /etc/group "$etc/group.add" >"$etc/group.tmp" && mv -f "$etc/group.tmp" "$etc/group"
   chmod 0644 "$etc"/*

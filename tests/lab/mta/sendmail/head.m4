@@ -1,6 +1,6 @@
 dnl #
 dnl # Shared first half of the three Sendmail peers' .mc files (open.mc, closed.mc, misconfig.mc
-dnl # include it). Rendered by peer.sh (mta_render fills in the at-sign placeholders) into
+dnl # include it). Rendered by peer.sh (lab_render fills in the at-sign placeholders) into
 dnl # $OMR_MTA_DIR/sendmail/<peer>/etc/head.m4, then the peer's .mc is turned into sendmail.cf with
 dnl #   m4 -D_CF_DIR_=<unpacked sendmail-cf>/usr/share/sendmail/cf/ .../m4/cf.m4 sendmail.mc
 dnl # Documentation: cf/README of sendmail 8.17 (Debian: /usr/share/doc/sendmail-doc/cf.README.gz,

@@ -112,16 +112,16 @@ require_tools() {
 render() {
   local p=$1 f dir
   dir=$(pdir "$p")
-  # shellcheck disable=SC2034  # the @NAME@ values, read by mta_render through ${!NAME}
+  # shellcheck disable=SC2034  # the @NAME@ values, read by lab_render through ${!NAME}
   local PEER=$p HOST=sendmail-$p.omr-peer.test IP=${PEER_IP[$p]} PORT=$MTA_SMTP_PORT \
     ETC=$dir/etc SPOOL=$dir/spool LOG=$dir/log RUN=$dir/run \
     SMARTHOST_IP=$MTA_SMARTHOST_IP SMARTHOST_PORT=$MTA_SMARTHOST_PORT
   install -d -m 0755 "$ETC" "$LOG" "$RUN" "$RUN/dev" "$SPOOL"
   install -d -m 0700 "$SPOOL/mqueue"
-  mta_render "$HERE/$p.mc" "$ETC/sendmail.mc"
-  mta_render "$HERE/head.m4" "$ETC/head.m4"
-  mta_render "$HERE/tail.m4" "$ETC/tail.m4"
-  for f in "${SUPPORT_FILES[@]}"; do mta_render "$HERE/etc/$f" "$ETC/$f"; done
+  lab_render "$HERE/$p.mc" "$ETC/sendmail.mc"
+  lab_render "$HERE/head.m4" "$ETC/head.m4"
+  lab_render "$HERE/tail.m4" "$ETC/tail.m4"
+  for f in "${SUPPORT_FILES[@]}"; do lab_render "$HERE/etc/$f" "$ETC/$f"; done
   chmod 0644 "$ETC"/*
   m4 -D_CF_DIR_="$CF_DIR/" "$CF_DIR/m4/cf.m4" "$ETC/sendmail.mc" >"$ETC/sendmail.cf.tmp" \
     2>"$LOG/m4.err" || mta_die "m4 failed for $p: $(cat "$LOG/m4.err")"
