@@ -26,6 +26,23 @@
 #                             notices@noc.omr-peer.test in Dovecot
 #   dovecot  127.0.0.24       IMAP 1143 (STARTTLS), IMAPS 1993, POP3 1110 (STARTTLS),
 #                             POP3S 1995, LMTP 1024 (for the Postfix peers)
+#   dnsmasq  127.0.0.26:5353  authoritative for omr-peer.test; its MX records point at the
+#                             Postfix peers
+# and, started after them, the unpacked Exim, OpenSMTPD and Sendmail peers (tests/lab/mta/peers.sh).
+#
+# Configuration: every file a peer reads is a template in tests/lab/peers/<peer>/, filled in by
+# lab_render (tests/lab/render.sh): @NAME@ is the value of the shell variable NAME set below.
+#   postfix/main.cf, master.cf          every instance's, with its own part where they say
+#                                       @INSTANCE_MAIN_CF@, @INSTANCE_MASTER_CF@: postfix/<instance>/
+#                                       main.cf (relay policy) and master.cf (delivery services)
+#   postfix/<instance>/*.regexp, *.cidr its lookup tables
+#   postfix/accept-everything.cf, refuse-relaying.cf, starttls-on.cf, starttls-off.cf
+#                                       fragments shared by instances (@ACCEPT_EVERYTHING@, ...)
+#   dovecot/dovecot.conf, users         IMAP/POP3/LMTP and the two mailboxes
+#   dnsmasq/dnsmasq.conf                the omr-peer.test zone
+# They are rendered into DIR: postfix/<instance>/etc/ (beside its spool/ and data/), dovecot/,
+# dns/; the mailboxes are in mail/, the self-signed certificate in ssl/, every log in logs/.
+# A running server is reloaded (dnsmasq restarted) only when one of its rendered files changed.
 #
 # Safety: the master.cf transports smtp, relay, local, virtual (and lmtp where
 # unused) are all the discard(8) daemon, default/relay/local/virtual transports
@@ -43,6 +60,9 @@ set -euo pipefail
 
 PROG=peers.sh
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TEMPLATES=$LAB_DIR/peers
+# shellcheck source=render.sh
+. "$LAB_DIR/render.sh"
 die() { echo "$PROG: ERROR: $*" >&2; exit 1; }
 log() { echo "$PROG: $*" >&2; }
 
@@ -77,6 +97,7 @@ BASE_DIR=$(realpath -m -- "$BASE_DIR")
 ((${#BASE_DIR} <= 60)) || die "--base-dir is too long (${#BASE_DIR} > 60 chars; unix socket paths would overflow): $BASE_DIR"
 
 # ------------------------------------------------------------------- layout
+# Where everything is; these variables are also the templates' @NAME@ placeholders.
 PEER_PASSWORD=${OMR_PEER_PASSWORD:-omr-peer-secret-1}
 SMTP_TLS=${OMR_PEER_SMTP_TLS:-1}
 WAIT_SECS=${OMR_PEER_WAIT:-30}
@@ -90,6 +111,8 @@ IMAP_PORT=1143 IMAPS_PORT=1993 POP3_PORT=1110 POP3S_PORT=1995 LMTP_PORT=1024
 SMTP_PORT=2525
 INSTANCES=(mailbox open closed discard notice shutout)
 declare -A IP=([open]=127.0.0.21 [closed]=127.0.0.22 [discard]=127.0.0.23 [notice]=127.0.0.25 [mailbox]=127.0.0.27 [shutout]=127.0.0.28)
+# The templates name them @OPEN_IP@, @CLOSED_IP@, ..., @MAILBOX_IP@.
+for inst in "${INSTANCES[@]}"; do printf -v "${inst^^}_IP" %s "${IP[$inst]}"; done
 
 # Real DNS for the integration tests: dnsmasq, authoritative for omr-peer.test, whose domains'
 # MX records point at the Postfix peers above.
@@ -114,86 +137,7 @@ pf_conf() { echo "$BASE_DIR/postfix/$1/etc"; }
 pf_spool() { echo "$BASE_DIR/postfix/$1/spool"; }
 pf_data() { echo "$BASE_DIR/postfix/$1/data"; }
 
-# ------------------------------------------------------------------ helpers
-require_tools() {
-  local t
-  for t in postfix postconf dovecot doveadm dnsmasq openssl ss realpath; do
-    command -v "$t" >/dev/null 2>&1 || die "'$t' not found; run tests/lab/install-peers.sh first"
-  done
-  [[ $(id -u) -eq 0 ]] || die "must run as root (Postfix and Dovecot masters need root)"
-  [[ -d /etc/postfix && -f /etc/postfix/postfix-files ]] ||
-    die "/etc/postfix/postfix-files missing (Postfix meta_directory, installed by the postfix package)"
-  getent passwd postfix >/dev/null || die "user 'postfix' missing (postfix package not installed?)"
-  getent group postdrop >/dev/null || die "group 'postdrop' missing (postfix package not installed?)"
-  getent passwd dovecot >/dev/null || die "user 'dovecot' missing (dovecot-core not installed?)"
-  getent passwd dovenull >/dev/null || die "user 'dovenull' missing (dovecot-core not installed?)"
-  getent passwd mail >/dev/null || die "user 'mail' missing (owner of the lab maildirs)"
-}
-
-port_open() { # host port -> 0 if a TCP connect succeeds
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
-}
-
-# host port regex quit-command -> 0 if the service greets with a line
-# matching regex (a listening socket alone is not enough: Postfix's master
-# accepts connections even when smtpd cannot start).
-banner_ok() {
-  timeout 3 bash -c '
-    exec 3<>"/dev/tcp/$1/$2" || exit 1
-    IFS= read -r -t 2 line <&3 || exit 1
-    printf "%s\r\n" "$4" >&3 || true
-    [[ $line =~ $3 ]]' _ "$1" "$2" "$3" "$4" 2>/dev/null
-}
-
-tls_ok() { # host port -> 0 if a TLS handshake succeeds
-  timeout 5 openssl s_client -connect "$1:$2" -brief </dev/null >/dev/null 2>&1
-}
-
-endpoint_ok() { # name ip port
-  case "$1" in
-    open|closed|discard|notice|mailbox|shutout) banner_ok "$2" "$3" '^220 ' QUIT ;;
-    lmtp) banner_ok "$2" "$3" '^220 ' QUIT ;;
-    imap) banner_ok "$2" "$3" '^\* OK' 'a LOGOUT' ;;
-    pop3) banner_ok "$2" "$3" '^\+OK' QUIT ;;
-    imaps|pop3s) tls_ok "$2" "$3" ;;
-    *) port_open "$2" "$3" ;;
-  esac
-}
-
-pf_cmd() { # conf logfile args... : run postfix; on failure capture its stderr.
-  # Before postlogd runs, postfix(1) logs only to syslog, or to stderr when
-  # stderr is a terminal; so on failure re-run it under script(1) to see why.
-  local conf=$1 logf=$2; shift 2
-  if postfix -c "$conf" "$@" >>"$logf" 2>&1; then return 0; fi
-  if command -v script >/dev/null 2>&1; then
-    script -qec "postfix -c '$conf' $*" /dev/null </dev/null 2>&1 | tr -d '\r' >>"$logf" || true
-  fi
-  return 1
-}
-
-pf_running() { # instance
-  local c
-  c=$(pf_conf "$1")
-  [[ -f $c/main.cf ]] || return 1
-  postfix -c "$c" status >/dev/null 2>&1
-}
-
-dc_pid() {
-  local p
-  [[ -f $DC_RUN/master.pid ]] || return 1
-  p=$(<"$DC_RUN/master.pid")
-  [[ $p =~ ^[0-9]+$ ]] || return 1
-  [[ -d /proc/$p ]] || return 1
-  # Make sure the pid really is a dovecot master (pid files can be stale).
-  grep -qa dovecot "/proc/$p/cmdline" 2>/dev/null || return 1
-  echo "$p"
-}
-
-dc_running() { dc_pid >/dev/null; }
-
-dovecot_major_minor() { dovecot --version | awk '{print $1}' | cut -d. -f1,2; }
-
-# ------------------------------------------------------------------- config
+# ------------------------------------------------------------- configuration
 make_dirs() {
   install -d -m 0755 "$BASE_DIR" "$LOG_DIR" "$BASE_DIR/postfix" "$DC_DIR" "$MAIL_ROOT" "$MAIL_ROOT/$MAIL_DOMAIN"
   install -d -m 0700 "$SSL_DIR"
@@ -222,490 +166,60 @@ make_cert() {
   mv -f "$SSL_DIR/peer.crt.tmp" "$SSL_DIR/peer.crt"
 }
 
-write_if_changed() { # path mode  (content on stdin)
-  local dst=$1 mode=$2 tmp
-  tmp=$(mktemp "$dst.XXXXXX")
-  cat >"$tmp"
-  chmod "$mode" "$tmp"
-  if [[ -f $dst ]] && cmp -s "$tmp" "$dst"; then
-    rm -f "$tmp"
-  else
-    mv -f "$tmp" "$dst"
-    # Recorded in a file, not a variable: callers may run in a pipeline subshell.
-    echo "$dst" >>"$CHANGED_LOG"
-  fi
-}
-CHANGED_LOG=$(mktemp)
-trap 'rm -f "$CHANGED_LOG"' EXIT
+# Every file lab_render (re)writes in this run is listed here: what changed is reloaded.
+LAB_RENDERED=$(mktemp)
+trap 'rm -f "$LAB_RENDERED"' EXIT
 changed_under() { # dir -> 0 if a file under dir was (re)written in this run
-  grep -qF -- "$1/" "$CHANGED_LOG"
+  grep -qF -- "$1/" "$LAB_RENDERED"
 }
 
-# The classic open-relay misconfiguration shared by the open, notice and discard instances:
-# every client is in mynetworks (they listen on loopback only) and no restriction stops a recipient.
-accept_everything() {
-  cat <<'EOF'
-mynetworks = 0.0.0.0/0
-mydestination =
-relay_domains =
-smtpd_client_restrictions =
-smtpd_helo_restrictions =
-smtpd_sender_restrictions =
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions = permit
-EOF
-}
-
-# The anti-relay policy shared by the closed, mailbox and shutout instances: no client is in
-# mynetworks (the test client connects from 127.0.0.1), so foreign recipients get
-# "554 5.7.1 <rcpt>: Relay access denied".  $1: mydestination, $2: smtpd_client_restrictions.
-refuse_relaying() {
-  printf 'mynetworks = 192.0.2.0/24\nmydestination =%s\nsmtpd_client_restrictions =%s\n' "${1:+ $1}" "${2:+ $2}"
-  cat <<EOF
-relay_domains =
-smtpd_helo_restrictions =
-smtpd_sender_restrictions =
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions =
-virtual_alias_maps =
-virtual_alias_domains =
-EOF
-}
-
-write_postfix() { # instance
-  local inst=$1 conf spool data ip lmtp_line
-  conf=$(pf_conf "$inst") spool=$(pf_spool "$inst") data=$(pf_data "$inst") ip=${IP[$inst]}
-  install -d -m 0755 "$conf" "$BASE_DIR/postfix/$inst"
+# shellcheck disable=SC2034  # the templates' placeholders, read by lab_render
+render_postfix() { # instance
+  local INSTANCE=$1 ADDR CONF_DIR SPOOL_DIR DATA_DIR STARTTLS ACCEPT_EVERYTHING REFUSE_RELAYING \
+    INSTANCE_MAIN_CF INSTANCE_MASTER_CF tls=off t
+  local tpl=$TEMPLATES/postfix
+  ADDR=${IP[$INSTANCE]} CONF_DIR=$(pf_conf "$INSTANCE") SPOOL_DIR=$(pf_spool "$INSTANCE") DATA_DIR=$(pf_data "$INSTANCE")
+  install -d -m 0755 "$CONF_DIR" "$BASE_DIR/postfix/$INSTANCE"
   # queue_directory must be root-owned; Postfix creates its subdirectories.
-  install -d -m 0755 -o root -g root "$spool"
-  install -d -m 0700 -o postfix -g postfix "$data"
+  install -d -m 0755 -o root -g root "$SPOOL_DIR"
+  install -d -m 0700 -o postfix -g postfix "$DATA_DIR"
 
-  # ---- main.cf: common part
-  {
-    cat <<EOF
-# Generated by tests/lab/peers.sh -- Omr lab peer "$inst". Do not edit.
-compatibility_level = 3.6
-config_directory = $conf
-queue_directory = $spool
-data_directory = $data
-mail_owner = postfix
-setgid_group = postdrop
-
-myhostname = $inst.omr-peer.test
-mydomain = omr-peer.test
-myorigin = \$myhostname
-smtpd_banner = \$myhostname ESMTP
-biff = no
-append_dot_mydomain = no
-readme_directory = no
-
-# Loopback only, IPv4 only.  The SMTP listener is bound explicitly to
-# $ip:$SMTP_PORT in master.cf.  inet_interfaces cannot name $ip itself:
-# Postfix insists that it be an address configured on an interface, and
-# Linux only configures 127.0.0.1/8 on lo (the rest of 127/8 is routed
-# locally, so binding it works, but Postfix does not see it as an address).
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-lmtp_bind_address = $ip
-
-# Logging without syslog: postlogd writes this file.
-maillog_file = $LOG_DIR/postfix-$inst.log
-maillog_file_prefixes = $LOG_DIR
-syslog_name = postfix-$inst
-
-# No DNS, no outbound relaying, ever.
-relayhost =
-fallback_relay =
-smtp_fallback_relay =
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-lmtp_host_lookup = native
-smtpd_peername_lookup = no
-alias_maps =
-alias_database =
-local_recipient_maps =
-default_transport = discard:omr-peer default transport
-relay_transport = discard:omr-peer relay transport
-local_transport = discard:omr-peer local transport
-virtual_transport = discard:omr-peer virtual transport
-empty_address_recipient = MAILER-DAEMON
-notify_classes =
-address_verify_map =
-
-# Fast, test-friendly behaviour.
-smtpd_error_sleep_time = 0
-smtpd_soft_error_limit = 10
-smtpd_client_connection_rate_limit = 0
-smtpd_client_message_rate_limit = 0
-smtpd_client_recipient_rate_limit = 0
-smtpd_client_connection_count_limit = 0
-smtpd_delay_reject = yes
-smtpd_helo_required = no
-disable_vrfy_command = no
-queue_run_delay = 5s
-minimal_backoff_time = 5s
-maximal_backoff_time = 30s
-maximal_queue_lifetime = 1h
-bounce_queue_lifetime = 1h
-delay_warning_time = 0
-message_size_limit = 10240000
-mailbox_size_limit = 0
-EOF
-    if [[ $SMTP_TLS == 1 ]]; then
-      cat <<EOF
-
-# Opportunistic STARTTLS with the lab's self-signed certificate.
-smtpd_tls_security_level = may
-smtpd_tls_cert_file = $SSL_DIR/peer.crt
-smtpd_tls_key_file = $SSL_DIR/peer.key
-smtpd_tls_session_cache_database =
-smtpd_tls_loglevel = 0
-EOF
-    else
-      printf '\nsmtpd_tls_security_level = none\n'
-    fi
-    printf '\nsmtp_tls_security_level = none\n'
-
-    case "$inst" in
-      open)
-        cat <<EOF
-
-# ---- OPEN RELAY (for tests).  Accepts anything from anyone ...
-# The classic misconfiguration: mynetworks trusts every client.  (A bare
-# "smtpd_relay_restrictions = permit" is refused by smtpd's safety check.)
-# The listener is bound to $ip only, so "every client" is local anyway.
-EOF
-        accept_everything
-        cat <<EOF
-# ... but every recipient (bounces included) becomes the operator mailbox,
-virtual_alias_maps = regexp:$conf/virtual_alias.regexp
-# No domain is a virtual alias domain (the default, \$virtual_alias_maps, would
-# make every domain one because of the catch-all regexp, and the rewritten
-# address would then bounce "User unknown in virtual alias table").
-virtual_alias_domains =
-# and only that mailbox has a real transport: SMTP to its own MX, the mailbox
-# instance (transport labsmtp in master.cf, from this instance's own address).
-transport_maps = regexp:$conf/transport.regexp
-EOF
-        ;;
-      mailbox)
-        cat <<EOF
-
-# ---- MAILBOX: the MX of $MAIL_DOMAIN.  Takes mail for $MAILBOX only (from any
-# client: it is the domain's destination) and delivers it by LMTP into the lab
-# Dovecot; other users of its domain get 550 5.1.1, foreign domains
-# "554 5.7.1 Relay access denied" (no client is in mynetworks).
-EOF
-        refuse_relaying "" ""
-        cat <<EOF
-virtual_mailbox_domains = $MAIL_DOMAIN
-virtual_mailbox_maps = regexp:$conf/mailboxes.regexp
-transport_maps = regexp:$conf/transport.regexp
-EOF
-        ;;
-      notice)
-        cat <<EOF
-
-# ---- NOTICE sink: accepts any mail, all of it goes to $NOTICE_MAILBOX.
-EOF
-        accept_everything
-        cat <<EOF
-virtual_alias_maps = regexp:$conf/virtual_alias.regexp
-# No domain is a virtual alias domain (the default, \$virtual_alias_maps, would
-# make every domain one because of the catch-all regexp, and the rewritten
-# address would then bounce "User unknown in virtual alias table").
-virtual_alias_domains =
-transport_maps = regexp:$conf/transport.regexp
-EOF
-        ;;
-      discard)
-        cat <<EOF
-
-# ---- ACCEPT-THEN-DISCARD: accepts relay, delivers everything to discard:.
-EOF
-        accept_everything
-        cat <<EOF
-virtual_alias_maps =
-virtual_alias_domains =
-transport_maps = regexp:$conf/transport.regexp
-EOF
-        ;;
-      shutout)
-        cat <<EOF
-
-# ---- SHUT OUT: a closed server whose administrator blocked the tester's address instead of
-# fixing anything: every client in 127.0.0.0/8 is rejected by check_client_access, which Postfix
-# applies at RCPT (smtpd_delay_reject = yes, the default).  No relay policy can be seen from here.
-EOF
-        refuse_relaying shutout.omr-peer.test "check_client_access cidr:$conf/clients.cidr"
-        cat <<EOF
-smtpd_hard_error_limit = 100
-transport_maps = regexp:$conf/transport.regexp
-EOF
-        ;;
-      closed)
-        cat <<EOF
-
-# ---- CLOSED (anti-relay).  The test client connects from 127.0.0.1, which
-# is deliberately NOT in mynetworks, so foreign recipients get
-# "554 5.7.1 <rcpt>: Relay access denied".
-EOF
-        refuse_relaying closed.omr-peer.test ""
-        cat <<EOF
-smtpd_hard_error_limit = 20
-transport_maps = regexp:$conf/transport.regexp
-EOF
-        ;;
-    esac
-  } | write_if_changed "$conf/main.cf" 0644
-
-  # ---- lookup tables
-  case "$inst" in
-    open)
-      printf '# every recipient -> the operator mailbox\n/^.*$/ %s\n' "$MAILBOX" |
-        write_if_changed "$conf/virtual_alias.regexp" 0644
-      ;;
-    notice)
-      printf '# every recipient -> the notices mailbox\n/^.*$/ %s\n' "$NOTICE_MAILBOX" |
-        write_if_changed "$conf/virtual_alias.regexp" 0644
-      ;;
-  esac
-  if [[ $inst == shutout ]]; then
-    printf '# the tester (and everything else on loopback) is shut out\n127.0.0.0/8 REJECT\n' |
-      write_if_changed "$conf/clients.cidr" 0644
-  fi
-  case "$inst" in
-    mailbox)
-      printf '/^relaycheck@noc\\.omr-peer\\.test$/ OK\n' | write_if_changed "$conf/mailboxes.regexp" 0644
-      printf '/^relaycheck@noc\\.omr-peer\\.test$/ lmtp:inet:[%s]:%s\n/^.*$/ discard:omr-peer catch-all\n' "$DOVECOT_IP" "$LMTP_PORT" |
-        write_if_changed "$conf/transport.regexp" 0644
-      ;;
-    open)
-      printf '/^relaycheck@noc\\.omr-peer\\.test$/ labsmtp:[%s]:%s\n/^.*$/ discard:omr-peer catch-all\n' "${IP[mailbox]}" "$SMTP_PORT" |
-        write_if_changed "$conf/transport.regexp" 0644
-      ;;
-    notice)
-      printf '/^notices@noc\\.omr-peer\\.test$/ lmtp:inet:[%s]:%s\n/^.*$/ discard:omr-peer catch-all\n' "$DOVECOT_IP" "$LMTP_PORT" |
-        write_if_changed "$conf/transport.regexp" 0644
-      ;;
-    *)
-      printf '/^.*$/ discard:omr-peer catch-all\n' | write_if_changed "$conf/transport.regexp" 0644
-      ;;
-  esac
-
-  # ---- master.cf: no SMTP client anywhere; lmtp only where it is used.
-  if [[ $inst == mailbox || $inst == notice ]]; then
-    lmtp_line='lmtp      unix  -       -       n       -       -       lmtp'
-  else
-    lmtp_line='lmtp      unix  -       -       n       -       -       discard'
-  fi
-  # The open instance hands what it relays to the mailbox instance by SMTP (a named transport, from
-  # its own address); no other instance has an SMTP client.
-  if [[ $inst == open ]]; then
-    lmtp_line+=$'\nlabsmtp   unix  -       -       n       -       -       smtp -o smtp_bind_address='"$ip"
-  fi
-  write_if_changed "$conf/master.cf" 0644 <<EOF
-# Generated by tests/lab/peers.sh -- Omr lab peer "$inst". Do not edit.
-# service type  private unpriv  chroot  wakeup  maxproc command + args
-$ip:$SMTP_PORT inet n     -       n       -       -       smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-$lmtp_line
-# SAFETY: every other delivery transport name is the discard daemon, so no
-# message can ever leave this machine, whatever the routing tables say.
-smtp      unix  -       -       n       -       -       discard
-relay     unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       discard
-virtual   unix  -       n       n       -       -       discard
-EOF
+  # The shared fragments and this instance's own parts, for the placeholders of the same names.
+  [[ $SMTP_TLS == 1 ]] && tls=on
+  STARTTLS=$(<"$tpl/starttls-$tls.cf")
+  ACCEPT_EVERYTHING=$(<"$tpl/accept-everything.cf")
+  REFUSE_RELAYING=$(<"$tpl/refuse-relaying.cf")
+  INSTANCE_MAIN_CF=$(<"$tpl/$INSTANCE/main.cf")
+  INSTANCE_MASTER_CF=$(<"$tpl/$INSTANCE/master.cf")
+  lab_render "$tpl/main.cf" "$CONF_DIR/main.cf"
+  lab_render "$tpl/master.cf" "$CONF_DIR/master.cf"
+  for t in "$tpl/$INSTANCE"/*; do # its lookup tables
+    case ${t##*/} in main.cf | master.cf) ;; *) lab_render "$t" "$CONF_DIR/${t##*/}" ;; esac
+  done
 }
 
-write_dovecot() {
-  local mm mu mg dh_line=""
-  mm=$(dovecot_major_minor)
-  case "$mm" in
+# shellcheck disable=SC2034  # the templates' placeholders, read by lab_render
+render_dovecot() {
+  case "$(dovecot_major_minor)" in
     2.3) ;;
-    *) die "unsupported Dovecot version $(dovecot --version) (this lab writes Dovecot 2.3 configuration)" ;;
+    *) die "unsupported Dovecot version $(dovecot --version) (tests/lab/peers/dovecot/ is Dovecot 2.3 configuration)" ;;
   esac
   [[ $PEER_PASSWORD != *:* && $PEER_PASSWORD != *$'\n'* && -n $PEER_PASSWORD ]] ||
     die "OMR_PEER_PASSWORD must be non-empty and contain no ':' or newline"
-  mu=$(id -u mail) mg=$(id -g mail)
-  [[ -s /usr/share/dovecot/dh.pem ]] && dh_line="ssl_dh = </usr/share/dovecot/dh.pem"
-
-  # user:{PLAIN}password:uid:gid:gecos:home:shell:extra
-  {
-    printf '%s:{PLAIN}%s:%s:%s::%s::\n' "$MAILBOX" "$PEER_PASSWORD" "$mu" "$mg" "$MAILBOX_HOME"
-    printf '%s:{PLAIN}%s:%s:%s::%s::\n' "$NOTICE_MAILBOX" "$PEER_PASSWORD" "$mu" "$mg" "$NOTICE_HOME"
-  } | write_if_changed "$DC_DIR/users" 0640
+  local DOVECOT_VERSION MAIL_UID MAIL_GID SSL_DH=""
+  DOVECOT_VERSION=$(dovecot --version) MAIL_UID=$(id -u mail) MAIL_GID=$(id -g mail)
+  [[ -s /usr/share/dovecot/dh.pem ]] && SSL_DH="ssl_dh = </usr/share/dovecot/dh.pem"
+  lab_render "$TEMPLATES/dovecot/users" "$DC_DIR/users" 0640
   chgrp dovecot "$DC_DIR/users"
-
-  write_if_changed "$DC_CONF" 0644 <<EOF
-# Generated by tests/lab/peers.sh -- Omr lab Dovecot ($(dovecot --version)). Do not edit.
-instance_name = omr-peers
-base_dir = $DC_RUN
-state_dir = $DC_DIR/state
-log_path = $LOG_DIR/dovecot.log
-info_log_path = $LOG_DIR/dovecot.log
-debug_log_path = $LOG_DIR/dovecot.log
-log_timestamp = "%Y-%m-%d %H:%M:%S "
-
-protocols = imap pop3 lmtp
-listen = $DOVECOT_IP
-shutdown_clients = yes
-login_greeting = Omr peer Dovecot ready.
-hostname = imap.omr-peer.test
-
-ssl = yes
-ssl_cert = <$SSL_DIR/peer.crt
-ssl_key = <$SSL_DIR/peer.key
-$dh_line
-ssl_min_protocol = TLSv1.2
-
-# Plaintext auth is allowed (loopback lab); STARTTLS is offered on 1143/1110.
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-auth_verbose = yes
-auth_cache_size = 0
-
-default_internal_user = dovecot
-default_internal_group = dovecot
-default_login_user = dovenull
-first_valid_uid = $mu
-first_valid_gid = $mg
-mail_privileged_group =
-mail_location = maildir:~/Maildir
-pop3_uidl_format = %08Xu%08Xv
-
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%Lu $DC_DIR/users
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%Lu $DC_DIR/users
-}
-
-namespace inbox {
-  inbox = yes
-  separator = /
-}
-
-service imap-login {
-  inet_listener imap {
-    address = $DOVECOT_IP
-    port = $IMAP_PORT
-  }
-  inet_listener imaps {
-    address = $DOVECOT_IP
-    port = $IMAPS_PORT
-    ssl = yes
-  }
-}
-service pop3-login {
-  inet_listener pop3 {
-    address = $DOVECOT_IP
-    port = $POP3_PORT
-  }
-  inet_listener pop3s {
-    address = $DOVECOT_IP
-    port = $POP3S_PORT
-    ssl = yes
-  }
-}
-service lmtp {
-  inet_listener lmtp {
-    address = $DOVECOT_IP
-    port = $LMTP_PORT
-  }
-  unix_listener lmtp {
-    mode = 0600
-  }
-}
-service imap-urlauth-login {
-  inet_listener imap-urlauth {
-    port = 0
-  }
-}
-service submission-login {
-  inet_listener submission {
-    port = 0
-  }
-}
-service managesieve-login {
-  inet_listener sieve {
-    port = 0
-  }
-}
-
-protocol lmtp {
-  postmaster_address = postmaster@$MAIL_DOMAIN
-}
-EOF
-  # Validate.
+  lab_render "$TEMPLATES/dovecot/dovecot.conf" "$DC_CONF"
   doveconf -c "$DC_CONF" -n >/dev/null 2>"$DC_DIR/doveconf.err" ||
     die "Dovecot rejects $DC_CONF: $(cat "$DC_DIR/doveconf.err")"
 }
 
-write_dnsmasq() {
-  mkdir -p "$DNS_DIR"
-  write_if_changed "$DNS_CONF" 644 <<EOF_DNS
-# dnsmasq for the Omr integration tests: loopback only, no upstream, authoritative for $DNS_ZONE.
-port=$DNS_PORT
-listen-address=$DNS_IP
-bind-interfaces
-no-resolv
-no-hosts
-no-poll
-no-negcache
-local=/$DNS_ZONE/
-auth-zone=$DNS_ZONE
-auth-server=ns.$DNS_ZONE,$DNS_IP
-auth-soa=2026112901,hostmaster.$DNS_ZONE
-host-record=ns.$DNS_ZONE,$DNS_IP
-host-record=open-mx.$DNS_ZONE,${IP[open]}
-host-record=closed-mx.$DNS_ZONE,${IP[closed]}
-host-record=discard-mx.$DNS_ZONE,${IP[discard]}
-# The zone's own mail goes to the notice peer, so hostmaster@$DNS_ZONE is a usable contact.
-host-record=notice-mx.$DNS_ZONE,${IP[notice]}
-# The verification mailbox's domain: its MX is the mailbox peer.
-host-record=mailbox-mx.$DNS_ZONE,${IP[mailbox]}
-mx-host=noc.$DNS_ZONE,mailbox-mx.$DNS_ZONE,10
-mx-host=$DNS_ZONE,notice-mx.$DNS_ZONE,10
-mx-host=open.$DNS_ZONE,open-mx.$DNS_ZONE,10
-mx-host=closed.$DNS_ZONE,closed-mx.$DNS_ZONE,10
-mx-host=discard.$DNS_ZONE,discard-mx.$DNS_ZONE,10
-# A closed primary with an open backup MX.
-mx-host=backup.$DNS_ZONE,closed-mx.$DNS_ZONE,10
-mx-host=backup.$DNS_ZONE,open-mx.$DNS_ZONE,20
-# No MX: the implicit MX is the domain's own address (the closed peer).
-host-record=nomx.$DNS_ZONE,${IP[closed]}
-# RFC 7505 null MX.
-mx-host=nullmx.$DNS_ZONE,.,0
-# An MX whose host does not exist.
-mx-host=dangling.$DNS_ZONE,missing-mx.$DNS_ZONE,10
-EOF_DNS
-}
+render_dnsmasq() { lab_render "$TEMPLATES/dnsmasq/dnsmasq.conf" "$DNS_CONF"; }
 
-dns_running() { [[ -f $DNS_PID ]] && kill -0 "$(cat "$DNS_PID")" 2>/dev/null; }
-
-# ------------------------------------------------------------------ actions
+# --------------------------------------------------------------------- start
+# The one line 'start' prints: every endpoint, as JSON (build.ps1 hands it to the tests as OMR_PEERS).
 json_summary() {
   printf '{"open":"%s:%s","closed":"%s:%s","discard":"%s:%s","notice":"%s:%s","mailbox_mx":"%s:%s","shutout":"%s:%s","imap":"%s:%s","imaps":"%s:%s","pop3":"%s:%s","pop3s":"%s:%s","mailbox":"%s","maildir":"%s","notice_mailbox":"%s","notice_maildir":"%s","dns":"%s:%s","dns_zone":"%s","mta":%s}\n' \
     "${IP[open]}" "$SMTP_PORT" "${IP[closed]}" "$SMTP_PORT" "${IP[discard]}" "$SMTP_PORT" "${IP[notice]}" "$SMTP_PORT" "${IP[mailbox]}" "$SMTP_PORT" "${IP[shutout]}" "$SMTP_PORT" \
@@ -724,17 +238,13 @@ all_endpoints() {
   echo "dns $DNS_IP $DNS_PORT"
 }
 
-port_in_use_by_other() { # ip port -> prints listener if something listens there
-  ss -ltnpH "src $1:$2" 2>/dev/null || true
-}
-
 do_start() {
   require_tools
   make_dirs
   make_cert
-  write_dovecot
+  render_dovecot
   local inst c out reloaded=0
-  for inst in "${INSTANCES[@]}"; do write_postfix "$inst"; done
+  for inst in "${INSTANCES[@]}"; do render_postfix "$inst"; done
 
   # Dovecot first, so the LMTP target is there when Postfix delivers.
   if dc_running; then
@@ -773,7 +283,7 @@ do_start() {
   done
 
   # dnsmasq: restarted whenever its configuration changed (it has no reload for auth zones).
-  write_dnsmasq
+  render_dnsmasq
   if dns_running && changed_under "$DNS_DIR"; then
     kill -TERM "$(cat "$DNS_PID")" 2>/dev/null || true
     wait_gone 5 "$(cat "$DNS_PID")" >/dev/null || true
@@ -812,45 +322,10 @@ do_start() {
   json_summary "$mta"
 }
 
-# Processes of a Postfix instance: every process carrying MAIL_CONFIG=<conf>.
-pf_pids() {
-  local conf=$1 d pid
-  for d in /proc/[0-9]*; do
-    pid=${d#/proc/}
-    [[ $pid == "$$" ]] && continue
-    if grep -qzxF "MAIL_CONFIG=$conf" "$d/environ" 2>/dev/null; then echo "$pid"; fi
-  done
-}
-
-# Processes of the lab Dovecot: the master and all of its descendants.
-dc_pids() {
-  local master=$1 all pid ppid changed=1
-  declare -A keep=([$master]=1)
-  all=$(ps -eo pid=,ppid= 2>/dev/null || true)
-  while ((changed)); do
-    changed=0
-    while read -r pid ppid; do
-      [[ -n ${keep[$ppid]:-} && -z ${keep[$pid]:-} ]] && { keep[$pid]=1; changed=1; }
-    done <<<"$all"
-  done
-  printf '%s\n' "${!keep[@]}"
-}
-
-wait_gone() { # seconds pid...
-  local secs=$1; shift
-  local deadline=$((SECONDS + secs)) p alive
-  while :; do
-    alive=()
-    for p in "$@"; do [[ -d /proc/$p ]] && alive+=("$p"); done
-    ((${#alive[@]} == 0)) && return 0
-    ((SECONDS >= deadline)) && { echo "${alive[*]}"; return 1; }
-    sleep 0.2
-  done
-}
-
+# ---------------------------------------------------------------------- stop
 do_stop() {
   [[ $(id -u) -eq 0 ]] || die "must run as root"
-  local inst c pids left rc=0
+  local inst c pids rc=0
   bash "$LAB_DIR/mta/peers.sh" stop 2>>"$LOG_DIR/mta-stop.log" || { log "MTA peers: some processes could not be stopped (see $LOG_DIR/mta-stop.log)"; rc=1; }
   for inst in "${INSTANCES[@]}"; do
     c=$(pf_conf "$inst")
@@ -859,28 +334,14 @@ do_stop() {
       postfix -c "$c" stop >>"$LOG_DIR/postfix-$inst.start.log" 2>&1 || true
     fi
     mapfile -t pids < <(pf_pids "$c")
-    if ((${#pids[@]})); then
-      if ! left=$(wait_gone 10 "${pids[@]}"); then
-        log "postfix $inst: forcing leftover processes: $left"
-        # shellcheck disable=SC2086  # $left is a space-separated pid list
-        kill -KILL $left 2>/dev/null || true
-        # shellcheck disable=SC2086
-        wait_gone 5 $left >/dev/null || { log "postfix $inst: processes survive: $left"; rc=1; }
-      fi
-    fi
+    reap "postfix $inst" "${pids[@]}" || rc=1
   done
 
   local master
   if master=$(dc_pid); then
     mapfile -t pids < <(dc_pids "$master")
     kill -TERM "$master" 2>/dev/null || true
-    if ! left=$(wait_gone 10 "${pids[@]}"); then
-      log "dovecot: forcing leftover processes: $left"
-      # shellcheck disable=SC2086  # $left is a space-separated pid list
-      kill -KILL $left 2>/dev/null || true
-      # shellcheck disable=SC2086
-      wait_gone 5 $left >/dev/null || { log "dovecot: processes survive: $left"; rc=1; }
-    fi
+    reap dovecot "${pids[@]}" || rc=1
   fi
   if dns_running; then
     local dpid
@@ -893,6 +354,7 @@ do_stop() {
   log "stopped (base dir $BASE_DIR)"
 }
 
+# -------------------------------------------------------------------- status
 do_status() {
   local ok=0 inst name ip port
   for inst in "${INSTANCES[@]}"; do
@@ -915,6 +377,145 @@ do_status() {
   return $ok
 }
 
+# ------------------------------------------------------------------- helpers
+require_tools() {
+  local t
+  for t in postfix postconf dovecot doveadm dnsmasq openssl ss realpath; do
+    command -v "$t" >/dev/null 2>&1 || die "'$t' not found; run tests/lab/install-peers.sh first"
+  done
+  [[ $(id -u) -eq 0 ]] || die "must run as root (Postfix and Dovecot masters need root)"
+  [[ -d /etc/postfix && -f /etc/postfix/postfix-files ]] ||
+    die "/etc/postfix/postfix-files missing (Postfix meta_directory, installed by the postfix package)"
+  getent passwd postfix >/dev/null || die "user 'postfix' missing (postfix package not installed?)"
+  getent group postdrop >/dev/null || die "group 'postdrop' missing (postfix package not installed?)"
+  getent passwd dovecot >/dev/null || die "user 'dovecot' missing (dovecot-core not installed?)"
+  getent passwd dovenull >/dev/null || die "user 'dovenull' missing (dovecot-core not installed?)"
+  getent passwd mail >/dev/null || die "user 'mail' missing (owner of the lab maildirs)"
+}
+
+# ---- probes
+port_open() { # host port -> 0 if a TCP connect succeeds
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+# host port regex quit-command -> 0 if the service greets with a line
+# matching regex (a listening socket alone is not enough: Postfix's master
+# accepts connections even when smtpd cannot start).
+banner_ok() {
+  timeout 3 bash -c '
+    exec 3<>"/dev/tcp/$1/$2" || exit 1
+    IFS= read -r -t 2 line <&3 || exit 1
+    printf "%s\r\n" "$4" >&3 || true
+    [[ $line =~ $3 ]]' _ "$1" "$2" "$3" "$4" 2>/dev/null
+}
+
+tls_ok() { # host port -> 0 if a TLS handshake succeeds
+  timeout 5 openssl s_client -connect "$1:$2" -brief </dev/null >/dev/null 2>&1
+}
+
+endpoint_ok() { # name ip port
+  case "$1" in
+    open|closed|discard|notice|mailbox|shutout) banner_ok "$2" "$3" '^220 ' QUIT ;;
+    lmtp) banner_ok "$2" "$3" '^220 ' QUIT ;;
+    imap) banner_ok "$2" "$3" '^\* OK' 'a LOGOUT' ;;
+    pop3) banner_ok "$2" "$3" '^\+OK' QUIT ;;
+    imaps|pop3s) tls_ok "$2" "$3" ;;
+    *) port_open "$2" "$3" ;;
+  esac
+}
+
+port_in_use_by_other() { # ip port -> prints listener if something listens there
+  ss -ltnpH "src $1:$2" 2>/dev/null || true
+}
+
+# ---- Postfix
+pf_cmd() { # conf logfile args... : run postfix; on failure capture its stderr.
+  # Before postlogd runs, postfix(1) logs only to syslog, or to stderr when
+  # stderr is a terminal; so on failure re-run it under script(1) to see why.
+  local conf=$1 logf=$2; shift 2
+  if postfix -c "$conf" "$@" >>"$logf" 2>&1; then return 0; fi
+  if command -v script >/dev/null 2>&1; then
+    script -qec "postfix -c '$conf' $*" /dev/null </dev/null 2>&1 | tr -d '\r' >>"$logf" || true
+  fi
+  return 1
+}
+
+pf_running() { # instance
+  local c
+  c=$(pf_conf "$1")
+  [[ -f $c/main.cf ]] || return 1
+  postfix -c "$c" status >/dev/null 2>&1
+}
+
+# Processes of a Postfix instance: every process carrying MAIL_CONFIG=<conf>.
+pf_pids() {
+  local conf=$1 d pid
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    [[ $pid == "$$" ]] && continue
+    if grep -qzxF "MAIL_CONFIG=$conf" "$d/environ" 2>/dev/null; then echo "$pid"; fi
+  done
+}
+
+# ---- Dovecot
+dc_pid() {
+  local p
+  [[ -f $DC_RUN/master.pid ]] || return 1
+  p=$(<"$DC_RUN/master.pid")
+  [[ $p =~ ^[0-9]+$ ]] || return 1
+  [[ -d /proc/$p ]] || return 1
+  # Make sure the pid really is a dovecot master (pid files can be stale).
+  grep -qa dovecot "/proc/$p/cmdline" 2>/dev/null || return 1
+  echo "$p"
+}
+
+dc_running() { dc_pid >/dev/null; }
+
+# Processes of the lab Dovecot: the master and all of its descendants.
+dc_pids() {
+  local master=$1 all pid ppid changed=1
+  declare -A keep=([$master]=1)
+  all=$(ps -eo pid=,ppid= 2>/dev/null || true)
+  while ((changed)); do
+    changed=0
+    while read -r pid ppid; do
+      [[ -n ${keep[$ppid]:-} && -z ${keep[$pid]:-} ]] && { keep[$pid]=1; changed=1; }
+    done <<<"$all"
+  done
+  printf '%s\n' "${!keep[@]}"
+}
+
+dovecot_major_minor() { dovecot --version | awk '{print $1}' | cut -d. -f1,2; }
+
+# ---- dnsmasq
+dns_running() { [[ -f $DNS_PID ]] && kill -0 "$(cat "$DNS_PID")" 2>/dev/null; }
+
+# ---- processes
+wait_gone() { # seconds pid...
+  local secs=$1; shift
+  local deadline=$((SECONDS + secs)) p alive
+  while :; do
+    alive=()
+    for p in "$@"; do [[ -d /proc/$p ]] && alive+=("$p"); done
+    ((${#alive[@]} == 0)) && return 0
+    ((SECONDS >= deadline)) && { echo "${alive[*]}"; return 1; }
+    sleep 0.2
+  done
+}
+
+# reap <who> <pid>... : waits up to 10 s for the processes (already told to stop) to end, then
+# KILLs those left; 1 when some survive even that.
+reap() {
+  local who=$1 left; shift
+  left=$(wait_gone 10 "$@") && return 0
+  log "$who: forcing leftover processes: $left"
+  # shellcheck disable=SC2086  # $left is a space-separated pid list
+  kill -KILL $left 2>/dev/null || true
+  # shellcheck disable=SC2086
+  wait_gone 5 $left >/dev/null || { log "$who: processes survive: $left"; return 1; }
+}
+
+# ---------------------------------------------------------------------- main
 case "$CMD" in
   start) do_start ;;
   stop) do_stop ;;
