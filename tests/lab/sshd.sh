@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A private OpenSSH server on 127.0.0.1 for the PowerShell-remoting tests (tests/Remoting.Tests.ps1).
 #
-# It never uses or touches the system sshd: its own sshd_config, host key, client key,
-# authorized_keys and known_hosts live in one directory, it listens on 127.0.0.1 only, on a free
-# port, accepts public keys only, and runs the 'powershell' subsystem with the command given.
+# It never uses or touches the system sshd: its own sshd_config (from the template
+# tests/lab/peers/sshd/sshd_config), host key, client key, authorized_keys and known_hosts live in
+# one directory, it listens on 127.0.0.1 only, on a free port, accepts public keys only, and runs
+# the 'powershell' subsystem with the command given.
 #
 # Usage:
 #   tests/lab/sshd.sh ensure
@@ -17,6 +18,10 @@
 #       Stop the sshd started in DIR and the session processes it started.
 set -euo pipefail
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TEMPLATES=$HERE/peers/sshd
+# shellcheck source=render.sh
+. "$HERE/render.sh"
 die() { echo "sshd.sh: ERROR: $*" >&2; exit 1; }
 log() { echo "sshd.sh: $*" >&2; }
 
@@ -113,35 +118,8 @@ start() {
   for attempt in 1 2 3 4 5 6 7 8; do
     port=$((20000 + RANDOM % 40000))
     if port_in_use "$port"; then continue; fi
-    cat >"$dir/sshd_config" <<EOF
-# Private sshd for the omr remoting tests (tests/lab/sshd.sh); not the system sshd.
-Port $port
-ListenAddress 127.0.0.1
-AddressFamily inet
-HostKey $dir/ssh_host_ed25519_key
-PidFile $dir/sshd.pid
-AuthorizedKeysFile $dir/authorized_keys
-AllowUsers $user
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-HostbasedAuthentication no
-UsePAM no
-# The files live under /tmp (world-writable): owner/mode checks of the path would refuse them.
-StrictModes no
-PermitUserEnvironment no
-X11Forwarding no
-AllowTcpForwarding no
-AllowAgentForwarding no
-PrintMotd no
-UseDNS no
-MaxStartups 20:30:60
-MaxSessions 20
-LoginGraceTime 30
-LogLevel VERBOSE
-Subsystem powershell $dir/pwsh-subsystem.sh
-EOF
+    # shellcheck disable=SC2034  # PORT, DIR, USER_NAME: the template's placeholders
+    PORT=$port DIR=$dir USER_NAME=$user lab_render "$TEMPLATES/sshd_config" "$dir/sshd_config"
     "$SSHD" -t -f "$dir/sshd_config" 2>"$dir/sshd-check.log" || die "sshd rejected its config: $(cat "$dir/sshd-check.log")"
     : >"$dir/sshd.log"
     setsid "$SSHD" -D -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null >/dev/null 2>&1 &
