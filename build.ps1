@@ -20,7 +20,7 @@ Tasks
              simulated round trip), run Test-OpenRelay and nmap's smtp-open-relay (default and
              tuned) against it, each in its own measured process: median wall, CPU, peak RSS,
              accuracy against the fleet's truth, ratios Omr/nmap, the physical limit; plus a
-             shared-host domain scan (tests/tools/bench.ps1; JSON in out/bench/). Needs nmap
+             shared-host domain scan (tools/Bench.ps1; JSON in out/bench/). Needs nmap
              (apt-get install -y nmap); a benchmark, not a test: it asserts no figure.
     Package  Build, then zip out/Omr into out/Omr-<version>.zip.
     Clean    Removes out/ and every bin/ and obj/ folder.
@@ -67,7 +67,7 @@ param(
 
     [switch] $NoBuild,
 
-    # Bench (tests/tools/bench.ps1): fleet size, simulated round trip, server mix, Omr's throttle,
+    # Bench (tools/Bench.ps1): fleet size, simulated round trip, server mix, Omr's throttle,
     # runs per tool, shared-host domains; -Quick = 1 run, 50 hosts, 10 ms.
     [ValidateRange(1, 60000)] [int] $Hosts,
     [ValidateRange(0, 10000)] [double] $LatencyMs,
@@ -256,14 +256,14 @@ function Get-NuGetPackagesRoot {
 }
 
 function Get-PesterManifest {
-    # Pester comes from NuGet (no PowerShell Gallery): tests/tools/tools.csproj downloads the
+    # Pester comes from NuGet (no PowerShell Gallery): tools/tools.csproj downloads the
     # version pinned in Directory.Packages.props into the global packages folder.
     $props = [xml](Get-Content -Raw -LiteralPath (Join-Path $Root 'Directory.Packages.props'))
     $version = @($props.Project.ItemGroup.PackageVersion | Where-Object Include -EQ 'Pester')[0].Version
     if (-not $version) { throw 'Directory.Packages.props has no PackageVersion for Pester.' }
     $psd1 = Join-Path (Get-NuGetPackagesRoot) "pester/$version/tools/Pester.psd1"
     # Also brings the collision fixtures (old DnsClient/MimeKit/MailKit) used by Module.Tests.ps1.
-    Invoke-Native dotnet 'restore', (Join-Path $Root 'tests/tools/tools.csproj'), '-nologo', '-v', 'q' | Out-Null
+    Invoke-Native dotnet 'restore', (Join-Path $Root 'tools/tools.csproj'), '-nologo', '-v', 'q' | Out-Null
     if (-not (Test-Path -LiteralPath $psd1)) { throw "Pester $version not found at $psd1 after restore." }
     $psd1
 }
@@ -359,7 +359,7 @@ function Invoke-ScriptAnalysis {
         return
     }
     Import-Module $analyzer
-    $paths = @(Join-Path $Root 'build.ps1') + @(Get-ChildItem -Path (Join-Path $Root 'tests') -Recurse -Include *.ps1, *.psm1 | ForEach-Object FullName)
+    $paths = @(Join-Path $Root 'build.ps1') + @(Get-ChildItem -Path (Join-Path $Root 'tools'), (Join-Path $Root 'tests') -Recurse -Include *.ps1, *.psm1 | ForEach-Object FullName)
     $findings = @($paths | ForEach-Object { Invoke-ScriptAnalyzer -Path $_ -Severity Warning, Error })
     if ($findings.Count) {
         $findings | Format-Table -AutoSize RuleName, Severity, ScriptName, Line, Message | Out-String -Width 200 | Write-Host
@@ -429,7 +429,7 @@ function Invoke-Test {
             Write-Step 'Pester: tests/*.Tests.ps1 against out/Omr in a fresh pwsh'
             $nunit = Join-Path $TestResults 'pester.xml'
             Remove-Item -LiteralPath $nunit, "$nunit.summary.json" -ErrorAction SilentlyContinue
-            $arguments = @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/tools/run-pester.ps1'),
+            $arguments = @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tools/PesterRunner.ps1'),
                 '-PesterManifest', $pester, '-Path', (Join-Path $Root 'tests'), '-OutputFile', $nunit)
             if ($Tag) { $arguments += '-Tag', ($Tag -join ',') }
             if ($ExcludeTag) { $arguments += '-ExcludeTag', ($ExcludeTag -join ',') }
@@ -476,25 +476,25 @@ function Invoke-Test {
 }
 
 function Invoke-ToolScript([string] $Name, [string[]] $Extra = @()) {
-    # tests/tools/<Name>.ps1 in a fresh pwsh, given the built module and lab; returns its exit code.
+    # tools/<Name>.ps1 in a fresh pwsh, given the built module and lab; returns its exit code.
     Push-Location $Root
     try {
-        Invoke-Native dotnet (@('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root "tests/tools/$Name.ps1"),
+        Invoke-Native dotnet (@('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $Root "tools/$Name.ps1"),
                 '-ModulePath', (Join-Path $ModuleOut 'Omr.psd1'), '-LabPath', (Join-Path $LabOut 'Omr.Lab.dll')) + $Extra) -AllowFailure
     }
     finally { Pop-Location }
 }
 
-function Invoke-Demo { Invoke-ToolScript 'demo' }
+function Invoke-Demo { Invoke-ToolScript 'Demo' }
 
 function Invoke-Bench {
-    Write-Step 'Bench: Omr against nmap on the latency fleet (tests/tools/bench.ps1)'
+    Write-Step 'Bench: Omr against nmap on the latency fleet (tools/Bench.ps1)'
     $extra = @('-FleetPath', (Join-Path $FleetOut 'Omr.Fleet.dll'))
     foreach ($name in 'Hosts', 'LatencyMs', 'Mix', 'ThrottleLimit', 'Repeat', 'SharedDomains', 'PipeliningShare') {
         if ($BoundParameters.ContainsKey($name)) { $extra += @("-$name", "$($BoundParameters[$name])") }
     }
     if ($Quick) { $extra += '-Quick' }
-    Invoke-ToolScript 'bench' $extra
+    Invoke-ToolScript 'Bench' $extra
 }
 
 function Invoke-Package {
@@ -526,7 +526,7 @@ function Invoke-Package {
 function Invoke-Clean {
     Write-Step 'Clean'
     Remove-Item -Recurse -Force -LiteralPath $Out -ErrorAction SilentlyContinue
-    Get-ChildItem -LiteralPath (Join-Path $Root 'src'), (Join-Path $Root 'tests') -Directory -Recurse -Include bin, obj -ErrorAction SilentlyContinue |
+    Get-ChildItem -LiteralPath (Join-Path $Root 'src'), (Join-Path $Root 'tools'), (Join-Path $Root 'tests') -Directory -Recurse -Include bin, obj -ErrorAction SilentlyContinue |
         Sort-Object { $_.FullName.Length } -Descending |
         Remove-Item -Recurse -Force -ErrorAction SilentlyContinue
 }

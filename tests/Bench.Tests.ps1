@@ -1,12 +1,12 @@
 #Requires -Version 7.2
-# The benchmark instrument (tests/tools/bench.ps1 + out/fleet/Omr.Fleet.dll) in quick mode: it runs,
+# The benchmark instrument (tools/Bench.ps1 + out/fleet/Omr.Fleet.dll) in quick mode: it runs,
 # prints the side-by-side table and writes JSON with every tool's figures and accuracy. It asserts
 # no speed figure.
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     $script:ModulePath = Get-OmrModulePath
-    $script:Bench = Join-Path $PSScriptRoot 'tools/bench.ps1'
+    $script:Bench = Join-Path $PSScriptRoot '../tools/Bench.ps1'
     $script:FleetPath = Join-Path (Split-Path -Parent (Split-Path -Parent $ModulePath)) 'fleet/Omr.Fleet.dll'
     $script:Pwsh = [Environment]::ProcessPath
     $script:Prefix = @()
@@ -26,7 +26,7 @@ BeforeAll {
         $p.StandardInput.Close()
         $out = $p.StandardOutput.ReadToEndAsync()
         $err = $p.StandardError.ReadToEndAsync()
-        if (-not $p.WaitForExit(150000)) { $p.Kill($true); throw 'bench.ps1 -Quick did not finish within 150 s.' }
+        if (-not $p.WaitForExit(150000)) { $p.Kill($true); throw 'Bench.ps1 -Quick did not finish within 150 s.' }
         $p.WaitForExit()
         [pscustomobject]@{ ExitCode = $p.ExitCode; Text = $out.Result + $err.Result }
     }

@@ -362,14 +362,14 @@ Describe 'Assembly isolation on PowerShell 7' -Tag Module, Isolation {
 
     It 'works in a session that already loaded older DnsClient, MailKit and MimeKit' {
         $nuget = if ($env:OMR_NUGET_PACKAGES) { $env:OMR_NUGET_PACKAGES } else { Join-Path $HOME '.nuget/packages' }
-        $tools = [xml](Get-Content -Raw -LiteralPath (Join-Path $PSScriptRoot 'tools/tools.csproj'))
+        $tools = [xml](Get-Content -Raw -LiteralPath (Join-Path $PSScriptRoot '../tools/tools.csproj'))
         $props = $tools.Project.PropertyGroup
         $fixtures = @(
             Join-Path $nuget "dnsclient/$($props.OmrFixtureDnsClientVersion)/lib/netstandard2.0/DnsClient.dll"
             Join-Path $nuget "mimekit/$($props.OmrFixtureMimeKitVersion)/lib/netstandard2.0/MimeKit.dll"
             Join-Path $nuget "mailkit/$($props.OmrFixtureMailKitVersion)/lib/netstandard2.0/MailKit.dll"
         )
-        foreach ($f in $fixtures) { $f | Should -Exist -Because 'build.ps1 Test restores tests/tools/tools.csproj' }
+        foreach ($f in $fixtures) { $f | Should -Exist -Because 'build.ps1 Test restores tools/tools.csproj' }
 
         # A fresh process: load the foreign copies first (as another module would), then Omr, then
         # run a real probe against the lab.

@@ -1,4 +1,4 @@
-# Helpers shared by the Pester tests (tests/*.Tests.ps1) and tests/tools/demo.ps1.
+# Helpers shared by the Pester tests (tests/*.Tests.ps1) and tools/Demo.ps1.
 # The tests always exercise the BUILT module (out/Omr/Omr.psd1) and the built lab
 # (out/lab/Omr.Lab.dll); build.ps1 passes their paths in OMR_MODULE / OMR_LAB.
 

@@ -145,7 +145,7 @@ if ($Quick) {
     if (-not $PSBoundParameters.ContainsKey('SharedDomains')) { $SharedDomains = 20 }
     if (-not $PSBoundParameters.ContainsKey('SharedOpenDomains')) { $SharedOpenDomains = 5 }
 }
-$repoRoot = Split-Path -Parent (Split-Path -Parent $PSScriptRoot)
+$repoRoot = Split-Path -Parent $PSScriptRoot
 $ModulePath = (Resolve-Path -LiteralPath $ModulePath).Path
 if (-not $FleetPath) { $FleetPath = Join-Path (Split-Path -Parent (Split-Path -Parent $ModulePath)) 'fleet/Omr.Fleet.dll' }
 if (-not (Test-Path -LiteralPath $FleetPath)) { Write-Host "Bench: the fleet is missing at $FleetPath (dotnet pwsh ./build.ps1 Build)." -ForegroundColor Red; exit 1 }
@@ -349,9 +349,9 @@ try {
     $nmapBase = @('-Pn', '-n', '-p', "$port", '--script', '+smtp-open-relay',
         '--script-args', 'smtp-open-relay.from=omr-probe,smtp-open-relay.to=relay-test,smtp-open-relay.domain=example.net')
     $tools = [ordered]@{
-        'omr'           = @{ kind = 'omr'; child = 'Omr'; command = "$pwshDisplay -NoProfile -File tests/tools/bench.ps1 -Child Omr   # Import-Module; Test-OpenRelay -ComputerName (Get-Content targets.txt) -Port $port -ThrottleLimit $ThrottleLimit -TimeoutSec 60 | ForEach-Object { one line per result }" }
-        'omr-streamed'  = @{ kind = 'omr'; child = 'OmrStream'; command = "$pwshDisplay -NoProfile -File tests/tools/bench.ps1 -Child OmrStream   # Import-Module; Get-Content targets.txt | Test-OpenRelay -Port $port -ThrottleLimit $ThrottleLimit -TimeoutSec 60 | ForEach-Object { one line per result }" }
-        'pwsh-baseline' = @{ kind = 'baseline'; command = "$pwshDisplay -NoProfile -File tests/tools/bench.ps1 -Child Baseline   # Import-Module only" }
+        'omr'           = @{ kind = 'omr'; child = 'Omr'; command = "$pwshDisplay -NoProfile -File tools/Bench.ps1 -Child Omr   # Import-Module; Test-OpenRelay -ComputerName (Get-Content targets.txt) -Port $port -ThrottleLimit $ThrottleLimit -TimeoutSec 60 | ForEach-Object { one line per result }" }
+        'omr-streamed'  = @{ kind = 'omr'; child = 'OmrStream'; command = "$pwshDisplay -NoProfile -File tools/Bench.ps1 -Child OmrStream   # Import-Module; Get-Content targets.txt | Test-OpenRelay -Port $port -ThrottleLimit $ThrottleLimit -TimeoutSec 60 | ForEach-Object { one line per result }" }
+        'pwsh-baseline' = @{ kind = 'baseline'; command = "$pwshDisplay -NoProfile -File tools/Bench.ps1 -Child Baseline   # Import-Module only" }
         'nmap-default'  = @{ kind = 'nmap'; args = $nmapBase; command = "nmap $($nmapBase -join ' ') -iL targets.txt" }
         'nmap-tuned'    = @{ kind = 'nmap'; args = @('-T4', '--max-parallelism', '1000', '--min-hostgroup', '1000') + $nmapBase; command = "nmap -T4 --max-parallelism 1000 --min-hostgroup 1000 $($nmapBase -join ' ') -iL targets.txt" }
     }

@@ -2,7 +2,7 @@
 <#
 .SYNOPSIS
 Runs the Pester tests in this (fresh) pwsh process and writes an NUnit XML report.
-Started by build.ps1 Test: dotnet pwsh -NoProfile -File tests/tools/run-pester.ps1 ...
+Started by build.ps1 Test: dotnet pwsh -NoProfile -File tools/PesterRunner.ps1 ...
 List parameters are comma-separated strings (pwsh -File passes plain strings).
 #>
 [CmdletBinding()]

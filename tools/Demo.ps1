@@ -13,7 +13,7 @@ param(
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
-Import-Module (Join-Path $PSScriptRoot '../TestHelpers.psm1') -Force
+Import-Module (Join-Path $PSScriptRoot '../tests/TestHelpers.psm1') -Force
 
 Write-Host '==> Starting the lab: dotnet out/lab/Omr.Lab.dll --smtp-port 0' -ForegroundColor Cyan
 $lab = Start-OmrLab -LabPath $LabPath
