@@ -1,4 +1,5 @@
 #Requires -Version 7.2
+
 <#
 .SYNOPSIS
 The Bench task of build.ps1: Test-OpenRelay against nmap's smtp-open-relay script, side by side,

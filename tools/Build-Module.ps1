@@ -1,4 +1,5 @@
 #Requires -Version 7.2
+
 <#
 .SYNOPSIS
 The Build task: compiles the solution and lays out the importable module in out/Omr/, the lab in

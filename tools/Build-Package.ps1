@@ -1,4 +1,5 @@
 #Requires -Version 7.2
+
 <#
 .SYNOPSIS
 The Package task: zips the built module (out/Omr) into out/Omr-<version>.zip and publishes it as a

@@ -1,4 +1,5 @@
 #Requires -Version 7.2
+
 <#
 .SYNOPSIS
 The Demo task of build.ps1: starts the lab, imports the built module, tests a representative set

@@ -1,4 +1,5 @@
 #Requires -Version 7.2
+
 <#
 .SYNOPSIS
 The Test task: the xunit engine tests, then the Pester tests against the BUILT module in a fresh

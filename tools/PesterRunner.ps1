@@ -1,4 +1,5 @@
 #Requires -Version 7.2
+
 <#
 .SYNOPSIS
 Runs the Pester tests in this (fresh) pwsh process and writes an NUnit XML report.
