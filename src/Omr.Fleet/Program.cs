@@ -3,6 +3,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Omr.Lab.Smtp;
 
 namespace Omr.Fleet;
 
@@ -70,7 +71,7 @@ public static class Program
                     case "--no-stdin": o.WatchStdin = false; break;
                     case "-h" or "--help":
                         Console.WriteLine("usage: Omr.Fleet [--hosts N] [--latency-ms L] [--seed S] [--mix kind=w,...] [--pipelining share] [--port P] [--net 77] [--shared-domains M] [--shared-open-domains K] [--shared-limit C] [--tarpit-sec S] [--out-dir DIR] [--no-inline-truth] [--no-stdin]");
-                        Console.WriteLine("kinds: open closed trick greylist tarpit drop down, or one trick: " + string.Join(" ", Tricks.All.Keys));
+                        Console.WriteLine("kinds: open closed trick greylist tarpit drop down, or one trick: " + string.Join(" ", RelayTricks.Families.Select(f => f.Name)));
                         return 0;
                     default: throw new ArgumentException("unknown argument " + args[i]);
                 }
@@ -171,16 +172,16 @@ public static class Program
     private static (List<FleetServer>, List<FleetServer>) Build(FleetOptions o)
     {
         // The mix: kind=weight; "trick" spreads over every variant; a variant name picks that one.
-        var entries = new List<(Kind Kind, string? Trick, double Weight)>();
+        var entries = new List<(Kind Kind, TrickFamily? Trick, double Weight)>();
         foreach (var part in o.Mix.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var kv = part.Split('=', 2);
             var w = kv.Length == 2 ? double.Parse(kv[1], CultureInfo.InvariantCulture) : 1;
             var name = kv[0].ToLowerInvariant();
-            if (name == "trick") { foreach (var t in Tricks.All.Keys) entries.Add((Kind.Trick, t, w / Tricks.All.Count)); }
-            else if (Tricks.All.ContainsKey(name)) entries.Add((Kind.Trick, name, w));
+            if (name == "trick") { foreach (var t in RelayTricks.Families) entries.Add((Kind.Trick, t, w / RelayTricks.Families.Count)); }
+            else if (RelayTricks.Family(name) is { } family) entries.Add((Kind.Trick, family, w));
             else if (Enum.TryParse<Kind>(name, true, out var k) && k != Kind.Trick) entries.Add((k, null, w));
-            else throw new ArgumentException($"unknown kind '{kv[0]}' in --mix (kinds: open closed trick greylist tarpit drop down, or a trick: {string.Join(" ", Tricks.All.Keys)})");
+            else throw new ArgumentException($"unknown kind '{kv[0]}' in --mix (kinds: open closed trick greylist tarpit drop down, or a trick: {string.Join(" ", RelayTricks.Families.Select(f => f.Name))})");
         }
         var total = entries.Sum(e => e.Weight);
         if (entries.Count == 0 || total <= 0) throw new ArgumentException("--mix has no positive weight");
@@ -227,7 +228,7 @@ public static class Program
             ["domain"] = s.Identity.Domain,
             ["pipelining"] = s.Pipelining,
         };
-        if (s.Policy.Trick != null) t["trick"] = s.Policy.Trick;
+        if (s.Policy.Trick != null) t["trick"] = s.Policy.Trick.Name;
         if (s.ConnectionLimit > 0) t["connectionLimit"] = s.ConnectionLimit;
         return t;
     }
@@ -235,7 +236,7 @@ public static class Program
     private static JsonObject Manifest(FleetOptions o, int port, IPEndPoint dns, List<FleetServer> servers, List<FleetServer> shared, List<(string Domain, FleetServer Mx)> sharedDomains)
     {
         var kinds = new JsonObject();
-        foreach (var g in servers.GroupBy(s => s.Policy.Trick is null ? s.Kind.ToString().ToLowerInvariant() : "trick:" + s.Policy.Trick).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var g in servers.GroupBy(s => s.Policy.Trick is null ? s.Kind.ToString().ToLowerInvariant() : "trick:" + s.Policy.Trick.Name).OrderBy(g => g.Key, StringComparer.Ordinal))
             kinds[g.Key] = g.Count();
         return new JsonObject
         {

@@ -2,13 +2,14 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Omr.Lab.Smtp;
 
 namespace Omr.Fleet;
 
 /// <summary>One simulated mail server: one listener on its own loopback address.</summary>
 internal sealed class FleetServer
 {
-    public FleetServer(int index, Kind kind, string? trick, Identity id, bool pipelining, int connectionLimit, bool shared)
+    public FleetServer(int index, Kind kind, TrickFamily? trick, Identity id, bool pipelining, int connectionLimit, bool shared)
     {
         Index = index; Kind = kind; Identity = id; Pipelining = pipelining; ConnectionLimit = connectionLimit; Shared = shared;
         Policy = new Policy(kind, trick);

@@ -7,17 +7,8 @@ internal static class LabCatalog
 {
     public const string Zone = "omr-lab.test";
 
-    /// <summary>The relay-test battery the lab models, in catalogue order (names are stable).</summary>
-    public static readonly string[] RelayTestNames =
-    [
-        "foreign-recipient", "null-sender", "unqualified-sender", "local-domain-sender", "local-host-sender", "ip-literal-sender",
-        "percent-hack-ip", "percent-hack-host", "percent-hack-domain",
-        "quoted-recipient", "quoted-percent", "quoted-at-ip", "quoted-at-host",
-        "double-at-ip", "double-at-host", "trailing-at",
-        "source-route-ip", "source-route-host",
-        "bang-path", "bang-path-ip", "bang-path-host",
-        "ipv4-literal-recipient", "ipv6-literal-recipient", "unbracketed-recipient", "uppercase-domain",
-    ];
+    /// <summary>The relay-test battery the lab models, in catalogue order (names are stable): one trick each.</summary>
+    public static readonly string[] RelayTestNames = RelayTricks.All.Select(t => t.Name).ToArray();
 
     internal sealed record ServerSpec(
         string Name, string Kind, bool IPv6, string ExpectedVerdict, string[] ExpectedRelayedBy, string Description,
@@ -45,11 +36,11 @@ internal static class LabCatalog
                 "correctly closed: foreign recipients 550 5.7.1, odd syntax 501/550, only postmaster@local accepted",
                 _ => new ServerBehaviour { Policy = new ClosedRelayPolicy() }),
         };
-        foreach (var test in RelayTestNames)
+        foreach (var trick in RelayTricks.All)
         {
-            list.Add(new("vuln-" + test, "vuln", false, "Open", [test],
-                "closed except for '" + test + "': " + VulnerableRelayPolicy.DescribeTrick(test),
-                _ => new ServerBehaviour { Policy = new VulnerableRelayPolicy(test) }));
+            list.Add(new("vuln-" + trick.Name, "vuln", false, "Open", [trick.Name],
+                "closed except for '" + trick.Name + "': " + trick.Description,
+                _ => new ServerBehaviour { Policy = new VulnerableRelayPolicy(trick.Name) }));
         }
         list.AddRange(
         [

@@ -69,148 +69,22 @@ internal class ClosedRelayPolicy : RelayPolicy
 }
 
 /// <summary>
-/// Closed, except for exactly one relay trick of the catalogue, modelled semantically on the raw
-/// argument (the way a real mis-configured or buggy server would reinterpret it).
+/// Closed, except for exactly one relay trick of <see cref="RelayTricks"/> (the way a real mis-configured
+/// or buggy server would reinterpret the raw argument).
 /// </summary>
 internal sealed class VulnerableRelayPolicy : ClosedRelayPolicy
 {
-    private readonly Func<ServerIdentity, SenderClass, SmtpPath, bool> _trick;
+    private readonly RelayTrick _trick;
 
-    public VulnerableRelayPolicy(string testName)
-    {
-        TestName = testName;
-        if (!Tricks.TryGetValue(testName, out var t)) throw new ArgumentException("Unknown relay test " + testName, nameof(testName));
-        _trick = t.Predicate;
-        Description = t.Description;
-    }
+    public VulnerableRelayPolicy(string testName) { _trick = RelayTricks.Get(testName); }
 
-    public string TestName { get; }
-    public string Description { get; }
+    public string TestName => _trick.Name;
 
     public override SmtpReply CheckRecipient(RelayContext ctx, SmtpPath sender, SmtpPath recipient)
     {
-        var senderClass = SenderClassifier.Classify(ctx.Server, sender);
-        if (_trick(ctx.Server, senderClass, recipient)) return SmtpReply.RecipientOk;
+        if (_trick.Relays(ctx.Server, sender, recipient)) return SmtpReply.RecipientOk;
         return ClosedDecision(ctx.Server, recipient, caseSensitiveLocal: TestName == "uppercase-domain");
     }
-
-    public static IReadOnlyCollection<string> TestNames => Tricks.Keys;
-
-    public static string DescribeTrick(string testName) => Tricks[testName].Description;
-
-    // ---- the predicates -------------------------------------------------------------------
-
-    /// <summary>&lt;user@foreign.domain&gt;: bracketed, plain local part, a domain NAME (not a literal) that is not local.</summary>
-    private static bool PlainForeign(ServerIdentity s, SmtpPath r) =>
-        r.Bracketed && r.IsPlainMailbox && SmtpPath.IsDomainName(r.Domain) && !s.IsLocal(r.Domain);
-
-    private static bool IsLowerCaseDomainName(string? d) => d is not null && !d.Any(char.IsAsciiLetterUpper);
-
-    /// <summary>"user%ext" → "user@ext" (last '%', as sendmail does).</summary>
-    private static string PercentToAt(string local)
-    {
-        int i = local.LastIndexOf('%');
-        return i < 0 ? local : local[..i] + "@" + local[(i + 1)..];
-    }
-
-    /// <summary>"ext!user" → "user@ext" (first '!' separates the UUCP host).</summary>
-    private static string? BangToAddress(string local)
-    {
-        int i = local.IndexOf('!', StringComparison.Ordinal);
-        if (i <= 0 || i == local.Length - 1) return null;
-        return local[(i + 1)..] + "@" + local[..i];
-    }
-
-    private static bool UnquotedWithDomain(SmtpPath r) =>
-        r.Bracketed && r.Balanced && r.Route.Count == 0 && !r.RouteMalformed && r.UnquotedAtCount == 1 && !r.LocalQuoted && r.Domain is not null;
-
-    private static bool QuotedWithDomain(SmtpPath r) =>
-        r.Bracketed && r.Balanced && r.Route.Count == 0 && !r.RouteMalformed && r.UnquotedAtCount == 1 && r.LocalQuoted && r.Domain is not null;
-
-    private static bool QuotedOnly(SmtpPath r) =>
-        r.Bracketed && r.Balanced && r.Route.Count == 0 && !r.RouteMalformed && r.UnquotedAtCount == 0 && r.LocalQuoted;
-
-    private static bool PercentHack(ServerIdentity s, SmtpPath r, Func<string?, bool> domainIsMe) =>
-        UnquotedWithDomain(r) && domainIsMe(r.Domain) && r.LocalPart.Contains('%', StringComparison.Ordinal)
-        && s.IsForeignAddress(PercentToAt(r.LocalPart));
-
-    private static bool QuotedAt(ServerIdentity s, SmtpPath r, Func<string?, bool> domainIsMe) =>
-        QuotedWithDomain(r) && domainIsMe(r.Domain) && s.IsForeignAddress(r.LocalContent);
-
-    private static bool DoubleAt(ServerIdentity s, SmtpPath r, Func<string?, bool> domainIsMe) =>
-        r.Bracketed && r.Balanced && r.Route.Count == 0 && !r.RouteMalformed && r.UnquotedAtCount == 2 && !r.LocalQuoted
-        && domainIsMe(r.Domain) && s.IsForeignAddress(r.LocalPart);
-
-    private static bool SourceRoute(ServerIdentity s, SmtpPath r, Func<string?, bool> hopIsMe) =>
-        r.Bracketed && r.Balanced && !r.RouteMalformed && r.Route.Count == 1 && hopIsMe(r.Route[0])
-        && s.IsForeignAddress(r.Mailbox);
-
-    private static bool BangWithDomain(ServerIdentity s, SmtpPath r, Func<string?, bool> domainIsMe) =>
-        UnquotedWithDomain(r) && domainIsMe(r.Domain) && BangToAddress(r.LocalPart) is { } target && s.IsForeignAddress(target);
-
-    private static bool ForeignLiteral(ServerIdentity s, SmtpPath r, System.Net.Sockets.AddressFamily family) =>
-        r.Bracketed && r.IsPlainMailbox && SmtpPath.TryParseAddressLiteral(r.Domain, out var ip)
-        && ip!.AddressFamily == family && !s.IsOwnLiteral(r.Domain);
-
-    private sealed record Trick(string Description, Func<ServerIdentity, SenderClass, SmtpPath, bool> Predicate);
-
-    private static readonly Dictionary<string, Trick> Tricks = new(StringComparer.Ordinal)
-    {
-        ["foreign-recipient"] = new("anti-spoofing open relay: relays a plain foreign recipient (lower-case domain name) for any sender claiming a foreign domain; refuses <>, unqualified and local-looking senders",
-            (s, sc, r) => sc == SenderClass.Foreign && PlainForeign(s, r) && IsLowerCaseDomainName(r.Domain)),
-        ["null-sender"] = new("relays bounces: a plain foreign recipient is accepted only when MAIL FROM is <>",
-            (s, sc, r) => sc == SenderClass.Null && PlainForeign(s, r)),
-        ["unqualified-sender"] = new("trusts senders without a domain: a plain foreign recipient is accepted only when MAIL FROM has no '@'",
-            (s, sc, r) => sc == SenderClass.Unqualified && PlainForeign(s, r)),
-        ["local-domain-sender"] = new("trusts senders in its own domain: a plain foreign recipient is accepted only when the sender's domain is its Domain",
-            (s, sc, r) => sc == SenderClass.LocalDomain && PlainForeign(s, r)),
-        ["local-host-sender"] = new("trusts senders at its own host name: a plain foreign recipient is accepted only when the sender's domain is its host name",
-            (s, sc, r) => sc == SenderClass.LocalHost && PlainForeign(s, r)),
-        ["ip-literal-sender"] = new("trusts senders at its own address literal: a plain foreign recipient is accepted only when the sender's domain is [its address]",
-            (s, sc, r) => sc == SenderClass.OwnLiteral && PlainForeign(s, r)),
-        ["percent-hack-ip"] = new("percent hack: user%foreign@[its address] is rewritten to user@foreign and relayed",
-            (s, sc, r) => PercentHack(s, r, s.IsOwnLiteral)),
-        ["percent-hack-host"] = new("percent hack: user%foreign@its.host.name is rewritten to user@foreign and relayed",
-            (s, sc, r) => PercentHack(s, r, d => s.IsOwnHost(d))),
-        ["percent-hack-domain"] = new("percent hack: user%foreign@its.domain is rewritten to user@foreign and relayed",
-            (s, sc, r) => PercentHack(s, r, d => s.IsOwnDomain(d))),
-        ["quoted-recipient"] = new("unquotes a domain-less quoted local part \"user@foreign\" and relays to it",
-            (s, sc, r) => QuotedOnly(r) && s.IsForeignAddress(r.LocalContent)),
-        ["quoted-percent"] = new("unquotes a domain-less quoted local part \"user%foreign\", applies the percent hack and relays",
-            (s, sc, r) => QuotedOnly(r) && !r.LocalContent.Contains('@', StringComparison.Ordinal)
-                          && r.LocalContent.Contains('%', StringComparison.Ordinal) && s.IsForeignAddress(PercentToAt(r.LocalContent))),
-        ["quoted-at-ip"] = new("\"user@foreign\"@[its address]: treats the quoted local part as a forward address and relays",
-            (s, sc, r) => QuotedAt(s, r, s.IsOwnLiteral)),
-        ["quoted-at-host"] = new("\"user@foreign\"@its.host.name: treats the quoted local part as a forward address and relays",
-            (s, sc, r) => QuotedAt(s, r, d => s.IsOwnHost(d))),
-        ["double-at-ip"] = new("user@foreign@[its address]: splits at the last '@', finds itself, relays to the rest",
-            (s, sc, r) => DoubleAt(s, r, s.IsOwnLiteral)),
-        ["double-at-host"] = new("user@foreign@its.host.name: splits at the last '@', finds itself, relays to the rest",
-            (s, sc, r) => DoubleAt(s, r, d => s.IsOwnHost(d))),
-        ["trailing-at"] = new("user@foreign@ : drops the empty trailing domain and relays to user@foreign",
-            (s, sc, r) => r.Bracketed && r.Balanced && r.Route.Count == 0 && !r.RouteMalformed && r.UnquotedAtCount == 2
-                          && r.Domain is { Length: 0 } && s.IsForeignAddress(r.LocalPart)),
-        ["source-route-ip"] = new("honours a source route whose hop is [its address]: @[ip]:user@foreign is relayed",
-            (s, sc, r) => SourceRoute(s, r, s.IsOwnLiteral)),
-        ["source-route-host"] = new("honours a source route whose hop is its host name: @host:user@foreign is relayed",
-            (s, sc, r) => SourceRoute(s, r, d => s.IsOwnHost(d))),
-        ["bang-path"] = new("UUCP bang path without domain: foreign!user is relayed to user@foreign",
-            (s, sc, r) => r.Bracketed && r.Balanced && r.Route.Count == 0 && !r.RouteMalformed && r.UnquotedAtCount == 0 && !r.LocalQuoted
-                          && BangToAddress(r.LocalPart) is { } t && s.IsForeignAddress(t)),
-        ["bang-path-ip"] = new("UUCP bang path at its address: foreign!user@[its address] is relayed to user@foreign",
-            (s, sc, r) => BangWithDomain(s, r, s.IsOwnLiteral)),
-        ["bang-path-host"] = new("UUCP bang path at its host name: foreign!user@its.host.name is relayed to user@foreign",
-            (s, sc, r) => BangWithDomain(s, r, d => s.IsOwnHost(d))),
-        ["ipv4-literal-recipient"] = new("relays to any foreign IPv4 address literal: user@[192.0.2.1]",
-            (s, sc, r) => ForeignLiteral(s, r, System.Net.Sockets.AddressFamily.InterNetwork)),
-        ["ipv6-literal-recipient"] = new("relays to any foreign IPv6 address literal: user@[IPv6:2001:db8::1]",
-            (s, sc, r) => ForeignLiteral(s, r, System.Net.Sockets.AddressFamily.InterNetworkV6)),
-        ["unbracketed-recipient"] = new("its relay check only runs on <bracketed> paths: an unbracketed foreign recipient is relayed",
-            (s, sc, r) => !r.Bracketed && r.Balanced && r.IsPlainMailbox && SmtpPath.IsDomainName(r.Domain) && !s.IsLocal(r.Domain)),
-        ["uppercase-domain"] = new("relay-by-case bug: compares local domains case-sensitively and relays a foreign domain name written with upper-case letters",
-            (s, sc, r) => r.Bracketed && r.IsPlainMailbox && SmtpPath.IsDomainName(r.Domain)
-                          && r.Domain!.Any(char.IsAsciiLetterUpper) && !s.IsLocal(r.Domain, caseSensitive: true)),
-    };
 }
 
 /// <summary>
