@@ -13,10 +13,11 @@ BeforeAll {
     if ([IO.Path]::GetFileNameWithoutExtension($Pwsh) -eq 'dotnet') { $script:Prefix = @([Environment]::GetCommandLineArgs()[0]) }
     $script:HasNmap = [bool](Get-Command nmap -CommandType Application -ErrorAction SilentlyContinue)
 
-    function Invoke-Bench([string] $OutputPath, [hashtable] $Environment = @{}) {
-        $psi = [System.Diagnostics.ProcessStartInfo]::new($Pwsh)
-        foreach ($a in $Prefix + @('-NoProfile', '-NonInteractive', '-File', $Bench, '-ModulePath', $ModulePath, '-FleetPath', $FleetPath,
-                '-OutputPath', $OutputPath, '-Quick', '-Hosts', '30', '-Net', '123')) { $psi.ArgumentList.Add($a) }
+    # Runs a command with stdin closed; with -FileLimit under bash's 'ulimit -n' (soft and hard) of that many descriptors.
+    function Invoke-Captured([string[]] $Command, [hashtable] $Environment = @{}, [int] $FileLimit) {
+        if ($FileLimit) { $Command = @('bash', '-c', "ulimit -n $FileLimit && exec `"`$@`"", 'bash') + $Command }
+        $psi = [System.Diagnostics.ProcessStartInfo]::new($Command[0])
+        foreach ($a in $Command | Select-Object -Skip 1) { $psi.ArgumentList.Add($a) }
         foreach ($k in $Environment.Keys) { $psi.Environment[$k] = $Environment[$k] }
         $psi.RedirectStandardOutput = $true
         $psi.RedirectStandardError = $true
@@ -26,9 +27,14 @@ BeforeAll {
         $p.StandardInput.Close()
         $out = $p.StandardOutput.ReadToEndAsync()
         $err = $p.StandardError.ReadToEndAsync()
-        if (-not $p.WaitForExit(150000)) { $p.Kill($true); throw 'Bench.ps1 -Quick did not finish within 150 s.' }
+        if (-not $p.WaitForExit(150000)) { $p.Kill($true); throw "$($Command -join ' ') did not finish within 150 s." }
         $p.WaitForExit()
-        [pscustomobject]@{ ExitCode = $p.ExitCode; Text = $out.Result + $err.Result }
+        [pscustomobject]@{ ExitCode = $p.ExitCode; Text = $out.Result + $err.Result; Out = $out.Result; Err = $err.Result }
+    }
+
+    function Invoke-Bench([string] $OutputPath, [hashtable] $Environment = @{}, [string[]] $Arguments = @('-Hosts', '30', '-Net', '123'), [int] $FileLimit) {
+        Invoke-Captured -Environment $Environment -FileLimit $FileLimit -Command ((@($Pwsh) + $Prefix) + @('-NoProfile', '-NonInteractive', '-File', $Bench,
+                '-ModulePath', $ModulePath, '-FleetPath', $FleetPath, '-OutputPath', $OutputPath, '-Quick') + $Arguments)
     }
 }
 
@@ -117,6 +123,48 @@ Describe 'Bench without nmap' -Tag Bench {
             $r = Invoke-Bench $out @{ PATH = '/nonexistent' }
             $r.ExitCode | Should -Be 1
             $r.Text | Should -Match 'apt-get install -y nmap'
+        }
+        finally { Remove-Item -Recurse -Force -LiteralPath $out -ErrorAction SilentlyContinue }
+    }
+}
+
+Describe 'Fleet file descriptors' -Tag Bench {
+    # Under 2000 descriptors (soft and hard): 3000 hosts need about 5100 (a listener each but the down ones,
+    # 2000 probing connections, the runtime); 300 hosts about 1100.
+    It 'refuses, before it binds, a fleet the limit cannot hold: what it needs, the limits, what to do, exit code 3' {
+        $r = Invoke-Captured -FileLimit 2000 -Command @('dotnet', $FleetPath, '--hosts', '3000', '--net', '124')
+        $r.ExitCode | Should -Be 3 -Because $r.Text
+        $r.Out | Should -BeNullOrEmpty -Because 'no manifest: nothing was bound'
+        $need = [regex]::Match($r.Err, '^Omr\.Fleet: 3000 hosts need (\d+) file descriptors \((\d+) listeners \+ 2 DNS sockets \+ 2000 probing connections \+ 256 for the runtime\), but RLIMIT_NOFILE is soft 2000, hard 2000\.')
+        $need.Success | Should -BeTrue -Because $r.Err
+        [int]$need.Groups[1].Value | Should -Be ([int]$need.Groups[2].Value + 2 + 2000 + 256)
+        [int]$need.Groups[2].Value | Should -BeGreaterThan 2000
+        $r.Err | Should -Match "Raise the limit \(as root: ulimit -n $($need.Groups[1].Value);"
+        $fit = [regex]::Match($r.Err, 'run fewer hosts: (\d+) fit \(--hosts')
+        $fit.Success | Should -BeTrue -Because $r.Err
+        [int]$fit.Groups[1].Value | Should -BeGreaterThan 300
+        [int]$fit.Groups[1].Value | Should -BeLessThan 3000
+        $r.Err | Should -Not -Match 'Unhandled exception|Could not load'
+    }
+
+    It 'starts under the same limit with a host count that fits' {
+        $r = Invoke-Captured -FileLimit 2000 -Command @('dotnet', $FleetPath, '--hosts', '300', '--net', '124', '--no-inline-truth')
+        $r.ExitCode | Should -Be 0 -Because $r.Text
+        $manifest = ($r.Out -split '\r?\n')[0] | ConvertFrom-Json
+        $manifest.hosts | Should -Be 300
+        $manifest.port | Should -BeGreaterThan 0
+    }
+
+    It 'the bench reports the fleet''s reason and exits 1 instead of crashing' {
+        if (-not $HasNmap) { Set-ItResult -Skipped -Because 'nmap is not installed (apt-get install -y nmap)'; return }
+        $out = Join-Path ([IO.Path]::GetTempPath()) ('omr-bench-nofiles-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+        try {
+            $r = Invoke-Bench $out -FileLimit 2000 -Arguments @('-Hosts', '3000', '-Net', '124')
+            $r.ExitCode | Should -Be 1 -Because $r.Text
+            $r.Text | Should -Match 'Bench: the fleet did not start \(exit code 3\)\.'
+            $r.Text | Should -Match 'Omr\.Fleet: 3000 hosts need \d+ file descriptors .* RLIMIT_NOFILE is soft 2000, hard 2000\. Raise the limit \(as root: ulimit -n \d+'
+            $r.Text | Should -Not -Match 'Unhandled exception|Could not load|printed no manifest'
+            Test-Path -LiteralPath (Join-Path $out 'latest.json') | Should -BeFalse
         }
         finally { Remove-Item -Recurse -Force -LiteralPath $out -ErrorAction SilentlyContinue }
     }

@@ -7,7 +7,8 @@ on a latency fleet (out/fleet/Omr.Fleet.dll) whose every reply costs a simulated
 
 .DESCRIPTION
 Not a test: it prints figures and ratios and asserts nothing about them. It fails (exit 1) only
-when it cannot measure: nmap missing, the fleet not starting, a run exiting non-zero.
+when it cannot measure: nmap missing, the fleet not starting (it prints the fleet's reason, e.g.
+too few file descriptors for -Hosts under RLIMIT_NOFILE), a run exiting non-zero.
 
 The fleet (its own process): -Hosts SMTP servers on 127.<Net>.x.y, one port, every reply delayed by
 -LatencyMs (a pipelined group that arrives in one read costs one round trip; the greeting one too);
@@ -255,8 +256,12 @@ function Start-Fleet([string[]] $Arguments) {
     $errTask = $p.StandardError.ReadToEndAsync()
     $read = $p.StandardOutput.ReadLineAsync()
     if (-not $read.Wait(120000) -or -not $read.Result) {
-        try { $p.Kill($true) } catch { Write-Verbose "$_" }
-        throw "The fleet printed no manifest: $($errTask.Result)"
+        # No manifest: the fleet said why on stderr (e.g. exit code 3, too few file descriptors for -Hosts).
+        if (-not $p.WaitForExit(5000)) { try { $p.Kill($true) } catch { Write-Verbose "$_" } }
+        $code = if ($p.HasExited) { " (exit code $($p.ExitCode))" } else { ' (no manifest within 120 s)' }
+        Write-Host "Bench: the fleet did not start$code." -ForegroundColor Red
+        foreach ($line in @($errTask.Result -split '\r?\n' | Where-Object { $_ })) { Write-Host "   $line" -ForegroundColor Red }
+        return $null
     }
     $manifest = $read.Result | ConvertFrom-Json
     $manifest | Add-Member -NotePropertyName Process -NotePropertyValue $p
@@ -336,8 +341,13 @@ $fleetArgs = @('--hosts', "$Hosts", '--latency-ms', "$LatencyMs", '--seed', "$Se
     '--shared-domains', "$SharedDomains", '--shared-open-domains', "$SharedOpenDomains", '--shared-limit', "$SharedLimit")
 if ($Mix) { $fleetArgs += @('--mix', $Mix) }
 $fleetArgs += @('--pipelining', $PipeliningShare.ToString([Globalization.CultureInfo]::InvariantCulture))
+# The probing connections the fleet serves at once, which it counts in its file descriptors: Omr's
+# -ThrottleLimit workers, each with up to 2 connections to its address (-MaxConnectionsPerAddress's
+# default); nmap-tuned's --max-parallelism 1000.
+$fleetArgs += @('--clients', "$([math]::Max(2 * $ThrottleLimit, 1000))")
 Write-Step "Fleet: dotnet $FleetPath $($fleetArgs -join ' ')"
 $fleet = Start-Fleet $fleetArgs
+if (-not $fleet) { exit 1 }
 $results = [ordered]@{}
 try {
     $port = [int]$fleet.port

@@ -25,17 +25,22 @@ internal sealed class FleetOptions
     public string ProbeRecipient = "relay-test@example.net";
     public bool InlineTruth = true;
     public bool WatchStdin = true;
+    /// <summary>The most probing connections served at once (Test-OpenRelay -ThrottleLimit 1000, two connections per address).</summary>
+    public int Clients = 2000;
 }
 
 /// <summary>
 /// dotnet Omr.Fleet.dll [--hosts N] [--latency-ms L] [--seed S] [--mix kind=w,...] [--pipelining 0.9]
 ///   [--port P] [--net 77] [--shared-domains M] [--shared-open-domains 50] [--shared-limit 10]
-///   [--tarpit-sec 5] [--out-dir DIR] [--no-inline-truth] [--no-stdin]
+///   [--tarpit-sec 5] [--out-dir DIR] [--no-inline-truth] [--no-stdin] [--clients 2000]
 /// A latency fleet of SMTP servers on 127.NET.x.y (one port), plus DNS on 127.NET.254.1 (same port).
 /// Prints one JSON manifest line; then reads stdin: a line "stats" prints one {"stats":...} line (counters
 /// since the start or the last "reset" line, which zeroes them, forgets the greylisting triples and
 /// answers {"reset":true});
 /// EOF stops the fleet (it writes DIR/stats.json first).
+/// Before it binds, it counts the file descriptors it needs (<see cref="DescriptorBudget"/>: --clients is
+/// the most probing connections it must serve at once) and, when RLIMIT_NOFILE cannot hold them, says so.
+/// Exit codes: 0 stopped, 1 cannot listen, 2 bad arguments, 3 not enough file descriptors.
 /// </summary>
 public static class Program
 {
@@ -69,8 +74,9 @@ public static class Program
                     case "--probe-recipient": o.ProbeRecipient = Next(); break;
                     case "--no-inline-truth": o.InlineTruth = false; break;
                     case "--no-stdin": o.WatchStdin = false; break;
+                    case "--clients": o.Clients = Int(); break;
                     case "-h" or "--help":
-                        Console.WriteLine("usage: Omr.Fleet [--hosts N] [--latency-ms L] [--seed S] [--mix kind=w,...] [--pipelining share] [--port P] [--net 77] [--shared-domains M] [--shared-open-domains K] [--shared-limit C] [--tarpit-sec S] [--out-dir DIR] [--no-inline-truth] [--no-stdin]");
+                        Console.WriteLine("usage: Omr.Fleet [--hosts N] [--latency-ms L] [--seed S] [--mix kind=w,...] [--pipelining share] [--port P] [--net 77] [--shared-domains M] [--shared-open-domains K] [--shared-limit C] [--tarpit-sec S] [--out-dir DIR] [--no-inline-truth] [--no-stdin] [--clients C]");
                         Console.WriteLine("kinds: open closed trick greylist tarpit drop down, or one trick: " + string.Join(" ", RelayTricks.Families.Select(f => f.Name)));
                         return 0;
                     default: throw new ArgumentException("unknown argument " + args[i]);
@@ -78,6 +84,7 @@ public static class Program
             }
             if (o.Hosts < 0 || o.Hosts > 250 * 254) throw new ArgumentException("--hosts must be 0..63500");
             if (o.Net is < 1 or > 254) throw new ArgumentException("--net must be 1..254");
+            if (o.Clients < 0) throw new ArgumentException("--clients must be 0 or more");
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
         {
@@ -85,7 +92,6 @@ public static class Program
             return 2;
         }
 
-        RaiseFileLimit();
         using var stop = new CancellationTokenSource();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
@@ -93,6 +99,11 @@ public static class Program
         List<FleetServer> servers, shared;
         try { (servers, shared) = Build(o); }
         catch (ArgumentException ex) { Console.Error.WriteLine("Omr.Fleet: " + ex.Message); return 2; }
+        if (FileLimit.Ensure(servers, shared, o.Clients) is { } tooFew)
+        {
+            Console.Error.WriteLine("Omr.Fleet: " + tooFew);
+            return 3;
+        }
 
         var smtp = new SmtpFleet(o, stop.Token);
         var all = servers.Concat(shared).ToList();
@@ -333,30 +344,5 @@ public static class Program
             ["byKind"] = byKind,
             ["shared"] = shared,
         };
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct RLimit { public ulong Cur, Max; }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int getrlimit(int resource, out RLimit rlim);
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int setrlimit(int resource, ref RLimit rlim);
-
-    /// <summary>Soft RLIMIT_NOFILE up to the hard limit (Linux; the runtime usually does it already).</summary>
-    private static void RaiseFileLimit()
-    {
-        if (!OperatingSystem.IsLinux()) return;
-        const int RLIMIT_NOFILE = 7;
-        try
-        {
-            if (getrlimit(RLIMIT_NOFILE, out var l) == 0 && l.Cur < l.Max)
-            {
-                l.Cur = l.Max;
-                _ = setrlimit(RLIMIT_NOFILE, ref l);
-            }
-        }
-        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException) { /* not glibc */ }
     }
 }
