@@ -1,7 +1,7 @@
-using Microsoft.Data.Sqlite;
 using Omr.Engine.Service;
 using Omr.Engine.State;
 using Omr.Engine.Tests.Evidence;
+using Omr.Engine.Tests.State;
 using Xunit;
 
 namespace Omr.Engine.Tests.Service;
@@ -21,15 +21,6 @@ public class ScanRecorderTests
 
     private static ScanRecorder Open(string path, DateTimeOffset now, IReadOnlyList<string>? providerMx = null, List<string>? verbose = null)
         => ScanRecorder.Open(path, "Test-OpenRelay", "p=1", 400, providerMx, _ => { }, l => verbose?.Add(l), () => now);
-
-    private static string Scalar(string path, string sql)
-    {
-        using var c = new SqliteConnection("Data Source=" + path + ";Mode=ReadOnly;Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty;
-    }
 
     [Fact]
     public void Open_still_open_shut_out_then_fixed_across_runs_with_OpenSince_kept()
@@ -56,8 +47,8 @@ public class ScanRecorderTests
             rec.End("Completed");
         }
         Assert.Equal(new RelayChange?[] { RelayChange.New, RelayChange.StillOpen, RelayChange.Unconfirmed, RelayChange.Fixed, RelayChange.Unchanged }, changes);
-        Assert.Equal("5", Scalar(path, "SELECT count(*) FROM runs WHERE status = 'Completed' AND result_count = 1;"));
-        Assert.Equal("5", Scalar(path, "SELECT count(*) FROM results;"));
+        Assert.Equal("5", StateFile.Scalar(path, "SELECT count(*) FROM runs WHERE status = 'Completed' AND result_count = 1;"));
+        Assert.Equal("5", StateFile.Scalar(path, "SELECT count(*) FROM results;"));
     }
 
     [Fact]
@@ -85,11 +76,11 @@ public class ScanRecorderTests
     {
         var path = Path.Combine(EvidenceTestData.TempDir(), "prune.db");
         using (var rec = Open(path, T0.AddDays(-500))) { rec.Record(R(RelayVerdict.Closed, T0.AddDays(-500))); }
-        Assert.Equal("Running", Scalar(path, "SELECT status FROM runs;"));
+        Assert.Equal("Running", StateFile.Scalar(path, "SELECT status FROM runs;"));
         var verbose = new List<string>();
         using (var rec = Open(path, T0, verbose: verbose)) rec.End("Stopped");
         Assert.Contains(verbose, l => l.Contains("older than 400 days deleted"));
-        Assert.Equal("0", Scalar(path, "SELECT count(*) FROM results;"));
-        Assert.Equal("Stopped", Scalar(path, "SELECT status FROM runs ORDER BY run_id DESC LIMIT 1;"));
+        Assert.Equal("0", StateFile.Scalar(path, "SELECT count(*) FROM results;"));
+        Assert.Equal("Stopped", StateFile.Scalar(path, "SELECT status FROM runs ORDER BY run_id DESC LIMIT 1;"));
     }
 }

@@ -20,15 +20,6 @@ public class StateStoreTests
         Transcript = new[] { new TranscriptEntry(t, "S", "220 hello") },
     };
 
-    private static string Query(string path, string sql)
-    {
-        using var c = new SqliteConnection("Data Source=" + path + ";Mode=ReadOnly;Pooling=False");
-        c.Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty;
-    }
-
     [Fact]
     public void Creates_the_documented_schema_in_WAL_mode_with_a_version()
     {
@@ -38,9 +29,9 @@ public class StateStoreTests
             Assert.True(s.Missing); // nothing is created before the first write
             s.Results.BeginRun("test", null, DateTimeOffset.UtcNow);
         }
-        Assert.Equal("wal", Query(path, "PRAGMA journal_mode;"));
-        Assert.Equal("1", Query(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
-        Assert.Equal("4", Query(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'runs', 'results', 'notices');"));
+        Assert.Equal("wal", StateFile.Scalar(path, "PRAGMA journal_mode;"));
+        Assert.Equal("1", StateFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
+        Assert.Equal("4", StateFile.Scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'runs', 'results', 'notices');"));
     }
 
     [Fact]
@@ -63,8 +54,8 @@ public class StateStoreTests
         Assert.Equal(new[] { "192.0.2.1" }, s.Results.OpenAddresses("customer.example"));
         var closed = Result(RelayVerdict.Closed, t0.AddHours(1));
         s.Results.Record(run2, closed, true, null);
-        Assert.Equal("", Query(path, $"SELECT transcript FROM results WHERE probe_id = '{closed.ProbeId}';")); // Closed: no transcript
-        Assert.Contains("220 hello", Query(path, $"SELECT transcript FROM results WHERE probe_id = '{r.ProbeId}';"));
+        Assert.Equal("", StateFile.Scalar(path, $"SELECT transcript FROM results WHERE probe_id = '{closed.ProbeId}';")); // Closed: no transcript
+        Assert.Contains("220 hello", StateFile.Scalar(path, $"SELECT transcript FROM results WHERE probe_id = '{r.ProbeId}';"));
     }
 
     [Fact]
@@ -139,8 +130,8 @@ public class StateStoreTests
             }
         });
         Assert.Equal(1, noticed);
-        Assert.Equal("160", Query(path, "SELECT count(*) FROM results;"));
-        Assert.Equal("1", Query(path, "SELECT count(*) FROM notices;"));
+        Assert.Equal("160", StateFile.Scalar(path, "SELECT count(*) FROM results;"));
+        Assert.Equal("1", StateFile.Scalar(path, "SELECT count(*) FROM notices;"));
     }
 
     [Fact]
@@ -169,8 +160,8 @@ public class StateStoreTests
             for (int i = 0; i < 200; i++) s.Results.Record(run, Result(RelayVerdict.Closed, DateTimeOffset.UtcNow, "203.0.113." + (i % 250)), true, null);
         }
         await writer;
-        Assert.Equal("200", Query(path, "SELECT count(*) FROM results;"));
-        Assert.Equal("202", Query(path, "SELECT count(*) FROM runs;"));
+        Assert.Equal("200", StateFile.Scalar(path, "SELECT count(*) FROM results;"));
+        Assert.Equal("202", StateFile.Scalar(path, "SELECT count(*) FROM runs;"));
     }
 
     [Fact]
@@ -187,7 +178,7 @@ public class StateStoreTests
         var left = s.Results.Find(new HistoryQuery());
         var one = Assert.Single(left);
         Assert.Equal(recent, one.RunId);
-        Assert.Equal("1", Query(path, "SELECT count(*) FROM runs;"));
+        Assert.Equal("1", StateFile.Scalar(path, "SELECT count(*) FROM runs;"));
     }
 
     [Fact]
