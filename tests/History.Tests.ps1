@@ -236,14 +236,27 @@ Describe 'Test-OpenRelay -StatePath' -Tag Lab, History {
         finally { $flip.Server.Stop() }
     }
 
-    It 'an open server the MX still names is not hidden, and the reason says the MX still names it' {
+    It 'an open server the MX still names next to the provider''s host is not hidden, and the reason says the MX still names it' {
+        # backup.omr-lab.test: MX 10 closed.mx (taken as the provider's host here), MX 20 open.mx.
         $db = New-Db 'names'
-        $null = Test-OpenRelay -Domain open.omr-lab.test @Scan -StatePath $db
-        $r = Test-OpenRelay -Domain open.omr-lab.test @Scan -StatePath $db -ProviderMx mx1.filter.example.net
-        $r.Verdict | Should -Be 'Open'
-        $r.Change | Should -Be 'StillOpen'
-        $r.IsMxAddress | Should -BeTrue
-        $r.Reason | Should -Match 'still names the old server \(open\.mx\.omr-lab\.test\)'
+        $null = Test-OpenRelay -Domain backup.omr-lab.test @Scan -StatePath $db
+        $r = @(Test-OpenRelay -Domain backup.omr-lab.test @Scan -StatePath $db -ProviderMx closed.mx.omr-lab.test | Where-Object Verdict -EQ 'Open')
+        $r.Count | Should -Be 1
+        $r[0].Change | Should -Be 'StillOpen'
+        $r[0].IsMxAddress | Should -BeTrue
+        $r[0].Reason | Should -Match 'still names the old server \(open\.mx\.omr-lab\.test\) next to the provider''s hosts \(closed\.mx\.omr-lab\.test\)'
+    }
+
+    It 'an open server whose MX never moved to the provider gets no word of an "old server"' {
+        $db = New-Db 'unmoved'
+        $first = Test-OpenRelay -Domain open.omr-lab.test @Scan -StatePath $db -ProviderMx mx1.filter.example.net
+        $again = Test-OpenRelay -Domain open.omr-lab.test @Scan -StatePath $db -ProviderMx mx1.filter.example.net
+        $first.Change | Should -Be 'New'
+        $again.Change | Should -Be 'StillOpen'
+        foreach ($r in $first, $again) {
+            $r.Verdict | Should -Be 'Open'
+            $r.Reason | Should -Not -Match 'old server'
+        }
     }
 
     It 'two runs at once on one store both record everything' {

@@ -63,12 +63,13 @@ namespace Omr.Engine.Rules
             }
             if (f.IsMxAddress == true && f.Verdict == RelayVerdict.Open && f.ProviderMx.Count > 0)
             {
+                // Only a move in progress (the provider's hosts beside this one) makes this the "old" server;
+                // when the MX names none of them nothing has moved, and the probe's reason is the whole truth.
                 var self = string.IsNullOrWhiteSpace(f.ComputerName) ? "this server" : Names.Domain(f.ComputerName!);
                 var providers = mx.Where(h => IsProvider(h, f.ProviderMx)).ToList();
-                var note = providers.Count > 0
-                    ? $"The MX set still names the old server ({self}) next to the provider's hosts ({string.Join(", ", providers)}): remove it from the MX and firewall it so that only the provider can reach it. "
-                    : $"The MX set still names the old server ({self}) and none of the provider's hosts. ";
-                return new VerdictDecision(f.Verdict, f.ReasonCode, note + f.Reason);
+                if (providers.Count == 0) return same;
+                return new VerdictDecision(f.Verdict, f.ReasonCode,
+                    $"The MX set still names the old server ({self}) next to the provider's hosts ({string.Join(", ", providers)}): remove it from the MX and firewall it so that only the provider can reach it. " + f.Reason);
             }
             return same;
         }

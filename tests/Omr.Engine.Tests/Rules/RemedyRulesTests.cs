@@ -80,6 +80,24 @@ public class RemedyRulesTests
         Assert.Contains("mx1.filter.example.net", d.Reason);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void An_open_MX_that_never_moved_to_the_provider_keeps_the_probe_reason(bool wasOpen)
+    {
+        // A first finding (or a case still open) on a domain whose MX names none of the provider's hosts:
+        // nothing moved, so there is no "old server" to speak of.
+        var f = new RemedyFacts
+        {
+            Verdict = RelayVerdict.Open, ReasonCode = RelayReasonCode.RelayAccepted, Reason = "probe reason", IsMxAddress = true,
+            MxHosts = new[] { "mail.customer.example" }, ComputerName = "mail.customer.example", ProviderMx = Provider, WasOpen = wasOpen,
+        };
+        var d = RemedyRules.Decide(f);
+        Assert.Equal(RelayVerdict.Open, d.Verdict);
+        Assert.Equal("probe reason", d.Reason);
+        Assert.DoesNotContain("old server", d.Reason);
+    }
+
     [Fact]
     public void Wildcard_provider_hosts_match_subdomains_only()
     {
