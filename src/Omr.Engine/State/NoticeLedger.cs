@@ -168,7 +168,7 @@ VALUES ($k, $s, $d, $a, $p, $cn, $id, $to, $cc, $m, $n, $t, $r, $os);", tx,
         {
             if (kind == NoticeKind.Notice) throw new ArgumentException("Follow-ups are reminders or resolved notices.", nameof(kind));
             var cases = kind == NoticeKind.Reminder
-                ? _results.Query(new HistoryQuery { Latest = true }, "r.open_since IS NOT NULL AND r.verdict <> 'Hidden' AND coalesce(r.change, '') NOT IN ('Fixed', 'Hidden')")
+                ? _results.Query(new HistoryQuery { Latest = true }, ResultLog.CaseOpenSql)
                 : _results.Query(new HistoryQuery(), "r.open_since IS NOT NULL AND r.change IN ('Fixed', 'Hidden') AND r.result_id = (SELECT max(x.result_id) FROM results x WHERE x.domain = r.domain AND x.address = r.address AND x.port = r.port AND x.open_since IS NOT NULL)");
             var list = new List<FollowUpCandidate>();
             if (cases.Count == 0) return list;

@@ -41,6 +41,12 @@ namespace Omr.Engine.State
         /// <summary>"r is the latest result of its key".</summary>
         internal const string LatestSql = "r.result_id = (SELECT max(x.result_id) FROM results x WHERE x.domain = r.domain AND x.address = r.address AND x.port = r.port)";
 
+        /// <summary>
+        /// "The case of result r is open": found open, and neither fixed nor hidden since (Open, Unconfirmed,
+        /// NoLongerReachable). On a key's latest result: the case is open now (reminders, the report's open cases).
+        /// </summary>
+        internal const string CaseOpenSql = "r.open_since IS NOT NULL AND r.verdict <> 'Hidden' AND coalesce(r.change, '') NOT IN ('Fixed', 'Hidden')";
+
         private readonly StateDatabase _db;
 
         internal ResultLog(StateDatabase db) { _db = db; }

@@ -131,6 +131,12 @@ namespace Omr.Engine.State
 
         public int Int(string column) => _reader.GetInt32(At(column));
 
+        public double Double(string column)
+        {
+            var i = At(column);
+            return _reader.IsDBNull(i) ? 0 : _reader.GetDouble(i);
+        }
+
         public bool? Bool(string column)
         {
             var i = At(column);

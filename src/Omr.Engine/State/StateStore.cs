@@ -7,8 +7,8 @@ namespace Omr.Engine.State
 {
     /// <summary>
     /// The service's memory, -StatePath of every cmdlet: one SQLite database (<see cref="StateDatabase"/>) with
-    /// one reader/writer per record kind — <see cref="Results"/> (runs and results) and <see cref="Notices"/>
-    /// (notices, reminders and follow-ups). The schema is documented in about_Omr_State.
+    /// one reader/writer per record kind — <see cref="Results"/> (runs and results), <see cref="Notices"/>
+    /// (notices, reminders and follow-ups) and <see cref="Reports"/> (the morning report's figures). The schema is documented in about_Omr_State.
     /// </summary>
     public sealed class StateStore : IDisposable
     {
@@ -19,10 +19,13 @@ namespace Omr.Engine.State
             _db = db;
             Results = new ResultLog(db);
             Notices = new NoticeLedger(db, Results);
+            Reports = new ReportLog(db);
         }
 
         public ResultLog Results { get; }
         public NoticeLedger Notices { get; }
+        /// <summary>The morning report's reads (Omr.Engine.Report.RelayReportBuilder).</summary>
+        public ReportLog Reports { get; }
         public string Path => _db.Path;
         public TimeSpan BusyTimeout => _db.BusyTimeout;
         /// <summary>True when the file does not exist yet (a read-only or lazily opened store sees no records).</summary>
