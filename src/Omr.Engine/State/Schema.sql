@@ -1,10 +1,12 @@
--- The Omr state database, schema version 1 (documented in about_Omr_State).
+-- The Omr state database, schema version 2 (documented in about_Omr_State).
 -- Times are ISO 8601 UTC text (yyyy-MM-ddTHH:mm:ss.fffZ); lists are comma-separated text.
-CREATE TABLE meta (
+-- Every statement is IF NOT EXISTS: a file of an earlier version is upgraded by running this script again
+-- (StateDatabase.Migrate), so the schema is written down once.
+CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
-CREATE TABLE runs (
+CREATE TABLE IF NOT EXISTS runs (
   run_id       INTEGER PRIMARY KEY,
   run_guid     TEXT NOT NULL UNIQUE,
   command      TEXT NOT NULL,
@@ -16,7 +18,7 @@ CREATE TABLE runs (
   parameters   TEXT,
   result_count INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE results (
+CREATE TABLE IF NOT EXISTS results (
   result_id     INTEGER PRIMARY KEY,
   run_id        INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
   domain        TEXT NOT NULL,
@@ -42,10 +44,15 @@ CREATE TABLE results (
   duration_ms   INTEGER NOT NULL,
   transcript    TEXT
 );
-CREATE INDEX results_key ON results(domain, address, port, result_id);
-CREATE INDEX results_time ON results(start_time);
-CREATE INDEX results_probe ON results(probe_id);
-CREATE TABLE notices (
+CREATE INDEX IF NOT EXISTS results_key ON results(domain, address, port, result_id);
+CREATE INDEX IF NOT EXISTS results_time ON results(start_time);
+CREATE INDEX IF NOT EXISTS results_probe ON results(probe_id);
+-- Version 2, the morning report: a run's results by verdict and change (the current run's counts, the trend
+-- per run, the cases closed in a window) are index seeks, not scans of every result.
+CREATE INDEX IF NOT EXISTS results_run ON results(run_id, verdict, change);
+-- The rows that carry an open case (the report's open cases and reminders): a few per cent of all results.
+CREATE INDEX IF NOT EXISTS results_case ON results(domain, address, port, result_id) WHERE open_since IS NOT NULL;
+CREATE TABLE IF NOT EXISTS notices (
   notice_row      INTEGER PRIMARY KEY,
   kind            TEXT NOT NULL,
   status          TEXT NOT NULL,
@@ -62,5 +69,7 @@ CREATE TABLE notices (
   run             TEXT,
   case_open_since TEXT
 );
-CREATE INDEX notices_key ON notices(domain, address, port, time);
-CREATE INDEX notices_time ON notices(time);
+CREATE INDEX IF NOT EXISTS notices_key ON notices(domain, address, port, time);
+CREATE INDEX IF NOT EXISTS notices_time ON notices(time);
+-- Version 2: runs by command and start (the report's current run and its trend window).
+CREATE INDEX IF NOT EXISTS runs_command ON runs(command, started_at);

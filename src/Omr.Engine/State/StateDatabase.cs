@@ -24,7 +24,8 @@ namespace Omr.Engine.State
     /// </summary>
     public sealed class StateDatabase : IDisposable
     {
-        public const int SchemaVersion = 1;
+        /// <summary>2: the report's indexes (results by run, verdict and change; open-case rows; runs by command). A version-1 file is upgraded when opened for writing.</summary>
+        public const int SchemaVersion = 2;
         private static readonly byte[] SqliteHeader = Encoding.ASCII.GetBytes("SQLite format 3\0");
         private static readonly object InitLock = new object();
         private static bool _initialized;
@@ -177,7 +178,16 @@ namespace Omr.Engine.State
                 var tables = Convert.ToInt64(Sql.Scalar(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'table';", tx), CultureInfo.InvariantCulture);
                 if (tables > 0)
                 {
-                    CheckSchema(conn, tx);
+                    var version = CheckSchema(conn, tx);
+                    if (version < SchemaVersion)
+                    {
+                        // An earlier version's file: the schema script is all IF NOT EXISTS, so running it again adds
+                        // what is new (version 2: the report's indexes) and leaves every row as it was.
+                        Sql.Exec(conn, Schema, tx);
+                        Sql.Exec(conn, "UPDATE meta SET value = $v WHERE key = 'schema_version';", tx, ("$v", SchemaVersion.ToString(CultureInfo.InvariantCulture)));
+                        Sql.Exec(conn, "INSERT OR REPLACE INTO meta(key, value) VALUES ($k, $t);", tx,
+                            ("$k", "upgraded_to_" + SchemaVersion.ToString(CultureInfo.InvariantCulture)), ("$t", StateValues.Iso(DateTimeOffset.UtcNow)));
+                    }
                     tx.Commit();
                     return;
                 }
@@ -188,7 +198,8 @@ namespace Omr.Engine.State
             }
         }
 
-        private void CheckSchema(SqliteConnection conn, SqliteTransaction? tx)
+        /// <summary>Checks that the file is an Omr state database this version understands; returns its schema version.</summary>
+        private int CheckSchema(SqliteConnection conn, SqliteTransaction? tx)
         {
             var hasMeta = Convert.ToInt64(Sql.Scalar(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta';", tx), CultureInfo.InvariantCulture) > 0;
             if (!hasMeta) throw Corrupt("it is an SQLite database, but not an Omr state database (it has no meta table).");
@@ -198,6 +209,7 @@ namespace Omr.Engine.State
                 throw Corrupt("its meta table does not name an Omr schema version.");
             if (v > SchemaVersion)
                 throw Corrupt($"its schema version {v} is newer than this Omr understands ({SchemaVersion}): use a newer Omr.");
+            return v;
         }
 
         private T Guard<T>(Func<T> work)

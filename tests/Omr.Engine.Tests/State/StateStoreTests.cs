@@ -30,7 +30,7 @@ public class StateStoreTests
             s.Results.BeginRun("test", null, DateTimeOffset.UtcNow);
         }
         Assert.Equal("wal", StateFile.Scalar(path, "PRAGMA journal_mode;"));
-        Assert.Equal("1", StateFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
+        Assert.Equal("2", StateFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
         Assert.Equal("4", StateFile.Scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'runs', 'results', 'notices');"));
     }
 
@@ -56,6 +56,48 @@ public class StateStoreTests
         s.Results.Record(run2, closed, true, null);
         Assert.Equal("", StateFile.Scalar(path, $"SELECT transcript FROM results WHERE probe_id = '{closed.ProbeId}';")); // Closed: no transcript
         Assert.Contains("220 hello", StateFile.Scalar(path, $"SELECT transcript FROM results WHERE probe_id = '{r.ProbeId}';"));
+    }
+
+    [Fact]
+    public void A_version_1_file_is_read_as_it_is_and_upgraded_to_version_2_when_opened_for_writing()
+    {
+        var path = DbPath();
+        var t0 = DateTimeOffset.UtcNow.AddDays(-1);
+        using (var s = StateStore.Open(path))
+        {
+            var run = s.Results.BeginRun("Test-OpenRelay", null, t0);
+            s.Results.Record(run, Result(RelayVerdict.Open, t0), true, null);
+        }
+        // What version 1 wrote: the same tables, without the report's indexes.
+        using (var c = new SqliteConnection("Data Source=" + path + ";Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "DROP INDEX results_run; DROP INDEX results_case; DROP INDEX runs_command; UPDATE meta SET value = '1' WHERE key = 'schema_version';";
+            cmd.ExecuteNonQuery();
+        }
+        const string V2Indexes = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('results_run', 'results_case', 'runs_command');";
+        using (var ro = StateStore.Open(path, readOnly: true))
+        {
+            Assert.Single(ro.Results.Find(new HistoryQuery { Latest = true }));
+            Assert.NotNull(ro.Reports.CurrentRun(null)); // the report's reads work on a version-1 file (without its indexes)
+        }
+        Assert.Equal("1", StateFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
+        Assert.Equal("0", StateFile.Scalar(path, V2Indexes));
+        using (var s = StateStore.Open(path)) s.Results.BeginRun("Test-OpenRelay", null, t0.AddHours(1));
+        Assert.Equal("2", StateFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
+        Assert.Equal("3", StateFile.Scalar(path, V2Indexes));
+        Assert.Equal("1", StateFile.Scalar(path, "SELECT count(*) FROM results;"));
+        Assert.Equal("2", StateFile.Scalar(path, "SELECT count(*) FROM runs;"));
+        // A file of a newer version than this Omr knows is refused, as before.
+        using (var c = new SqliteConnection("Data Source=" + path + ";Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE meta SET value = '3' WHERE key = 'schema_version';";
+            cmd.ExecuteNonQuery();
+        }
+        Assert.Contains("newer than this Omr understands", Assert.Throws<StateCorruptException>(() => StateStore.Open(path)).Message);
     }
 
     [Fact]
@@ -325,8 +367,8 @@ public class ResultLogQueryTests
     [Fact]
     public void The_schema_is_the_embedded_resource_documented_in_about_Omr_State()
     {
-        Assert.Contains("CREATE TABLE results", StateDatabase.Schema);
-        Assert.Contains("CREATE TABLE notices", StateDatabase.Schema);
-        Assert.Equal(1, StateDatabase.SchemaVersion);
+        Assert.Contains("CREATE TABLE IF NOT EXISTS results", StateDatabase.Schema);
+        Assert.Contains("CREATE TABLE IF NOT EXISTS notices", StateDatabase.Schema);
+        Assert.Equal(2, StateDatabase.SchemaVersion);
     }
 }
