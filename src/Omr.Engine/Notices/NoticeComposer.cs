@@ -119,7 +119,7 @@ namespace Omr.Engine.Notices
             return notice;
         }
 
-        private static TextPart Text(string text, string subtype)
+        internal static TextPart Text(string text, string subtype)
         {
             var part = new TextPart(subtype) { ContentTransferEncoding = ContentEncoding.QuotedPrintable };
             part.SetText(Encoding.UTF8, text.Replace("\n", "\r\n"));

@@ -287,22 +287,7 @@ namespace Omr.Engine.Notices
                 j.WriteEndArray();
                 j.WriteEndObject();
             });
-            var dir = System.IO.Path.GetDirectoryName(Path) ?? ".";
-            var tmp = System.IO.Path.Combine(dir, "." + System.IO.Path.GetFileName(Path) + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".tmp");
-            try
-            {
-                using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-                {
-                    fs.Write(bytes, 0, bytes.Length);
-                    fs.Flush(true);
-                }
-                if (File.Exists(Path)) File.Replace(tmp, Path, null);
-                else File.Move(tmp, Path);
-            }
-            finally
-            {
-                try { if (File.Exists(tmp)) File.Delete(tmp); } catch (IOException) { /* best effort */ }
-            }
+            AtomicFile.Write(Path, bytes);
         }
     }
 }

@@ -47,7 +47,8 @@ namespace Omr.Engine.Report
 
             ReportCase Decorate(ReportCase c)
             {
-                if (c.ProbeId != null && links.TryGetValue(c.ProbeId, out var link) && !string.IsNullOrWhiteSpace(link)) c.EvidenceLink = link;
+                foreach (var id in new[] { c.ProbeId, c.NoticeProbeId })
+                    if (c.EvidenceLink is null && id != null && links.TryGetValue(id, out var link) && !string.IsNullOrWhiteSpace(link)) c.EvidenceLink = link;
                 if (c.OpenSince is DateTimeOffset since)
                 {
                     var closed = ChangeRules.Remediated(c.Change);

@@ -16,8 +16,18 @@ namespace Omr.Engine.State
         /// <summary>The runs the report is about and trends over.</summary>
         public const string ScanCommand = "Test-OpenRelay";
 
-        private const string CaseColumns = "r.result_id, r.run_id, r.domain, r.computer_name, r.address, r.port, r.verdict, r.change, r.reason_code, r.reason, r.open_since, r.start_time, r.proof, r.relayed_by, r.probe_id, "
-            + ResultLog.NoticedAtSql + " AS noticed_at, " + LastReminderSql + " AS last_reminder";
+        private const string CaseColumns = "r.result_id, r.run_id, r.domain, r.computer_name, r.address, r.port, r.verdict, r.change, r.reason_code, r.reason, r.open_since, r.start_time, " + CaseProofSql + " AS proof, r.relayed_by, r.probe_id, "
+            + ResultLog.NoticedAtSql + " AS noticed_at, " + LastReminderSql + " AS last_reminder, " + NoticeProbeSql + " AS notice_probe_id";
+
+        /// <summary>
+        /// The best proof of the case of result "r" (its results share open_since): a relay proven by
+        /// delivery in its first run stays proven in every later report, though each scan only sees RCPT.
+        /// </summary>
+        private const string CaseProofSql = "(SELECT x.proof FROM results x WHERE x.domain = r.domain AND x.address = r.address AND x.port = r.port AND x.open_since = r.open_since "
+            + "ORDER BY CASE x.proof WHEN 'Delivered' THEN 3 WHEN 'DataAccepted' THEN 2 WHEN 'RecipientAccepted' THEN 1 ELSE 0 END DESC LIMIT 1)";
+
+        /// <summary>The probe id of the first notice of the open case of result "r": its evidence bundle is the case's, run after run.</summary>
+        private const string NoticeProbeSql = "(SELECT n.probe_id FROM notices n WHERE n.domain = r.domain AND n.address = r.address AND n.port = r.port AND n.kind = 'Notice' AND n.status IN ('Sent', 'Written') AND n.time >= r.open_since ORDER BY n.time LIMIT 1)";
 
         /// <summary>The last reminder (Sent or Written) of the open case of result "r".</summary>
         private const string LastReminderSql = "(SELECT max(n.time) FROM notices n WHERE n.domain = r.domain AND n.address = r.address AND n.port = r.port AND n.kind = 'Reminder' AND n.status IN ('Sent', 'Written') AND n.time >= r.open_since)";
@@ -143,6 +153,7 @@ namespace Omr.Engine.State
             Proof = row.Enum("proof", RelayProof.None),
             RelayedBy = row.List("relayed_by"),
             ProbeId = row.Str("probe_id"),
+            NoticeProbeId = row.Str("notice_probe_id"),
             NoticedAt = row.Time("noticed_at"),
             LastReminder = row.Time("last_reminder"),
         };
