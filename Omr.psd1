@@ -17,7 +17,7 @@
     PowerShellVersion    = '5.1'
     DotNetFrameworkVersion = '4.7.2'
     FormatsToProcess     = @('Omr.Format.ps1xml')
-    CmdletsToExport      = @('Test-OpenRelay', 'Get-RelayEvidence', 'Send-RelayNotice', 'Get-RelayHistory')
+    CmdletsToExport      = @('Test-OpenRelay', 'Get-RelayEvidence', 'Send-RelayNotice', 'Get-RelayHistory', 'Invoke-RelayMonitor', 'Export-RelayReport')
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()

@@ -43,7 +43,8 @@ Describe 'The public surface of the cmdlets' -Tag Module, Architecture {
         $all = @(Get-PublicType)
         $all.Count | Should -BeGreaterThan 40
         @($all | Where-Object Where -Like '* output').Count | Should -BeGreaterOrEqual 4
-        @($all | Where-Object Type -EQ 'Omr.MailSecurity').Count | Should -Be 2
+        # -Security of Get-RelayEvidence and Send-RelayNotice; -Security and -SmtpSecurity of Invoke-RelayMonitor.
+        @($all | Where-Object Type -EQ 'Omr.MailSecurity').Count | Should -Be 4
     }
 
     It 'takes and returns only types of Omr.Model, PowerShell or the base class library' {

@@ -84,4 +84,29 @@ Describe 'End to end with real DNS, Postfix and Dovecot' -Tag Peers, EndToEnd -S
         $hit | Should -Not -BeNullOrEmpty
         Get-Content -Raw -LiteralPath $hit.FullName | Should -Match "(?m)^Auto-Submitted: auto-generated"
     }
+
+    It 'Invoke-RelayMonitor runs the service on real parts, the evidence over IMAP without TLS (-Security None)' {
+        $root = Join-Path $TestDrive 'monitor'
+        $m = @{
+            StatePath = "$root/omr.db"; ReportPath = "$root/reports"; LogPath = "$root/monitor.log"
+            VerifyAddress = $Peers.mailbox; MailServer = $Imap.Host; Port = $Imap.Port; Security = 'None'; Credential = $Cred; EvidenceWaitSec = 30
+            EvidencePath = "$root/evidence"; PickupDirectory = "$root/pickup"; From = 'noc@example.net'
+            ScanPort = $Open.Port; TimeoutSec = 60; WarningVariable = 'warnings'; WarningAction = 'SilentlyContinue'
+        } + $Dns
+        $run = Invoke-RelayMonitor -Domain "open.$Zone", "closed.$Zone" @m
+        $run.ExitCode | Should -Be 1 -Because ($run.Errors -join '; ')
+        $run.Errors.Count | Should -Be 0
+        $run.Open | Should -Be 1
+        $run.Verified | Should -Be 1
+        $run.EvidenceCollected | Should -Be 1 -Because 'the verification message reached Dovecot and was read over plain IMAP'
+        $run.NoticesSent | Should -Be 1
+        @($warnings | Where-Object { "$_" -match 'clear text|not encrypted|without TLS' }).Count | Should -BeGreaterThan 0 -Because 'a password over plain IMAP is said'
+        Get-Content -Raw $run.ReportPath | Should -Match ([regex]::Escape("open.$Zone"))
+        Get-Content -Raw "$root/monitor.log" | Should -Not -Match ([regex]::Escape($Cred.GetNetworkCredential().Password))
+        # The next run: still open, noticed already.
+        $again = Invoke-RelayMonitor -Domain "open.$Zone", "closed.$Zone" @m
+        $again.StillOpen | Should -Be 1
+        $again.NoticesSent | Should -Be 0
+        $again.Verified | Should -Be 0
+    }
 }

@@ -89,6 +89,7 @@ Describe 'List views' -Tag Lab, Format {
         @{ Type = 'Omr.RelayTestResult'; Except = @('TranscriptText') }
         @{ Type = 'Omr.RelayEvidence'; Except = @() }
         @{ Type = 'Omr.RelayNotice'; Except = @() }
+        @{ Type = 'Omr.RelayMonitorRun'; Except = @('Duration', 'ErrorCount') }
     ) {
         $view = @(Get-FormatData -TypeName $Type -PowerShellVersion $PSVersionTable.PSVersion).FormatViewDefinition |
             Where-Object { $_.Control -is [System.Management.Automation.ListControl] } | Select-Object -First 1

@@ -11,77 +11,7 @@ BeforeAll {
     $script:Lab = Start-OmrLab
     $script:Port = [int]$Lab.smtpPort
 
-    if (-not ('OmrTest.FlipSmtp' -as [type])) {
-        Add-Type -TypeDefinition @'
-using System;
-using System.IO;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
-using System.Threading;
-namespace OmrTest {
-    /// A minimal SMTP server: Mode "open" accepts every RCPT, "closed" refuses it with 550, "shutout"
-    /// greets 554 (the tester's address is blocked), "refused" answers 550 to EHLO, HELO and MAIL,
-    /// "blocked" refuses every RCPT because of the client; Stop() closes the port.
-    public sealed class FlipSmtp : IDisposable {
-        private readonly TcpListener _listener;
-        private readonly Thread _thread;
-        private volatile bool _stopped;
-        public volatile string Mode = "open";
-        public FlipSmtp(string address, int port) {
-            _listener = new TcpListener(IPAddress.Parse(address), port);
-            _listener.Start();
-            _thread = new Thread(Loop) { IsBackground = true };
-            _thread.Start();
-        }
-        private void Loop() {
-            while (!_stopped) {
-                TcpClient c;
-                try { c = _listener.AcceptTcpClient(); } catch { return; }
-                new Thread(() => Serve(c)) { IsBackground = true }.Start();
-            }
-        }
-        private void Serve(TcpClient c) {
-            using (c) {
-                try {
-                    c.ReceiveTimeout = 10000;
-                    var s = c.GetStream();
-                    var r = new StreamReader(s, Encoding.ASCII);
-                    var w = new StreamWriter(s, Encoding.ASCII) { NewLine = "\r\n", AutoFlush = true };
-                    var mode = Mode;
-                    w.WriteLine(mode == "shutout" ? "554 5.7.1 Access denied for your address" : "220 flip.test ESMTP");
-                    string line;
-                    while ((line = r.ReadLine()) != null) {
-                        var cmd = line.Length >= 4 ? line.Substring(0, 4).ToUpperInvariant() : line.ToUpperInvariant();
-                        if (mode == "shutout" && cmd != "QUIT") w.WriteLine("503 5.5.1 no SMTP service for you");
-                        else if (mode == "refused" && (cmd == "EHLO" || cmd == "HELO" || cmd == "MAIL")) w.WriteLine("550 5.7.1 Access denied for your address");
-                        else if (cmd == "EHLO" || cmd == "HELO") w.WriteLine("250 flip.test");
-                        else if (cmd == "MAIL") w.WriteLine("250 2.1.0 ok");
-                        else if (cmd == "RCPT") w.WriteLine(mode == "open" ? "250 2.1.5 ok"
-                            : mode == "blocked" ? "554 5.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied" : "550 5.7.1 Relaying denied");
-                        else if (cmd == "RSET" || cmd == "NOOP") w.WriteLine("250 ok");
-                        else if (cmd == "QUIT") { w.WriteLine("221 bye"); return; }
-                        else if (cmd == "DATA") w.WriteLine("554 5.7.1 no data here");
-                        else w.WriteLine("502 5.5.2 not implemented");
-                    }
-                } catch { }
-            }
-        }
-        public void Stop() { _stopped = true; try { _listener.Stop(); } catch { } }
-        public void Dispose() { Stop(); }
-    }
-}
-'@
-    }
-
-    function script:New-Flip {
-        # A free loopback address outside the lab's 127.66.0.x, on the lab's port (so MX-based runs test it on that port too).
-        for ($i = 0; $i -lt 20; $i++) {
-            $address = "127.67.$(Get-Random -Minimum 1 -Maximum 250).$(Get-Random -Minimum 1 -Maximum 250)"
-            try { return [pscustomobject]@{ Address = $address; Server = [OmrTest.FlipSmtp]::new($address, $Port) } } catch { Write-Verbose "busy: $address" }
-        }
-        throw 'No free loopback address for the test SMTP server.'
-    }
+    function script:New-Flip { New-OmrFlip -Port $Port }
 
     function script:ConvertTo-Evidence {
         # Get-RelayEvidence against an empty mail drop: evidence with the proof the scan had (RecipientAccepted).
@@ -399,52 +329,195 @@ Describe 'Send-RelayNotice with the state database' -Tag Lab, History, Notice {
     }
 }
 
-Describe 'examples/Invoke-RelayMonitor.ps1' -Tag Lab, History, Example {
+Describe 'Invoke-RelayMonitor' -Tag Lab, History, Monitor {
     BeforeAll {
-        $script:Monitor = Join-Path (Split-Path -Parent $PSScriptRoot) 'examples/Invoke-RelayMonitor.ps1'
-        $script:Pwsh = Get-OmrPwshCommand
-        function script:Invoke-Monitor([string[]] $Arguments) {
-            $exe = $Pwsh[0]
-            $rest = @($Pwsh | Select-Object -Skip 1)
-            $out = & $exe @rest -NoProfile -NonInteractive -File $Monitor @Arguments 2>&1
-            [pscustomobject]@{ Code = $LASTEXITCODE; Output = ($out | Out-String) }
+        function script:New-MonitorRoot {
+            $root = Join-Path $TestDrive ('monitor-' + [guid]::NewGuid().ToString('N').Substring(0, 6))
+            New-Item -ItemType Directory $root | Out-Null
+            $root
         }
+        function script:Get-Eml([string] $Folder) { @(Get-ChildItem -LiteralPath $Folder -Filter *.eml -ErrorAction SilentlyContinue) }
     }
 
-    It 'runs the whole service: notice once, report and log, exit 1 while open, 0 when nothing is open, 2 on errors' {
-        $root = Join-Path $TestDrive ('monitor-' + [guid]::NewGuid().ToString('N').Substring(0, 6))
-        New-Item -ItemType Directory $root | Out-Null
-        $csv = Join-Path $root 'domains.csv'
-        'Domain', 'open.omr-lab.test', 'closed.omr-lab.test' | Set-Content -LiteralPath $csv
-        $base = @('-StatePath', "$root/omr.db", '-ReportPath', "$root/reports", '-LogPath', "$root/log/monitor.log",
-            '-VerifyAddress', 'relaycheck@noc.example.net', '-MailDrop', $Lab.mailDrop, '-EvidenceWaitSec', '5', '-EvidencePath', "$root/evidence",
-            '-PickupDirectory', "$root/pickup", '-From', 'noc@example.net', '-Cc', 'team@example.net',
-            '-DnsServer', $Lab.dnsServer, '-Port', "$Port", '-TimeoutSec', '20', '-ModulePath', (Get-OmrModulePath))
+    It 'runs the service over several runs on one state database: open -> still open -> fixed / hidden, notices, reminders and follow-ups once' {
+        $root = New-MonitorRoot
+        $fix = New-Flip
+        $hide = New-Flip
+        try {
+            # Two old servers of closed.omr-lab.test were open before (recorded by a scan); the monitor tests them again.
+            $db = "$root/omr.db"
+            foreach ($f in $fix, $hide) { (Test-OpenRelay -ComputerName $f.Address -Domain closed.omr-lab.test @Scan -StatePath $db).Verdict | Should -Be 'Open' }
+            $m = @{
+                StatePath = $db; ReportPath = "$root/reports"; LogPath = "$root/log/monitor.log"
+                VerifyAddress = 'relaycheck@noc.example.net'; MailDrop = $Lab.mailDrop; EvidenceWaitSec = 5; EvidencePath = "$root/evidence"
+                PickupDirectory = "$root/pickup"; From = 'noc@example.net'; Cc = 'team@example.net'; MinimumProof = 'RecipientAccepted'
+                DnsServer = $Lab.dnsServer; ScanPort = $Port; TimeoutSec = 20; ProviderMx = 'closed.mx.omr-lab.test'
+            }
 
-        $run1 = Invoke-Monitor ($base + @('-DomainFile', $csv))
-        $run1.Code | Should -Be 1 -Because $run1.Output
-        @(Get-ChildItem "$root/pickup" -Filter *.eml).Count | Should -Be 1
-        $report = Get-Content -Raw "$root/reports/report.html"
-        $report | Should -Match '<h2>Newly open \(1\)</h2>'
-        $report | Should -Match 'open\.omr-lab\.test'
-        $report | Should -Match '<h2>Errors</h2><p>None.</p>'
-        Get-Content -Raw "$root/log/monitor.log" | Should -Match 'Run ended: exit code 1'
+            # Run 1: open.omr-lab.test is new, both old servers still open; one verification each, notices for both domains.
+            $run1 = 'open.omr-lab.test', 'closed.omr-lab.test', 'OPEN.omr-lab.test.' | Invoke-RelayMonitor @m
+            $run1.PSObject.TypeNames | Should -Contain 'Omr.RelayMonitorRun'
+            $run1.Domains | Should -Be 2 -Because 'a domain given twice is monitored once'
+            $run1.ExitCode | Should -Be 1 -Because ($run1.Errors -join '; ')
+            $run1.Errors.Count | Should -Be 0
+            $run1.Open | Should -Be 3
+            $run1.NewlyOpen | Should -Be 1
+            $run1.StillOpen | Should -Be 2
+            $run1.Closed | Should -Be 1
+            $run1.Verified | Should -Be 1 -Because 'only the lab relay accepts DATA; the old servers refuse it'
+            $run1.EvidenceCollected | Should -Be 1
+            $run1.NoticesSent | Should -Be 2
+            # The recorded scan result of the relay proven by delivery says so (the verification itself is not a recorded scan).
+            @(Get-RelayHistory $db -Domain open.omr-lab.test).Proof | Should -Be @('Delivered')
+            (Get-Eml "$root/pickup").Count | Should -Be 2
+            $run1.ReportPath | Should -Exist
+            $run1.TextReportPath | Should -Exist
+            "$root/reports/report.html" | Should -Exist
+            $run1.ReportPath | Should -Match 'relay-report-\d{8}-\d{6}\.html$'
+            Get-Content -Raw "$root/log/monitor.log" | Should -Match 'Run ended: exit code 1'
 
-        $txt = Join-Path $root 'domains.txt'
-        '# customers', 'open.omr-lab.test', '', 'closed.omr-lab.test  # the closed one' | Set-Content -LiteralPath $txt
-        $run2 = Invoke-Monitor ($base + @('-DomainFile', $txt))
-        $run2.Code | Should -Be 1 -Because $run2.Output
-        @(Get-ChildItem "$root/pickup" -Filter *.eml).Count | Should -Be 1 -Because 'the open relay was noticed already'
-        $report = Get-Content -Raw "$root/reports/report.html"
-        $report | Should -Match '<h2>Still open \(1\)</h2>'
-        $report | Should -Match '<h2>Newly open</h2><p>None.</p>'
+            # Run 2: the same; nothing is noticed again, nothing verified again.
+            $run2 = Invoke-RelayMonitor -Domain open.omr-lab.test, closed.omr-lab.test @m
+            $run2.ExitCode | Should -Be 1
+            $run2.StillOpen | Should -Be 3
+            $run2.NewlyOpen | Should -Be 0
+            $run2.Verified | Should -Be 0
+            $run2.NoticesSent + $run2.RemindersSent + $run2.FollowUpsSent | Should -Be 0
+            (Get-Eml "$root/pickup").Count | Should -Be 2
 
-        $run3 = Invoke-Monitor ($base + @('-Domain', 'closed.omr-lab.test'))
-        $run3.Code | Should -Be 0 -Because $run3.Output
+            # Run 3: one old server is fixed, the other hidden behind the provider's MX; the open relay gets its reminder.
+            $fix.Server.Mode = 'closed'
+            $hide.Server.Stop()
+            $run3 = Invoke-RelayMonitor -Domain open.omr-lab.test, closed.omr-lab.test @m -EscalateAfter ([timespan]::FromMilliseconds(1))
+            $run3.ExitCode | Should -Be 1
+            $run3.Fixed | Should -Be 1
+            $run3.Hidden | Should -Be 1
+            $run3.StillOpen | Should -Be 1
+            $run3.RemindersSent | Should -Be 1
+            $run3.FollowUpsSent | Should -BeGreaterOrEqual 1
+            $before = (Get-Eml "$root/pickup").Count
+            $before | Should -Be (2 + $run3.RemindersSent + $run3.FollowUpsSent)
 
-        $run4 = Invoke-Monitor ($base + @('-Domain', 'no-such-domain.omr-lab.test'))
-        $run4.Code | Should -Be 2 -Because $run4.Output
+            # Run 4: the follow-ups went out once.
+            $run4 = Invoke-RelayMonitor -Domain closed.omr-lab.test @m
+            $run4.ExitCode | Should -Be 0 -Because 'nothing of this run is open'
+            $run4.FollowUpsSent | Should -Be 0
+            (Get-Eml "$root/pickup").Count | Should -Be $before
+
+            # Export-RelayReport writes the same report from the database alone, at any time.
+            $exported = @(Export-RelayReport -StatePath $db -Path "$root/export.html" -TextPath "$root/export.txt" -PassThru)
+            @($exported.Name) | Should -Be @('export.html', 'export.txt')
+            Get-Content -Raw "$root/export.html" | Should -Match '<h2 id="still-open">'
+            { Export-RelayReport -StatePath "$root/none.db" -Path "$root/x.html" -ErrorAction Stop } | Should -Throw -ErrorId 'StateNotFound,*'
+            "$root/none.db" | Should -Not -Exist
+
+            # The history: four monitor scans (and the seeding scans), every notice once.
+            $noticed = @(Get-RelayHistory $db -Notice | Where-Object Kind -EQ 'Notice')
+            $noticed.Count | Should -Be 3 -Because 'one record per host: open.omr-lab.test and the two old servers'
+            @($noticed.MessageId | Sort-Object -Unique).Count | Should -Be 2 -Because 'one notice per domain'
+            $text = Get-Content -Raw $run4.TextReportPath
+            $text | Should -Match 'open'
+        }
+        finally { $fix.Server.Stop(); $hide.Server.Stop() }
+    }
+
+    It 'a domain that fails is an error with its own id, exit code 2, and the report still written with it' {
+        $root = New-MonitorRoot
+        $errs = $null
+        $run = Invoke-RelayMonitor -Domain no-such-domain.omr-lab.test, closed.omr-lab.test -StatePath "$root/omr.db" -ReportPath "$root/reports" `
+            -PickupDirectory "$root/pickup" -From noc@example.net -DnsServer $Lab.dnsServer -ScanPort $Port -TimeoutSec 20 -ErrorVariable errs -ErrorAction SilentlyContinue
+        $run.ExitCode | Should -Be 2
+        $run.Tested | Should -Be 1
+        @($run.Errors).Count | Should -Be 1
+        $run.Errors[0].Step | Should -Be 'scan'
+        $run.Errors[0].ErrorId | Should -BeLike 'DomainNotFound,*'
+        @($errs).Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'DomainNotFound,*'
+        $errs[0].TargetObject | Should -Be 'no-such-domain.omr-lab.test'
         Get-Content -Raw "$root/reports/report.html" | Should -Match 'DomainNotFound'
-        @(Get-RelayHistory "$root/omr.db" -Notice).Count | Should -Be 1
+        @(Get-RelayHistory "$root/omr.db").Count | Should -Be 1 -Because 'what the scan recorded stays'
+    }
+
+    It '-WhatIf sends nothing: no verification message, no notice, no report mail; the scan is recorded and the report written' {
+        $root = New-MonitorRoot
+        $drop = Join-Path $root 'drop'
+        New-Item -ItemType Directory $drop | Out-Null
+        $run = Invoke-RelayMonitor -Domain open.omr-lab.test -StatePath "$root/omr.db" -ReportPath "$root/reports" -ReportTo noc-team@example.net `
+            -VerifyAddress relaycheck@noc.example.net -MailDrop $drop -EvidenceWaitSec 1 -PickupDirectory "$root/pickup" -From noc@example.net `
+            -MinimumProof RecipientAccepted -DnsServer $Lab.dnsServer -ScanPort $Port -TimeoutSec 20 -WhatIf
+        $run.Open | Should -Be 1
+        $run.Verified | Should -Be 0
+        $run.NoticesSent | Should -Be 0
+        $run.ReportMail | Should -Be 'WhatIf'
+        (Get-Eml "$root/pickup").Count | Should -Be 0
+        @(Get-ChildItem $Lab.mailDrop -File | Where-Object LastWriteTime -GT $run.StartTime.LocalDateTime).Count | Should -Be 0
+        "$root/reports/report.html" | Should -Exist
+        @(Get-RelayHistory "$root/omr.db").Count | Should -Be 1
+    }
+
+    It 'mails the report: HTML with its text summary as the text/plain alternative' {
+        $root = New-MonitorRoot
+        $run = Invoke-RelayMonitor -Domain closed.omr-lab.test -StatePath "$root/omr.db" -ReportTo noc-team@example.net `
+            -PickupDirectory "$root/pickup" -From noc@example.net -DnsServer $Lab.dnsServer -ScanPort $Port -TimeoutSec 20
+        $run.ExitCode | Should -Be 0
+        $run.ReportMail | Should -Be 'Written'
+        $run.ReportPath | Should -BeNullOrEmpty -Because 'no -ReportPath: the report is only mailed'
+        $eml = @(Get-Eml "$root/pickup")
+        $eml.Count | Should -Be 1
+        $mail = Get-Content -Raw $eml[0].FullName
+        $mail | Should -Match '(?m)^To: noc-team@example\.net'
+        $mail | Should -Match '(?m)^Subject: .*0 open'
+        $mail | Should -Match 'multipart/alternative'
+        $mail | Should -Match 'text/plain'
+        $mail | Should -Match 'text/html'
+    }
+
+    It 'reads domains from a text file and a CSV file, and from inventory objects' {
+        $root = New-MonitorRoot
+        $txt = Join-Path $root 'domains.txt'
+        '# customers', 'closed.omr-lab.test', '', 'backup.omr-lab.test  # the backup MX one' | Set-Content -LiteralPath $txt
+        $csv = Join-Path $root 'domains.csv'
+        [pscustomobject]@{ DomainName = 'closed.omr-lab.test' }, [pscustomobject]@{ DomainName = 'bracketmx.omr-lab.test' } | Export-Csv -LiteralPath $csv
+        $common = @{ StatePath = "$root/omr.db"; PickupDirectory = "$root/pickup"; From = 'noc@example.net'; DnsServer = $Lab.dnsServer; ScanPort = $Port; TimeoutSec = 20; ErrorAction = 'SilentlyContinue' }
+        (Invoke-RelayMonitor -DomainFile $txt @common).Domains | Should -Be 2
+        (Invoke-RelayMonitor -DomainFile $csv @common).Domains | Should -Be 2
+        ([pscustomobject]@{ DNSRoot = 'closed.omr-lab.test' } | Invoke-RelayMonitor @common).Domains | Should -Be 1
+        { Invoke-RelayMonitor -DomainFile "$root/missing.txt" @common -ErrorAction Stop } | Should -Throw -ErrorId 'DomainFileNotFound,*'
+    }
+
+    It 'refuses contradictory or missing delivery and evidence options before it starts' -ForEach @(
+        @{ Extra = @{ }; Id = 'NoticeDeliveryRequired' }
+        @{ Extra = @{ PickupDirectory = 'p'; SmtpServer = 'smtp.example.net' }; Id = 'NoticeDeliveryRequired' }
+        @{ Extra = @{ PickupDirectory = 'p'; VerifyAddress = 'r@noc.example.net' }; Id = 'EvidenceSourceRequired' }
+        @{ Extra = @{ PickupDirectory = 'p'; MailDrop = 'd'; MailServer = 'imap.example.net' }; Id = 'EvidenceSourceAmbiguous' }
+        @{ Extra = @{ PickupDirectory = 'p'; CredentialPath = 'c.xml' }; Id = 'MailServerRequired' }
+        @{ Extra = @{ PickupDirectory = 'p'; MailServer = 'imap.example.net' }; Id = 'CredentialMissing' }
+        @{ Extra = @{ PickupDirectory = 'p'; MailServer = 'imap.example.net'; CredentialPath = 'c.xml'; SecretName = 's' }; Id = 'CredentialAmbiguous' }
+        @{ Extra = @{ PickupDirectory = 'p'; ReportTo = 'not a mailbox' }; Id = 'InvalidAddress' }
+        @{ Extra = @{ PickupDirectory = 'p'; MinimumProof = 'None' }; Id = 'InvalidMinimumProof' }
+        @{ Extra = @{ PickupDirectory = 'p'; EscalateAfter = [timespan]::Zero }; Id = 'InvalidEscalateAfter' }
+    ) {
+        $root = New-MonitorRoot
+        { Invoke-RelayMonitor -Domain closed.omr-lab.test -StatePath "$root/omr.db" -From noc@example.net @Extra -ErrorAction Stop } | Should -Throw -ErrorId "$Id,*"
+        "$root/omr.db" | Should -Not -Exist
+    }
+}
+
+Describe 'examples/Invoke-RelayMonitor.ps1' -Tag Lab, History, Example {
+    It 'is a thin wrapper: passes its arguments on and exits with the run''s exit code' {
+        $monitor = Join-Path (Split-Path -Parent $PSScriptRoot) 'examples/Invoke-RelayMonitor.ps1'
+        $pwsh = Get-OmrPwshCommand
+        $root = Join-Path $TestDrive ('wrapper-' + [guid]::NewGuid().ToString('N').Substring(0, 6))
+        $arguments = @('-NoProfile', '-NonInteractive', '-File', $monitor, '-ModulePath', (Get-OmrModulePath), '-StatePath', "$root/omr.db",
+            '-PickupDirectory', "$root/pickup", '-From', 'noc@example.net', '-DnsServer', $Lab.dnsServer, '-ScanPort', "$Port", '-TimeoutSec', '20')
+        $exe = $pwsh[0]
+        $rest = @($pwsh | Select-Object -Skip 1)
+        $plain = { param($out) ($out | Out-String) -replace '\x1b\[[0-9;]*[A-Za-z]', '' }
+        $out = & $exe @rest @arguments -Domain open.omr-lab.test 2>&1
+        $LASTEXITCODE | Should -Be 1 -Because (& $plain $out)
+        $out = & $exe @rest @arguments -Domain closed.omr-lab.test 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because (& $plain $out)
+        $out = & $exe @rest @arguments -Domain no-such-domain.omr-lab.test 2>&1
+        $LASTEXITCODE | Should -Be 2 -Because (& $plain $out)
     }
 }

@@ -43,6 +43,6 @@ Describe 'Packaging with PSResourceGet' -Tag Module, Package {
         $parts = $out.Trim().Split('|')
         $parts[0] | Should -Be $manifest.DirectoryName
         $parts[1] | Should -Be 'Unreachable'
-        $parts[2] | Should -Be 'Get-RelayEvidence,Get-RelayHistory,Send-RelayNotice,Test-OpenRelay'
+        $parts[2] | Should -Be 'Export-RelayReport,Get-RelayEvidence,Get-RelayHistory,Invoke-RelayMonitor,Send-RelayNotice,Test-OpenRelay'
     }
 }

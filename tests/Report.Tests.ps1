@@ -141,3 +141,98 @@ document.title = 'OMRMEASURE ' + JSON.stringify({ scrollWidth: document.document
         if ($env:OMR_REPORT_PNG) { Copy-Item -LiteralPath $png -Destination $env:OMR_REPORT_PNG }
     }
 }
+
+Describe 'The morning report of Invoke-RelayMonitor in headless Chromium' -Tag Lab, Report, Monitor {
+    BeforeAll {
+        # A multi-run lab history on one state database: an old server of closed.omr-lab.test that was
+        # open (seeding scan), then three monitor runs: open.omr-lab.test newly open and both noticed;
+        # both still open; the old server fixed.
+        $script:Root = Join-Path $TestDrive 'morning'
+        New-Item -ItemType Directory $Root | Out-Null
+        $script:Db = Join-Path $Root 'omr.db'
+        $flip = New-OmrFlip -Port $Lab.smtpPort
+        try {
+            $null = Test-OpenRelay -ComputerName $flip.Address -Domain closed.omr-lab.test -DnsServer $Lab.dnsServer -Port $Lab.smtpPort -TimeoutSec 20 -StatePath $Db
+            $m = @{
+                Domain = 'open.omr-lab.test', 'closed.omr-lab.test'; StatePath = $Db; ReportPath = "$Root/reports"
+                VerifyAddress = 'relaycheck@noc.example.net'; MailDrop = $Lab.mailDrop; EvidenceWaitSec = 5; EvidencePath = "$Root/evidence"
+                PickupDirectory = "$Root/pickup"; From = 'noc@example.net'; MinimumProof = 'RecipientAccepted'
+                DnsServer = $Lab.dnsServer; ScanPort = $Lab.smtpPort; TimeoutSec = 20; WarningAction = 'SilentlyContinue'
+            }
+            $script:Runs = @(
+                Invoke-RelayMonitor @m
+                Invoke-RelayMonitor @m
+                $(Start-Sleep -Milliseconds 10; $flip.Server.Mode = 'closed'; Invoke-RelayMonitor @m)
+            )
+        }
+        finally { $flip.Server.Stop() }
+        $script:Last = $Runs[-1]
+        $script:ScanRuns = @(Get-RelayHistory $Db | Select-Object -ExpandProperty RunId -Unique).Count
+        if ($Chromium) {
+            $script:Dom = (Invoke-Chromium -Arguments @('--run-all-compositor-stages-before-draw', '--virtual-time-budget=3000', '--dump-dom', [System.Uri]::new($Last.ReportPath).AbsoluteUri)).Output
+        }
+    }
+
+    It 'the history is what the report is checked against' {
+        @($Runs.ExitCode) | Should -Be @(1, 1, 1)
+        $Runs[0].NewlyOpen | Should -Be 1
+        $Runs[0].NoticesSent | Should -Be 2
+        $Last.Fixed | Should -Be 1
+        $ScanRuns | Should -Be 4
+        $Last.ReportPath | Should -Exist
+    }
+
+    It 'is one self-contained file: no script, no external asset' {
+        $html = Get-Content -Raw -LiteralPath $Last.ReportPath
+        $html | Should -Not -Match '<script'
+        $html | Should -Not -Match '(src|href)\s*=\s*"(https?:)?//'
+        $html | Should -Not -Match '<link '
+    }
+
+    It 'shows the numbers that matter at the top' {
+        $Dom | Should -Not -BeNullOrEmpty -Because $ChromiumProblem
+        $figure = { param($label) [regex]::Match($Dom, '<span class="n">(\d+)</span><span class="label">' + [regex]::Escape($label) + '</span>').Groups[1].Value }
+        & $figure 'open now' | Should -Be '1'
+        & $figure 'newly open' | Should -Be '0'
+        & $figure 'fixed' | Should -Be '1'
+        & $figure 'hidden' | Should -Be '0'
+        & $figure 'errors' | Should -Be '0'
+    }
+
+    It 'draws one point per scan run in the trend pictures, and the median days to fix' {
+        $Dom | Should -Not -BeNullOrEmpty -Because $ChromiumProblem
+        foreach ($id in 'trend-30', 'trend-90') {
+            $svg = [regex]::Match($Dom, '<svg id="' + $id + '"[\s\S]*?</svg>').Value
+            $svg | Should -Not -BeNullOrEmpty -Because "the $id chart is inline SVG"
+            ([regex]::Matches($svg, '<circle class="run"')).Count | Should -Be $ScanRuns
+        }
+        $Dom | Should -Match 'Median days to fix: <strong>'
+    }
+
+    It 'lists what changed first, then what is still open, with its notice date' {
+        $Dom | Should -Not -BeNullOrEmpty -Because $ChromiumProblem
+        $order = 'newly-open', 'fixed', 'hidden', 'still-open', 'inconclusive', 'notices', 'errors' | ForEach-Object { $Dom.IndexOf("<h2 id=`"$_`"") }
+        $order | Should -Not -Contain -1
+        ($order | Sort-Object) | Should -Be $order
+        $fixed = $Dom.Substring($order[1], $order[2] - $order[1])
+        $fixed | Should -Match '127\.67\.'
+        $still = $Dom.Substring($order[3], $order[4] - $order[3])
+        $still | Should -Match 'open\.omr-lab\.test'
+        $still | Should -Match '\d{4}-\d{2}-\d{2}' -Because 'the case shows when it was noticed'
+        $still | Should -Not -Match 'old server' -Because 'the MX of open.omr-lab.test never moved'
+        $still | Should -Match '<a href="file:[^"]+/report\.html"' -Because 'the case links to the evidence bundle of its first run, two runs later'
+        $still | Should -Match 'Delivered' -Because 'the case was proven by delivery in its first run'
+        $Dom | Should -Not -Match 'not proven by delivery'
+    }
+
+    It 'keeps a screenshot of the report under out/' {
+        $Chromium | Should -Not -BeNullOrEmpty -Because $ChromiumProblem
+        $dir = Join-Path (Split-Path -Parent $PSScriptRoot) 'out/report'
+        New-Item -ItemType Directory -Force $dir | Out-Null
+        $png = Join-Path $dir 'morning-report.png'
+        Remove-Item -LiteralPath $png -ErrorAction SilentlyContinue
+        $run = Invoke-Chromium -Arguments @('--window-size=1200,2000', "--screenshot=$png", [System.Uri]::new($Last.ReportPath).AbsoluteUri)
+        $png | Should -Exist -Because "chromium exit $($run.ExitCode): $($run.Error)"
+        [BitConverter]::ToString([IO.File]::ReadAllBytes($png), 0, 8) | Should -Be '89-50-4E-47-0D-0A-1A-0A'
+    }
+}

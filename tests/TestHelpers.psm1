@@ -233,3 +233,20 @@ function Stop-OmrSshd {
 }
 
 Export-ModuleMember -Function Get-OmrPwshCommand, Start-OmrSshd, Stop-OmrSshd
+
+function New-OmrFlip {
+    <#
+    .SYNOPSIS
+    Starts the flip SMTP server (tests/lab/FlipSmtp.cs) on a free loopback address outside the lab's
+    127.66.0.x, on -Port (the lab's, so that MX-based runs test it on that port too). Its Mode ("open",
+    "closed", "shutout", "refused", "blocked") is flipped between runs; Server.Stop() closes the port.
+    #>
+    param([Parameter(Mandatory)] [int] $Port)
+    if (-not ('OmrTest.FlipSmtp' -as [type])) { Add-Type -Path (Join-Path $PSScriptRoot 'lab/FlipSmtp.cs') }
+    for ($i = 0; $i -lt 20; $i++) {
+        $address = "127.67.$(Get-Random -Minimum 1 -Maximum 250).$(Get-Random -Minimum 1 -Maximum 250)"
+        try { return [pscustomobject]@{ Address = $address; Server = [OmrTest.FlipSmtp]::new($address, $Port) } } catch { Write-Verbose "busy: $address" }
+    }
+    throw 'No free loopback address for the test SMTP server.'
+}
+Export-ModuleMember -Function New-OmrFlip
