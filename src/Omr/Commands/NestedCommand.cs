@@ -24,15 +24,34 @@ namespace Omr.Commands
             public List<string> Verbose { get; } = new List<string>();
         }
 
+        // A nested command in the current runspace writes its warnings and verbose lines to the host, not
+        // to PowerShell.Streams: they are redirected into the output (3>&1 4>&1) and sorted out here, so
+        // that the caller writes them under its own -WarningAction and -Verbose. Errors stay in Streams.Error.
+        private const string Script = @"param($Command, $Parameters, $InputObject, $HasInput)
+if ($HasInput) { $InputObject | & $Command @Parameters 3>&1 4>&1 } else { & $Command @Parameters 3>&1 4>&1 }";
+
         /// <summary>Runs <paramref name="command"/> with <paramref name="parameters"/> (and <paramref name="input"/> on its pipeline).</summary>
         public static Outcome Run(string command, IDictionary parameters, IEnumerable? input, Action<PSObject> sink)
         {
             var outcome = new Outcome();
             using var ps = PowerShell.Create(RunspaceMode.CurrentRunspace);
-            ps.AddCommand(command).AddParameters(parameters);
+            ps.AddScript(Script, useLocalScope: true)
+              .AddArgument(command)
+              .AddArgument(new Hashtable(parameters, StringComparer.OrdinalIgnoreCase))
+              .AddArgument(input)
+              .AddArgument(input != null);
+            void Sort(PSObject o)
+            {
+                switch (o.BaseObject)
+                {
+                    case WarningRecord w: outcome.Warnings.Add(w.Message); break;
+                    case VerboseRecord v: outcome.Verbose.Add(v.Message); break;
+                    default: sink(o); break;
+                }
+            }
             try
             {
-                ps.Invoke(input, new Sink(sink));
+                ps.Invoke(null, new Sink(Sort));
             }
             catch (PipelineStoppedException)
             {
