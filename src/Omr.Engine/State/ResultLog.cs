@@ -38,8 +38,16 @@ namespace Omr.Engine.State
         /// </summary>
         internal const string NoticedAtSql = "(SELECT min(n.time) FROM notices n WHERE n.domain = r.domain AND n.address = r.address AND n.port = r.port AND n.kind = 'Notice' AND n.status IN ('Sent', 'Written') AND n.time >= r.open_since)";
 
-        /// <summary>"r is the latest result of its key".</summary>
+        /// <summary>"r is the latest result of its key" (one seek on results_key per row it is asked of).</summary>
         internal const string LatestSql = "r.result_id = (SELECT max(x.result_id) FROM results x WHERE x.domain = r.domain AND x.address = r.address AND x.port = r.port)";
+
+        /// <summary>
+        /// The latest result of every key, as a table "latest(id)": one pass over the covering index results_key (about
+        /// 0.15 s for a million results), then a rowid lookup per key. Asking <see cref="LatestSql"/> of every row instead
+        /// costs a seek per result (about 4 times as long at that size); a recursive walk down the index, two seeks per key,
+        /// measured 3 times as long.
+        /// </summary>
+        internal const string LatestKeysSql = "(SELECT max(x.result_id) AS id FROM results x GROUP BY x.domain, x.address, x.port) latest";
 
         /// <summary>
         /// "The case of result r is open": found open, and neither fixed nor hidden since (Open, Unconfirmed,
@@ -141,11 +149,12 @@ VALUES ($run, $d, $a, $p, $cn, $tg, $pref, $mx, $mxh, $v, $rc, $rs, $ch, $os, $r
                     Sql.AnyLike(q.ComputerName, new[] { "r.computer_name", "r.address" }, "cn", args),
                     Sql.In(q.Verdict, "r.verdict", "v", args),
                     Sql.In(q.Change, "r.change", "ch", args),
-                    q.Latest ? LatestSql : null,
                     extra,
                 };
                 if (q.Since is DateTimeOffset since) { where.Add("r.start_time >= $since"); args.Add(("$since", StateValues.Iso(since))); }
-                var sql = "SELECT r.*, " + NoticedAtSql + " AS noticed_at FROM results r"
+                // CROSS JOIN keeps SQLite from scanning every result and testing each against the latest ones.
+                var from = q.Latest ? " FROM " + LatestKeysSql + " CROSS JOIN results r ON r.result_id = latest.id" : " FROM results r";
+                var sql = "SELECT r.*, " + NoticedAtSql + " AS noticed_at" + from
                     + Where(where) + " ORDER BY r.result_id DESC" + Page(q.Skip, q.First, args) + ";";
                 return Sql.Query(conn, sql, null, args, EntryOf);
             }, new List<RelayHistoryEntry>());
