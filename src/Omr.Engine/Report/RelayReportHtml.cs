@@ -21,20 +21,22 @@ h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 17px; margin: 28px 0 8px; padding-bottom: 4px; border-bottom: 1px solid #d7dde3; }
 .meta { color: #5b6670; margin: 0; }
 .figures { margin: 16px 0 4px; }
-.figure { display: inline-block; vertical-align: top; margin: 0 8px 8px 0; border: 1px solid #d7dde3; border-radius: 6px; padding: 8px 14px; min-width: 110px; }
+.figure { display: inline-block; vertical-align: top; margin: 0 6px 8px 0; border: 1px solid #d7dde3; border-radius: 6px; padding: 6px 12px; min-width: 96px; }
 .figure .n { display: block; font-size: 30px; font-weight: 600; }
 .figure .label { display: block; color: #5b6670; }
-.figure .sub { display: block; color: #5b6670; font-size: 12px; }
+.figure .sub { display: block; color: #5b6670; font-size: 11px; }
 .figure.bad .n { color: #b3261e; } .figure.good .n { color: #1e7b34; } .figure.warn .n { color: #8a5a00; }
 .charts figure { display: inline-block; vertical-align: top; margin: 0 12px 8px 0; }
 svg { max-width: 100%; height: auto; }
 .charts figcaption { color: #5b6670; font-size: 12px; }
 svg text { font-size: 11px; fill: #5b6670; }
 table { border-collapse: collapse; width: 100%; table-layout: auto; }
-th, td { text-align: left; vertical-align: top; padding: 4px 8px; border-bottom: 1px solid #e6eaee; overflow-wrap: anywhere; word-break: break-word; }
+th, td { text-align: left; vertical-align: top; padding: 4px 8px; border-bottom: 1px solid #e6eaee; overflow-wrap: break-word; }
 th { background: #f3f5f7; font-weight: 600; }
 td.num, th.num { text-align: right; white-space: nowrap; }
-td.when { white-space: nowrap; }
+td.when, td.kw { white-space: nowrap; }
+td.name, td.addr, td.reason { overflow-wrap: anywhere; }
+td.name { min-width: 7em; } td.addr { min-width: 6em; } td.reason { min-width: 14em; }
 details summary { cursor: pointer; }
 details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
 .none { color: #5b6670; }
@@ -125,18 +127,18 @@ details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
             foreach (var c in cases)
             {
                 h.Append("<tr>");
-                Cell(h, c.Domain);
-                Cell(h, c.ComputerName);
-                Cell(h, c.Address);
+                Cell(h, c.Domain, "name");
+                Cell(h, c.ComputerName, "name");
+                Cell(h, c.Address, "addr");
                 Cell(h, c.Port.ToString(CultureInfo.InvariantCulture), "num");
                 Cell(h, Day(c.OpenSince), "when");
                 Cell(h, c.DaysOpen is double d ? Days(d) : null, "num");
                 Cell(h, Day(c.NoticedAt), "when");
                 h.Append("<td class=\"when\">").Append(E(Day(c.LastReminder))).Append(c.ReminderDue ? " <span class=\"tag\">due</span>" : string.Empty).Append("</td>");
-                Cell(h, c.Proof.ToString());
+                Cell(h, ProofText(c.Proof));
                 h.Append("<td>");
                 Link(h, c.EvidenceLink);
-                h.Append("</td><td>");
+                h.Append("</td><td class=\"reason\">");
                 if (c.NotConfirmed && !closed)
                     h.Append("<span class=\"tag\">").Append(E(c.ShutOut ? "shut out" : "unconfirmed")).Append("</span> ");
                 Reason(h, c.ReasonShort, c.Reason);
@@ -151,10 +153,10 @@ details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
             foreach (var g in groups)
             {
                 h.Append("<tr>");
-                Cell(h, g.ReasonCode.ToString());
+                Cell(h, g.ReasonCode.ToString(), "kw");
                 Cell(h, N(g.Count), "num");
-                Cell(h, string.Join(" ", new[] { g.ExampleDomain, g.ExampleHost, g.ExampleAddress is null ? null : "[" + g.ExampleAddress + "]" }.Where(s => !string.IsNullOrEmpty(s)).Distinct()));
-                h.Append("<td>");
+                Cell(h, string.Join(" ", new[] { g.ExampleDomain, g.ExampleHost, g.ExampleAddress is null ? null : "[" + g.ExampleAddress + "]" }.Where(s => !string.IsNullOrEmpty(s)).Distinct()), "name");
+                h.Append("<td class=\"reason\">");
                 Reason(h, g.ReasonShort, g.Reason);
                 h.Append("</td></tr>\n");
             }
@@ -168,13 +170,13 @@ details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
             {
                 h.Append("<tr>");
                 Cell(h, When(n.Time), "when");
-                Cell(h, n.Kind.ToString());
-                Cell(h, n.Status);
-                Cell(h, n.Domain);
-                Cell(h, n.ComputerName);
-                Cell(h, n.Address);
+                Cell(h, n.Kind.ToString(), "kw");
+                Cell(h, n.Status, "kw");
+                Cell(h, n.Domain, "name");
+                Cell(h, n.ComputerName, "name");
+                Cell(h, n.Address, "addr");
                 Cell(h, n.Port.ToString(CultureInfo.InvariantCulture), "num");
-                Cell(h, string.Join(", ", n.Recipients));
+                Cell(h, string.Join(", ", n.Recipients), "name");
                 h.Append("</tr>\n");
             }
             h.Append("</table>\n");
@@ -186,15 +188,24 @@ details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
             foreach (var e in errors)
             {
                 h.Append("<tr>");
-                Cell(h, e.Step);
-                Cell(h, e.ErrorId);
-                Cell(h, e.Target);
-                h.Append("<td>");
+                Cell(h, e.Step, "kw");
+                Cell(h, e.ErrorId, "kw");
+                Cell(h, e.Target, "name");
+                h.Append("<td class=\"reason\">");
                 Reason(h, ReportFigures.ShortReason(e.Message), e.Message);
                 h.Append("</td></tr>\n");
             }
             h.Append("</table>\n");
         }
+
+        /// <summary>How far the relay was proven, in words that wrap.</summary>
+        internal static string ProofText(RelayProof p) => p switch
+        {
+            RelayProof.Delivered => "delivered",
+            RelayProof.DataAccepted => "message accepted",
+            RelayProof.RecipientAccepted => "recipient accepted",
+            _ => "none",
+        };
 
         /// <summary>Opens a table with its header row; a column named "#..." holds numbers (right-aligned).</summary>
         private static void Head(StringBuilder h, params string[] columns)
