@@ -114,6 +114,31 @@ Describe 'Bench (quick mode)' -Tag Bench {
         @($Report.shared.hosts).Count | Should -Be 2
         ($Report.shared.hosts | Measure-Object sessionsOpened -Sum).Sum | Should -BeGreaterThan 0
     }
+
+    It 'measures the report and Get-RelayHistory -Latest on a generated state database (quick: 300 domains x 10 runs), next to the targets' {
+        if (-not $HasNmap) { Set-ItResult -Skipped -Because 'nmap is not installed (apt-get install -y nmap)'; return }
+        $s = $Report.scale
+        $s | Should -Not -BeNullOrEmpty -Because $Run.Text
+        $s.domains | Should -Be 300
+        $s.runs | Should -Be 10
+        $s.results | Should -BeGreaterThan 3000
+        $s.keys | Should -BeGreaterThan 300
+        $s.generated.wallSec | Should -BeGreaterThan 0 -Because 'a new output folder has no cached database'
+        $s.latest.available | Should -BeTrue
+        $s.latest.records | Should -Be $s.keys -Because 'one latest result per (domain, address, port)'
+        $s.latest.wallSec | Should -BeGreaterThan 0
+        $s.latest.peakRssMiB | Should -BeGreaterThan 0
+        $s.latest.targetWallSec | Should -Be 2
+        $Run.Text | Should -Match 'scale: 300 domains x 10 runs: [\d,]+ results'
+        $Run.Text | Should -Match '(?m)^\s+latest\s+[\d.]+ s wall \(target <= 2 s\)'
+        if ($s.report.available) {
+            $s.report.targetWallSec | Should -Be 10
+            $s.report.targetRssMiB | Should -Be 300
+            $s.report.htmlBytes | Should -BeGreaterThan 1000
+            $Run.Text | Should -Match '(?m)^\s+report\s+[\d.]+ s wall \(target <= 10 s\)'
+        }
+        else { $Run.Text | Should -Match 'report\s+Export-RelayReport -StatePath <db> -Path <file>: not in this build' }
+    }
 }
 
 Describe 'Bench without nmap' -Tag Bench {

@@ -54,8 +54,15 @@ at -ThrottleLimit 1000): then the run is bound by throughput, nearer the physica
 The table splits CPU into user and sys (kernel: on loopback it includes the fleet's TCP receive
 path, which a remote server would pay for).
 
+Provider scale (skipped with -SkipScale): the fleet's generator (dotnet out/fleet/Omr.Fleet.dll --state-db)
+writes a state database of -ScaleDomains domains and -ScaleRuns nightly runs (cached under out/bench by its
+parameters and the day, since the runs end today), then two measured pwsh children read it:
+  report         Import-Module; Export-RelayReport -StatePath <db> -Path <file>   (target <= 10 s, <= 300 MiB)
+  latest         Import-Module; Get-RelayHistory -StatePath <db> -Latest | Measure-Object   (target <= 2 s)
+Wall, CPU and peak RSS are printed next to the targets; nothing asserts them. -Quick uses 300 domains x 10 runs.
+
 Writes out/bench/bench-<timestamp>.json and out/bench/latest.json. The same script runs the pwsh
-children (-Child Omr|Baseline|Domain); that mode is internal.
+children (-Child Omr|Baseline|Domain|Report|Latest); that mode is internal.
 #>
 [CmdletBinding()]
 param(
@@ -77,11 +84,16 @@ param(
     [ValidateRange(1, 254)] [int] $Net = 77,
     [ValidateRange(10, 86400)] [int] $RunTimeoutSec = 1800,
     [switch] $SkipNmapDefault,
-    # 1 run, 50 hosts, 10 ms, 20 shared domains (5 open).
+    # The provider-scale state database: domains and nightly runs (the report and Get-RelayHistory -Latest on it).
+    [ValidateRange(1, 1000000)] [int] $ScaleDomains = 10000,
+    [ValidateRange(1, 3650)] [int] $ScaleRuns = 90,
+    [switch] $SkipScale,
+    # 1 run, 50 hosts, 10 ms, 20 shared domains (5 open); a scale of 300 domains x 10 runs.
     [switch] $Quick,
 
     # Internal: the measured pwsh child.
-    [ValidateSet('Omr', 'OmrStream', 'Baseline', 'Domain')] [string] $Child,
+    [ValidateSet('Omr', 'OmrStream', 'Baseline', 'Domain', 'Report', 'Latest')] [string] $Child,
+    [string] $StatePath,
     [string] $TargetsFile,
     [string] $ResultFile,
     [string] $DnsServer,
@@ -99,6 +111,17 @@ $ProgressPreference = 'SilentlyContinue'
 if ($Child) {
     Import-Module $ModulePath -ErrorAction Stop
     if ($Child -eq 'Baseline') { exit 0 }
+    if ($Child -eq 'Report') {
+        # Exit 3: this build has no Export-RelayReport (the figure is then missing, not failed).
+        if (-not (Get-Command Export-RelayReport -ErrorAction SilentlyContinue)) { exit 3 }
+        Export-RelayReport -StatePath $StatePath -Path $ResultFile
+        exit 0
+    }
+    if ($Child -eq 'Latest') {
+        $count = (Get-RelayHistory -StatePath $StatePath -Latest | Measure-Object).Count
+        Set-Content -LiteralPath $ResultFile -Value $count
+        exit 0
+    }
     $writer = [IO.StreamWriter]::new($ResultFile)
     try {
         $params = @{ Port = $Port; ThrottleLimit = $ThrottleLimit; TimeoutSec = 60; ErrorAction = 'SilentlyContinue' }
@@ -146,6 +169,8 @@ if ($Quick) {
     if (-not $PSBoundParameters.ContainsKey('Repeat')) { $Repeat = 1 }
     if (-not $PSBoundParameters.ContainsKey('SharedDomains')) { $SharedDomains = 20 }
     if (-not $PSBoundParameters.ContainsKey('SharedOpenDomains')) { $SharedOpenDomains = 5 }
+    if (-not $PSBoundParameters.ContainsKey('ScaleDomains')) { $ScaleDomains = 300 }
+    if (-not $PSBoundParameters.ContainsKey('ScaleRuns')) { $ScaleRuns = 10 }
 }
 $repoRoot = Split-Path -Parent $PSScriptRoot
 $ModulePath = (Resolve-Path -LiteralPath $ModulePath).Path
@@ -441,6 +466,56 @@ finally {
     Stop-Fleet $fleet
 }
 
+# --- provider scale: the report and -Latest on a generated state database -----------------------
+function Invoke-Scale {
+    # The state database is cached by its parameters and the day its runs end (today: the report's trend is the last 90 days).
+    $day = [DateTime]::UtcNow.ToString('yyyyMMdd')
+    $db = Join-Path $OutputPath "state-${ScaleDomains}x$ScaleRuns-s$Seed-$day.db"
+    $info = "$db.json"
+    $generated = $null
+    if (-not (Test-Path -LiteralPath $db) -or -not (Test-Path -LiteralPath $info)) {
+        Write-Step "Scale: generating $ScaleDomains domains x $ScaleRuns nightly runs: dotnet $FleetPath --state-db $db"
+        Get-ChildItem -LiteralPath $OutputPath -Filter "state-${ScaleDomains}x$ScaleRuns-s$Seed-*.db*" | Remove-Item -Force
+        $gen = Invoke-Measured 'dotnet' @($FleetPath, '--state-db', $db, '--domains', "$ScaleDomains", '--runs', "$ScaleRuns", '--seed', "$Seed")
+        if ($gen.exitCode -ne 0) { throw "The state generator exited $($gen.exitCode): $($gen.StdErr)" }
+        Set-Content -LiteralPath $info -Value @($gen.StdOut -split '\r?\n' | Where-Object { $_ })[-1]
+        $generated = [ordered]@{ wallSec = [math]::Round($gen.wallSec, 3); cpuSec = [math]::Round($gen.cpuSec, 3); peakRssMiB = [math]::Round($gen.peakRssKiB / 1024, 1) }
+    }
+    else { Write-Step "Scale: $ScaleDomains domains x $ScaleRuns runs, cached: $db" }
+    $facts = Get-Content -Raw -LiteralPath $info | ConvertFrom-Json
+
+    function Measure-Child([string] $Kind, [string] $ResultFile) {
+        $run = Invoke-Measured $pwshFile ($pwshPrefix + @('-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-ModulePath', $ModulePath,
+                '-Child', $Kind, '-StatePath', $db, '-ResultFile', $ResultFile))
+        if ($run.exitCode -eq 3 -and $Kind -eq 'Report') { return $null }
+        if ($run.exitCode -ne 0) { throw "The $Kind child exited $($run.exitCode): $($run.StdErr)" }
+        $run
+    }
+    $reportFile = Join-Path $work 'scale-report.html'
+    $report = Measure-Child 'Report' $reportFile
+    $latestFile = Join-Path $work 'scale-latest.txt'
+    $latest = Measure-Child 'Latest' $latestFile
+    function Figures($Run, [double] $TargetWall, [double] $TargetRss) {
+        if (-not $Run) { return [ordered]@{ available = $false } }
+        $wall = [math]::Round($Run.wallSec, 3); $rss = [math]::Round($Run.peakRssKiB / 1024, 1)
+        [ordered]@{
+            available = $true; wallSec = $wall; cpuSec = [math]::Round($Run.cpuSec, 3); userSec = [math]::Round($Run.userSec, 3); sysSec = [math]::Round($Run.sysSec, 3)
+            peakRssMiB = $rss; targetWallSec = $TargetWall; targetRssMiB = $TargetRss
+            withinTarget = ($wall -le $TargetWall) -and ($TargetRss -le 0 -or $rss -le $TargetRss)
+        }
+    }
+    $r = Figures $report 10 300
+    if ($report) { $r.htmlBytes = (Get-Item -LiteralPath $reportFile).Length }
+    $l = Figures $latest 2 0
+    $l.records = [long](Get-Content -LiteralPath $latestFile -Raw).Trim()
+    [ordered]@{
+        domains = $ScaleDomains; runs = $ScaleRuns; seed = $Seed; path = $db; bytes = (Get-Item -LiteralPath $db).Length
+        keys = $facts.keys; results = $facts.results; notices = $facts.notices; openCasesAtEnd = $facts.openCasesAtEnd
+        generated = $generated; report = $r; latest = $l
+    }
+}
+$scale = if ($SkipScale) { $null } else { Invoke-Scale }
+
 # --- summary -----------------------------------------------------------------------------------
 $addrCount = $Hosts
 $summary = [ordered]@{}
@@ -522,6 +597,7 @@ $report = [ordered]@{
     limit = $limit
     floor = $floor
     shared = $shared
+    scale = $scale
     workDir = $work
 }
 
@@ -571,6 +647,21 @@ if ($shared) {
         $shared.openDomainsFound, $shared.openDomainsTrue, $shared.falseOpen, $shared.inconclusive, (($shared.verdicts.GetEnumerator() | ForEach-Object { "$($_.Value) $($_.Key)" }) -join ', '))
     foreach ($h in $shared.hosts) { Write-Host ("      {0} ({1}): {2} sessions opened, {3} refused with 421, peak {4} per client (limit {5})" -f $h.host, $h.kind, $h.sessionsOpened, $h.refused421, $h.peakPerClient, $SharedLimit) }
     Write-Host ("      {0:N2} s wall, {1:N2} s CPU; -MaxConnectionsPerAddress {2}" -f $shared.wallSec, $shared.cpuSec, $(if ($shared.maxConnectionsPerAddressPassed) { "$SharedLimit passed" } else { 'not available in this build' }))
+}
+if ($scale) {
+    Write-Host ("   scale: {0:N0} domains x {1} runs: {2:N0} results, {3:N0} keys, {4:N0} notices, {5:N0} open cases at the end, {6:N0} MiB{7}" -f $scale.domains, $scale.runs,
+        $scale.results, $scale.keys, $scale.notices, $scale.openCasesAtEnd, ($scale.bytes / 1MB), $(if ($scale.generated) { " (generated in $($scale.generated.wallSec) s)" } else { ' (cached)' }))
+    $scaleRows = @(
+        @{ Name = 'report'; Command = 'Export-RelayReport -StatePath <db> -Path <file>'; F = $scale.report; Extra = if ($scale.report.available) { '{0:N0} KiB of HTML' -f ($scale.report.htmlBytes / 1KB) } else { '' } }
+        @{ Name = 'latest'; Command = 'Get-RelayHistory -StatePath <db> -Latest | Measure-Object'; F = $scale.latest; Extra = '{0:N0} records' -f $scale.latest.records }
+    )
+    foreach ($row in $scaleRows) {
+        $f = $row.F
+        if (-not $f.available) { Write-Host ("   {0,-7} {1}: not in this build" -f $row.Name, $row.Command); continue }
+        $rssTarget = if ($f.targetRssMiB -gt 0) { " (target <= $($f.targetRssMiB) MiB)" } else { '' }
+        Write-Host ("   {0,-7} {1,8:N2} s wall (target <= {2} s) {3,8:N2} s CPU {4,8:N1} MiB peak RSS{5}  {6}  {7}; {8}" -f $row.Name, $f.wallSec, $f.targetWallSec, $f.cpuSec, $f.peakRssMiB,
+            $rssTarget, $(if ($f.withinTarget) { 'within target' } else { 'OVER TARGET' }), $row.Command, $row.Extra)
+    }
 }
 $json = $report | ConvertTo-Json -Depth 8
 $file = Join-Path $OutputPath "bench-$stamp.json"

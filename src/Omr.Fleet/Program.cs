@@ -41,6 +41,7 @@ internal sealed class FleetOptions
 /// Before it binds, it counts the file descriptors it needs (<see cref="DescriptorBudget"/>: --clients is
 /// the most probing connections it must serve at once) and, when RLIMIT_NOFILE cannot hold them, says so.
 /// Exit codes: 0 stopped, 1 cannot listen, 2 bad arguments, 3 not enough file descriptors.
+/// With --state-db it writes a state database instead (<see cref="StateHistory"/>).
 /// </summary>
 public static class Program
 {
@@ -48,6 +49,7 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        if (args.Contains("--state-db")) return StateHistory.Run(args); // the Bench's provider-scale state database, no servers
         var o = new FleetOptions();
         try
         {
