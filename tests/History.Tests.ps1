@@ -395,6 +395,12 @@ Describe 'Invoke-RelayMonitor' -Tag Lab, History, Monitor {
             $run3.StillOpen | Should -Be 1
             $run3.RemindersSent | Should -Be 1
             $run3.FollowUpsSent | Should -BeGreaterOrEqual 1
+            $summary = Get-Content -Raw $run3.TextReportPath
+            $summary | Should -Match '(?m)^Open now:\s+1\s*$'
+            $summary | Should -Match '(?m)^Fixed:\s+1$'
+            $summary | Should -Match '(?m)^Hidden:\s+1$'
+            $summary | Should -Match '(?m)^Still open: 1, oldest first:'
+            $summary | Should -Match '(?m)^Sent:\s+0 notices, 1 reminders, [12] follow-ups$'
             $before = (Get-Eml "$root/pickup").Count
             $before | Should -Be (2 + $run3.RemindersSent + $run3.FollowUpsSent)
 
@@ -403,6 +409,13 @@ Describe 'Invoke-RelayMonitor' -Tag Lab, History, Monitor {
             $run4.ExitCode | Should -Be 0 -Because 'nothing of this run is open'
             $run4.FollowUpsSent | Should -Be 0
             (Get-Eml "$root/pickup").Count | Should -Be $before
+
+            # -Domain completes from the domains the state database has recorded.
+            foreach ($line in "Get-RelayHistory -StatePath '$db' -Domain op", "Invoke-RelayMonitor -StatePath '$db' -Domain OP") {
+                @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText) | Should -Be @('open.omr-lab.test')
+            }
+            $line = "Get-RelayHistory -StatePath '$root/none.db' -Domain op"
+            @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches | Where-Object CompletionText -EQ 'open.omr-lab.test').Count | Should -Be 0
 
             # Export-RelayReport writes the same report from the database alone, at any time.
             $exported = @(Export-RelayReport -StatePath $db -Path "$root/export.html" -TextPath "$root/export.txt" -PassThru)
@@ -415,8 +428,7 @@ Describe 'Invoke-RelayMonitor' -Tag Lab, History, Monitor {
             $noticed = @(Get-RelayHistory $db -Notice | Where-Object Kind -EQ 'Notice')
             $noticed.Count | Should -Be 3 -Because 'one record per host: open.omr-lab.test and the two old servers'
             @($noticed.MessageId | Sort-Object -Unique).Count | Should -Be 2 -Because 'one notice per domain'
-            $text = Get-Content -Raw $run4.TextReportPath
-            $text | Should -Match 'open'
+            Get-Content -Raw $run4.TextReportPath | Should -Match '(?m)^Fixed:\s+0$' -Because 'the report is about the run that made it'
         }
         finally { $fix.Server.Stop(); $hide.Server.Stop() }
     }

@@ -103,6 +103,16 @@ namespace Omr.Engine.State
                     null, new (string, object?)[] { ("$d", Names.Domain(domain)) }, row => (Address: row.Str("address")!, Prior: PriorOf(row)))
                 .Where(x => x.Prior.WasOpen).Select(x => x.Address).Distinct(StringComparer.OrdinalIgnoreCase).ToList(), Array.Empty<string>());
 
+        /// <summary>Tab completion: up to <paramref name="max"/> recorded domains that start with <paramref name="prefix"/>, in order (a range seek on results_key).</summary>
+        public IReadOnlyList<string> Domains(string prefix, int max)
+        {
+            var p = (prefix ?? string.Empty).Trim().ToLowerInvariant();
+            return _db.Read<IReadOnlyList<string>>(conn => Sql.Query(conn,
+                    "SELECT DISTINCT domain FROM results WHERE domain >= $p AND domain < $q ORDER BY domain LIMIT $n;", null,
+                    new (string, object?)[] { ("$p", p), ("$q", p + "\uffff"), ("$n", max) }, row => row.Str("domain") ?? string.Empty)
+                .Where(d => d.Length > 0).ToList(), Array.Empty<string>());
+        }
+
         /// <summary>When the case that is open since <paramref name="openSince"/> was first noticed (a Sent or Written notice), or null.</summary>
         public DateTimeOffset? NoticedAt(string? domain, string? address, int port, DateTimeOffset openSince)
             => _db.Read(conn => StateValues.Time(Sql.Scalar(conn, "SELECT " + NoticedAtSql + " FROM (SELECT $d AS domain, $a AS address, $p AS port, $s AS open_since) r;", null,

@@ -27,6 +27,7 @@ namespace Omr.Commands
         /// <summary>Only these domains (wildcards allowed).</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [Alias("DomainName")]
+        [ArgumentCompleter(typeof(StateDomainCompleter))]
         [ValidateNotNullOrEmpty]
         public string[]? Domain { get; set; }
 

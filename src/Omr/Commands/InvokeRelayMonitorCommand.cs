@@ -22,6 +22,7 @@ namespace Omr.Commands
         /// <summary>Domains to monitor: strings, or objects with DomainName (Get-AcceptedDomain) or DNSRoot (Get-ADDomain).</summary>
         [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("DomainName", "DNSRoot")]
+        [ArgumentCompleter(typeof(StateDomainCompleter))]
         [DomainInputTransform]
         [AllowEmptyCollection]
         public string[]? Domain { get; set; }
