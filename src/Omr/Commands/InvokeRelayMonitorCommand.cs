@@ -193,15 +193,8 @@ namespace Omr.Commands
                 ThrowArgument("-Credential, -CredentialPath and -SecretName are the -MailServer's credential; give -MailServer.", "MailServerRequired", null);
             if (SecretVault != null && SecretName is null)
                 ThrowArgument("-SecretVault needs -SecretName.", "SecretNameRequired", SecretVault);
-            if (!MailAddressRules.IsNamedMailbox(From))
-                ThrowArgument($"-From '{From}' is not a mailbox address.", "InvalidFrom", From);
-            foreach (var (list, name) in new[] { (To, nameof(To)), (Cc, nameof(Cc)), (ReportTo, nameof(ReportTo)), (VerifyAddress is null ? null : new[] { VerifyAddress }, nameof(VerifyAddress)) })
-            {
-                foreach (var a in list ?? Array.Empty<string>())
-                    if (!MailAddressRules.IsMailbox(a)) ThrowArgument($"-{name} '{a}' is not a mailbox of the form user@domain.", "InvalidAddress", a);
-            }
-            if (MinimumProof == RelayProof.None)
-                ThrowArgument("-MinimumProof None would notice servers that never relayed anything: use RecipientAccepted at the weakest.", "InvalidMinimumProof", MinimumProof);
+            ValidateNoticeArguments(From, MinimumProof, (To, nameof(To)), (Cc, nameof(Cc)), (ReportTo, nameof(ReportTo)),
+                (VerifyAddress is null ? null : new[] { VerifyAddress }, nameof(VerifyAddress)));
             if (EscalateAfter <= TimeSpan.Zero)
                 ThrowArgument("-EscalateAfter must be positive (7.00:00:00 is a week).", "InvalidEscalateAfter", EscalateAfter);
             _log = new MonitorLog(LogPath is null ? null : GetUnresolvedProviderPathFromPSPath(LogPath));

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Management.Automation;
 using System.Threading;
 using Omr.Engine;
@@ -93,6 +94,18 @@ namespace Omr.Commands
             EngineErrorCategory.InvalidOperation => ErrorCategory.InvalidOperation,
             _ => ErrorCategory.NotSpecified,
         };
+
+        /// <summary>The notice arguments of Send-RelayNotice and Invoke-RelayMonitor: -From a mailbox (InvalidFrom), each list a mailbox of the form user@domain (InvalidAddress), -MinimumProof at least RecipientAccepted.</summary>
+        protected void ValidateNoticeArguments(string? from, RelayProof minimumProof, params (IEnumerable<string>? Values, string Name)[] lists)
+        {
+            if (minimumProof == RelayProof.None)
+                ThrowArgument("-MinimumProof None would notice servers that never relayed anything: use RecipientAccepted at the weakest.", "InvalidMinimumProof", minimumProof);
+            if (!MailAddressRules.IsNamedMailbox(from))
+                ThrowArgument($"-From '{from}' is not a mailbox address.", "InvalidFrom", from);
+            foreach (var (values, name) in lists)
+                foreach (var a in values ?? Array.Empty<string>())
+                    if (!MailAddressRules.IsMailbox(a)) ThrowArgument($"-{name} '{a}' is not a mailbox of the form user@domain.", "InvalidAddress", a);
+        }
 
         protected void ThrowArgument(string message, string errorId, object? target)
             => ThrowTerminatingError(new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, target));

@@ -166,17 +166,7 @@ namespace Omr.Commands
 
         protected override void BeginProcessing()
         {
-            if (MinimumProof == RelayProof.None)
-                ThrowArgument("-MinimumProof None would notice servers that never relayed anything: use RecipientAccepted at the weakest.", "InvalidMinimumProof", MinimumProof);
-            if (!MailAddressRules.IsNamedMailbox(From))
-                ThrowArgument($"-From '{From}' is not a mailbox address.", "InvalidFrom", From);
-            if (ReplyTo != null && !MailAddressRules.IsMailbox(ReplyTo))
-                ThrowArgument($"-ReplyTo '{ReplyTo}' is not a mailbox of the form user@domain.", "InvalidAddress", ReplyTo);
-            foreach (var (list, name) in new[] { (To, nameof(To)), (Cc, nameof(Cc)), (Bcc, nameof(Bcc)) })
-            {
-                foreach (var a in list ?? Array.Empty<string>())
-                    if (!MailAddressRules.IsMailbox(a)) ThrowArgument($"-{name} '{a}' is not a mailbox of the form user@domain.", "InvalidAddress", a);
-            }
+            ValidateNoticeArguments(From, MinimumProof, (ReplyTo is null ? null : new[] { ReplyTo }, nameof(ReplyTo)), (To, nameof(To)), (Cc, nameof(Cc)), (Bcc, nameof(Bcc)));
             if (ResendAfter < TimeSpan.Zero) ThrowArgument("-ResendAfter cannot be negative.", "InvalidResendAfter", ResendAfter);
             if (Format != NoticeFormat.Arf && MyInvocation.BoundParameters.ContainsKey(nameof(FeedbackType)))
                 WriteWarning("-FeedbackType has no effect without -Format Arf.");
