@@ -461,3 +461,52 @@ Describe 'Output objects' -Tag Lab, Output {
         }
     }
 }
+
+Describe 'Test-OpenRelay -Blocklist' -Tag Lab, Blocklist {
+    BeforeAll {
+        $script:Good = 'dnsbl.omr-lab.test'
+        $script:Refusing = 'resolver-bl.omr-lab.test'
+        $script:Silent = 'silent-bl.omr-lab.test'
+    }
+
+    It 'an open relay listed on a zone shows the listing, with the zone''s code and text; a closed server is not asked' {
+        $r = @(Test-OpenRelay open.omr-lab.test, closed.omr-lab.test @P -Blocklist $Good -WarningVariable w)
+        $open = @($r | Where-Object Verdict -EQ 'Open')
+        $open.Count | Should -Be 1
+        $open[0].Listings.Count | Should -Be 1
+        $open[0].Listings[0].Zone | Should -Be $Good
+        $open[0].Listings[0].Codes | Should -Be @('127.0.0.2')
+        $open[0].Listings[0].Text | Should -Match 'Open relay seen by the lab blocklist'
+        $open[0].Listings[0].PSObject.TypeNames | Should -Contain 'Omr.BlocklistListing'
+        ($r | Where-Object Verdict -EQ 'Closed').Listings.Count | Should -Be 0
+        @($w).Count | Should -Be 0
+        ($open[0] | Format-List | Out-String) | Should -Match 'Listings\s*:\s*dnsbl\.omr-lab\.test \(127\.0\.0\.2\)'
+    }
+
+    It 'a zone that answers 127.255.255.254 lists nobody and says so once' {
+        $r = @(Test-OpenRelay open.omr-lab.test, backup.omr-lab.test @P -Blocklist $Refusing, $Good -WarningVariable w -WarningAction SilentlyContinue)
+        $open = @($r | Where-Object Verdict -EQ 'Open')
+        $open.Count | Should -Be 2 -Because 'open.omr-lab.test and the open backup MX of backup.omr-lab.test'
+        foreach ($o in $open) { @($o.Listings.Zone) | Should -Be @($Good) }
+        @($w | Where-Object { "$_" -match "^BlocklistZoneUnusable: the blocklist $([regex]::Escape($Refusing))" }).Count | Should -Be 1
+        @($w | Where-Object { "$_" -match 'public or open resolver' }).Count | Should -Be 1
+    }
+
+    It 'a zone that never answers is said once and read as nothing, within the deadline' {
+        $sw = [Diagnostics.Stopwatch]::StartNew()
+        $r = @(Test-OpenRelay open.omr-lab.test @P -Blocklist $Silent -WarningVariable w -WarningAction SilentlyContinue)
+        $r[0].Verdict | Should -Be 'Open'
+        $r[0].Listings.Count | Should -Be 0
+        @($w | Where-Object { "$_" -match "^BlocklistZoneUnusable: .*$([regex]::Escape($Silent)).*did not answer" }).Count | Should -Be 1
+        $sw.Elapsed.TotalSeconds | Should -BeLessThan 60
+    }
+
+    It '-BlocklistAll asks about every address; bad arguments are refused before anything is sent' {
+        # The lab zone lists the closed server too (127.0.0.3): without -BlocklistAll it is not asked about.
+        $r = @(Test-OpenRelay closed.omr-lab.test @P -Blocklist $Good -BlocklistAll)
+        $r[0].Verdict | Should -Be 'Closed'
+        @($r[0].Listings.Codes) | Should -Be @('127.0.0.3')
+        { Test-OpenRelay closed.omr-lab.test @P -Blocklist 'not a zone' -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidBlocklistZone,*'
+        { Test-OpenRelay closed.omr-lab.test @P -BlocklistAll -ErrorAction Stop } | Should -Throw -ErrorId 'BlocklistMissing,*'
+    }
+}

@@ -22,6 +22,11 @@ internal static class LabCatalog
     /// <summary>bücher.omr-lab.test as its A-label (an IDN domain: MX 10 closed.mx).</summary>
     public const string IdnDomain = "xn--bcher-kva." + Zone;
 
+    /// <summary>DNS blocklists (RFC 5782) in the lab zone: one that lists the open server (with its TXT), one that answers 127.255.255.254 (queried through an open resolver) to everything, one that never answers.</summary>
+    public const string Blocklist = "dnsbl." + Zone;
+    public const string ResolverRefusingBlocklist = "resolver-bl." + Zone;
+    public const string SilentBlocklist = "silent-bl." + Zone;
+
     public static string HostName(string name) => name + ".mx." + Zone;
     public static string DomainOf(string name) => name + "." + Zone;
 

@@ -248,6 +248,9 @@ namespace Omr
         /// <summary>The server's reply to the verification (after the final dot, or the refusal).</summary>
         public string? VerificationReply { get; set; }
 
+        /// <summary>-Blocklist: the DNS blocklists that list this address (empty when none does, or none was asked; a zone that could not be read is a warning, never "not listed").</summary>
+        public BlocklistListing[] Listings { get; set; } = Array.Empty<BlocklistListing>();
+
         /// <summary>With -StatePath: what changed against the last recorded result for this domain, address and port (null without -StatePath).</summary>
         public RelayChange? Change { get; set; }
         /// <summary>With -StatePath: when the open case of this address began (kept on Fixed, Hidden, Unconfirmed and NoLongerReachable results).</summary>

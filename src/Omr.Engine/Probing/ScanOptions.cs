@@ -29,6 +29,9 @@ namespace Omr.Engine.Probing
         /// variants that relayed last time, so that a fix is confirmed on the very test that failed).
         /// </summary>
         public Func<string?, string, int, IReadOnlyCollection<string>?>? PreferredTests { get; set; }
+        /// <summary>-Blocklist: DNS blocklist zones (normalised) asked about the addresses found Open (every address with <see cref="BlocklistAll"/>).</summary>
+        public IReadOnlyList<string>? Blocklists { get; set; }
+        public bool BlocklistAll { get; set; }
         /// <summary>Whether verbose lines are wanted (building them for nobody costs time at scale).</summary>
         public bool Verbose { get; set; } = true;
     }

@@ -302,7 +302,34 @@ internal sealed class LabDns : IDisposable
         zone.Add(new MxRecord(N(nocontact), LabZone.Ttl, 0, DomainName.Root));
 
         AddDnsFaults(zone, closed, open);
+        AddBlocklists(zone, open, closed);
         return zone;
+    }
+
+    /// <summary>The lab's DNS blocklists (LabCatalog.Blocklist and its two broken siblings), with their RFC 5782 test points.</summary>
+    private static void AddBlocklists(LabZone zone, LabServer open, LabServer closed)
+    {
+        DomainName N(string s) => DomainName.Parse(s);
+        static string Q(string ip, string z) => string.Join(".", ip.Split('.').Reverse()) + "." + z;
+        void Listing(string z, string ip, string code, string? text)
+        {
+            zone.Add(new ARecord(N(Q(ip, z)), LabZone.Ttl, IPAddress.Parse(code)));
+            if (text != null) zone.Add(new TxtRecord(N(Q(ip, z)), LabZone.Ttl, text));
+        }
+        // A healthy zone: its test point, and the open server (127.0.0.1 and every other address: NXDOMAIN).
+        Listing(LabCatalog.Blocklist, "127.0.0.2", "127.0.0.2", "Test point: always listed (RFC 5782)");
+        Listing(LabCatalog.Blocklist, open.Address, "127.0.0.2", "Open relay seen by the lab blocklist, see https://dnsbl.omr-lab.test/lookup?ip=" + open.Address);
+        // The closed server is listed too (for something else): only -BlocklistAll asks about a server that is not open.
+        Listing(LabCatalog.Blocklist, closed.Address, "127.0.0.3", "Listed for spam sent, not for relaying");
+        // Queried through a public or open resolver (as Spamhaus answers): 127.255.255.254 for everything.
+        foreach (var ip in new[] { "127.0.0.2", "127.0.0.1", open.Address })
+            Listing(LabCatalog.ResolverRefusingBlocklist, ip, "127.255.255.254", null);
+        // A zone that never answers.
+        foreach (var ip in new[] { "127.0.0.2", "127.0.0.1", open.Address })
+        {
+            zone.Add(new ARecord(N(Q(ip, LabCatalog.SilentBlocklist)), LabZone.Ttl, IPAddress.Parse("127.0.0.2")));
+            zone.Silent.Add(Q(ip, LabCatalog.SilentBlocklist));
+        }
     }
 
     /// <summary>How many MX records manymx.&lt;apex&gt; has (more than one DNS message can carry).</summary>

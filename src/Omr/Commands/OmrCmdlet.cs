@@ -107,6 +107,13 @@ namespace Omr.Commands
                     if (!MailAddressRules.IsMailbox(a)) ThrowArgument($"-{name} '{a}' is not a mailbox of the form user@domain.", "InvalidAddress", a);
         }
 
+        /// <summary>An argument error to throw from an expression (ThrowTerminatingError does not return, the compiler does not know).</summary>
+        protected Exception ArgumentError(string message, string errorId, object? target)
+        {
+            ThrowArgument(message, errorId, target);
+            return new ArgumentException(message);
+        }
+
         protected void ThrowArgument(string message, string errorId, object? target)
             => ThrowTerminatingError(new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, target));
 

@@ -59,6 +59,11 @@ namespace Omr.Commands
                     catch (FormatException ex) { ThrowArgument(ex.Message, "InvalidDnsServer", s); }
                 }
             }
+            var zones = new List<string>();
+            foreach (var z in Blocklist ?? Array.Empty<string>())
+                zones.Add(Omr.Engine.Rules.BlocklistRules.NormaliseZone(z) ?? throw ArgumentError($"-Blocklist '{z}' is not a DNS zone name (for example zen.spamhaus.org).", "InvalidBlocklistZone", z));
+            if (BlocklistAll.IsPresent && zones.Count == 0)
+                ThrowArgument("-BlocklistAll needs -Blocklist: the zones to ask.", "BlocklistMissing", null);
             if (HeloName != null && (HeloName.Any(char.IsWhiteSpace) || HeloName.Any(char.IsControl)))
                 ThrowArgument($"-HeloName '{HeloName}' must be a host name or address literal without spaces.", "InvalidHeloName", HeloName);
 
@@ -81,6 +86,8 @@ namespace Omr.Commands
                 Ports = Port.Distinct().ToArray(),
                 ThrottleLimit = ThrottleLimit,
                 MaxConnectionsPerAddress = MaxConnectionsPerAddress,
+                Blocklists = zones.Count == 0 ? null : zones,
+                BlocklistAll = BlocklistAll.IsPresent,
                 Verbose = VerboseWanted(),
             };
         }

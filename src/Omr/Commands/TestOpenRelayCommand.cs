@@ -103,6 +103,15 @@ namespace Omr.Commands
         [Parameter]
         public SwitchParameter Verify { get; set; }
 
+        /// <summary>DNS blocklist zones (RFC 5782) asked, through -DnsServer, about every address found Open: its Listings.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? Blocklist { get; set; }
+
+        /// <summary>With -Blocklist: ask about every address tested, not only the open ones.</summary>
+        [Parameter]
+        public SwitchParameter BlocklistAll { get; set; }
+
         /// <summary>A mailbox the operator owns; the verification message goes there.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
