@@ -433,6 +433,19 @@ Describe 'Invoke-RelayMonitor' -Tag Lab, History, Monitor {
         finally { $fix.Server.Stop(); $hide.Server.Stop() }
     }
 
+    It 'a relay listed on a blocklist: the notice says so near its top, in the zone''s own words' {
+        $root = New-MonitorRoot
+        $run = Invoke-RelayMonitor -Domain open.omr-lab.test -StatePath "$root/omr.db" -VerifyAddress relaycheck@noc.example.net -MailDrop $Lab.mailDrop `
+            -EvidenceWaitSec 5 -PickupDirectory "$root/pickup" -From noc@example.net -DnsServer $Lab.dnsServer -ScanPort $Port -TimeoutSec 20 `
+            -Blocklist dnsbl.omr-lab.test -WarningAction SilentlyContinue
+        $run.NoticesSent | Should -Be 1 -Because ($run.Errors -join '; ')
+        # The text part, quoted-printable: soft line breaks removed.
+        $eml = (Get-Content -Raw (Get-Eml "$root/pickup")[0].FullName) -replace '=\r?\n', ''
+        $eml | Should -Match 'THE HARM HAS ALREADY BEGUN'
+        $eml | Should -Match 'is listed on dnsbl\.omr-lab\.test \(127\.0\.0\.2\): "Open relay seen by the lab blocklist'
+        $eml.IndexOf('THE HARM HAS ALREADY BEGUN') | Should -BeLessThan $eml.IndexOf('WHAT WE FOUND')
+    }
+
     It 'a domain that fails is an error with its own id, exit code 2, and the report still written with it' {
         $root = New-MonitorRoot
         $errs = $null

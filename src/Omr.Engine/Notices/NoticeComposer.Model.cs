@@ -21,8 +21,18 @@ namespace Omr.Engine.Notices
             var tested = TestedFrom(options);
             var hostModels = files.Select(f => HostModel(f, tested, arf)).ToList();
             var n = hosts.Count;
+            // The blocklists that list these hosts (Test-OpenRelay -Blocklist): the harm already done, said near the top.
+            var listings = hosts.SelectMany(h => (h.Result?.Listings ?? Array.Empty<BlocklistListing>()).Select(l => new TemplateModel
+            {
+                ["Host"] = HostLabel(h),
+                ["Zone"] = NoticeText.OneLine(l.Zone, 255),
+                ["Codes"] = NoticeText.OneLine(string.Join(", ", l.Codes ?? Array.Empty<string>()), 200),
+                ["Text"] = NoticeText.OneLine(l.Text, 500),
+            })).ToList();
             var model = new TemplateModel
             {
+                ["Listed"] = listings.Count > 0,
+                ["Listings"] = listings,
                 ["Domain"] = domain,
                 ["Sender"] = NoticeText.OneLine(from.ToString(), 300),
                 ["SenderAddress"] = from.Address,

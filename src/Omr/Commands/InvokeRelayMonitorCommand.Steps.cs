@@ -26,6 +26,7 @@ namespace Omr.Commands
             scan["ThrottleLimit"] = ThrottleLimit;
             if (ProviderMx != null) scan["ProviderMx"] = ProviderMx;
             if (ProbeFrom != null) scan["ProbeFrom"] = ProbeFrom;
+            if (Blocklist != null) scan["Blocklist"] = Blocklist;
             var unnoticed = new List<RelayTestResult>();
             Step("scan", "Omr\\Test-OpenRelay", scan, _domains, o =>
             {
@@ -92,6 +93,7 @@ namespace Omr.Commands
                 verify["Verify"] = true;
                 verify["VerifyAddress"] = VerifyAddress;
                 if (ProbeFrom != null) verify["ProbeFrom"] = ProbeFrom;
+                if (Blocklist != null) verify["Blocklist"] = Blocklist;
                 PassShouldProcess(verify);
                 RelayTestResult? again = null;
                 Step("verify", "Omr\\Test-OpenRelay", verify, null, o => { if (o.BaseObject is RelayTestResult v) again ??= v; });

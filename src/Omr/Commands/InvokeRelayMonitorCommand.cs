@@ -63,6 +63,11 @@ namespace Omr.Commands
         [ValidateNotNullOrEmpty]
         public string? ProbeFrom { get; set; }
 
+        /// <summary>DNS blocklist zones asked about the open relays (Test-OpenRelay -Blocklist): the notices say where a relay is listed.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? Blocklist { get; set; }
+
         // ---- proof: -Verify and the evidence mailbox
         [Parameter]
         [ValidateNotNullOrEmpty]

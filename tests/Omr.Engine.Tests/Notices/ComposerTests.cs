@@ -60,6 +60,29 @@ public class ComposerTests
     }
 
     [Fact]
+    public void Blocklist_listings_come_near_the_top_in_the_zone_s_own_words_and_only_when_there_are_some()
+    {
+        var dir = EvidenceTestData.TempDir();
+        var plain = ComposeOne(NoticeTestData.Draft(NoticeTestData.Delivered(dir)));
+        Assert.DoesNotContain("THE HARM HAS ALREADY BEGUN", plain.TextBody);
+        Assert.DoesNotContain("The harm has already begun", plain.HtmlBody);
+
+        var ev = NoticeTestData.Delivered(EvidenceTestData.TempDir());
+        ev.Result.Listings = new[]
+        {
+            new BlocklistListing { Zone = "zen.example.org", Codes = new[] { "127.0.0.2", "127.0.0.4" }, Text = "Listed: <b>see</b> https://zen.example.org/q?ip=192.0.2.25\r\nBcc: x@evil.example", CheckedAt = DateTimeOffset.UnixEpoch },
+        };
+        var m = ComposeOne(NoticeTestData.Draft(ev));
+        var text = m.TextBody;
+        var harm = text.IndexOf("THE HARM HAS ALREADY BEGUN", StringComparison.Ordinal);
+        Assert.True(harm > 0 && harm < text.IndexOf("WHAT WE FOUND", StringComparison.Ordinal), "the listings come before the evidence");
+        Assert.Contains("mx.customer.example [192.0.2.25]:25 is listed on zen.example.org (127.0.0.2, 127.0.0.4): \"Listed: <b>see</b> https://zen.example.org/q?ip=192.0.2.25", text);
+        Assert.Contains("<b>zen.example.org</b> (127.0.0.2, 127.0.0.4)", m.HtmlBody);
+        Assert.Contains("Listed: &lt;b&gt;see&lt;/b&gt;", m.HtmlBody);
+        Assert.Empty(m.Bcc);
+    }
+
+    [Fact]
     public void Headers_are_auto_submitted_with_a_proper_message_id()
     {
         var dir = EvidenceTestData.TempDir();
