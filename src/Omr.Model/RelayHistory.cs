@@ -70,6 +70,8 @@ namespace Omr
         public TimeSpan Duration { get; set; }
         /// <summary>The transcript (text, capped), kept only for results that were not Closed.</summary>
         public string? Transcript { get; set; }
+        /// <summary>The blocklists that listed the address at this result (Test-OpenRelay -Blocklist; empty for older records).</summary>
+        public BlocklistListing[] Listings { get; set; } = Array.Empty<BlocklistListing>();
 
         public override string ToString()
         {

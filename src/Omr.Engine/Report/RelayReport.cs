@@ -115,6 +115,8 @@ namespace Omr.Engine.Report
         public string? ProbeId { get; set; }
         /// <summary>The probe id of the case's first notice: the verification whose evidence bundle backs the case.</summary>
         public string? NoticeProbeId { get; set; }
+        /// <summary>The blocklists that listed the address at this result (-Blocklist).</summary>
+        public BlocklistListing[] Listings { get; set; } = Array.Empty<BlocklistListing>();
         /// <summary>The evidence bundle's report (from <see cref="ReportRunFacts.EvidenceLinks"/>), when the run made one.</summary>
         public string? EvidenceLink { get; set; }
         /// <summary>The case is open but its latest result is not Open (shut out or unconfirmed).</summary>

@@ -41,6 +41,7 @@ details summary { cursor: pointer; }
 details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
 .none { color: #5b6670; }
 .tag { font-size: 12px; padding: 0 4px; border-radius: 3px; background: #fbeee0; color: #8a5a00; }
+.tag.listed { background: #fde7e7; color: #8c1d18; }
 ";
 
         /// <summary>The report page.</summary>
@@ -141,6 +142,8 @@ details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
                 h.Append("</td><td class=\"reason\">");
                 if (c.NotConfirmed && !closed)
                     h.Append("<span class=\"tag\">").Append(E(c.ShutOut ? "shut out" : "unconfirmed")).Append("</span> ");
+                foreach (var l in c.Listings)
+                    h.Append("<span class=\"tag listed\" title=\"").Append(E(l.Text ?? string.Empty)).Append("\">listed on ").Append(E(l.Zone)).Append("</span> ");
                 Reason(h, c.ReasonShort, c.Reason);
                 h.Append("</td></tr>\n");
             }

@@ -36,13 +36,14 @@ namespace Omr.Engine.Report
              .Append(RelayReportHtml.N(c.FollowUpsSent)).Append(" follow-ups\n");
             t.Append("Median days to fix:     ").Append(r.MedianDaysToFix is double m ? RelayReportHtml.Days(m) + " (" + RelayReportHtml.N(r.CasesClosed) + " cases closed in " + r.TrendDays.ToString(CultureInfo.InvariantCulture) + " days)" : "none closed in " + r.TrendDays.ToString(CultureInfo.InvariantCulture) + " days").Append('\n');
 
-            Lines(t, "Newly open", r.NewlyOpen, x => Case(x) + ": " + x.ReasonShort);
+            Lines(t, "Newly open", r.NewlyOpen, x => Case(x) + (x.Listings.Length > 0 ? " (listed on " + string.Join(", ", x.Listings.Select(l => l.Zone)) + ")" : string.Empty) + ": " + x.ReasonShort);
             Lines(t, "Fixed", r.Fixed, x => Case(x) + (x.DaysOpen is double d ? ", open " + RelayReportHtml.Days(d) + " days" : string.Empty));
             Lines(t, "Hidden", r.Hidden, x => Case(x) + (x.DaysOpen is double d ? ", open " + RelayReportHtml.Days(d) + " days" : string.Empty));
             t.Append('\n').Append("Still open: ").Append(RelayReportHtml.N(r.StillOpen.Count)).Append(r.StillOpen.Count > 0 ? ", oldest first:" : string.Empty).Append('\n');
             foreach (var x in r.StillOpen.Take(MaxListed))
                 t.Append("  ").Append(OneLine(Case(x) + ", open " + (x.DaysOpen is double d ? RelayReportHtml.Days(d) : "?") + " days"
-                    + (x.NotConfirmed ? (x.ShutOut ? " (shut out)" : " (unconfirmed)") : string.Empty) + (x.ReminderDue ? ", reminder due" : string.Empty))).Append('\n');
+                    + (x.NotConfirmed ? (x.ShutOut ? " (shut out)" : " (unconfirmed)") : string.Empty) + (x.ReminderDue ? ", reminder due" : string.Empty)
+                    + (x.Listings.Length > 0 ? ", listed on " + string.Join(", ", x.Listings.Select(l => l.Zone)) : string.Empty))).Append('\n');
             if (r.StillOpen.Count > MaxListed) t.Append("  ... and ").Append(RelayReportHtml.N(r.StillOpen.Count - MaxListed)).Append(" more in the HTML report\n");
             Lines(t, "Errors", r.Errors, e => e.Step + " " + e.ErrorId + (e.Target is null ? string.Empty : " " + e.Target) + ": " + ReportFigures.ShortReason(e.Message));
             return t.ToString();

@@ -36,6 +36,12 @@ namespace Omr.Engine.State
         private const string ClosingSql = "r.verdict IN ('Closed', 'Hidden') AND r.change IN ('Fixed', 'Hidden')";
 
         private readonly StateDatabase _db;
+        private string? _listingsColumn;
+
+        /// <summary>", r.listings" (version 3), or NULL for a version-2 file read as it is.</summary>
+        private string ListingsColumn(Microsoft.Data.Sqlite.SqliteConnection conn)
+            => _listingsColumn ??= Convert.ToInt64(Sql.Scalar(conn, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'listings';"), System.Globalization.CultureInfo.InvariantCulture) > 0
+                ? ", r.listings" : ", NULL AS listings";
 
         internal ReportLog(StateDatabase db) { _db = db; }
 
@@ -96,7 +102,7 @@ namespace Omr.Engine.State
             => _db.Read(conn =>
             {
                 var args = new List<(string, object?)> { ("$r", runId) };
-                var sql = "SELECT " + CaseColumns + " FROM results r WHERE r.run_id = $r AND " + Sql.In(verdicts, "r.verdict", "v", args) + " AND " + Sql.In(changes, "r.change", "ch", args)
+                var sql = "SELECT " + CaseColumns + ListingsColumn(conn) + " FROM results r WHERE r.run_id = $r AND " + Sql.In(verdicts, "r.verdict", "v", args) + " AND " + Sql.In(changes, "r.change", "ch", args)
                     + " ORDER BY r.open_since, r.domain, r.address, r.port;";
                 return Sql.Query(conn, sql, null, args, CaseOf);
             }, new List<ReportCase>());
@@ -108,7 +114,7 @@ namespace Omr.Engine.State
         /// </summary>
         public List<ReportCase> OpenCases()
             => _db.Read(conn => Sql.Query(conn,
-                "SELECT " + CaseColumns + " FROM results r WHERE r.result_id IN (SELECT max(c.result_id) FROM results c WHERE c.open_since IS NOT NULL GROUP BY c.domain, c.address, c.port) AND "
+                "SELECT " + CaseColumns + ListingsColumn(conn) + " FROM results r WHERE r.result_id IN (SELECT max(c.result_id) FROM results c WHERE c.open_since IS NOT NULL GROUP BY c.domain, c.address, c.port) AND "
                 + ResultLog.LatestSql + " AND " + ResultLog.CaseOpenSql + " ORDER BY r.open_since, r.domain, r.address, r.port;", null,
                 Array.Empty<(string, object?)>(), CaseOf), new List<ReportCase>());
 
@@ -154,6 +160,7 @@ namespace Omr.Engine.State
             RelayedBy = row.List("relayed_by"),
             ProbeId = row.Str("probe_id"),
             NoticeProbeId = row.Str("notice_probe_id"),
+            Listings = StateValues.Listings(row.Str("listings")),
             NoticedAt = row.Time("noticed_at"),
             LastReminder = row.Time("last_reminder"),
         };

@@ -130,13 +130,14 @@ namespace Omr.Engine.State
             return _db.Write((conn, tx) =>
             {
                 Sql.Exec(conn, @"INSERT INTO results(run_id, domain, address, port, computer_name, target, preference, is_mx_address, mx_hosts, verdict, reason_code, reason, change, open_since,
- relayed_by, proof, probe_id, tls, banner, verified_with, start_time, duration_ms, transcript)
-VALUES ($run, $d, $a, $p, $cn, $tg, $pref, $mx, $mxh, $v, $rc, $rs, $ch, $os, $rb, $pr, $id, $tls, $b, $vw, $st, $du, $tr);", tx,
+ relayed_by, proof, probe_id, tls, banner, verified_with, start_time, duration_ms, transcript, listings)
+VALUES ($run, $d, $a, $p, $cn, $tg, $pref, $mx, $mxh, $v, $rc, $rs, $ch, $os, $rb, $pr, $id, $tls, $b, $vw, $st, $du, $tr, $ls);", tx,
                     ("$run", runId), ("$d", Names.Domain(r.Domain)), ("$a", Names.Address(r.Address)), ("$p", r.Port), ("$cn", r.ComputerName), ("$tg", r.Target),
                     ("$pref", r.Preference), ("$mx", isMxAddress is bool b ? (b ? 1 : 0) : (object?)null), ("$mxh", StateValues.Join(mxHosts)), ("$v", r.Verdict.ToString()),
                     ("$rc", r.ReasonCode.ToString()), ("$rs", r.Reason), ("$ch", r.Change?.ToString()), ("$os", r.OpenSince is DateTimeOffset os ? StateValues.Iso(os) : null),
                     ("$rb", StateValues.Join(r.RelayedBy)), ("$pr", r.Proof.ToString()), ("$id", r.ProbeId), ("$tls", r.Tls), ("$b", r.Banner), ("$vw", r.VerifiedWith),
-                    ("$st", StateValues.Iso(r.StartTime == default ? DateTimeOffset.UtcNow : r.StartTime)), ("$du", (long)r.Duration.TotalMilliseconds), ("$tr", transcript));
+                    ("$st", StateValues.Iso(r.StartTime == default ? DateTimeOffset.UtcNow : r.StartTime)), ("$du", (long)r.Duration.TotalMilliseconds), ("$tr", transcript),
+                    ("$ls", StateValues.Listings(r.Listings)));
                 return Sql.LastId(conn, tx);
             });
         }
@@ -208,6 +209,7 @@ VALUES ($run, $d, $a, $p, $cn, $tg, $pref, $mx, $mxh, $v, $rc, $rs, $ch, $os, $r
             StartTime = row.Time("start_time") ?? default,
             Duration = TimeSpan.FromMilliseconds(row.Long("duration_ms")),
             Transcript = row.Str("transcript"),
+            Listings = StateValues.Listings(row.Optional("listings")),
         };
     }
 }

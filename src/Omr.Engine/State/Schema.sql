@@ -1,4 +1,4 @@
--- The Omr state database, schema version 2 (documented in about_Omr_State).
+-- The Omr state database, schema version 3 (documented in about_Omr_State).
 -- Times are ISO 8601 UTC text (yyyy-MM-ddTHH:mm:ss.fffZ); lists are comma-separated text.
 -- Every statement is IF NOT EXISTS: a file of an earlier version is upgraded by running this script again
 -- (StateDatabase.Migrate), so the schema is written down once.
@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS results (
   verified_with TEXT,
   start_time    TEXT NOT NULL,
   duration_ms   INTEGER NOT NULL,
-  transcript    TEXT
+  transcript    TEXT,
+  listings      TEXT
 );
 CREATE INDEX IF NOT EXISTS results_key ON results(domain, address, port, result_id);
 CREATE INDEX IF NOT EXISTS results_time ON results(start_time);

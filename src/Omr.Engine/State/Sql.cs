@@ -118,6 +118,15 @@ namespace Omr.Engine.State
 
         public bool IsNull(string column) => _reader.IsDBNull(At(column));
 
+        /// <summary>A text column that an older schema version may not have (read as it is, read-only): null when absent.</summary>
+        public string? Optional(string column)
+        {
+            for (var i = 0; i < _reader.FieldCount; i++)
+                if (string.Equals(_reader.GetName(i), column, StringComparison.OrdinalIgnoreCase))
+                    return _reader.IsDBNull(i) ? null : _reader.GetString(i);
+            return null;
+        }
+
         public string? Str(string column)
         {
             var i = At(column);
@@ -171,6 +180,60 @@ namespace Omr.Engine.State
         public static string[] Split(string? s) => s is null || s.Length == 0 ? Array.Empty<string>() : s.Split(new[] { ',' }, StringSplitOptions.RemoveEmptyEntries);
 
         public static T Enum<T>(string? s, T fallback) where T : struct => s != null && System.Enum.TryParse<T>(s, true, out var e) ? e : fallback;
+
+        /// <summary>A result's blocklist listings as stored (a JSON array of {zone, codes, text, checkedAt}); null when there are none.</summary>
+        public static string? Listings(IReadOnlyCollection<BlocklistListing>? listings)
+        {
+            if (listings is null || listings.Count == 0) return null;
+            using var ms = new System.IO.MemoryStream();
+            using (var j = new System.Text.Json.Utf8JsonWriter(ms))
+            {
+                j.WriteStartArray();
+                foreach (var l in listings)
+                {
+                    j.WriteStartObject();
+                    j.WriteString("zone", l.Zone);
+                    j.WriteStartArray("codes");
+                    foreach (var c in l.Codes ?? Array.Empty<string>()) j.WriteStringValue(c);
+                    j.WriteEndArray();
+                    if (l.Text is null) j.WriteNull("text"); else j.WriteString("text", l.Text);
+                    j.WriteString("checkedAt", Iso(l.CheckedAt));
+                    j.WriteEndObject();
+                }
+                j.WriteEndArray();
+            }
+            return System.Text.Encoding.UTF8.GetString(ms.ToArray());
+        }
+
+        /// <summary>The listings read back; a value that is not what <see cref="Listings(IReadOnlyCollection{BlocklistListing})"/> wrote reads as none.</summary>
+        public static BlocklistListing[] Listings(string? json)
+        {
+            if (string.IsNullOrWhiteSpace(json)) return Array.Empty<BlocklistListing>();
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(json!);
+                if (doc.RootElement.ValueKind != System.Text.Json.JsonValueKind.Array) return Array.Empty<BlocklistListing>();
+                var list = new List<BlocklistListing>();
+                foreach (var e in doc.RootElement.EnumerateArray())
+                {
+                    if (e.ValueKind != System.Text.Json.JsonValueKind.Object || !e.TryGetProperty("zone", out var zone) || zone.ValueKind != System.Text.Json.JsonValueKind.String) continue;
+                    var codes = e.TryGetProperty("codes", out var c) && c.ValueKind == System.Text.Json.JsonValueKind.Array
+                        ? c.EnumerateArray().Where(x => x.ValueKind == System.Text.Json.JsonValueKind.String).Select(x => x.GetString()!).ToArray() : Array.Empty<string>();
+                    list.Add(new BlocklistListing
+                    {
+                        Zone = zone.GetString()!,
+                        Codes = codes,
+                        Text = e.TryGetProperty("text", out var t) && t.ValueKind == System.Text.Json.JsonValueKind.String ? t.GetString() : null,
+                        CheckedAt = e.TryGetProperty("checkedAt", out var at) && at.ValueKind == System.Text.Json.JsonValueKind.String ? Time(at.GetString()) ?? default : default,
+                    });
+                }
+                return list.ToArray();
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                return Array.Empty<BlocklistListing>();
+            }
+        }
 
         /// <summary>How a key's address is stored (lower case, trimmed).</summary>
         public static string Address(string? a) => (a ?? string.Empty).Trim().ToLowerInvariant();

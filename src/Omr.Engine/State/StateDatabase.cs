@@ -25,7 +25,7 @@ namespace Omr.Engine.State
     public sealed class StateDatabase : IDisposable
     {
         /// <summary>2: the report's indexes (results by run, verdict and change; open-case rows; runs by command). A version-1 file is upgraded when opened for writing.</summary>
-        public const int SchemaVersion = 2;
+        public const int SchemaVersion = 3;
         private static readonly byte[] SqliteHeader = Encoding.ASCII.GetBytes("SQLite format 3\0");
         private static readonly object InitLock = new object();
         private static bool _initialized;
@@ -181,6 +181,9 @@ namespace Omr.Engine.State
                     var version = CheckSchema(conn, tx);
                     if (version < SchemaVersion)
                     {
+                        // Version 3: the blocklist listings of a result (a column: ALTER TABLE, as CREATE TABLE IF NOT EXISTS leaves a table as it is).
+                        if (Convert.ToInt64(Sql.Scalar(conn, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'listings';", tx), CultureInfo.InvariantCulture) == 0)
+                            Sql.Exec(conn, "ALTER TABLE results ADD COLUMN listings TEXT;", tx);
                         // An earlier version's file: the schema script is all IF NOT EXISTS, so running it again adds
                         // what is new (version 2: the report's indexes) and leaves every row as it was.
                         Sql.Exec(conn, Schema, tx);

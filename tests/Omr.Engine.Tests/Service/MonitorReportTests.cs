@@ -66,6 +66,36 @@ public class MonitorReportTests
     }
 
     [Fact]
+    public void Blocklist_listings_are_kept_per_result_and_shown_in_the_report()
+    {
+        var dir = EvidenceTestData.TempDir();
+        var db = Path.Combine(dir, "omr.db");
+        var listed = Open("omr-20260301-" + new string('c', 20), T0);
+        listed.Listings = new[] { new BlocklistListing { Zone = "zen.example.org", Codes = new[] { "127.0.0.2", "127.0.0.4" }, Text = "See <https://zen.example.org/>", CheckedAt = T0 } };
+        using (var rec = ScanRecorder.Open(db, "Test-OpenRelay", null, 400, null, _ => { }, _ => { }, () => T0))
+        {
+            rec.Record(listed);
+            rec.End("Completed");
+        }
+        using (var store = StateStore.Open(db, readOnly: true))
+        {
+            var back = Assert.Single(Assert.Single(store.Results.Find(new HistoryQuery())).Listings);
+            Assert.Equal("zen.example.org", back.Zone);
+            Assert.Equal(new[] { "127.0.0.2", "127.0.0.4" }, back.Codes);
+            Assert.Equal("See <https://zen.example.org/>", back.Text);
+            Assert.Equal(T0, back.CheckedAt);
+        }
+        var files = MonitorReport.Render(db, new ReportRunFacts { Started = T0 }, T0.AddMinutes(5), TimeSpan.FromDays(7));
+        Assert.Equal("zen.example.org", Assert.Single(Assert.Single(files.Report.NewlyOpen).Listings).Zone);
+        Assert.Contains("title=\"See &lt;https://zen.example.org/&gt;\">listed on zen.example.org</span>", files.Html);
+        Assert.Contains("(listed on zen.example.org)", files.Text);
+        // What the column holds is a claim: anything but the stored form reads as no listing.
+        Assert.Empty(StateValues.Listings("not json"));
+        Assert.Empty(StateValues.Listings("{\"zone\":\"x\"}"));
+        Assert.Empty(StateValues.Listings("[{\"codes\":[\"127.0.0.2\"]}]"));
+    }
+
+    [Fact]
     public void A_case_keeps_its_best_proof_and_its_evidence_bundle_in_later_reports()
     {
         var dir = EvidenceTestData.TempDir();
