@@ -200,6 +200,27 @@ namespace Omr
         public RelayReasonCode ReasonCode { get; set; }
         public string Reason { get; set; } = string.Empty;
         public string? Banner { get; set; }
+        /// <summary>The mail server software its greeting, EHLO and reply texts point to ("Postfix", "Exim 4.96", "Unknown"), with the confidence and evidence.</summary>
+        public RelaySoftware? Software
+        {
+            get
+            {
+                var s = _software;
+                if (s != null || _softwareSource is null) return s;
+                // Identified from the replies only when first read (most results are never asked).
+                return _software = _softwareSource();
+            }
+            set { _software = value; _softwareSource = null; }
+        }
+
+        private RelaySoftware? _software;
+        private Func<RelaySoftware>? _softwareSource;
+
+        /// <summary>The engine's rule over this result's replies, run when <see cref="Software"/> is first read.</summary>
+        internal Func<RelaySoftware>? SoftwareSource
+        {
+            set { _softwareSource = value; _software = null; }
+        }
         /// <summary>TLS description: "None", "TLSv1.3 (certificate ok)", "TLSv1.2 (certificate: RemoteCertificateNameMismatch)".</summary>
         public string Tls { get; set; } = "None";
         public string[] RelayedBy { get; set; } = Array.Empty<string>();

@@ -66,6 +66,8 @@ namespace Omr.Engine.Probing
                 BytesReceived = _budget.Used,
             };
             // One context: its transcript is the session's, built into entries only when it is read.
+            var ehloLine = _ehloLine;
+            result.SoftwareSource = () => SoftwareRules.Identify(result, ehloLine);
             if (transcript is null) result.TranscriptSource = _transcript.Snapshot();
             else result.Transcript = transcript;
             return result;

@@ -102,6 +102,7 @@ namespace Omr.Engine.Probing
             {
                 var name = FirstWord(ehlo.Lines[0].Trim());
                 if (name != null && Names.IsHostToken(name)) _ehloName = name;
+                _ehloLine ??= Transcript.Sanitize(ehlo.Lines[0].Trim());
             }
             if (ehlo.IsPositive)
                 return ehlo.Lines.Skip(1).Select(l => Transcript.Sanitize(l.Trim())).Where(l => l.Length > 0).Concat(late).ToArray();

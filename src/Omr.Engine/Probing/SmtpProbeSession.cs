@@ -30,6 +30,8 @@ namespace Omr.Engine.Probing
         private readonly List<ProbeTargetContext> _contexts = new List<ProbeTargetContext>();
         private bool _plainOnly;
         private string? _banner;
+        /// <summary>The first line of the first positive EHLO reply ("mx.example Hello probe [192.0.2.1]"), for the software rule.</summary>
+        private string? _ehloLine;
         private TlsInfo? _tls;
         private string? _tlsNote;
         private string[] _extensions = Array.Empty<string>();

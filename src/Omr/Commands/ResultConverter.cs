@@ -61,7 +61,21 @@ namespace Omr.Commands
             if (proof != null && TryEnum<RelayProof>(proof, out var p)) r.Proof = p;
             r.Tests = Items(bag.Get("Tests")).Select(Outcome).ToArray();
             r.Transcript = Items(bag.Get("Transcript")).Select(Entry).ToArray();
+            // Saved with the software: as saved; saved by an older version: identified again from the replies.
+            r.Software = Software(bag.Get("Software")) ?? Omr.Engine.Rules.SoftwareRules.Identify(r);
             return r;
+        }
+
+        private static RelaySoftware? Software(object? value)
+        {
+            if (value is null || value is string) return null;
+            var b = BagOf(value);
+            var product = Str(b.Get("Product"));
+            if (string.IsNullOrWhiteSpace(product)) return null;
+            var s = new RelaySoftware { Product = product!, Version = Str(b.Get("Version")), Evidence = Str(b.Get("Evidence")) ?? string.Empty };
+            var confidence = b.Get("Confidence");
+            if (confidence != null && TryEnum<SoftwareConfidence>(confidence, out var c)) s.Confidence = c;
+            return s;
         }
 
         private static RelayTestOutcome Outcome(object item)
