@@ -55,8 +55,42 @@ namespace Omr.Engine.Notices
                 ["Date"] = When(now),
                 ["AttachmentList"] = attachmentNames.Count == 0 ? "nothing" : string.Join(", ", attachmentNames),
             };
+            AddFixes(model, hosts);
             return model;
         }
+
+        /// <summary>
+        /// Fixes: the fix for the software each host was identified as first (with the hosts it is for), then every
+        /// other one; Unknown software keeps them all in the usual order. SoftwareKnown: some host was identified.
+        /// </summary>
+        private static void AddFixes(TemplateModel model, IReadOnlyList<RelayEvidence> hosts)
+        {
+            var software = hosts.Select(h => h.Result is null ? null : SoftwareRules.Of(h.Result)).ToList();
+            var fixes = Remediations.Order(software, out var first);
+            model["SoftwareKnown"] = first > 0;
+            model["Fixes"] = fixes.Select((fix, i) =>
+            {
+                var mine = Enumerable.Range(0, hosts.Count)
+                    .Where(k => software[k]?.IsKnown == true && string.Equals(software[k]!.Product, fix.Product, StringComparison.OrdinalIgnoreCase))
+                    .Select(k => NoticeText.OneLine(HostLabel(hosts[k]) + " (" + software[k] + ", " + How(software[k]!) + ")", 400)).ToList();
+                return new TemplateModel
+                {
+                    ["Title"] = fix.Title,
+                    ["Intro"] = fix.Intro,
+                    ["Lines"] = fix.Lines.Select(l => new TemplateModel { ["Text"] = l }).ToList(),
+                    ["Note"] = fix.Note,
+                    ["IdentifiedOn"] = i < first ? string.Join("; ", mine) : string.Empty,
+                    ["LastIdentified"] = first > 0 && i == first - 1,
+                };
+            }).ToList();
+        }
+
+        /// <summary>"as its greeting says" / "from its replies": what the identification rests on, in a few words.</summary>
+        internal static string How(RelaySoftware s) => s.Confidence switch
+        {
+            SoftwareConfidence.Version or SoftwareConfidence.Product => "as its greeting says",
+            _ => "from the wording of its replies",
+        };
 
         private static TemplateModel HostModel(HostFiles f, string tested, bool arf)
         {
@@ -98,6 +132,8 @@ namespace Omr.Engine.Notices
                 ["TestedAt"] = When(r.StartTime),
                 ["TestedFrom"] = tested,
                 ["Banner"] = r.Banner is null ? "(none recorded)" : NoticeText.OneLine(r.Banner, 500),
+                ["Software"] = NoticeText.OneLine(SoftwareRules.Of(r).ToString(), 100),
+                ["SoftwareEvidence"] = NoticeText.OneLine(SoftwareRules.Of(r).Evidence, 600),
                 ["Tls"] = NoticeText.OneLine(r.Tls, 200),
                 ["Proof"] = ev.Proof.ToString(),
                 ["ProofText"] = ProofText(ev),
