@@ -67,6 +67,32 @@ Describe 'Verdicts against every major MTA as a real peer' -Tag Peers, Mta -Skip
         $r.Banner | Should -Match $Mta -Because 'the banner names the real MTA'
     }
 
+    It 'each real MTA is named by its software, from its greeting or (Postfix, whose lab banner names nothing) from its replies' {
+        # What the real daemons say: Exim's and Sendmail's default banners carry the version, OpenSMTPD's
+        # the name only; the lab's Postfix has smtpd_banner = $myhostname ESMTP, so only its own reply
+        # wording ("250 2.1.5 Ok", "Relay access denied") can tell.
+        $cases = @(
+            @{ Name = 'exim'; Peers = 'open', 'closed', 'misconfig'; Software = 'Exim 4.96'; Confidence = 'Version' }
+            @{ Name = 'opensmtpd'; Peers = 'open', 'closed', 'misconfig'; Software = 'OpenSMTPD'; Confidence = 'Product' }
+            @{ Name = 'sendmail'; Peers = 'open', 'closed', 'misconfig'; Software = 'Sendmail 8.17.1.9'; Confidence = 'Version' }
+        )
+        $targets = foreach ($c in $cases) { foreach ($peer in $c.Peers) { $p = Get-MtaPeer $c.Name $peer; @{ Case = $c; Host = $p.Host; Port = $p.Port } } }
+        $postfix = foreach ($name in 'open', 'closed') { $p = Split-HostPort $Peers.$name; @{ Case = @{ Name = "postfix $name"; Software = 'Postfix'; Confidence = 'Inferred' }; Host = $p.Host; Port = $p.Port } }
+        $results = @(Test-OpenRelay -ComputerName @($targets.Host) -Port 2525 -TimeoutSec 60)
+        $results += @(Test-OpenRelay -ComputerName @($postfix.Host) -Port ($postfix[0].Port) -TimeoutSec 60)
+        foreach ($t in @($targets) + @($postfix)) {
+            $r = $results | Where-Object Address -EQ $t.Host
+            $r | Should -Not -BeNullOrEmpty -Because "$($t.Case.Name) at $($t.Host)"
+            "$($r.Software)" | Should -Be $t.Case.Software -Because "$($t.Case.Name) at $($t.Host): banner '$($r.Banner)', $($r.Software.Evidence)"
+            "$($r.Software.Confidence)" | Should -Be $t.Case.Confidence -Because $r.Software.Evidence
+        }
+        # Saved and read back (Import-Clixml), the software stays.
+        $file = Join-Path $TestDrive 'software.xml'
+        $results | Export-Clixml -LiteralPath $file
+        $back = @(Import-Clixml -LiteralPath $file | ForEach-Object { "$($_.Software)" })
+        $back | Should -Be @($results | ForEach-Object { "$($_.Software)" })
+    }
+
     It '-Verify proves Delivered through the real relays of every MTA, and sends nothing through the closed ones' {
         $targets = foreach ($mta in 'exim', 'opensmtpd', 'sendmail') { foreach ($peer in 'open', 'closed', 'misconfig') { (Get-MtaPeer $mta $peer).Host } }
         $results = @(Test-OpenRelay -ComputerName $targets -Port 2525 -TimeoutSec 60 -Verify -VerifyAddress $Peers.mailbox @Dns -Confirm:$false)
