@@ -63,8 +63,10 @@ public class TemplateTests
     public void Default_templates_are_embedded_and_parse()
     {
         var set = NoticeTemplateSet.Default;
-        Assert.Contains("smtpd_relay_restrictions", NoticeTemplateSet.DefaultSource("notice.txt"));
-        Assert.Contains("Ms-Exch-SMTP-Accept-Any-Recipient", NoticeTemplateSet.DefaultSource("notice.html"));
+        // The fixes are data (Rules/Remediations.cs), ordered by the server's software: both versions list them.
+        Assert.Contains("{{#each Fixes}}", NoticeTemplateSet.DefaultSource("notice.txt"));
+        Assert.Contains("{{#each Fixes}}", NoticeTemplateSet.DefaultSource("notice.html"));
+        Assert.Contains("How to fix it", NoticeTemplateSet.DefaultSource("notice.html"));
         Assert.NotNull(set.Subject);
     }
 
