@@ -171,6 +171,15 @@ Describe 'Saved results re-bind' -Tag Lab, Format {
         $again = @(Import-Clixml -LiteralPath $file | Test-OpenRelay -DnsServer $Lab.dnsServer -TimeoutSec 15 -ErrorVariable errs)
         $errs | Should -BeNullOrEmpty
         Assert-SameTargets $again 'Clixml results'
+        # The software comes back too, and shows in the list view (the lab's greeting 'ESMTP Omr lab' names no known product).
+        $back = @(Import-Clixml -LiteralPath $file | Where-Object Address)
+        $back.Count | Should -BeGreaterThan 0
+        foreach ($b in $back) {
+            $live = $Saved | Where-Object ProbeId -EQ $b.ProbeId
+            "$($b.Software)" | Should -Be "$($live.Software)"
+            $b.Software.Confidence | Should -Be "$($live.Software.Confidence)"
+            ($b | Format-List | Out-String) | Should -Match ('Software\s+: ' + [regex]::Escape("$($live.Software) ($($live.Software.Confidence))"))
+        }
     }
 
     It 'a -Port on the command line still applies to inputs without a Port' {
