@@ -109,6 +109,21 @@ Describe 'Verdicts against every major MTA as a real peer' -Tag Peers, Mta -Skip
             $ev.HandOff.By | Should -Be 'mailbox.omr-peer.test' -Because 'every peer hands what it relays to the mailbox server'
             $ev.HandOff.Ip | Should -Be $ev.Address -Because 'the mailbox server saw the relay connect from its own address'
         }
+
+        # Each notice starts its fix with the software of the server it is about.
+        $pickup = Join-Path $TestDrive 'mta-notices'
+        # The module keeps MimeKit in its own load context: a copy for the test's own reading.
+        $mime = [System.Reflection.Assembly]::LoadFrom((Join-Path (Split-Path (Get-OmrModulePath)) 'dependencies/MimeKit.dll')).GetType('MimeKit.MimeMessage')
+        foreach ($ev in $evidence) {
+            $n = $ev | Send-RelayNotice -From 'noc@example.net' -To 'ops@example.net' -PickupDirectory $pickup -Confirm:$false
+            $n.Status | Should -Be 'Written' -Because $n.Reason
+            $text = $mime::Load($n.EmlPath).TextBody -replace '\r', ''
+            $fix = $text.Substring($text.IndexOf('HOW TO FIX IT'))
+            $product = $ev.Result.Software.Product
+            $product | Should -BeIn 'Exim', 'OpenSMTPD', 'Sendmail'
+            $fix | Should -Match ('(?m)^' + [regex]::Escape($product) + ' -- for ') -Because "the notice for $($ev.ComputerName) names its $product fix"
+            $fix.IndexOf("$product -- for ") | Should -BeLessThan $fix.IndexOf('Postfix:') -Because "the $product fix comes first"
+        }
     }
 }
 
