@@ -57,7 +57,7 @@ namespace Omr.Engine.Notices
                     sb.Append("  The case stays open until a test shows every relay attempt refused.\n");
                 if (r.RelayedBy.Length > 0) sb.Append("  Relay tests accepted: ").Append(NoticeText.OneLine(string.Join(", ", r.RelayedBy), 1000)).Append('\n');
                 sb.Append("  Open since: ").Append(When(c.CaseOpenSince)).Append("\n\n");
-                sb.Append("Please fix it: the first notice has the evidence and how to close the relay on Postfix, Exchange, Exim and Sendmail. ");
+                sb.Append("Please fix it: the first notice has the evidence and how to close the relay, with the exact configuration lines for its software. ");
                 sb.Append("Until it is fixed, spammers can send mail through it in your name.\n\n");
                 sb.Append("Re-test it yourself: Test-OpenRelay -ComputerName ").Append(NoticeText.OneLine(r.ComputerName ?? r.Address ?? "?", 255)).Append(" -Port ").Append(r.Port.ToString(CultureInfo.InvariantCulture)).Append('\n');
             }
