@@ -1,0 +1,207 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Omr.Engine.Rules
+{
+    /// <summary>What an exclusion entry names: host names (wildcards), one address, or a network.</summary>
+    public enum ExclusionKind
+    {
+        HostName,
+        Address,
+        Network,
+    }
+
+    /// <summary>One parsed entry of -Exclude, -ExcludePath or -ExcludeHosted, and where it was written.</summary>
+    public sealed class ExclusionEntry
+    {
+        internal ExclusionEntry(string text, ExclusionKind kind, string pattern, byte[]? network, int prefix, string source, string? owner)
+        {
+            Text = text; Kind = kind; Pattern = pattern; Network = network; Prefix = prefix; Source = source; Owner = owner;
+        }
+
+        /// <summary>The entry as written (trimmed).</summary>
+        public string Text { get; }
+        public ExclusionKind Kind { get; }
+        /// <summary>A host name pattern normalised by <see cref="Names.Domain"/>; the address or network as text otherwise.</summary>
+        public string Pattern { get; }
+        /// <summary>The address bytes (IPv4-mapped IPv6 as IPv4), host bits cleared for a network.</summary>
+        internal byte[]? Network { get; }
+        /// <summary>The prefix length of a network (the full length for one address).</summary>
+        internal int Prefix { get; }
+        /// <summary>Where the entry comes from: "-Exclude", "-ExcludePath 'file' line 3", "-ExcludeHosted".</summary>
+        public string Source { get; }
+        /// <summary>Whose it is (-ExcludeHosted: "Microsoft 365 / Exchange Online"), or a file entry's trailing comment.</summary>
+        public string? Owner { get; }
+        /// <summary>From the shipped list of hosted mail services (-ExcludeHosted).</summary>
+        public bool Hosted => Source == ExclusionRules.HostedSource;
+
+        public override string ToString() => Text;
+    }
+
+    /// <summary>One line of an exclusion file that holds an entry: the entry, its trailing comment and its line number.</summary>
+    public readonly struct ExclusionLine
+    {
+        public ExclusionLine(string text, string? comment, int line) { Text = text; Comment = comment; Line = line; }
+
+        public string Text { get; }
+        public string? Comment { get; }
+        public int Line { get; }
+    }
+
+    /// <summary>
+    /// Hosts not to test: one small pure function. An entry is a host name pattern (the module's one wildcard matcher,
+    /// after <see cref="Names.Domain"/>), an IPv4 or IPv6 address, or a CIDR network; an address matches by its bytes,
+    /// an IPv4-mapped IPv6 address as the IPv4 address it carries. The first matching entry, in the order given,
+    /// names the rule in the result's reason. Entries are parsed once; a bad one is a <see cref="FormatException"/>
+    /// that says which entry and why.
+    /// </summary>
+    public static class ExclusionRules
+    {
+        public const string HostedSource = "-ExcludeHosted";
+
+        /// <summary>Parses one entry; <see cref="FormatException"/> (naming the entry and where it was written) when it is none of the three kinds.</summary>
+        public static ExclusionEntry Parse(string? text, string source, string? owner = null)
+        {
+            var t = (text ?? string.Empty).Trim();
+            string Bad(string why) => $"{source}: '{t}' is not a host name, address or network to exclude: {why}.";
+            if (t.Length == 0) throw new FormatException(Bad("it is empty"));
+            var slash = t.IndexOf('/');
+            if (slash >= 0)
+            {
+                var ip = ParseAddress(t.Substring(0, slash));
+                if (ip is null) throw new FormatException(Bad("the part before '/' is not an IPv4 or IPv6 address"));
+                var bytes = Bytes(ip);
+                var bits = bytes.Length * 8;
+                var offset = ip.AddressFamily == AddressFamily.InterNetworkV6 && bytes.Length == 4 ? 96 : 0; // ::ffff:a.b.c.d/120
+                if (!int.TryParse(t.Substring(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var prefix) || prefix - offset < 0 || prefix - offset > bits)
+                    throw new FormatException(Bad($"the prefix length after '/' must be a number from 0 to {bits + offset}"));
+                prefix -= offset;
+                var network = Mask(bytes, prefix);
+                if (!network.SequenceEqual(bytes))
+                    throw new FormatException(Bad($"it has host bits set (did you mean {new IPAddress(network)}/{prefix}?)"));
+                return new ExclusionEntry(t, ExclusionKind.Network, new IPAddress(network) + "/" + prefix.ToString(CultureInfo.InvariantCulture), network, prefix, source, owner);
+            }
+            var address = ParseAddress(t);
+            if (address != null)
+            {
+                var bytes = Bytes(address);
+                return new ExclusionEntry(t, ExclusionKind.Address, new IPAddress(bytes).ToString(), bytes, bytes.Length * 8, source, owner);
+            }
+            var name = Names.Domain(t);
+            if (t.IndexOf(':') >= 0 || t.StartsWith("[", StringComparison.Ordinal))
+                throw new FormatException(Bad("it is not a valid IPv4 or IPv6 address"));
+            var badChar = name.FirstOrDefault(c => !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '-' && c != '.' && c != '*' && c != '?' && c != '_');
+            if (badChar != default(char))
+                throw new FormatException(Bad($"'{badChar}' cannot be in a host name (write an internationalised name as its xn-- A-labels)"));
+            if (name.Split('.').Any(label => label.Length == 0 || label.Length > 63))
+                throw new FormatException(Bad("it has an empty or over-long label"));
+            if (name.All(c => c == '*' || c == '?' || c == '.'))
+                throw new FormatException(Bad("a pattern of wildcards alone would exclude every host"));
+            var last = name.Substring(name.LastIndexOf('.') + 1);
+            if (last.Length > 0 && last.All(char.IsDigit))
+                throw new FormatException(Bad("it looks like an address but is not a complete IPv4 address"));
+            return new ExclusionEntry(t, ExclusionKind.HostName, name, null, 0, source, owner);
+        }
+
+        /// <summary>
+        /// The entries of an exclusion file's text: one a line; '#' starts a comment (a whole line, or the rest of a
+        /// line after the entry, kept as the entry's note); blank lines are skipped.
+        /// </summary>
+        public static IReadOnlyList<ExclusionLine> ReadLines(string? content)
+        {
+            var list = new List<ExclusionLine>();
+            var lines = (content ?? string.Empty).Split('\n');
+            for (int i = 0; i < lines.Length; i++)
+            {
+                var line = lines[i].TrimEnd('\r');
+                string? comment = null;
+                var hash = line.IndexOf('#');
+                if (hash >= 0)
+                {
+                    comment = line.Substring(hash + 1).Trim();
+                    if (comment.Length == 0) comment = null;
+                    line = line.Substring(0, hash);
+                }
+                line = line.Trim();
+                if (line.Length > 0) list.Add(new ExclusionLine(line, comment, i + 1));
+            }
+            return list;
+        }
+
+        /// <summary>Parses every entry of a file's text (<see cref="ReadLines"/>); the source names the file and line of each.</summary>
+        public static IReadOnlyList<ExclusionEntry> ParseFile(string? content, string source)
+            => ReadLines(content).Select(l => Parse(l.Text, source + " line " + l.Line.ToString(CultureInfo.InvariantCulture), l.Comment)).ToList();
+
+        /// <summary>The shipped list of hosted mail services: every entry's comment names whose it is (an entry without one is an error).</summary>
+        public static IReadOnlyList<ExclusionEntry> ParseHosted(string? content)
+            => ReadLines(content).Select(l => l.Comment is null
+                ? throw new FormatException($"{HostedSource} line {l.Line.ToString(CultureInfo.InvariantCulture)}: '{l.Text}' does not say whose it is.")
+                : Parse(l.Text, HostedSource, l.Comment)).ToList();
+
+        /// <summary>
+        /// The first entry that excludes a host reached by any of <paramref name="names"/> (its MX name, the name its
+        /// CNAME points to, other MX names of the same address) at <paramref name="address"/>; null when none does.
+        /// </summary>
+        public static ExclusionEntry? Match(IReadOnlyList<ExclusionEntry> entries, IEnumerable<string?>? names, IPAddress? address)
+        {
+            if (entries is null || entries.Count == 0) return null;
+            var hosts = (names ?? Enumerable.Empty<string?>()).Select(Names.Domain).Where(n => n.Length > 0).Distinct().ToList();
+            var bytes = address is null ? null : Bytes(address);
+            foreach (var e in entries)
+            {
+                if (e.Kind == ExclusionKind.HostName)
+                {
+                    if (hosts.Any(h => Wildcard.IsMatch(e.Pattern, h))) return e;
+                }
+                else if (bytes != null && e.Network!.Length == bytes.Length && Mask(bytes, e.Prefix).SequenceEqual(e.Network))
+                {
+                    return e;
+                }
+            }
+            return null;
+        }
+
+        /// <summary>The reason of an excluded result: which rule, in words.</summary>
+        public static string Reason(ExclusionEntry e)
+        {
+            var rule = e.Hosted
+                ? $"-ExcludeHosted: {e.Owner ?? "a hosted mail service"} ('{e.Text}')"
+                : $"{e.Source} '{e.Text}'" + (string.IsNullOrEmpty(e.Owner) ? string.Empty : $" ({e.Owner})");
+            return $"Not tested: excluded by {rule}. No connection was made.";
+        }
+
+        /// <summary>A dotted quad (all four parts), or an IPv6 address (brackets and an "IPv6:" tag allowed); null otherwise.</summary>
+        private static IPAddress? ParseAddress(string s)
+        {
+            s = s.Trim();
+            if (s.StartsWith("[", StringComparison.Ordinal) && s.EndsWith("]", StringComparison.Ordinal)) s = s.Substring(1, s.Length - 2);
+            if (s.StartsWith("IPv6:", StringComparison.OrdinalIgnoreCase)) s = s.Substring(5);
+            if (s.Length == 0) return null;
+            if (s.IndexOf(':') >= 0)
+                return s.IndexOf('%') < 0 && IPAddress.TryParse(s, out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6 ? v6 : null;
+            // IPAddress.TryParse takes "10" and "10.1" as addresses; an exclusion must be written out.
+            var parts = s.Split('.');
+            if (parts.Length != 4 || parts.Any(p => p.Length == 0 || p.Length > 3 || !p.All(char.IsDigit) || int.Parse(p, CultureInfo.InvariantCulture) > 255)) return null;
+            return IPAddress.Parse(s);
+        }
+
+        /// <summary>The address's bytes; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as its four IPv4 bytes.</summary>
+        private static byte[] Bytes(IPAddress a)
+            => (a.AddressFamily == AddressFamily.InterNetworkV6 && a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).GetAddressBytes();
+
+        private static byte[] Mask(byte[] bytes, int prefix)
+        {
+            var r = new byte[bytes.Length];
+            for (int i = 0; i < bytes.Length; i++)
+            {
+                var bits = Math.Max(0, Math.Min(8, prefix - i * 8));
+                r[i] = (byte)(bytes[i] & (byte)(0xFF << (8 - bits)));
+            }
+            return r;
+        }
+    }
+}
