@@ -20,7 +20,7 @@ namespace Omr
         Fixed,
         /// <summary>Not open last time and not open now (the verdict may move between Closed, Inconclusive, Unreachable).</summary>
         Unchanged,
-        /// <summary>Was open; this run could not decide (Inconclusive): not confirmed fixed, the case stays open.</summary>
+        /// <summary>Was open; this run could not decide (Inconclusive) or did not test it (Excluded): not confirmed fixed, the case stays open.</summary>
         Unconfirmed,
         /// <summary>Was open; now unreachable, without the hidden-server remedy (-ProviderMx): the case stays open.</summary>
         NoLongerReachable,

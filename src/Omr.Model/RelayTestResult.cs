@@ -23,6 +23,11 @@ namespace Omr
         /// (connection refused or timed out). Counted as remediated.
         /// </summary>
         Hidden,
+        /// <summary>
+        /// Not tested, by the operator's choice (Test-OpenRelay -Exclude, -ExcludePath, -ExcludeHosted): no
+        /// connection was made. The Reason names the entry that excluded it. History treats it as not tested.
+        /// </summary>
+        Excluded,
     }
 
     /// <summary>
@@ -93,6 +98,10 @@ namespace Omr
         /// local delivery, which proves nothing. The relay tests ran with a recipient foreign to it.
         /// </summary>
         RecipientLocal,
+        /// <summary>Excluded: the host name, address or network is one of the operator's -Exclude or -ExcludePath entries.</summary>
+        Excluded,
+        /// <summary>Excluded: the host is on the shipped list of large hosted mail services (-ExcludeHosted).</summary>
+        ExcludedHosted,
     }
 
     /// <summary>How far a relay was proven.</summary>

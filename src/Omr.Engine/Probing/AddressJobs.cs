@@ -1,9 +1,11 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Net;
 using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Probing
 {
@@ -61,18 +63,58 @@ namespace Omr.Engine.Probing
         private readonly Dictionary<string, AddressJob> _jobsByKey = new Dictionary<string, AddressJob>(StringComparer.Ordinal);
         private readonly Recent<AddressJob> _idleJobs;
 
+        /// <summary>
+        /// Adds a context per (address, port); an excluded one (<see cref="ScanOptions.Exclusions"/>, matched on the host
+        /// name, <paramref name="otherNames"/> such as the CNAME target, and the address) gets its result at once, and
+        /// no job: nothing connects to it.
+        /// </summary>
         private async Task StartAddressesAsync(ScanInput item, string target, string? domain, string? host, int? preference, IReadOnlyList<IPAddress> addresses,
-            IReadOnlyList<string>? mxHosts = null, bool? isMx = null)
+            IReadOnlyList<string>? mxHosts = null, bool? isMx = null, IEnumerable<string?>? otherNames = null)
         {
+            var names = new List<string?> { host };
+            if (otherNames != null) names.AddRange(otherNames);
             foreach (var address in addresses)
             {
+                var excludedBy = ExclusionRules.Match(_options.Exclusions, names, address);
                 foreach (var port in item.Ports ?? _options.Ports)
                 {
                     var probe = new ProbeAddress(target, domain, host, address, port, preference, mxHosts, isMx);
                     item.AddOpen();
+                    if (excludedBy != null)
+                    {
+                        Verbose(() => $"{domain ?? target}: {SmtpConnection.Format(address, port)} not tested: excluded by {excludedBy.Source} '{excludedBy.Text}'");
+                        PublishResult(item, ExcludedResult(probe, excludedBy));
+                        item.CloseOne(this);
+                        continue;
+                    }
                     await RegisterAsync(item, probe).ConfigureAwait(false);
                 }
             }
+        }
+
+        /// <summary>The result of an excluded context: the rule that excluded it, and no session.</summary>
+        private static RelayTestResult ExcludedResult(ProbeAddress p, ExclusionEntry e)
+        {
+            var now = DateTimeOffset.UtcNow;
+            var reason = ExclusionRules.Reason(e);
+            return new RelayTestResult
+            {
+                Target = p.Target,
+                Domain = p.Domain,
+                ComputerName = p.Host ?? p.Address.ToString(),
+                Address = p.Address.ToString(),
+                Port = p.Port,
+                Preference = p.Preference,
+                MxHosts = p.MxHosts.ToArray(),
+                IsMxAddress = p.IsMx,
+                Verdict = RelayVerdict.Excluded,
+                ReasonCode = e.Hosted ? RelayReasonCode.ExcludedHosted : RelayReasonCode.Excluded,
+                Reason = reason,
+                StartTime = now,
+                ProbeId = NewProbeId(),
+                Tests = Array.Empty<RelayTestOutcome>(),
+                Transcript = new[] { new TranscriptEntry(now, "*", reason) },
+            };
         }
 
         /// <summary>Adds a context to the job of its address, creating and queueing the job when needed.</summary>

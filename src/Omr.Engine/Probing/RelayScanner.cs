@@ -368,7 +368,7 @@ namespace Omr.Engine.Probing
                     var canon = h.CanonicalName != null ? " (alias of " + h.CanonicalName + ")" : string.Empty;
                     Verbose(() => $"{routing.Domain}: {(h.ImplicitMx ? "implicit MX" : "MX " + h.Preference)} {h.Name}{aka}{canon} -> {string.Join(", ", h.Addresses)}");
                     foreach (var a in h.Addresses) mxAddresses.Add(a);
-                    await StartAddressesAsync(item, domain.Trim(), routing.Domain, h.Name, h.Preference, h.Addresses, mxNames, true).ConfigureAwait(false);
+                    await StartAddressesAsync(item, domain.Trim(), routing.Domain, h.Name, h.Preference, h.Addresses, mxNames, true, new[] { h.CanonicalName }.Concat(h.Aliases)).ConfigureAwait(false);
                 }
                 if (item.AlsoTest != null)
                 {

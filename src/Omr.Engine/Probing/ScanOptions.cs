@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Net;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Probing
 {
@@ -32,6 +33,11 @@ namespace Omr.Engine.Probing
         /// <summary>-Blocklist: DNS blocklist zones (normalised) asked about the addresses found Open (every address with <see cref="BlocklistAll"/>).</summary>
         public IReadOnlyList<string>? Blocklists { get; set; }
         public bool BlocklistAll { get; set; }
+        /// <summary>
+        /// Hosts not to test (-Exclude, -ExcludePath, -ExcludeHosted), parsed once: an address whose host name or
+        /// address an entry matches gets an Excluded result and no connection (<see cref="ExclusionRules"/>).
+        /// </summary>
+        public IReadOnlyList<ExclusionEntry> Exclusions { get; set; } = Array.Empty<ExclusionEntry>();
         /// <summary>Whether verbose lines are wanted (building them for nobody costs time at scale).</summary>
         public bool Verbose { get; set; } = true;
     }

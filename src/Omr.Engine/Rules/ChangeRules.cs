@@ -37,7 +37,7 @@ namespace Omr.Engine.Rules
     /// <summary>
     /// The change rules: one small pure function from the last recorded result (or none) and this
     /// run's verdict to the result's Change and OpenSince. An open case is closed only by a Closed
-    /// (Fixed) or Hidden result; Inconclusive and Unreachable leave it open.
+    /// (Fixed) or Hidden result; Inconclusive, Unreachable and Excluded (not tested) leave it open.
     /// </summary>
     public static class ChangeRules
     {
@@ -57,6 +57,9 @@ namespace Omr.Engine.Rules
                 case RelayVerdict.Unreachable:
                     return open ? new ChangeDecision(RelayChange.NoLongerReachable, prior.OpenSince) : new ChangeDecision(RelayChange.Unchanged, null);
                 case RelayVerdict.Inconclusive:
+                // Excluded: not tested by the operator's choice. Nothing was seen, so an open case stays open (never
+                // Fixed) and is not confirmed, as when the test could not decide.
+                case RelayVerdict.Excluded:
                     return open ? new ChangeDecision(RelayChange.Unconfirmed, prior.OpenSince) : new ChangeDecision(RelayChange.Unchanged, null);
                 default:
                     // NoMail: the domain accepts no mail; an open case of an address is not decided by it.

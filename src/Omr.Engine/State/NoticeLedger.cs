@@ -162,13 +162,14 @@ VALUES ($k, $s, $d, $a, $p, $cn, $id, $to, $cc, $m, $n, $t, $r, $os);", tx,
         /// The cases a follow-up of <paramref name="kind"/> is due for now (<see cref="FollowUpRules"/>): for reminders
         /// the cases still open (the latest result Open, or one that could not confirm a fix: Unconfirmed,
         /// NoLongerReachable); for resolved notes the cases whose newest result with an open case closed it (Fixed,
-        /// Hidden). A server that shuts the tester out is not fixed: reminders go on.
+        /// Hidden). A server that shuts the tester out is not fixed: reminders go on. A case whose latest result is
+        /// Excluded (not tested) stays open but gets no reminder: a reminder says what the last test showed.
         /// </summary>
         public List<FollowUpCandidate> FollowUps(NoticeKind kind, DateTimeOffset now, TimeSpan escalateAfter)
         {
             if (kind == NoticeKind.Notice) throw new ArgumentException("Follow-ups are reminders or resolved notices.", nameof(kind));
             var cases = kind == NoticeKind.Reminder
-                ? _results.Query(new HistoryQuery { Latest = true }, ResultLog.CaseOpenSql)
+                ? _results.Query(new HistoryQuery { Latest = true }, ResultLog.CaseOpenSql + " AND r.verdict <> 'Excluded'")
                 : _results.Query(new HistoryQuery(), "r.open_since IS NOT NULL AND r.change IN ('Fixed', 'Hidden') AND r.result_id = (SELECT max(x.result_id) FROM results x WHERE x.domain = r.domain AND x.address = r.address AND x.port = r.port AND x.open_since IS NOT NULL)");
             var list = new List<FollowUpCandidate>();
             if (cases.Count == 0) return list;

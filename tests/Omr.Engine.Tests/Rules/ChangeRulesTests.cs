@@ -35,6 +35,22 @@ public class ChangeRulesTests
     }
 
     [Fact]
+    public void An_excluded_result_is_not_a_test_the_open_case_stays_open_and_a_later_refusal_is_Fixed()
+    {
+        Assert.Equal((RelayChange.New, (DateTimeOffset?)null), Pair(ChangeRules.Decide(null, RelayVerdict.Excluded, Now)));
+        var excluded = ChangeRules.Decide(Open(RelayChange.StillOpen), RelayVerdict.Excluded, Now);
+        Assert.Equal((RelayChange.Unconfirmed, (DateTimeOffset?)T0), Pair(excluded));
+        var recorded = new PriorResult { Verdict = RelayVerdict.Excluded, Change = excluded.Change, OpenSince = excluded.OpenSince };
+        Assert.True(recorded.CaseOpen);
+        Assert.Equal((RelayChange.Unconfirmed, (DateTimeOffset?)T0), Pair(ChangeRules.Decide(recorded, RelayVerdict.Excluded, Now.AddDays(1))));
+        Assert.Equal((RelayChange.Fixed, (DateTimeOffset?)T0), Pair(ChangeRules.Decide(recorded, RelayVerdict.Closed, Now.AddDays(1))));
+        var closed = new PriorResult { Verdict = RelayVerdict.Closed, Change = RelayChange.Unchanged };
+        Assert.Equal((RelayChange.Unchanged, (DateTimeOffset?)null), Pair(ChangeRules.Decide(closed, RelayVerdict.Excluded, Now)));
+    }
+
+    private static (RelayChange, DateTimeOffset?) Pair(ChangeDecision d) => (d.Change, d.OpenSince);
+
+    [Fact]
     public void Inconclusive_or_unreachable_leave_the_case_open_so_a_later_refusal_is_Fixed()
     {
         var unconfirmed = new PriorResult { Verdict = RelayVerdict.Inconclusive, Change = RelayChange.Unconfirmed, OpenSince = T0 };

@@ -1,3 +1,4 @@
+using Omr.Engine.Notices;
 using Omr.Engine.Service;
 using Omr.Engine.State;
 using Omr.Engine.Tests.Evidence;
@@ -49,6 +50,34 @@ public class ScanRecorderTests
         Assert.Equal(new RelayChange?[] { RelayChange.New, RelayChange.StillOpen, RelayChange.Unconfirmed, RelayChange.Fixed, RelayChange.Unchanged }, changes);
         Assert.Equal("5", StateFile.Scalar(path, "SELECT count(*) FROM runs WHERE status = 'Completed' AND result_count = 1;"));
         Assert.Equal("5", StateFile.Scalar(path, "SELECT count(*) FROM results;"));
+    }
+
+    [Fact]
+    public void An_excluded_host_is_not_tested_its_noticed_case_stays_open_without_reminders_and_a_later_refusal_is_Fixed()
+    {
+        var path = Path.Combine(EvidenceTestData.TempDir(), "excluded.db");
+        var opened = R(RelayVerdict.Open, T0);
+        using (var rec = Open(path, T0)) { rec.Record(opened); rec.End("Completed"); }
+        using (var s = StateStore.Open(path))
+        {
+            var host = new NoticeHostKey("customer.example", "mx.customer.example", "192.0.2.7", 25, opened.ProbeId);
+            var (res, _) = s.Notices.Reserve(new[] { host }, "n", T0.AddHours(1), TimeSpan.FromDays(7), false);
+            s.Notices.Commit(res, "n", NoticeRecord.Sent, "<n@x>", "n", new[] { "postmaster@customer.example" }, Array.Empty<string>(), T0.AddHours(1));
+            Assert.Single(s.Notices.FollowUps(NoticeKind.Reminder, T0.AddDays(3), TimeSpan.FromDays(2)));
+        }
+        var excluded = R(RelayVerdict.Excluded, T0.AddDays(1), RelayReasonCode.Excluded);
+        using (var rec = Open(path, T0.AddDays(1))) { rec.Record(excluded); rec.End("Completed"); }
+        Assert.Equal((RelayChange.Unconfirmed, opened.OpenSince), (excluded.Change!.Value, excluded.OpenSince));
+        Assert.Equal(T0.AddHours(1), excluded.NoticedAt);
+        using (var s = StateStore.Open(path))
+        {
+            // Not tested this run: no reminder (it would say what a test showed), and no resolved follow-up either.
+            Assert.Empty(s.Notices.FollowUps(NoticeKind.Reminder, T0.AddDays(3), TimeSpan.FromDays(2)));
+            Assert.Empty(s.Notices.FollowUps(NoticeKind.Resolved, T0.AddDays(3), TimeSpan.Zero));
+        }
+        var refused = R(RelayVerdict.Closed, T0.AddDays(2));
+        using (var rec = Open(path, T0.AddDays(2))) { rec.Record(refused); rec.End("Completed"); }
+        Assert.Equal((RelayChange.Fixed, opened.OpenSince), (refused.Change!.Value, refused.OpenSince));
     }
 
     [Fact]
