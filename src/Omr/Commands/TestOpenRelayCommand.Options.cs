@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Net;
@@ -8,6 +9,7 @@ using Omr.Engine;
 using Omr.Engine.Discovery;
 using Omr.Engine.Notices;
 using Omr.Engine.Probing;
+using Omr.Engine.Rules;
 using Omr.Engine.Service;
 
 namespace Omr.Commands
@@ -88,8 +90,37 @@ namespace Omr.Commands
                 MaxConnectionsPerAddress = MaxConnectionsPerAddress,
                 Blocklists = zones.Count == 0 ? null : zones,
                 BlocklistAll = BlocklistAll.IsPresent,
+                Exclusions = Exclusions(),
                 Verbose = VerboseWanted(),
             };
+        }
+
+        /// <summary>-Exclude, -ExcludePath and -ExcludeHosted, parsed once, in that order; a bad entry is InvalidExclusion, naming it.</summary>
+        private IReadOnlyList<ExclusionEntry> Exclusions()
+        {
+            var list = new List<ExclusionEntry>();
+            foreach (var e in Exclude ?? Array.Empty<string>())
+            {
+                try { list.Add(ExclusionRules.Parse(e, "-Exclude")); }
+                catch (FormatException ex) { ThrowArgument(ex.Message, "InvalidExclusion", e); }
+            }
+            if (ExcludePath != null)
+            {
+                var path = GetUnresolvedProviderPathFromPSPath(ExcludePath);
+                string text;
+                try { text = File.ReadAllText(path); }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is NotSupportedException || ex is ArgumentException)
+                {
+                    ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"-ExcludePath '{path}' cannot be read: {ex.Message}", path, ex), "ExcludePathNotFound", ErrorCategory.ObjectNotFound, ExcludePath));
+                    throw;
+                }
+                try { list.AddRange(ExclusionRules.ParseFile(text, $"-ExcludePath '{path}'")); }
+                catch (FormatException ex) { ThrowArgument(ex.Message, "InvalidExclusion", ExcludePath); }
+            }
+            if (ExcludeHosted.IsPresent) list.AddRange(HostedMailServices.Entries);
+            if (list.Count > 0)
+                WriteVerbose($"Not tested: {list.Count} exclusion(s): {string.Join(", ", list.Take(10).Select(e => e.Text))}{(list.Count > 10 ? ", ..." : string.Empty)}.");
+            return list;
         }
     }
 }

@@ -131,6 +131,20 @@ namespace Omr.Commands
         [ValidateNotNullOrEmpty]
         public string[]? ProviderMx { get; set; }
 
+        /// <summary>Hosts not to test: host names (wildcards "*.mail.protection.outlook.com"), addresses and CIDR networks ("192.0.2.0/24", "2001:db8::/32").</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? Exclude { get; set; }
+
+        /// <summary>A file of hosts not to test: one host name, address or network a line, '#' comments.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ExcludePath { get; set; }
+
+        /// <summary>Leave the large hosted mail services (Microsoft 365, Google, Yahoo, iCloud, Proofpoint, Mimecast, ...) untested: the list shipped with the module.</summary>
+        [Parameter]
+        public SwitchParameter ExcludeHosted { get; set; }
+
         /// <summary>Results, runs and notices older than this many days are deleted from the state database at the start of the run.</summary>
         [Parameter]
         [ValidateRange(1, 36500)]
