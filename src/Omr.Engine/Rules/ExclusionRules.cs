@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Net;
-using System.Net.Sockets;
 
 namespace Omr.Engine.Rules
 {
@@ -76,7 +75,7 @@ namespace Omr.Engine.Rules
                 if (ip is null) throw new FormatException(Bad("the part before '/' is not an IPv4 or IPv6 address"));
                 var bytes = Bytes(ip);
                 var bits = bytes.Length * 8;
-                var offset = ip.AddressFamily == AddressFamily.InterNetworkV6 && bytes.Length == 4 ? 96 : 0; // ::ffff:a.b.c.d/120
+                var offset = ip.IsIPv4MappedToIPv6 ? 96 : 0; // ::ffff:a.b.c.d/120 is a.b.c.d/24
                 if (!int.TryParse(t.Substring(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var prefix) || prefix - offset < 0 || prefix - offset > bits)
                     throw new FormatException(Bad($"the prefix length after '/' must be a number from 0 to {bits + offset}"));
                 prefix -= offset;
@@ -182,7 +181,7 @@ namespace Omr.Engine.Rules
             if (s.StartsWith("IPv6:", StringComparison.OrdinalIgnoreCase)) s = s.Substring(5);
             if (s.Length == 0) return null;
             if (s.IndexOf(':') >= 0)
-                return s.IndexOf('%') < 0 && IPAddress.TryParse(s, out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6 ? v6 : null;
+                return s.IndexOf('%') < 0 && IPAddress.TryParse(s, out var v6) && v6.GetAddressBytes().Length == 16 ? v6 : null;
             // IPAddress.TryParse takes "10" and "10.1" as addresses; an exclusion must be written out.
             var parts = s.Split('.');
             if (parts.Length != 4 || parts.Any(p => p.Length == 0 || p.Length > 3 || !p.All(char.IsDigit) || int.Parse(p, CultureInfo.InvariantCulture) > 255)) return null;
@@ -191,7 +190,7 @@ namespace Omr.Engine.Rules
 
         /// <summary>The address's bytes; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as its four IPv4 bytes.</summary>
         private static byte[] Bytes(IPAddress a)
-            => (a.AddressFamily == AddressFamily.InterNetworkV6 && a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).GetAddressBytes();
+            => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).GetAddressBytes();
 
         private static byte[] Mask(byte[] bytes, int prefix)
         {
