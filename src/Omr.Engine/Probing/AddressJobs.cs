@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
 using System.Net;
 using System.Threading;
 using System.Threading.Channels;
@@ -97,16 +96,8 @@ namespace Omr.Engine.Probing
         {
             var now = DateTimeOffset.UtcNow;
             var reason = ExclusionRules.Reason(e);
-            return new RelayTestResult
+            return p.Describe(new RelayTestResult
             {
-                Target = p.Target,
-                Domain = p.Domain,
-                ComputerName = p.Host ?? p.Address.ToString(),
-                Address = p.Address.ToString(),
-                Port = p.Port,
-                Preference = p.Preference,
-                MxHosts = p.MxHosts.ToArray(),
-                IsMxAddress = p.IsMx,
                 Verdict = RelayVerdict.Excluded,
                 ReasonCode = e.Hosted ? RelayReasonCode.ExcludedHosted : RelayReasonCode.Excluded,
                 Reason = reason,
@@ -114,7 +105,7 @@ namespace Omr.Engine.Probing
                 ProbeId = NewProbeId(),
                 Tests = Array.Empty<RelayTestOutcome>(),
                 Transcript = new[] { new TranscriptEntry(now, "*", reason) },
-            };
+            });
         }
 
         /// <summary>Adds a context to the job of its address, creating and queueing the job when needed.</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Net;
 
 namespace Omr.Engine.Probing
@@ -68,5 +69,19 @@ namespace Omr.Engine.Probing
         public IReadOnlyList<string> MxHosts { get; }
         /// <summary>True: the address came from the MX set; false: an earlier address tested again; null: given directly.</summary>
         public bool? IsMx { get; }
+
+        /// <summary>Sets what a result says of where it was tested (target, domain, host, address, port, MX context); returns it.</summary>
+        internal RelayTestResult Describe(RelayTestResult r)
+        {
+            r.Target = Target;
+            r.Domain = Domain;
+            r.ComputerName = Host ?? Address.ToString();
+            r.Address = Address.ToString();
+            r.Port = Port;
+            r.Preference = Preference;
+            r.MxHosts = MxHosts.ToArray();
+            r.IsMxAddress = IsMx;
+            return r;
+        }
     }
 }

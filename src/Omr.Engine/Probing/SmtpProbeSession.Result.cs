@@ -36,16 +36,8 @@ namespace Omr.Engine.Probing
                 var mine = new HashSet<int>(ctx.Units is null ? Enumerable.Empty<int>() : ctx.Units.Select(u => u.Id)) { ctx.Tag };
                 transcript = _transcript.ToArray(t => mine.Contains(t) || (_battery.GroupTags.TryGetValue(t, out var members) && members.Any(mine.Contains)));
             }
-            var result = new RelayTestResult
+            var result = target.Describe(new RelayTestResult
             {
-                Target = target.Target,
-                Domain = target.Domain,
-                ComputerName = target.Host ?? target.Address.ToString(),
-                Address = target.Address.ToString(),
-                Port = target.Port,
-                Preference = target.Preference,
-                MxHosts = target.MxHosts.ToArray(),
-                IsMxAddress = target.IsMx,
                 Verdict = verdict,
                 ReasonCode = decision.Code,
                 Reason = reason,
@@ -64,7 +56,7 @@ namespace Omr.Engine.Probing
                 Extensions = _extensions,
                 Connections = _connections,
                 BytesReceived = _budget.Used,
-            };
+            });
             // One context: its transcript is the session's, built into entries only when it is read.
             var ehloLine = _ehloLine;
             result.SoftwareSource = () => SoftwareRules.Identify(result, ehloLine);
