@@ -117,3 +117,18 @@ Describe 'Excluded in the history' -Tag Lab, Exclude, History {
         @(Get-RelayHistory -StatePath $db -Change Fixed) | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Invoke-RelayMonitor -Exclude' -Tag Lab, Exclude, Monitor {
+    It 'passes the exclusions to its scan: the excluded host is recorded as Excluded and not counted as tested' {
+        $root = Join-Path $TestDrive ('monitor-ex-' + [guid]::NewGuid().ToString('N').Substring(0, 6))
+        $run = Invoke-RelayMonitor -Domain open.omr-lab.test, closed.omr-lab.test -StatePath "$root/omr.db" -ReportPath "$root/reports" `
+            -DnsServer $Lab.dnsServer -ScanPort $Lab.smtpPort -TimeoutSec 10 -Exclude 'open.mx.omr-lab.test' -ExcludeHosted -From 'noc@example.net' -PickupDirectory "$root/pickup"
+        $run.Errors.Count | Should -Be 0 -Because ($run.Errors -join '; ')
+        $run.Tested | Should -Be 1
+        $run.Open | Should -Be 0
+        $run.ExitCode | Should -Be 0
+        $h = @(Get-RelayHistory -StatePath "$root/omr.db" -Verdict Excluded)
+        $h.Count | Should -Be 1
+        $h[0].ComputerName | Should -Be 'open.mx.omr-lab.test'
+    }
+}

@@ -30,7 +30,7 @@ namespace Omr
         public TimeSpan Duration => EndTime - StartTime;
         /// <summary>The domains of this run (after de-duplication).</summary>
         public int Domains { get; set; }
-        /// <summary>Results of the scan (one per domain, address and port; a domain can have several).</summary>
+        /// <summary>Results of the scan (one per domain, address and port; a domain can have several), Excluded ones not counted.</summary>
         public int Tested { get; set; }
         /// <summary>Results whose verdict is Open.</summary>
         public int Open { get; set; }

@@ -25,6 +25,9 @@ namespace Omr.Commands
             scan["TimeoutSec"] = TimeoutSec;
             scan["ThrottleLimit"] = ThrottleLimit;
             if (ProviderMx != null) scan["ProviderMx"] = ProviderMx;
+            if (Exclude != null) scan["Exclude"] = Exclude;
+            if (ExcludePath != null) scan["ExcludePath"] = ExcludePath;
+            if (ExcludeHosted.IsPresent) scan["ExcludeHosted"] = true;
             if (ProbeFrom != null) scan["ProbeFrom"] = ProbeFrom;
             if (Blocklist != null) scan["Blocklist"] = Blocklist;
             var unnoticed = new List<RelayTestResult>();
@@ -42,6 +45,7 @@ namespace Omr.Commands
 
         private static void Count(RelayMonitorRun run, RelayTestResult r)
         {
+            if (r.Verdict == RelayVerdict.Excluded) return; // not tested, by the operator's choice
             run.Tested++;
             switch (r.Verdict)
             {

@@ -41,6 +41,18 @@ namespace Omr.Commands
         [ValidateNotNullOrEmpty]
         public string[]? ProviderMx { get; set; }
 
+        /// <summary>Hosts not to test (Test-OpenRelay -Exclude, -ExcludePath, -ExcludeHosted).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? Exclude { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ExcludePath { get; set; }
+
+        [Parameter]
+        public SwitchParameter ExcludeHosted { get; set; }
+
         /// <summary>The SMTP ports tested (Test-OpenRelay -Port).</summary>
         [Parameter]
         [ValidateRange(1, 65535)]
