@@ -22,7 +22,6 @@ namespace Omr.Engine.Probing
     {
         private readonly ScanOptions _options;
         private readonly MailHostResolver _resolver;
-        private readonly BlocklistLookup? _blocklists;
         private readonly Channel<EngineEvent> _events = Channel.CreateUnbounded<EngineEvent>(new UnboundedChannelOptions { SingleReader = true });
         private readonly Channel<ScanInput> _inputs;
         private readonly CancellationTokenSource _cts;
@@ -41,9 +40,7 @@ namespace Omr.Engine.Probing
             if (options.ThrottleLimit < 1) throw new ArgumentOutOfRangeException(nameof(options), "ThrottleLimit must be at least 1.");
             if (options.MaxConnectionsPerAddress < 1) throw new ArgumentOutOfRangeException(nameof(options), "MaxConnectionsPerAddress must be at least 1.");
             _resolver = new MailHostResolver(options.DnsServers, options.DnsTimeout);
-            if (options.Blocklists is { Count: > 0 } zones)
-                _blocklists = BlocklistLookup.Create(options.DnsServers, options.DnsTimeout, zones, (zone, why) => Publish(new EngineWarningEvent(
-                    $"BlocklistZoneUnusable: the blocklist {zone} is not used in this run: {why}. No address is reported as listed or as not listed there.")));
+            _blocklists = Blocklists(options);
             _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             _doneInputs = new Recent<ScanInput>(_inputsByKey, i => i.Key, options.RememberedAddresses);
             _idleJobs = new Recent<AddressJob>(_jobsByKey, j => j.Key, options.RememberedAddresses, j => j.Remembered = null);
@@ -288,45 +285,6 @@ namespace Omr.Engine.Probing
             Release();
         }
 
-        internal void PublishResult(ScanInput entry, RelayTestResult result)
-        {
-            if (_blocklists != null && (result.Verdict == RelayVerdict.Open || _options.BlocklistAll) && !string.IsNullOrEmpty(result.Address))
-            {
-                // The answer is held open (as for -Verify) until the blocklists have been asked about its address.
-                entry.AddOpen();
-                _ = ListThenPublishAsync(entry, result);
-                return;
-            }
-            lock (entry.Answers) entry.Answers.Add(result);
-            Publish(new ScanResultEvent(result, entry.Input));
-        }
-
-        private async Task ListThenPublishAsync(ScanInput entry, RelayTestResult result)
-        {
-            try
-            {
-                result.Listings = await _blocklists!.ListingsAsync(result.Address, _cts.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (_cts.IsCancellationRequested) { }
-            catch (Exception ex)
-            {
-                Publish(new EngineWarningEvent($"BlocklistLookupFailed: the blocklists could not be asked about {result.Address}: {ex.Message}"));
-            }
-            finally
-            {
-                lock (entry.Answers) entry.Answers.Add(result);
-                Publish(new ScanResultEvent(result, entry.Input));
-                entry.CloseOne(this);
-            }
-        }
-
-        internal void PublishError(ScanInput entry, EngineErrorEvent error)
-        {
-            lock (entry.Answers) entry.Answers.Add(error);
-            Publish(error);
-        }
-
-        internal void PublishRaw(EngineEvent e) => Publish(e);
 
         private async Task DomainAsync(ScanInput item)
         {
