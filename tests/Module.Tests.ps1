@@ -200,10 +200,10 @@ Describe 'Test-OpenRelay command metadata' -Tag Module {
         @($values | Sort-Object) | Should -Be @('Auto', 'None', 'Required')
     }
 
-    It 'has Verdict values Open, Closed, Inconclusive, Unreachable, NoMail, Hidden' {
+    It 'has Verdict values Open, Closed, Inconclusive, Unreachable, NoMail, Hidden, Excluded' {
         $verdict = [Omr.RelayTestResult].GetProperty('Verdict').PropertyType
         $verdict | Should -Be ([Omr.RelayVerdict])
-        [enum]::GetNames($verdict) | Should -Be @('Open', 'Closed', 'Inconclusive', 'Unreachable', 'NoMail', 'Hidden')
+        [enum]::GetNames($verdict) | Should -Be @('Open', 'Closed', 'Inconclusive', 'Unreachable', 'NoMail', 'Hidden', 'Excluded')
     }
 }
 
