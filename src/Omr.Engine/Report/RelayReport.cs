@@ -63,6 +63,8 @@ namespace Omr.Engine.Report
         public int RemindersDue { get; set; }
         /// <summary>Open cases whose latest result is the server refusing this client (ClientRefused): not a fix.</summary>
         public int ShutOut { get; set; }
+        /// <summary>Results of the current run not tested on purpose (-Exclude); not counted in <see cref="Tested"/>.</summary>
+        public int Excluded { get; set; }
         /// <summary>Open cases whose latest result could not confirm them for another reason (Unconfirmed, NoLongerReachable).</summary>
         public int Unconfirmed { get; set; }
         /// <summary>Inconclusive results of the current run.</summary>
@@ -122,6 +124,10 @@ namespace Omr.Engine.Report
         /// <summary>The case is open but its latest result is not Open (shut out or unconfirmed).</summary>
         public bool NotConfirmed => Verdict != RelayVerdict.Open;
         public bool ShutOut => NotConfirmed && ReportFigures.IsShutOut(ReasonCode);
+        /// <summary>The latest result was not tested on purpose (-Exclude): the case stays open, neither shut out nor unconfirmed.</summary>
+        public bool Excluded => Verdict == RelayVerdict.Excluded;
+        /// <summary>How the row is marked when the latest result did not confirm the open case.</summary>
+        public string? NotConfirmedTag => !NotConfirmed ? null : Excluded ? "excluded" : ShutOut ? "shut out" : "unconfirmed";
     }
 
     /// <summary>Inconclusive results of the current run that share one reason code.</summary>

@@ -66,6 +66,8 @@ namespace Omr.Engine.Report
             {
                 foreach (var (verdict, change, n) in log.RunCounts(run.RunId))
                 {
+                    // An excluded host was not tested (no packet was sent to it).
+                    if (verdict == RelayVerdict.Excluded) { counts.Excluded += n; continue; }
                     counts.Tested += n;
                     if (verdict == RelayVerdict.Inconclusive) counts.Inconclusive += n;
                     if (verdict == RelayVerdict.Open && (change == RelayChange.New || change == RelayChange.NewlyOpen)) counts.NewlyOpen += n;
@@ -83,7 +85,7 @@ namespace Omr.Engine.Report
             counts.OpenNow = open.Count(c => c.Verdict == RelayVerdict.Open);
             counts.OpenUnproven = open.Count(c => c.Verdict == RelayVerdict.Open && c.Proof != RelayProof.Delivered);
             counts.ShutOut = open.Count(c => c.ShutOut);
-            counts.Unconfirmed = open.Count(c => c.NotConfirmed && !c.ShutOut);
+            counts.Unconfirmed = open.Count(c => c.NotConfirmed && !c.ShutOut && !c.Excluded);
             counts.RemindersDue = open.Count(c => c.ReminderDue);
             var newlyOpen = new HashSet<long>(report.NewlyOpen.Select(c => c.ResultId));
             report.StillOpen = open.Where(c => !newlyOpen.Contains(c.ResultId)).ToList();

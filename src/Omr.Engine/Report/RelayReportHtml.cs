@@ -74,7 +74,8 @@ details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
             if (r.Started is DateTimeOffset s)
                 h.Append("Run ").Append(E(When(s))).Append(r.Ended is DateTimeOffset e ? " – " + E(When(e)) : string.Empty).Append(". ");
             if (r.CurrentRun is ReportRun run)
-                h.Append("Scan ").Append(E(When(run.Started))).Append(" (").Append(E(run.Status)).Append(", ").Append(N(r.Counts.Tested)).Append(" results). ");
+                h.Append("Scan ").Append(E(When(run.Started))).Append(" (").Append(E(run.Status)).Append(", ").Append(N(r.Counts.Tested)).Append(" results")
+                 .Append(r.Counts.Excluded > 0 ? ", " + N(r.Counts.Excluded) + " excluded, not tested" : string.Empty).Append("). ");
             else
                 h.Append("No scan in this run: the figures below are the state database's as of the last scans. ");
             h.Append("Report made ").Append(E(When(r.GeneratedAt))).Append(".</p>\n</header>\n");
@@ -140,8 +141,8 @@ details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
                 h.Append("<td>");
                 Link(h, c.EvidenceLink);
                 h.Append("</td><td class=\"reason\">");
-                if (c.NotConfirmed && !closed)
-                    h.Append("<span class=\"tag\">").Append(E(c.ShutOut ? "shut out" : "unconfirmed")).Append("</span> ");
+                if (c.NotConfirmedTag is string tag && !closed)
+                    h.Append("<span class=\"tag\">").Append(E(tag)).Append("</span> ");
                 foreach (var l in c.Listings)
                     h.Append("<span class=\"tag listed\" title=\"").Append(E(l.Text ?? string.Empty)).Append("\">listed on ").Append(E(l.Zone)).Append("</span> ");
                 Reason(h, c.ReasonShort, c.Reason);

@@ -21,7 +21,7 @@ namespace Omr.Engine.Report
             var t = new StringBuilder(4096);
             t.Append(OneLine(r.Title)).Append(" - ").Append(RelayReportHtml.When(r.GeneratedAt)).Append('\n');
             t.Append(r.CurrentRun is ReportRun run
-                ? "Scan " + RelayReportHtml.When(run.Started) + " (" + run.Status + "): " + RelayReportHtml.N(c.Tested) + " results.\n"
+                ? "Scan " + RelayReportHtml.When(run.Started) + " (" + run.Status + "): " + RelayReportHtml.N(c.Tested) + " results" + (c.Excluded > 0 ? ", " + RelayReportHtml.N(c.Excluded) + " excluded, not tested" : string.Empty) + ".\n"
                 : "No scan in this run: the figures are the state database's as of the last scans.\n");
             t.Append('\n');
             t.Append("Open now:               ").Append(RelayReportHtml.N(c.OpenNow)).Append(c.OpenUnproven > 0 ? " (" + RelayReportHtml.N(c.OpenUnproven) + " not proven by delivery)" : string.Empty).Append('\n');
@@ -42,7 +42,7 @@ namespace Omr.Engine.Report
             t.Append('\n').Append("Still open: ").Append(RelayReportHtml.N(r.StillOpen.Count)).Append(r.StillOpen.Count > 0 ? ", oldest first:" : string.Empty).Append('\n');
             foreach (var x in r.StillOpen.Take(MaxListed))
                 t.Append("  ").Append(OneLine(Case(x) + ", open " + (x.DaysOpen is double d ? RelayReportHtml.Days(d) : "?") + " days"
-                    + (x.NotConfirmed ? (x.ShutOut ? " (shut out)" : " (unconfirmed)") : string.Empty) + (x.ReminderDue ? ", reminder due" : string.Empty)
+                    + (x.NotConfirmedTag is string tag ? " (" + tag + ")" : string.Empty) + (x.ReminderDue ? ", reminder due" : string.Empty)
                     + (x.Listings.Length > 0 ? ", listed on " + string.Join(", ", x.Listings.Select(l => l.Zone)) : string.Empty))).Append('\n');
             if (r.StillOpen.Count > MaxListed) t.Append("  ... and ").Append(RelayReportHtml.N(r.StillOpen.Count - MaxListed)).Append(" more in the HTML report\n");
             Lines(t, "Errors", r.Errors, e => e.Step + " " + e.ErrorId + (e.Target is null ? string.Empty : " " + e.Target) + ": " + ReportFigures.ShortReason(e.Message));

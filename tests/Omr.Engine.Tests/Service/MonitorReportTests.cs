@@ -96,6 +96,34 @@ public class MonitorReportTests
     }
 
     [Fact]
+    public void An_open_case_whose_host_is_now_excluded_is_marked_excluded_and_not_counted_as_tested()
+    {
+        var dir = EvidenceTestData.TempDir();
+        var db = Path.Combine(dir, "omr.db");
+        Scan(db, T0);
+        var excluded = Open("omr-20260302-" + new string('d', 20), T0.AddDays(1));
+        excluded.Verdict = RelayVerdict.Excluded;
+        excluded.ReasonCode = RelayReasonCode.Excluded;
+        excluded.Reason = "Not tested: excluded by -Exclude 'mx.open.example'. No connection was made.";
+        excluded.RelayedBy = Array.Empty<string>();
+        using (var rec = ScanRecorder.Open(db, "Test-OpenRelay", null, 400, null, _ => { }, _ => { }, () => T0.AddDays(1)))
+        {
+            rec.Record(excluded);
+            rec.End("Completed");
+        }
+        var files = MonitorReport.Render(db, new ReportRunFacts(), T0.AddDays(1).AddHours(1), TimeSpan.FromDays(7));
+        var r = files.Report;
+        Assert.Equal(0, r.Counts.Tested);
+        Assert.Equal(1, r.Counts.Excluded);
+        Assert.Equal(0, r.Counts.Unconfirmed);
+        var still = Assert.Single(r.StillOpen);
+        Assert.Equal("excluded", still.NotConfirmedTag);
+        Assert.Contains("<span class=\"tag\">excluded</span>", files.Html);
+        Assert.Contains("0 results, 1 excluded, not tested", files.Html);
+        Assert.Contains("(excluded)", files.Text);
+    }
+
+    [Fact]
     public void A_case_keeps_its_best_proof_and_its_evidence_bundle_in_later_reports()
     {
         var dir = EvidenceTestData.TempDir();
