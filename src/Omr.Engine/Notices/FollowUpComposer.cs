@@ -90,17 +90,14 @@ namespace Omr.Engine.Notices
             if (!string.IsNullOrWhiteSpace(options.ReplyTo)) msg.ReplyTo.Add(MailAddressRules.ParseMailbox(options.ReplyTo!));
             msg.Subject = Subject(c);
             msg.Date = now;
-            var idDomain = from.Domain;
-            if (string.IsNullOrEmpty(idDomain) || idDomain.Any(ch => !(char.IsLetterOrDigit(ch) || ch == '.' || ch == '-'))) idDomain = "omr.invalid";
-            msg.MessageId = (c.Kind == NoticeKind.Reminder ? "reminder-" : "resolved-") + id + "@" + idDomain;
+            msg.MessageId = NoticeComposer.MessageIdFor(c.Kind == NoticeKind.Reminder ? "reminder-" : "resolved-", id, from);
             var original = c.Notice.MessageId?.Trim().Trim('<', '>');
             if (!string.IsNullOrEmpty(original) && original!.IndexOf('@') > 0 && !original.Any(char.IsWhiteSpace))
             {
                 msg.InReplyTo = original;
                 msg.References.Add(original);
             }
-            msg.Headers.Add("Auto-Submitted", "auto-generated");
-            msg.Headers.Add("X-Auto-Response-Suppress", "All");
+            NoticeComposer.MarkAutomatic(msg);
             msg.Headers.Add("X-Omr-Notice", id);
             msg.Headers.Add("X-Omr-Follow-Up", c.Kind.ToString());
             msg.Body = new TextPart("plain") { Text = Body(c, options.TestedFrom) };

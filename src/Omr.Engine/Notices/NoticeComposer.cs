@@ -84,12 +84,8 @@ namespace Omr.Engine.Notices
             if (!string.IsNullOrWhiteSpace(options.ReplyTo)) msg.ReplyTo.Add(MailAddressRules.ParseMailbox(options.ReplyTo!, "-ReplyTo"));
             msg.Subject = subject.Length == 0 ? "Open mail relay at " + domain : subject;
             msg.Date = now;
-            var idDomain = from.Domain;
-            if (string.IsNullOrEmpty(idDomain) || idDomain.Any(c => !(char.IsLetterOrDigit(c) || c == '.' || c == '-'))) idDomain = "omr.invalid";
-            msg.MessageId = "notice-" + id + "@" + idDomain;
-            // RFC 3834: an automatic message; auto-responders must not answer it.
-            msg.Headers.Add("Auto-Submitted", "auto-generated");
-            msg.Headers.Add("X-Auto-Response-Suppress", "All");
+            msg.MessageId = MessageIdFor("notice-", id, from);
+            MarkAutomatic(msg);
             msg.Headers.Add("X-Omr-Notice", id);
 
             var notice = new ComposedNotice(msg, id, draft.Domain, hosts);
@@ -117,6 +113,21 @@ namespace Omr.Engine.Notices
             }
             msg.Body = mixed;
             return notice;
+        }
+
+        /// <summary>A Message-ID of ours: the prefix and id at the sender's domain, or at omr.invalid when that domain is no plain host name.</summary>
+        internal static string MessageIdFor(string prefix, string id, MailboxAddress from)
+        {
+            var idDomain = from.Domain;
+            if (string.IsNullOrEmpty(idDomain) || idDomain.Any(c => !(char.IsLetterOrDigit(c) || c == '.' || c == '-'))) idDomain = "omr.invalid";
+            return prefix + id + "@" + idDomain;
+        }
+
+        /// <summary>RFC 3834: an automatic message; auto-responders (and Exchange's) must not answer it.</summary>
+        internal static void MarkAutomatic(MimeMessage msg)
+        {
+            msg.Headers.Add("Auto-Submitted", "auto-generated");
+            msg.Headers.Add("X-Auto-Response-Suppress", "All");
         }
 
         internal static TextPart Text(string text, string subtype)

@@ -84,10 +84,8 @@ namespace Omr.Engine.Service
             msg.Subject = NoticeText.OneLine(files.Subject, 250);
             msg.Date = files.Report.GeneratedAt;
             var id = Guid.NewGuid().ToString("N");
-            var idDomain = string.IsNullOrEmpty(sender.Domain) ? "omr.invalid" : sender.Domain;
-            msg.MessageId = "report-" + id + "@" + idDomain;
-            msg.Headers.Add("Auto-Submitted", "auto-generated");
-            msg.Headers.Add("X-Auto-Response-Suppress", "All");
+            msg.MessageId = NoticeComposer.MessageIdFor("report-", id, sender);
+            NoticeComposer.MarkAutomatic(msg);
             msg.Body = new MultipartAlternative { NoticeComposer.Text(files.Text, "plain"), NoticeComposer.Text(files.Html, "html") };
             return new ComposedNotice(msg, "report-" + id, string.Empty, Array.Empty<Omr.RelayEvidence>());
         }
