@@ -41,15 +41,6 @@ namespace Omr.Engine.Rules
         public override string ToString() => Text;
     }
 
-    /// <summary>One line of an exclusion file that holds an entry: the entry, its trailing comment and its line number.</summary>
-    public readonly struct ExclusionLine
-    {
-        public ExclusionLine(string text, string? comment, int line) { Text = text; Comment = comment; Line = line; }
-
-        public string Text { get; }
-        public string? Comment { get; }
-        public int Line { get; }
-    }
 
     /// <summary>
     /// Hosts not to test: one small pure function. An entry is a host name pattern (the module's one wildcard matcher,
@@ -106,38 +97,13 @@ namespace Omr.Engine.Rules
             return new ExclusionEntry(t, ExclusionKind.HostName, name, null, 0, source, owner);
         }
 
-        /// <summary>
-        /// The entries of an exclusion file's text: one a line; '#' starts a comment (a whole line, or the rest of a
-        /// line after the entry, kept as the entry's note); blank lines are skipped.
-        /// </summary>
-        public static IReadOnlyList<ExclusionLine> ReadLines(string? content)
-        {
-            var list = new List<ExclusionLine>();
-            var lines = (content ?? string.Empty).Split('\n');
-            for (int i = 0; i < lines.Length; i++)
-            {
-                var line = lines[i].TrimEnd('\r');
-                string? comment = null;
-                var hash = line.IndexOf('#');
-                if (hash >= 0)
-                {
-                    comment = line.Substring(hash + 1).Trim();
-                    if (comment.Length == 0) comment = null;
-                    line = line.Substring(0, hash);
-                }
-                line = line.Trim();
-                if (line.Length > 0) list.Add(new ExclusionLine(line, comment, i + 1));
-            }
-            return list;
-        }
-
-        /// <summary>Parses every entry of a file's text (<see cref="ReadLines"/>); the source names the file and line of each.</summary>
+        /// <summary>Parses every entry of a file's text (<see cref="ListText.Lines"/>); the source names the file and line of each.</summary>
         public static IReadOnlyList<ExclusionEntry> ParseFile(string? content, string source)
-            => ReadLines(content).Select(l => Parse(l.Text, source + " line " + l.Line.ToString(CultureInfo.InvariantCulture), l.Comment)).ToList();
+            => ListText.Lines(content).Select(l => Parse(l.Text, source + " line " + l.Line.ToString(CultureInfo.InvariantCulture), l.Comment)).ToList();
 
         /// <summary>The shipped list of hosted mail services: every entry's comment names whose it is (an entry without one is an error).</summary>
         public static IReadOnlyList<ExclusionEntry> ParseHosted(string? content)
-            => ReadLines(content).Select(l => l.Comment is null
+            => ListText.Lines(content).Select(l => l.Comment is null
                 ? throw new FormatException($"{HostedSource} line {l.Line.ToString(CultureInfo.InvariantCulture)}: '{l.Text}' does not say whose it is.")
                 : Parse(l.Text, HostedSource, l.Comment)).ToList();
 
@@ -190,7 +156,7 @@ namespace Omr.Engine.Rules
 
         /// <summary>The address's bytes; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as its four IPv4 bytes.</summary>
         private static byte[] Bytes(IPAddress a)
-            => (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).GetAddressBytes();
+            => Names.Plain(a).GetAddressBytes();
 
         private static byte[] Mask(byte[] bytes, int prefix)
         {

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading.Tasks;
+using Omr.Engine;
 using Omr.Engine.Notices;
 using Omr.Engine.Report;
 using Omr.Engine.Service;
@@ -119,12 +120,7 @@ namespace Omr.Commands
                 }
                 yield break;
             }
-            foreach (var line in File.ReadLines(path))
-            {
-                var hash = line.IndexOf('#');
-                var d = (hash >= 0 ? line.Substring(0, hash) : line).Trim();
-                if (d.Length > 0) yield return d;
-            }
+            foreach (var line in ListText.Lines(File.ReadAllText(path))) yield return line.Text;
         }
     }
 

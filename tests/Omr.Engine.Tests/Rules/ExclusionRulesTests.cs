@@ -109,7 +109,7 @@ public class ExclusionRulesTests
     [Fact]
     public void A_file_has_one_entry_a_line_with_comments_and_a_bad_line_is_named()
     {
-        var lines = ExclusionRules.ReadLines("# header\r\nmx1.example.net\r\n\r\n  192.0.2.7  # a note  \r\n#192.0.2.8\r\n2001:db8::/32");
+        var lines = ListText.Lines("# header\r\nmx1.example.net\r\n\r\n  192.0.2.7  # a note  \r\n#192.0.2.8\r\n2001:db8::/32");
         Assert.Equal(new[] { ("mx1.example.net", (string?)null, 2), ("192.0.2.7", "a note", 4), ("2001:db8::/32", null, 6) },
             lines.Select(l => (l.Text, l.Comment, l.Line)).ToArray());
         var ex = Assert.Throws<FormatException>(() => ExclusionRules.ParseFile("mx1.example.net\n10.1/8\n", "-ExcludePath 'x.txt'"));
