@@ -12,6 +12,9 @@ namespace Omr.Engine
     {
         public static string Domain(string? name) => (name ?? string.Empty).Trim().TrimEnd('.').ToLowerInvariant();
 
+        /// <summary>An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 address it is; any other address as it is.</summary>
+        public static System.Net.IPAddress Plain(System.Net.IPAddress a) => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
+
         public static string Address(string? address) => (address ?? string.Empty).Trim().ToLowerInvariant();
 
         /// <summary>The key of one tested endpoint for one domain: "domain|address|port".</summary>

@@ -59,7 +59,7 @@ namespace Omr.Engine.Discovery
         public async Task<BlocklistListing[]> ListingsAsync(string? address, CancellationToken ct)
         {
             if (!IPAddress.TryParse(address ?? string.Empty, out var ip)) return Array.Empty<BlocklistListing>();
-            var key = (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString();
+            var key = Names.Plain(ip).ToString();
             var all = await Task.WhenAll(_zones.Select(z => z.Cache.GetOrAdd(key, _ => new Lazy<Task<BlocklistListing?>>(() => ListedInAsync(z, ip, ct))).Value)).ConfigureAwait(false);
             return all.Where(l => l != null).Select(l => l!).ToArray();
         }

@@ -152,7 +152,7 @@ namespace Omr.Engine.Discovery
                 try
                 {
                     var addrs = await Dns.GetHostAddressesAsync(name).ConfigureAwait(false);
-                    var list = addrs.Select(a => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).Distinct().OrderBy(a => a.AddressFamily == AddressFamily.InterNetwork ? 0 : 1).ToList();
+                    var list = addrs.Select(Names.Plain).Distinct().OrderBy(a => a.AddressFamily == AddressFamily.InterNetwork ? 0 : 1).ToList();
                     if (list.Count > 0) return list;
                 }
                 catch (SocketException ex) when (ex.SocketErrorCode == SocketError.HostNotFound || ex.SocketErrorCode == SocketError.NoData)

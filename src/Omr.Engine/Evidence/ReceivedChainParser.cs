@@ -164,7 +164,7 @@ namespace Omr.Engine.Evidence
             if (s.StartsWith("IPv6:", StringComparison.OrdinalIgnoreCase)) s = s.Substring(5);
             if (s.IndexOf(':') < 0 && !DottedQuad.IsMatch(s)) return null;
             if (!IPAddress.TryParse(s, out var ip)) return null;
-            if (ip.AddressFamily == AddressFamily.InterNetworkV6 && ip.IsIPv4MappedToIPv6) ip = ip.MapToIPv4();
+            ip = Names.Plain(ip);
             return ip.ToString();
         }
 

@@ -24,6 +24,11 @@ namespace Omr.Engine.Probing
                 _ = ListThenPublishAsync(entry, result);
                 return;
             }
+            Answer(entry, result);
+        }
+
+        private void Answer(ScanInput entry, RelayTestResult result)
+        {
             lock (entry.Answers) entry.Answers.Add(result);
             Publish(new ScanResultEvent(result, entry.Input));
         }
@@ -41,8 +46,7 @@ namespace Omr.Engine.Probing
             }
             finally
             {
-                lock (entry.Answers) entry.Answers.Add(result);
-                Publish(new ScanResultEvent(result, entry.Input));
+                Answer(entry, result);
                 entry.CloseOne(this);
             }
         }

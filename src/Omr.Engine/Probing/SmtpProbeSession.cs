@@ -188,7 +188,7 @@ namespace Omr.Engine.Probing
                 await conn.ConnectAsync(_target.Address, _target.Port, ImplicitTls, _target.Host, token).ConfigureAwait(false);
                 _facts.Connected = true;
                 if (_facts.ClientAddress is null && conn.LocalEndPoint is IPEndPoint local)
-                    _facts.ClientAddress = (local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address).ToString();
+                    _facts.ClientAddress = Names.Plain(local.Address).ToString();
                 stage = "greeting";
                 if (!await OpenAsync(conn, token, s => stage = s).ConfigureAwait(false))
                     return false; // terminal: greeting refused, TLS problem, HELO refused...
@@ -266,7 +266,7 @@ namespace Omr.Engine.Probing
         private void Expand(ProbeTargetContext c)
         {
             var addr = _target.Address;
-            if (addr.IsIPv4MappedToIPv6) addr = addr.MapToIPv4();
+            addr = Names.Plain(addr);
             var literal = addr.AddressFamily == AddressFamily.InterNetworkV6 ? "IPv6:" + StripScope(addr) : addr.ToString();
             var host = c.Target.Host;
             if (host is null || IPAddress.TryParse(host.Trim('[', ']'), out _))

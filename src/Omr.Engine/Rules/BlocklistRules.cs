@@ -64,7 +64,7 @@ namespace Omr.Engine.Rules
         public static string QueryName(IPAddress address, string zone)
         {
             if (address is null) throw new ArgumentNullException(nameof(address));
-            if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+            address = Names.Plain(address);
             var bytes = address.GetAddressBytes();
             var sb = new StringBuilder(80);
             if (IsV4(address))
@@ -87,7 +87,7 @@ namespace Omr.Engine.Rules
         /// <summary>What the A records of one answer say (none: not listed).</summary>
         public static BlocklistAnswer Interpret(IEnumerable<IPAddress>? records)
         {
-            var codes = (records ?? Enumerable.Empty<IPAddress>()).Select(a => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).Distinct().ToList();
+            var codes = (records ?? Enumerable.Empty<IPAddress>()).Select(Names.Plain).Distinct().ToList();
             if (codes.Count == 0) return new BlocklistAnswer(BlocklistAnswerKind.NotListed, Array.Empty<string>(), null);
             foreach (var c in codes)
             {

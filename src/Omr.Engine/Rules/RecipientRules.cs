@@ -13,7 +13,7 @@ namespace Omr.Engine.Rules
         {
             Domain = domain;
             HostNames = new HashSet<string>(hostNames.Select(Names.Domain), StringComparer.Ordinal);
-            Addresses = new HashSet<IPAddress>(addresses.Select(Plain));
+            Addresses = new HashSet<IPAddress>(addresses.Select(Names.Plain));
             Problem = problem;
         }
 
@@ -26,7 +26,6 @@ namespace Omr.Engine.Rules
         /// <summary>Why its mail hosts are not known (DNS failure, no such domain, null MX), or null.</summary>
         public string? Problem { get; }
 
-        internal static IPAddress Plain(IPAddress a) => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
     }
 
     /// <summary>
@@ -53,8 +52,8 @@ namespace Omr.Engine.Rules
         /// </summary>
         public static string? LocalBecause(RecipientDomain domain, IPAddress address, string? host, IEnumerable<string?> announced)
         {
-            if (domain.Addresses.Contains(RecipientDomain.Plain(address)))
-                return $"its address {RecipientDomain.Plain(address)} is an address of a mail host of {domain.Domain}";
+            if (domain.Addresses.Contains(Names.Plain(address)))
+                return $"its address {Names.Plain(address)} is an address of a mail host of {domain.Domain}";
             if (host != null && domain.HostNames.Contains(Names.Domain(host)))
                 return $"it is {Names.Domain(host)}, a mail host of {domain.Domain}";
             foreach (var name in announced)

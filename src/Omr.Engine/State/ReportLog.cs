@@ -40,8 +40,7 @@ namespace Omr.Engine.State
 
         /// <summary>", r.listings" (version 3), or NULL for a version-2 file read as it is.</summary>
         private string ListingsColumn(Microsoft.Data.Sqlite.SqliteConnection conn)
-            => _listingsColumn ??= Convert.ToInt64(Sql.Scalar(conn, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'listings';"), System.Globalization.CultureInfo.InvariantCulture) > 0
-                ? ", r.listings" : ", NULL AS listings";
+            => _listingsColumn ??= StateDatabase.HasColumn(conn, null, "results", "listings") ? ", r.listings" : ", NULL AS listings";
 
         internal ReportLog(StateDatabase db) { _db = db; }
 

@@ -182,7 +182,7 @@ namespace Omr.Engine.State
                     if (version < SchemaVersion)
                     {
                         // Version 3: the blocklist listings of a result (a column: ALTER TABLE, as CREATE TABLE IF NOT EXISTS leaves a table as it is).
-                        if (Convert.ToInt64(Sql.Scalar(conn, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'listings';", tx), CultureInfo.InvariantCulture) == 0)
+                        if (!HasColumn(conn, tx, "results", "listings"))
                             Sql.Exec(conn, "ALTER TABLE results ADD COLUMN listings TEXT;", tx);
                         // An earlier version's file: the schema script is all IF NOT EXISTS, so running it again adds
                         // what is new (version 2: the report's indexes) and leaves every row as it was.
@@ -200,6 +200,10 @@ namespace Omr.Engine.State
                 tx.Commit();
             }
         }
+
+        /// <summary>Whether <paramref name="table"/> has <paramref name="column"/> (a file of an earlier version, read as it is, may not).</summary>
+        internal static bool HasColumn(SqliteConnection conn, SqliteTransaction? tx, string table, string column)
+            => Convert.ToInt64(Sql.Scalar(conn, "SELECT count(*) FROM pragma_table_info($t) WHERE name = $c;", tx, ("$t", table), ("$c", column)), CultureInfo.InvariantCulture) > 0;
 
         /// <summary>Checks that the file is an Omr state database this version understands; returns its schema version.</summary>
         private int CheckSchema(SqliteConnection conn, SqliteTransaction? tx)

@@ -64,8 +64,6 @@ if ($HasInput) { $InputObject | & $Command @Parameters 3>&1 4>&1 } else { & $Com
                 outcome.Errors.Add(ex.ErrorRecord ?? new ErrorRecord(ex, "MonitorStepFailed", ErrorCategory.NotSpecified, command));
             }
             outcome.Errors.AddRange(ps.Streams.Error);
-            foreach (var w in ps.Streams.Warning) outcome.Warnings.Add(w.Message);
-            foreach (var v in ps.Streams.Verbose) outcome.Verbose.Add(v.Message);
             return outcome;
         }
 
