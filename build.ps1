@@ -24,6 +24,11 @@ Tasks
              shared-host domain scan (tools/Bench.ps1; JSON in out/bench/). Needs nmap
              (apt-get install -y nmap); a benchmark, not a test: it asserts no figure.
     Package  Build, then zip out/Omr into out/Omr-<version>.zip.
+    RdapBootstrap
+             Refresh the IANA RDAP bootstrap registries (ipv4.json, ipv6.json) shipped in
+             src/Omr.Engine/Discovery/Rdap/ from https://data.iana.org/rdap/ (checked: RFC 7484
+             services, publication no older than the shipped one); needs Internet access, so it is a
+             maintainer's task, not part of Build (tools/Update-RdapBootstrap.ps1).
     Clean    Removes out/ and every bin/ and obj/ folder.
 
 .PARAMETER Tag
@@ -52,7 +57,7 @@ Test/Demo/Bench/Package: use what is already in out/ (and bin/) instead of build
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Package', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Package', 'Clean', 'RdapBootstrap')]
     [string] $Task = 'Build',
 
     [ValidateSet('Release', 'Debug')]
@@ -117,6 +122,10 @@ try {
         'Package' {
             if (-not $NoBuild) { Invoke-Build }
             & (Join-Path $Tools 'Build-Package.ps1')
+        }
+        'RdapBootstrap' {
+            Write-Step 'RdapBootstrap: IANA RDAP bootstrap registries (tools/Update-RdapBootstrap.ps1)'
+            & (Join-Path $Tools 'Update-RdapBootstrap.ps1')
         }
         'Clean' {
             Write-Step 'Clean'

@@ -36,14 +36,18 @@ public sealed class Lab : IAsyncDisposable
 
     private readonly List<SmtpLabServer> _smtp;
     private readonly LabDns _dns;
+    private readonly Rdap.LabRdap _rdap;
     private readonly X509Certificate2? _certificate;
     private int _disposed;
 
-    private Lab(int smtpPort, LabDns dns, string mailDrop, List<SmtpLabServer> smtp, IReadOnlyList<LabServer> servers,
+    private Lab(int smtpPort, LabDns dns, Rdap.LabRdap rdap, string mailDrop, List<SmtpLabServer> smtp, IReadOnlyList<LabServer> servers,
         IReadOnlyList<LabDomain> domains, X509Certificate2? certificate)
     {
-        SmtpPort = smtpPort; _dns = dns; MailDropPath = mailDrop; _smtp = smtp; Servers = servers; Domains = domains; _certificate = certificate;
+        SmtpPort = smtpPort; _dns = dns; _rdap = rdap; MailDropPath = mailDrop; _smtp = smtp; Servers = servers; Domains = domains; _certificate = certificate;
     }
+
+    /// <summary>The lab's RDAP server (as the RIRs answer, see <see cref="Rdap.LabRdap"/>), for Send-RelayNotice -RdapServer.</summary>
+    public Uri RdapServer => _rdap.BaseUrl;
 
     /// <summary>The same port on every lab address (MX records carry no port).</summary>
     public int SmtpPort { get; }
@@ -94,11 +98,13 @@ public sealed class Lab : IAsyncDisposable
 
         List<TcpListener>? listeners = null;
         LabDns? dns = null;
+        Rdap.LabRdap? rdap = null;
         try
         {
             listeners = BindSmtp(addresses, options.SmtpPort, ct);
             int port = ((IPEndPoint)listeners[0].LocalEndpoint).Port;
             dns = StartDns(zone, options.DnsPort, options.Log, ct);
+            rdap = Rdap.LabRdap.Start(0, options.Log);
 
             var runtime = new LabRuntime { MailDrop = mailDrop, Certificate = certificate, Log = options.Log };
             var smtp = new List<SmtpLabServer>();
@@ -112,11 +118,12 @@ public sealed class Lab : IAsyncDisposable
                 .Concat(LabCatalog.ExtraDomains()).ToList();
             foreach (var s in smtp) s.Start();
             options.Log?.Invoke($"lab started: smtp port {port}, dns {dns.EndPoint}, mail drop {mailDropPath}");
-            return new Lab(port, dns, mailDropPath, smtp, servers, domains, certificate);
+            return new Lab(port, dns, rdap, mailDropPath, smtp, servers, domains, certificate);
         }
         catch
         {
             dns?.Dispose();
+            rdap?.Dispose();
             if (listeners is not null) foreach (var l in listeners) StopQuietly(l);
             certificate.Dispose();
             throw;
@@ -178,7 +185,7 @@ public sealed class Lab : IAsyncDisposable
     /// <summary>The manifest: one line of camelCase JSON.</summary>
     public string ToJson()
     {
-        var manifest = new Manifest(SmtpPort, DnsEndPoint.Address + ":" + DnsEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), MailDropPath, Servers, Domains);
+        var manifest = new Manifest(SmtpPort, DnsEndPoint.Address + ":" + DnsEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), RdapServer.AbsoluteUri, MailDropPath, Servers, Domains);
         return JsonSerializer.Serialize(manifest, JsonOptions);
     }
 
@@ -189,12 +196,13 @@ public sealed class Lab : IAsyncDisposable
         WriteIndented = false,
     };
 
-    private sealed record Manifest(int SmtpPort, string DnsServer, string MailDrop, IReadOnlyList<LabServer> Servers, IReadOnlyList<LabDomain> Domains);
+    private sealed record Manifest(int SmtpPort, string DnsServer, string RdapServer, string MailDrop, IReadOnlyList<LabServer> Servers, IReadOnlyList<LabDomain> Domains);
 
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _dns.Dispose();
+        _rdap.Dispose();
         await Task.WhenAll(_smtp.Select(s => s.DisposeAsync().AsTask())).ConfigureAwait(false);
         _certificate?.Dispose();
     }

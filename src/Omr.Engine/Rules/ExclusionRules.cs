@@ -158,7 +158,8 @@ namespace Omr.Engine.Rules
         private static byte[] Bytes(IPAddress a)
             => Names.Plain(a).GetAddressBytes();
 
-        private static byte[] Mask(byte[] bytes, int prefix)
+        /// <summary>The first <paramref name="prefix"/> bits of an address, the rest cleared (also used by the RDAP bootstrap).</summary>
+        internal static byte[] Mask(byte[] bytes, int prefix)
         {
             var r = new byte[bytes.Length];
             for (int i = 0; i < bytes.Length; i++)
