@@ -9,7 +9,7 @@ BeforeAll {
     Import-OmrModule
 
     # The assemblies a public type of a cmdlet may come from.
-    $script:AllowedAssemblies = @('Omr.Model', 'Omr', 'System.Management.Automation', 'System.Private.CoreLib', 'System.Runtime', 'netstandard', 'mscorlib')
+    $script:AllowedAssemblies = @('Omr.Model', 'Omr', 'System.Management.Automation', 'System.Private.CoreLib', 'System.Private.Uri', 'System.Runtime', 'netstandard', 'mscorlib')
 
     # Every type named by a type: arrays, Nullable<T> and other generics are opened up.
     function script:Expand-Type([type] $Type) {

@@ -169,3 +169,89 @@ Describe 'Send-RelayNotice' -Tag Lab, Notice {
         $errs[0].FullyQualifiedErrorId | Should -BeLike 'InvalidEvidenceObject,*'
     }
 }
+
+Describe 'Send-RelayNotice -NetworkAbuse' -Tag Lab, Notice, Rdap {
+    # The lab's RDAP server answers as the RIRs do: 127.66.0.0/24 (the lab's servers) is a 302 from its root to
+    # /rir-a/, whose answer nests the abuse contact abuse@noc.omr-lab.test in the organisation's entities.
+    It 'adds the network owner''s abuse desk, found over RDAP, to the recipients and names it in the notice' {
+        $dir = New-Folder 'owner'
+        $warnings = $null
+        $n = $Evidence | Send-RelayNotice @Common -PickupDirectory $dir -NetworkAbuse -RdapServer $Lab.rdapServer -WarningVariable warnings
+        $n.Status | Should -Be 'Written' -Because $n.Reason
+        $n.Recipients | Should -Contain 'hostmaster@omr-lab.test'
+        $n.Recipients | Should -Contain 'abuse@noc.omr-lab.test'
+        @($n.Recipients | Where-Object { $_ -eq 'abuse@noc.omr-lab.test' }).Count | Should -Be 1
+        $n.NetworkAbuse.Count | Should -Be 1
+        $n.NetworkAbuse[0].PSObject.TypeNames | Should -Contain 'Omr.NetworkAbuseContact'
+        $n.NetworkAbuse[0].Address | Should -Be $Evidence.Address
+        $n.NetworkAbuse[0].Network | Should -Be 'OMR-LAB-NET'
+        $n.NetworkAbuse[0].Registry | Should -BeLike "$($Lab.rdapServer)rir-a/ip/*"
+        $warnings | Should -BeNullOrEmpty
+        $m = Read-Eml $n.EmlPath
+        @($m.To.Mailboxes.Address) | Should -Contain 'abuse@noc.omr-lab.test'
+        $m.TextBody | Should -Match "abuse@noc\.omr-lab\.test: network owner of $([regex]::Escape($Evidence.Address)) \(OMR-LAB-NET, 127\.66\.0\.0 - 127\.66\.0\.255\)"
+    }
+
+    It 'sends -Format Arf to the abuse desk first, by default' {
+        $n = $Evidence | Send-RelayNotice @Common -PickupDirectory (New-Folder 'arf-owner') -Format Arf -RdapServer $Lab.rdapServer
+        $n.Status | Should -Be 'Written' -Because $n.Reason
+        $n.Recipients[0] | Should -Be 'abuse@noc.omr-lab.test'
+        $n.Recipients | Should -Contain 'hostmaster@omr-lab.test'
+        @((Read-Eml $n.EmlPath).To.Mailboxes)[0].Address | Should -Be 'abuse@noc.omr-lab.test'
+        # -NetworkAbuse:$false keeps ARF to the domain's contacts.
+        $off = $Evidence | Send-RelayNotice @Common -PickupDirectory (New-Folder 'arf-off') -Format Arf -RdapServer $Lab.rdapServer -NetworkAbuse:$false -WarningAction SilentlyContinue
+        $off.Recipients | Should -Not -Contain 'abuse@noc.omr-lab.test'
+    }
+
+    It 'falls back to the network owner when the domain has no usable contact, and says so' {
+        $e = $Evidence | ConvertTo-Json -Depth 6 | ConvertFrom-Json
+        $e.Domain = 'nocontact.omr-lab.test'
+        $errs = $null
+        $n = $e | Send-RelayNotice @Common -PickupDirectory (New-Folder 'fallback') -NetworkAbuse -RdapServer $Lab.rdapServer -ErrorVariable errs
+        $n.Status | Should -Be 'Written' -Because $n.Reason
+        @($n.Recipients) | Should -Be @('abuse@noc.omr-lab.test')
+        $n.Reason | Should -Match "sent to the network owner's abuse desk only: .*null MX"
+        $errs | Should -BeNullOrEmpty
+        (Read-Eml $n.EmlPath).TextBody | Should -Match 'We found no working contact address for nocontact\.omr-lab\.test itself'
+    }
+
+    It 'a registry that cannot be reached is a warning, never a lost notice' {
+        $dead = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+        $dead.Start(); $port = $dead.LocalEndpoint.Port; $dead.Stop()
+        $warnings = $null
+        $n = $Evidence | Send-RelayNotice @Common -PickupDirectory (New-Folder 'dead') -NetworkAbuse -RdapServer "http://127.0.0.1:$port/" -WarningVariable warnings -WarningAction SilentlyContinue
+        $n.Status | Should -Be 'Written'
+        $n.Recipients | Should -Contain 'hostmaster@omr-lab.test'
+        $n.NetworkAbuse[0].Found | Should -BeFalse
+        @($warnings).Count | Should -Be 1
+        "$($warnings[0])" | Should -BeLike "NetworkAbuseLookupFailed: no network owner for *$($Evidence.Address)*"
+    }
+
+    It 'refuses an -RdapServer that is not an http(s) base URL' {
+        { $Evidence | Send-RelayNotice @Common -PickupDirectory (New-Folder 'badrdap') -NetworkAbuse -RdapServer 'ftp://rdap.example/' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidRdapServer,*'
+    }
+}
+
+Describe 'The RDAP bootstrap refresh (build.ps1 RdapBootstrap)' -Tag Notice, Rdap {
+    BeforeAll {
+        $script:Update = Join-Path $PSScriptRoot '../tools/Update-RdapBootstrap.ps1'
+        $script:Shipped = Join-Path $PSScriptRoot '../src/Omr.Engine/Discovery/Rdap'
+    }
+
+    It 'takes IANA''s files byte for byte, and refuses one that is no bootstrap registry or older than the shipped one' {
+        $src = New-Folder 'rdap-src'; $dst = New-Folder 'rdap-dst'
+        Copy-Item "$Shipped/*.json" $src; Copy-Item "$Shipped/*.json" $dst
+        $out = & $Update -SourcePath $src -Destination $dst 6>&1
+        "$out" | Should -Match 'ipv4\.json: publication 2019-06-07T19:00:02Z'
+        "$out" | Should -Match 'ipv6\.json: publication 2024-11-01T22:00:01Z'
+        (Get-FileHash "$dst/ipv6.json").Hash | Should -Be (Get-FileHash "$Shipped/ipv6.json").Hash
+
+        Set-Content "$src/ipv4.json" '{"description":"RDAP bootstrap file for IPv4 address allocations","publication":"2030-01-01T00:00:00Z","services":[]}'
+        { & $Update -SourcePath $src -Destination $dst } | Should -Throw '*names no networks*'
+        (Get-Content -Raw "$src/ipv4.json").Replace('"services":[]', '"services":[[["1.0.0.0/8","2.0.0.0/8"],["https://rdap.example/"]]]').Replace('2030', '2001') |
+            Set-Content "$src/ipv4.json"
+        { & $Update -SourcePath $src -Destination $dst } | Should -Throw '*before the shipped copy*'
+        (Get-FileHash "$dst/ipv4.json").Hash | Should -Be (Get-FileHash "$Shipped/ipv4.json").Hash -Because 'a refused file replaces nothing'
+    }
+}

@@ -54,6 +54,8 @@ namespace Omr
         public string[] ProbeIds { get; set; } = Array.Empty<string>();
         /// <summary>Notice (the first, with evidence), Reminder (-EscalateAfter) or Resolved (-Resolved follow-up).</summary>
         public NoticeKind Kind { get; set; } = NoticeKind.Notice;
+        /// <summary>-NetworkAbuse: the abuse desks of the networks that hold the hosts' addresses, found over RDAP (those with an e-mail address are among the recipients, as "network owner").</summary>
+        public NetworkAbuseContact[] NetworkAbuse { get; set; } = Array.Empty<NetworkAbuseContact>();
 
         public override string ToString()
         {

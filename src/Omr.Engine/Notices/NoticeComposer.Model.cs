@@ -60,6 +60,24 @@ namespace Omr.Engine.Notices
         }
 
         /// <summary>
+        /// NetworkOwner / NetworkOwners: the abuse desks (-NetworkAbuse) of these hosts' networks that the notice also goes
+        /// to; NetworkOwnerOnly: the domain had no usable contact, so it goes to them alone.
+        /// </summary>
+        private static void AddNetworkOwners(TemplateModel model, NoticeDraft draft, IReadOnlyList<RelayEvidence> hosts)
+        {
+            var owners = draft.NetworkOwners.Where(o => hosts.Any(h => string.Equals(Names.Address(h.Address ?? h.Result?.Address), Names.Address(o.Address), StringComparison.Ordinal))).ToList();
+            model["NetworkOwner"] = owners.Count > 0;
+            model["NetworkOwnerOnly"] = owners.Count > 0 && draft.NetworkOwnerOnly;
+            model["NetworkOwners"] = owners.Select(o => new TemplateModel
+            {
+                ["Abuse"] = NoticeText.OneLine(string.Join(", ", o.Abuse), 300),
+                ["Address"] = NoticeText.OneLine(o.Address, 64),
+                ["Network"] = NoticeText.OneLine(o.Network, 200),
+                ["Range"] = NoticeText.OneLine(o.Range, 100),
+            }).ToList();
+        }
+
+        /// <summary>
         /// Fixes: the fix for the software each host was identified as first (with the hosts it is for), then every
         /// other one; Unknown software keeps them all in the usual order. SoftwareKnown: some host was identified.
         /// </summary>

@@ -72,6 +72,7 @@ namespace Omr.Engine.Notices
             }
 
             var model = RootModel(domain, from, hosts, files, options, now, id, arf, attachmentNames);
+            AddNetworkOwners(model, draft, hosts);
             var subject = NoticeText.OneLine(templates.Subject.Render(model, html: false, options.UnknownPlaceholders), 250);
             var text = NoticeText.CleanLines(templates.Text.Render(model, html: false, options.UnknownPlaceholders)).Trim('\n') + "\n";
             var html = arf ? null : NoticeText.CleanLines(templates.Html.Render(model, html: true, options.UnknownPlaceholders));

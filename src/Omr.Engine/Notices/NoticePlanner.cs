@@ -26,6 +26,8 @@ namespace Omr.Engine.Notices
         /// <summary>Needed unless -To is given for every group.</summary>
         public ContactResolver? Resolver { get; set; }
         public NoticeFormat Format { get; set; } = NoticeFormat.Text;
+        /// <summary>-NetworkAbuse: finds the abuse desk of each host's network (null: not asked).</summary>
+        public INetworkAbuseLookup? NetworkAbuse { get; set; }
     }
 
     /// <summary>A problem the cmdlet reports as an error record (and the group is still output, Skipped).</summary>
@@ -58,6 +60,33 @@ namespace Omr.Engine.Notices
         /// <summary>Hosts of the group left out of the notice, and why (for the Reason of a sent notice).</summary>
         public List<string> LeftOut { get; } = new List<string>();
         public string[] ProbeIds => Hosts.Select(h => h.ProbeId.Length > 0 ? h.ProbeId : h.Result?.ProbeId ?? string.Empty).ToArray();
+        /// <summary>-NetworkAbuse: the abuse desk looked up for each host (found or not, and why not).</summary>
+        public List<(RelayEvidence Host, NetworkAbuseContact Contact)> NetworkAbuse { get; } = new List<(RelayEvidence, NetworkAbuseContact)>();
+        /// <summary>True when the domain had no usable contact and the notice goes to the network owners alone.</summary>
+        public bool NetworkOwnerOnly { get; set; }
+        /// <summary>What the output's Reason says besides the hosts left out (the network owner as the fallback).</summary>
+        public List<string> Notes { get; } = new List<string>();
+
+        /// <summary>The network owners found for these hosts, each once.</summary>
+        public List<NetworkAbuseContact> OwnersOf(IEnumerable<RelayEvidence> hosts)
+        {
+            var set = new HashSet<RelayEvidence>(hosts);
+            return NetworkAbuse.Where(n => set.Contains(n.Host) && n.Contact.Found).Select(n => n.Contact)
+                .GroupBy(c => string.Join(",", c.Abuse).ToLowerInvariant() + "|" + c.Address).Select(g => g.First()).ToList();
+        }
+
+        /// <summary>
+        /// The recipients of a notice covering <paramref name="hosts"/>: the domain's contacts and the abuse desks of
+        /// those hosts' networks, each address once; with <paramref name="abuseFirst"/> (an ARF report: abuse desks
+        /// read ARF) the abuse desks come first.
+        /// </summary>
+        public List<string> RecipientsFor(IEnumerable<RelayEvidence> hosts, bool abuseFirst)
+        {
+            var abuse = OwnersOf(hosts).SelectMany(c => c.Abuse);
+            var all = abuseFirst ? abuse.Concat(To) : To.Concat(abuse);
+            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            return all.Where(seen.Add).ToList();
+        }
     }
 
     /// <summary>
@@ -142,7 +171,15 @@ namespace Omr.Engine.Notices
                 plan.Bcc.AddRange(request.Bcc);
 
                 await ResolveContactsAsync(plan, request, ct).ConfigureAwait(false);
-                if (plan.To.Count == 0)
+                if (request.NetworkAbuse != null) await NetworkOwnersAsync(plan, request.NetworkAbuse, ct).ConfigureAwait(false);
+                if (plan.To.Count == 0 && plan.OwnersOf(plan.Hosts).Count > 0)
+                {
+                    // No usable contact of the domain's own: the network's abuse desk is the fallback, said in the result.
+                    plan.NetworkOwnerOnly = true;
+                    plan.Notes.Add($"sent to the network owner's abuse desk only: {plan.Error?.Message ?? "the domain has no usable contact"}");
+                    plan.Error = null;
+                }
+                if (plan.To.Count == 0 && !plan.NetworkOwnerOnly)
                 {
                     var reason = plan.Error?.Message ?? "no usable contact";
                     plan.Skipped = Skip(plan, plan.Hosts.Select(NoticeComposer.HostLabel).ToArray(), plan.Hosts, request, reason);
@@ -172,6 +209,22 @@ namespace Omr.Engine.Notices
                 Format = request.Format,
                 ProbeIds = evidence.Select(h => h.ProbeId.Length > 0 ? h.ProbeId : h.Result?.ProbeId ?? string.Empty).ToArray(),
             };
+
+        /// <summary>Looks up the abuse desk of every host's network (one query per network per run, the lookup's cache); a failure is recorded, never thrown.</summary>
+        private static async Task NetworkOwnersAsync(PlannedNotice plan, INetworkAbuseLookup lookup, CancellationToken ct)
+        {
+            foreach (var ev in plan.Hosts)
+            {
+                var text = AddressOf(ev);
+                var contact = System.Net.IPAddress.TryParse(text, out var address)
+                    ? await lookup.FindAsync(address, ct).ConfigureAwait(false)
+                    : new NetworkAbuseContact { Address = text, Problem = "the evidence gives no address to look up" };
+                plan.NetworkAbuse.Add((ev, contact));
+                if (contact.Found)
+                    foreach (var a in contact.Abuse)
+                        plan.Contacts.Add(new Contact(a, "network owner (RDAP" + (contact.Network is null ? string.Empty : ": " + contact.Network) + ")"));
+            }
+        }
 
         private static async Task ResolveContactsAsync(PlannedNotice plan, NoticePlanRequest request, CancellationToken ct)
         {

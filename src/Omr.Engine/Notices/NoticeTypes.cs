@@ -40,6 +40,10 @@ namespace Omr.Engine.Notices
         public List<string> To { get; } = new List<string>();
         public List<string> Cc { get; } = new List<string>();
         public List<string> Bcc { get; } = new List<string>();
+        /// <summary>-NetworkAbuse: the abuse desks among the recipients, said in the notice as "network owner".</summary>
+        public List<NetworkAbuseContact> NetworkOwners { get; } = new List<NetworkAbuseContact>();
+        /// <summary>The domain had no usable contact: the notice goes to the network owners alone (the text says so).</summary>
+        public bool NetworkOwnerOnly { get; set; }
     }
 
     /// <summary>A composed notice message and what the output object needs to know about it.</summary>

@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading.Tasks;
+using Omr.Engine.Discovery;
 using Omr.Engine.Notices;
 using Omr.Engine.Service;
 using Omr.Engine.State;
@@ -35,8 +36,11 @@ namespace Omr.Commands
                 Format = Format,
             };
             request.Evidence.AddRange(_evidence);
+            using var abuse = UseNetworkAbuse ? new RdapAbuseLookup(RdapServer, TimeSpan.FromSeconds(Math.Min(TimeoutSec, 30))) : null;
+            request.NetworkAbuse = abuse;
             var plans = Run(() => NoticePlanner.PlanAsync(request, StopToken), "NoticePlanFailed");
             if (plans is null) return;
+            ReportNetworkOwners(plans);
 
             var options = Options();
             INoticeDelivery? delivery = null;
@@ -59,14 +63,22 @@ namespace Omr.Commands
                     }
                     if (plan.Skipped != null)
                     {
+                        plan.Skipped.NetworkAbuse = plan.NetworkAbuse.Select(n => n.Contact).ToArray();
                         WriteObject(plan.Skipped);
                         continue;
                     }
                     var units = Format == NoticeFormat.Arf ? plan.Hosts.Select(h => new List<RelayEvidence> { h }).ToList() : new List<List<RelayEvidence>> { plan.Hosts };
                     foreach (var unit in units)
                     {
+                        // The domain's contacts and the abuse desks of these hosts' networks (first for ARF: abuse desks read it).
+                        var to = plan.RecipientsFor(unit, Format == NoticeFormat.Arf);
+                        if (to.Count == 0)
+                        {
+                            WriteObject(NoRecipient(plan, unit));
+                            continue;
+                        }
                         delivery ??= CreateDelivery();
-                        WriteObject(Notice(plan, unit, options, delivery, run));
+                        WriteObject(Notice(plan, unit, to, options, delivery, run));
                     }
                 }
                 if (options.UnknownPlaceholders!.Count > 0)
@@ -79,21 +91,22 @@ namespace Omr.Commands
             }
         }
 
-        private RelayNotice Notice(PlannedNotice plan, List<RelayEvidence> hosts, NoticeOptions options, INoticeDelivery delivery, NoticeRun run)
+        private RelayNotice Notice(PlannedNotice plan, List<RelayEvidence> hosts, List<string> to, NoticeOptions options, INoticeDelivery delivery, NoticeRun run)
         {
             var output = new RelayNotice
             {
                 Domain = plan.Domain,
-                Recipients = plan.To.ToArray(),
+                Recipients = to.ToArray(),
                 Cc = plan.Cc.ToArray(),
                 Bcc = plan.Bcc.ToArray(),
                 Format = Format,
+                NetworkAbuse = NetworkAbuseOf(plan, hosts),
             };
-            var notes = new List<string>(plan.LeftOut.Select(l => "not included: " + l));
-            ComposedNotice? composed = Compose(plan, hosts, options, output);
+            var notes = new List<string>(plan.LeftOut.Select(l => "not included: " + l).Concat(plan.Notes));
+            ComposedNotice? composed = Compose(plan, hosts, to, options, output);
             if (composed is null) return output;
 
-            var sendTo = string.Join(", ", plan.To) + (plan.Cc.Count > 0 ? "; Cc " + string.Join(", ", plan.Cc) : string.Empty) + (plan.Bcc.Count > 0 ? "; Bcc " + string.Join(", ", plan.Bcc) : string.Empty);
+            var sendTo = string.Join(", ", to) + (plan.Cc.Count > 0 ? "; Cc " + string.Join(", ", plan.Cc) : string.Empty) + (plan.Bcc.Count > 0 ? "; Bcc " + string.Join(", ", plan.Bcc) : string.Empty);
             var action = $"{Verb} open-relay notice \"{composed.Subject}\" ({Format}) to {sendTo} via {delivery.Description}";
             var target = $"{plan.Domain}: {string.Join(", ", composed.Hosts)}";
             if (!Confirm(output, target, action, out var declined))
@@ -117,13 +130,13 @@ namespace Omr.Commands
                     output.Reason = string.Join("; ", notes);
                     return output;
                 }
-                composed = Compose(plan, hosts, options, output);
+                composed = Compose(plan, hosts, to, options, output);
                 if (composed is null) { run.Release(keys); return output; }
             }
 
             try
             {
-                var result = Deliver(run, delivery, composed, keys, NoticeKind.Notice, plan.To, plan.Cc, null, output, $"notice for {plan.Domain}").Result;
+                var result = Deliver(run, delivery, composed, keys, NoticeKind.Notice, to, plan.Cc, null, output, $"notice for {plan.Domain}").Result;
                 notes.AddRange(composed.Notes);
                 output.Reason = notes.Count > 0 ? string.Join("; ", notes) : null;
                 WriteVerbose($"{plan.Domain}: {output.Status} {composed.MessageId} to {sendTo}{(result.Reply is null ? string.Empty : ": " + result.Reply)}{(result.Path is null ? string.Empty : ": " + result.Path)}");
@@ -147,11 +160,12 @@ namespace Omr.Commands
             return output;
         }
 
-        private ComposedNotice? Compose(PlannedNotice plan, List<RelayEvidence> hosts, NoticeOptions options, RelayNotice output)
+        private ComposedNotice? Compose(PlannedNotice plan, List<RelayEvidence> hosts, List<string> to, NoticeOptions options, RelayNotice output)
         {
-            var draft = new NoticeDraft { Domain = plan.Domain };
+            var draft = new NoticeDraft { Domain = plan.Domain, NetworkOwnerOnly = plan.NetworkOwnerOnly };
             draft.Evidence.AddRange(hosts);
-            draft.To.AddRange(plan.To);
+            draft.To.AddRange(to);
+            draft.NetworkOwners.AddRange(plan.OwnersOf(hosts));
             draft.Cc.AddRange(plan.Cc);
             draft.Bcc.AddRange(plan.Bcc);
             output.Hosts = hosts.Select(NoticeComposer.HostLabel).ToArray();
@@ -169,6 +183,49 @@ namespace Omr.Commands
                 output.Reason = "The notice could not be composed: " + ex.Message;
                 WriteError(new ErrorRecord(ex, "NoticeComposeFailed", ErrorCategory.InvalidData, plan.Domain));
                 return null;
+            }
+        }
+
+        private static NetworkAbuseContact[] NetworkAbuseOf(PlannedNotice plan, List<RelayEvidence> hosts)
+            => plan.NetworkAbuse.Where(n => hosts.Contains(n.Host)).Select(n => n.Contact).ToArray();
+
+        /// <summary>An ARF report whose host has no recipient: the domain has no usable contact and that host's network owner was not found.</summary>
+        private RelayNotice NoRecipient(PlannedNotice plan, List<RelayEvidence> hosts)
+        {
+            var owners = NetworkAbuseOf(plan, hosts);
+            return new RelayNotice
+            {
+                Domain = plan.Domain,
+                Hosts = hosts.Select(NoticeComposer.HostLabel).ToArray(),
+                ProbeIds = hosts.Select(h => h.ProbeId.Length > 0 ? h.ProbeId : h.Result?.ProbeId ?? string.Empty).ToArray(),
+                Status = NoticeStatus.Skipped,
+                Format = Format,
+                NetworkAbuse = owners,
+                Reason = "no recipient: the domain has no usable contact and the network owner was not found ("
+                    + string.Join("; ", owners.Select(o => o.ToString())) + "). Name the recipients with -To or -ContactMap.",
+            };
+        }
+
+        /// <summary>
+        /// Says what the network-owner lookups found (verbose) and why one failed: a warning "NetworkAbuseLookupFailed:"
+        /// once per address; a special-purpose address is only verbose when -NetworkAbuse was not asked for (-Format Arf's default).
+        /// </summary>
+        private void ReportNetworkOwners(IEnumerable<PlannedNotice> plans)
+        {
+            var said = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            var asked = MyInvocation.BoundParameters.ContainsKey(nameof(NetworkAbuse));
+            foreach (var (host, c) in plans.SelectMany(p => p.NetworkAbuse))
+            {
+                if (!said.Add(c.Address)) continue;
+                if (c.Found)
+                {
+                    WriteVerbose($"Network owner of {c.Address}: {string.Join(", ", c.Abuse)}{(c.Network is null ? string.Empty : " (" + c.Network + (c.Range is null ? string.Empty : ", " + c.Range) + ")")} from {c.Registry}{(c.Cached ? " (cached)" : string.Empty)}");
+                    continue;
+                }
+                var quiet = !asked && System.Net.IPAddress.TryParse(c.Address, out var a) && Omr.Engine.Rules.RdapRules.IsSpecialPurpose(a);
+                var text = $"NetworkAbuseLookupFailed: no network owner for {NoticeComposer.HostLabel(host)}: {c.Problem}";
+                if (quiet) WriteVerbose(text);
+                else WriteWarning(text);
             }
         }
     }

@@ -153,6 +153,19 @@ namespace Omr.Commands
         [Parameter]
         public SwitchParameter Force { get; set; }
 
+        /// <summary>
+        /// Also tell the abuse desk of the network that holds each server's address (found over RDAP): added to the
+        /// recipients as "network owner", and the fallback when the domain has no usable contact. On by default with
+        /// -Format Arf (abuse desks read ARF) unless -To is given; -NetworkAbuse:$false turns it off.
+        /// </summary>
+        [Parameter]
+        public SwitchParameter NetworkAbuse { get; set; }
+
+        /// <summary>The RDAP base URL to ask for every address (a private registry, a test server), instead of the IANA bootstrap shipped with the module; plain http is accepted only here.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public Uri? RdapServer { get; set; }
+
         /// <summary>SMTP and DNS timeout, in seconds.</summary>
         [Parameter]
         [ValidateRange(1, 3600)]
@@ -180,6 +193,10 @@ namespace Omr.Commands
                 }
             }
             if (ContactMap != null) _contactMap = LoadContactMap(ContactMap);
+            if (RdapServer != null && (!RdapServer.IsAbsoluteUri || (RdapServer.Scheme != Uri.UriSchemeHttps && RdapServer.Scheme != Uri.UriSchemeHttp) || RdapServer.Query.Length > 0 || RdapServer.Fragment.Length > 0))
+                ThrowArgument("-RdapServer must be an absolute https:// (or http://) base URL without a query, such as https://rdap.example.net/.", "InvalidRdapServer", RdapServer);
+            if (RdapServer != null && !UseNetworkAbuse)
+                WriteWarning("-RdapServer has no effect without -NetworkAbuse (or -Format Arf).");
             if (TemplatePath != null)
             {
                 var folder = GetUnresolvedProviderPathFromPSPath(TemplatePath);
@@ -285,6 +302,9 @@ namespace Omr.Commands
                 _state?.Dispose();
             }
         }
+
+        /// <summary>-NetworkAbuse as given; else on for -Format Arf without -To.</summary>
+        private bool UseNetworkAbuse => MyInvocation.BoundParameters.ContainsKey(nameof(NetworkAbuse)) ? NetworkAbuse.IsPresent : Format == NoticeFormat.Arf && To is null;
 
         private NoticeOptions Options() => new NoticeOptions
         {
