@@ -119,6 +119,10 @@ namespace Omr.Engine.Report
         public string? NoticeProbeId { get; set; }
         /// <summary>The blocklists that listed the address at this result (-Blocklist).</summary>
         public BlocklistListing[] Listings { get; set; } = Array.Empty<BlocklistListing>();
+        /// <summary>The software of the case: its latest result that names a known product, else this result's; null when none was recorded (before schema version 4).</summary>
+        public RelaySoftware? Software { get; set; }
+        /// <summary>"Postfix 3.7.1" when the case's software is a known product; null otherwise (the rows are tagged with it).</summary>
+        public string? KnownSoftware => Software is RelaySoftware s && s.IsKnown ? s.ToString() : null;
         /// <summary>The evidence bundle's report (from <see cref="ReportRunFacts.EvidenceLinks"/>), when the run made one.</summary>
         public string? EvidenceLink { get; set; }
         /// <summary>The case is open but its latest result is not Open (shut out or unconfirmed).</summary>
