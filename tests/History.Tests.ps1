@@ -69,6 +69,11 @@ Describe 'Test-OpenRelay -StatePath' -Tag Lab, History {
             @(Get-RelayHistory $db -Change Fixed).ProbeId | Should -Be $r3.ProbeId
             @(Get-RelayHistory $db -Latest).Count | Should -Be 1
             @(Get-RelayHistory $db -Verdict Open).Count | Should -Be 2
+            # Each result's software is kept as it was identified (schema version 4).
+            $all[3].Software.PSObject.TypeNames | Should -Contain 'Omr.RelaySoftware'
+            "$($all[3].Software)" | Should -Be "$($r1.Software)"
+            "$($all[3].Software.Confidence)" | Should -Be "$($r1.Software.Confidence)"
+            $all[3].Software.Evidence | Should -Be $r1.Software.Evidence
             @(Get-RelayHistory $db -ComputerName $flip.Address -Domain 'CUSTOMER.example').Count | Should -Be 4
             @(Get-RelayHistory $db -Domain other.example).Count | Should -Be 0
             @(Get-RelayHistory $db -Since ([datetime]::Now.AddMinutes(5))).Count | Should -Be 0

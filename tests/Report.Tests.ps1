@@ -225,6 +225,19 @@ Describe 'The morning report of Invoke-RelayMonitor in headless Chromium' -Tag L
         $Dom | Should -Not -Match 'not proven by delivery'
     }
 
+    It 'counts the open relays by software, each with the fix the notice gives for it' {
+        $html = Get-Content -Raw -LiteralPath $Last.ReportPath
+        $open = @(Get-RelayHistory $Db -Latest -Verdict Open)
+        $open.Count | Should -Be 1
+        $software = $open[0].Software
+        $software | Should -Not -BeNullOrEmpty -Because 'the scan recorded the software of each result'
+        $html.IndexOf('<h2 id="by-software">Open relays by software (1)</h2>') | Should -BeGreaterThan $html.IndexOf('<h2 id="still-open">')
+        $section = [regex]::Match($html, '<h2 id="by-software">[\s\S]*?</table>').Value
+        $section | Should -Match ('<td class="name">' + [regex]::Escape([System.Net.WebUtility]::HtmlEncode("$software")) + '</td><td class="num">1</td>')
+        $section | Should -Match '<details><summary>|<td class="reason">Other servers' -Because 'each product comes with its fix'
+        (Get-Content -Raw -LiteralPath ([IO.Path]::ChangeExtension($Last.ReportPath, '.txt'))) | Should -Match ("Open relays by software \(1\):\n  " + [regex]::Escape("$software") + ': 1 - ')
+    }
+
     It 'keeps a screenshot of the report under out/' {
         $Chromium | Should -Not -BeNullOrEmpty -Because $ChromiumProblem
         $dir = Join-Path (Split-Path -Parent $PSScriptRoot) 'out/report'

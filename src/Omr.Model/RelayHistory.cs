@@ -72,6 +72,8 @@ namespace Omr
         public string? Transcript { get; set; }
         /// <summary>The blocklists that listed the address at this result (Test-OpenRelay -Blocklist; empty for older records).</summary>
         public BlocklistListing[] Listings { get; set; } = Array.Empty<BlocklistListing>();
+        /// <summary>The mail server software the result's replies pointed to ("Postfix", "Exim 4.96", "Unknown"); null for records of Omr before schema version 4.</summary>
+        public RelaySoftware? Software { get; set; }
 
         public override string ToString()
         {

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Report
 {
@@ -119,6 +120,10 @@ namespace Omr.Engine.Report
         public string? NoticeProbeId { get; set; }
         /// <summary>The blocklists that listed the address at this result (-Blocklist).</summary>
         public BlocklistListing[] Listings { get; set; } = Array.Empty<BlocklistListing>();
+        /// <summary>The software of the case: its latest result that names a known product, else this result's; null when none was recorded (before schema version 4).</summary>
+        public RelaySoftware? Software { get; set; }
+        /// <summary>"Postfix 3.7.1" when the case's software is a known product; null otherwise (the rows are tagged with it).</summary>
+        public string? KnownSoftware => Software is RelaySoftware s && s.IsKnown ? s.ToString() : null;
         /// <summary>The evidence bundle's report (from <see cref="ReportRunFacts.EvidenceLinks"/>), when the run made one.</summary>
         public string? EvidenceLink { get; set; }
         /// <summary>The case is open but its latest result is not Open (shut out or unconfirmed).</summary>
@@ -141,6 +146,28 @@ namespace Omr.Engine.Report
         /// <summary>The reason text of the first result with this code.</summary>
         public string Reason { get; set; } = string.Empty;
         public string ReasonShort => ReportFigures.ShortReason(Reason);
+    }
+
+    /// <summary>The open cases whose servers were identified as one product and version (or Unknown), with that product's fix.</summary>
+    public sealed class SoftwareGroup
+    {
+        public SoftwareGroup(string product, string? version, int count, Remediation fix)
+        {
+            Product = product; Version = version; Count = count; Fix = fix;
+        }
+
+        /// <summary>The product, or <see cref="RelaySoftware.UnknownProduct"/> for the cases whose software was not recognised (or not recorded).</summary>
+        public string Product { get; }
+        /// <summary>The version the servers disclosed, or null.</summary>
+        public string? Version { get; }
+        public int Count { get; }
+        /// <summary>The product's fix (<see cref="Remediations.For(RelaySoftware)"/>), as the notice gives it.</summary>
+        public Remediation Fix { get; }
+        public bool IsUnknown => string.Equals(Product, RelaySoftware.UnknownProduct, StringComparison.Ordinal);
+        /// <summary>"Postfix 3.7.1", "Exim", "Unknown".</summary>
+        public string Label => string.IsNullOrEmpty(Version) ? Product : Product + " " + Version;
+        /// <summary>The fix's first instruction, without the colon that introduces its configuration lines.</summary>
+        public string Headline => Fix.Intro.TrimEnd(' ', ':');
     }
 
     /// <summary>A notice, reminder or resolved follow-up sent (or written to the pickup folder) since the run began.</summary>
@@ -189,6 +216,11 @@ namespace Omr.Engine.Report
         public IReadOnlyList<ReportCase> Hidden { get; set; } = Array.Empty<ReportCase>();
         /// <summary>Every open case but those newly open in the current run, oldest first (shut-out and unconfirmed ones marked).</summary>
         public IReadOnlyList<ReportCase> StillOpen { get; set; } = Array.Empty<ReportCase>();
+        /// <summary>
+        /// Every open case (<see cref="NewlyOpen"/> and <see cref="StillOpen"/>) by its software (<see cref="ReportFigures.BySoftware"/>);
+        /// empty when no open case has its software recorded.
+        /// </summary>
+        public IReadOnlyList<SoftwareGroup> BySoftware { get; set; } = Array.Empty<SoftwareGroup>();
         public IReadOnlyList<InconclusiveGroup> Inconclusive { get; set; } = Array.Empty<InconclusiveGroup>();
         public IReadOnlyList<ReportNotice> Notices { get; set; } = Array.Empty<ReportNotice>();
         public IReadOnlyList<ReportError> Errors { get; set; } = Array.Empty<ReportError>();

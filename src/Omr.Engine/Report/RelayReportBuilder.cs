@@ -89,6 +89,7 @@ namespace Omr.Engine.Report
             counts.RemindersDue = open.Count(c => c.ReminderDue);
             var newlyOpen = new HashSet<long>(report.NewlyOpen.Select(c => c.ResultId));
             report.StillOpen = open.Where(c => !newlyOpen.Contains(c.ResultId)).ToList();
+            report.BySoftware = ReportFigures.BySoftware(report.NewlyOpen.Concat(report.StillOpen));
 
             var from = now.AddDays(-TrendDays);
             report.Trend = log.Trend(from, now);

@@ -42,6 +42,7 @@ details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
 .none { color: #5b6670; }
 .tag { font-size: 12px; padding: 0 4px; border-radius: 3px; background: #fbeee0; color: #8a5a00; }
 .tag.listed { background: #fde7e7; color: #8c1d18; }
+.tag.software { background: #e6eef8; color: #1d3f73; }
 ";
 
         /// <summary>The report page.</summary>
@@ -59,6 +60,9 @@ details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
             Section(h, "fixed", "Fixed", r.Fixed.Count, r.CurrentRun is null ? null : r.Fixed, c => CaseTable(h, c, closed: true));
             Section(h, "hidden", "Hidden (the old server behind the provider's MX no longer answers)", r.Hidden.Count, r.CurrentRun is null ? null : r.Hidden, c => CaseTable(h, c, closed: true));
             Section(h, "still-open", "Still open, oldest first", r.StillOpen.Count, r.StillOpen, c => CaseTable(h, c, closed: false));
+            // Only when the open cases have their software recorded: a file of an earlier version has nothing to say.
+            if (r.BySoftware.Count > 0)
+                Section(h, "by-software", "Open relays by software", r.BySoftware.Sum(g => g.Count), r.BySoftware, g => SoftwareTable(h, g));
             Section(h, "inconclusive", "Inconclusive in this run, by reason", r.Counts.Inconclusive, r.CurrentRun is null ? null : r.Inconclusive, g => InconclusiveTable(h, g));
             Section(h, "notices", "Notices, reminders and follow-ups sent", r.Notices.Count, r.Notices, n => NoticeTable(h, n));
             Section(h, "errors", "Errors", r.Errors.Count, r.Errors, e => ErrorTable(h, e));
@@ -143,9 +147,29 @@ details div { white-space: pre-wrap; color: #3a444d; margin-top: 4px; }
                 h.Append("</td><td class=\"reason\">");
                 if (c.NotConfirmedTag is string tag && !closed)
                     h.Append("<span class=\"tag\">").Append(E(tag)).Append("</span> ");
+                if (!closed && c.KnownSoftware is string sw)
+                    h.Append("<span class=\"tag software\" title=\"").Append(E(c.Software!.Confidence + ": " + c.Software.Evidence)).Append("\">").Append(E(sw)).Append("</span> ");
                 foreach (var l in c.Listings)
                     h.Append("<span class=\"tag listed\" title=\"").Append(E(l.Text ?? string.Empty)).Append("\">listed on ").Append(E(l.Zone)).Append("</span> ");
                 Reason(h, c.ReasonShort, c.Reason);
+                h.Append("</td></tr>\n");
+            }
+            h.Append("</table>\n");
+        }
+
+        /// <summary>The open cases by software, each with its product's fix: the headline, and the configuration lines on demand.</summary>
+        private static void SoftwareTable(StringBuilder h, IReadOnlyList<SoftwareGroup> groups)
+        {
+            h.Append("<p>The servers' software as their greeting and replies give it (a claim the operator can change); the fix is the one the notice gives.</p>\n");
+            Head(h, "Software", "#Open cases", "Fix");
+            foreach (var g in groups)
+            {
+                h.Append("<tr>");
+                Cell(h, g.Label, "name");
+                Cell(h, N(g.Count), "num");
+                h.Append("<td class=\"reason\">");
+                var details = string.Join("\n", g.Fix.Lines.Concat(new[] { g.Fix.Note }).Where(l => !string.IsNullOrEmpty(l)));
+                Reason(h, g.Fix.Title + ": " + g.Headline, details.Length == 0 ? g.Fix.Title + ": " + g.Headline : details);
                 h.Append("</td></tr>\n");
             }
             h.Append("</table>\n");

@@ -8,7 +8,8 @@ namespace Omr.Engine.Report
 {
     /// <summary>
     /// The report's short text/plain summary, the body of the mail that carries the HTML page: the headline numbers
-    /// and the lists (newly open, fixed, hidden, the oldest still open, errors), each capped, under 60 lines.
+    /// and the lists (newly open, fixed, hidden, the oldest still open, the open cases by software, errors), each
+    /// capped at <see cref="MaxListed"/> lines: at most 68 lines.
     /// </summary>
     public static class RelayReportText
     {
@@ -36,23 +37,26 @@ namespace Omr.Engine.Report
              .Append(RelayReportHtml.N(c.FollowUpsSent)).Append(" follow-ups\n");
             t.Append("Median days to fix:     ").Append(r.MedianDaysToFix is double m ? RelayReportHtml.Days(m) + " (" + RelayReportHtml.N(r.CasesClosed) + " cases closed in " + r.TrendDays.ToString(CultureInfo.InvariantCulture) + " days)" : "none closed in " + r.TrendDays.ToString(CultureInfo.InvariantCulture) + " days").Append('\n');
 
-            Lines(t, "Newly open", r.NewlyOpen, x => Case(x) + (x.Listings.Length > 0 ? " (listed on " + string.Join(", ", x.Listings.Select(l => l.Zone)) + ")" : string.Empty) + ": " + x.ReasonShort);
+            Lines(t, "Newly open", r.NewlyOpen, x => Case(x) + (x.Listings.Length > 0 ? " (listed on " + string.Join(", ", x.Listings.Select(l => l.Zone)) + ")" : string.Empty) + (x.KnownSoftware is string sw ? " (" + sw + ")" : string.Empty) + ": " + x.ReasonShort);
             Lines(t, "Fixed", r.Fixed, x => Case(x) + (x.DaysOpen is double d ? ", open " + RelayReportHtml.Days(d) + " days" : string.Empty));
             Lines(t, "Hidden", r.Hidden, x => Case(x) + (x.DaysOpen is double d ? ", open " + RelayReportHtml.Days(d) + " days" : string.Empty));
             t.Append('\n').Append("Still open: ").Append(RelayReportHtml.N(r.StillOpen.Count)).Append(r.StillOpen.Count > 0 ? ", oldest first:" : string.Empty).Append('\n');
             foreach (var x in r.StillOpen.Take(MaxListed))
                 t.Append("  ").Append(OneLine(Case(x) + ", open " + (x.DaysOpen is double d ? RelayReportHtml.Days(d) : "?") + " days"
                     + (x.NotConfirmedTag is string tag ? " (" + tag + ")" : string.Empty) + (x.ReminderDue ? ", reminder due" : string.Empty)
-                    + (x.Listings.Length > 0 ? ", listed on " + string.Join(", ", x.Listings.Select(l => l.Zone)) : string.Empty))).Append('\n');
+                    + (x.Listings.Length > 0 ? ", listed on " + string.Join(", ", x.Listings.Select(l => l.Zone)) : string.Empty) + (x.KnownSoftware is string sw ? ", " + sw : string.Empty))).Append('\n');
             if (r.StillOpen.Count > MaxListed) t.Append("  ... and ").Append(RelayReportHtml.N(r.StillOpen.Count - MaxListed)).Append(" more in the HTML report\n");
+            Lines(t, "Open relays by software", r.BySoftware, g => g.Label + ": " + RelayReportHtml.N(g.Count) + " - " + g.Headline + (g.Fix.Lines.Count > 0 ? " (the lines are in the HTML report)" : string.Empty),
+                r.BySoftware.Sum(g => g.Count));
             Lines(t, "Errors", r.Errors, e => e.Step + " " + e.ErrorId + (e.Target is null ? string.Empty : " " + e.Target) + ": " + ReportFigures.ShortReason(e.Message));
             return t.ToString();
         }
 
-        private static void Lines<T>(StringBuilder t, string title, IReadOnlyList<T> items, Func<T, string> line)
+        /// <summary>A titled list of at most <see cref="MaxListed"/> lines; nothing when empty. <paramref name="count"/>: the number in the title, when it is not the number of items.</summary>
+        private static void Lines<T>(StringBuilder t, string title, IReadOnlyList<T> items, Func<T, string> line, int? count = null)
         {
             if (items.Count == 0) return;
-            t.Append('\n').Append(title).Append(" (").Append(RelayReportHtml.N(items.Count)).Append("):\n");
+            t.Append('\n').Append(title).Append(" (").Append(RelayReportHtml.N(count ?? items.Count)).Append("):\n");
             foreach (var x in items.Take(MaxListed)) t.Append("  ").Append(OneLine(line(x))).Append('\n');
             if (items.Count > MaxListed) t.Append("  ... and ").Append(RelayReportHtml.N(items.Count - MaxListed)).Append(" more in the HTML report\n");
         }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text;
+using Omr.Engine.Rules;
 
 namespace Omr.Engine.Report
 {
@@ -55,6 +56,29 @@ namespace Omr.Engine.Report
         /// </summary>
         public static bool IsShutOut(RelayReasonCode code)
             => code == RelayReasonCode.ClientRefused || code == RelayReasonCode.SessionRefused || code == RelayReasonCode.ServiceUnavailable;
+
+        /// <summary>
+        /// Open cases by software: one group per product and version (names compared without regard to case), the
+        /// products with the most cases first (then by name), each product's versions by count (a version not disclosed
+        /// last), and Unknown (not recognised, or not recorded) last. None when no case has its software recorded:
+        /// a state file of an earlier version has nothing to say.
+        /// </summary>
+        public static IReadOnlyList<SoftwareGroup> BySoftware(IEnumerable<ReportCase> cases)
+        {
+            var list = (cases ?? Enumerable.Empty<ReportCase>()).ToList();
+            if (!list.Any(c => c.Software != null)) return Array.Empty<SoftwareGroup>();
+            var ignoreCase = StringComparer.OrdinalIgnoreCase;
+            var known = list.Where(c => c.Software != null && c.Software.IsKnown).Select(c => c.Software!).ToList();
+            var groups = known.GroupBy(s => s.Product.Trim(), ignoreCase)
+                .OrderByDescending(p => p.Count()).ThenBy(p => p.Key, ignoreCase)
+                .SelectMany(p => p.GroupBy(s => string.IsNullOrWhiteSpace(s.Version) ? null : s.Version!.Trim(), ignoreCase)
+                    .OrderBy(v => v.Key is null).ThenByDescending(v => v.Count()).ThenBy(v => v.Key, ignoreCase)
+                    .Select(v => new SoftwareGroup(p.Key, v.Key, v.Count(), Remediations.For(v.First()))))
+                .ToList();
+            var unknown = list.Count - known.Count;
+            if (unknown > 0) groups.Add(new SoftwareGroup(RelaySoftware.UnknownProduct, null, unknown, Remediations.Other));
+            return groups;
+        }
 
         /// <summary>Days between two times, to one decimal's precision when rendered.</summary>
         public static double Days(DateTimeOffset from, DateTimeOffset to) => Math.Max(0, (to - from).TotalDays);

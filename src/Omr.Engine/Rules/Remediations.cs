@@ -140,6 +140,13 @@ namespace Omr.Engine.Rules
                 Array.Empty<string>()),
         };
 
+        /// <summary>The advice that fits any server (the one fix without a product).</summary>
+        public static Remediation Other => All.First(r => r.Product.Length == 0);
+
+        /// <summary>The fix for the software a server was identified as; for Unknown software (or a product without a fix of its own), <see cref="Other"/>.</summary>
+        public static Remediation For(RelaySoftware? software)
+            => (software != null && software.IsKnown ? For(software.Product) : null) ?? Other;
+
         /// <summary>The fix for one product, or null.</summary>
         public static Remediation? For(string? product)
             => string.IsNullOrEmpty(product) ? null : All.FirstOrDefault(r => string.Equals(r.Product, product, StringComparison.OrdinalIgnoreCase));

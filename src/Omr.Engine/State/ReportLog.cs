@@ -35,12 +35,25 @@ namespace Omr.Engine.State
         /// <summary>Results that closed a case: a Closed result (Fixed) or the hidden-server remedy (Hidden), seekable on results_run.</summary>
         private const string ClosingSql = "r.verdict IN ('Closed', 'Hidden') AND r.change IN ('Fixed', 'Hidden')";
 
-        private readonly StateDatabase _db;
-        private string? _listingsColumn;
+        /// <summary>
+        /// The software of the case of result "r": the latest of its results (they share open_since) whose software is a known
+        /// product, else r's own. A case the server now shuts out, or that no longer answers, keeps the product its open
+        /// results showed. A stored value that is not JSON is passed over, never an error (json_valid before json_extract).
+        /// </summary>
+        private const string CaseSoftwareSql = "coalesce((SELECT x.software FROM results x WHERE x.domain = r.domain AND x.address = r.address AND x.port = r.port AND x.open_since = r.open_since "
+            + "AND CASE WHEN x.software IS NULL OR NOT json_valid(x.software) THEN 0 ELSE coalesce(json_extract(x.software, '$.confidence'), 'Unknown') <> 'Unknown' END "
+            + "ORDER BY x.result_id DESC LIMIT 1), r.software)";
 
-        /// <summary>", r.listings" (version 3), or NULL for a version-2 file read as it is.</summary>
-        private string ListingsColumn(Microsoft.Data.Sqlite.SqliteConnection conn)
-            => _listingsColumn ??= StateDatabase.HasColumn(conn, null, "results", "listings") ? ", r.listings" : ", NULL AS listings";
+        private readonly StateDatabase _db;
+        private string? _addedColumns;
+
+        /// <summary>
+        /// ", r.listings, (the case's software) AS software": the columns of versions 3 and 4, each NULL in a file of an
+        /// earlier version read as it is.
+        /// </summary>
+        private string AddedColumns(Microsoft.Data.Sqlite.SqliteConnection conn)
+            => _addedColumns ??= (StateDatabase.HasColumn(conn, null, "results", "listings") ? ", r.listings" : ", NULL AS listings")
+                + (StateDatabase.HasColumn(conn, null, "results", "software") ? ", " + CaseSoftwareSql + " AS software" : ", NULL AS software");
 
         internal ReportLog(StateDatabase db) { _db = db; }
 
@@ -101,7 +114,7 @@ namespace Omr.Engine.State
             => _db.Read(conn =>
             {
                 var args = new List<(string, object?)> { ("$r", runId) };
-                var sql = "SELECT " + CaseColumns + ListingsColumn(conn) + " FROM results r WHERE r.run_id = $r AND " + Sql.In(verdicts, "r.verdict", "v", args) + " AND " + Sql.In(changes, "r.change", "ch", args)
+                var sql = "SELECT " + CaseColumns + AddedColumns(conn) + " FROM results r WHERE r.run_id = $r AND " + Sql.In(verdicts, "r.verdict", "v", args) + " AND " + Sql.In(changes, "r.change", "ch", args)
                     + " ORDER BY r.open_since, r.domain, r.address, r.port;";
                 return Sql.Query(conn, sql, null, args, CaseOf);
             }, new List<ReportCase>());
@@ -113,7 +126,7 @@ namespace Omr.Engine.State
         /// </summary>
         public List<ReportCase> OpenCases()
             => _db.Read(conn => Sql.Query(conn,
-                "SELECT " + CaseColumns + ListingsColumn(conn) + " FROM results r WHERE r.result_id IN (SELECT max(c.result_id) FROM results c WHERE c.open_since IS NOT NULL GROUP BY c.domain, c.address, c.port) AND "
+                "SELECT " + CaseColumns + AddedColumns(conn) + " FROM results r WHERE r.result_id IN (SELECT max(c.result_id) FROM results c WHERE c.open_since IS NOT NULL GROUP BY c.domain, c.address, c.port) AND "
                 + ResultLog.LatestSql + " AND " + ResultLog.CaseOpenSql + " ORDER BY r.open_since, r.domain, r.address, r.port;", null,
                 Array.Empty<(string, object?)>(), CaseOf), new List<ReportCase>());
 
@@ -160,6 +173,7 @@ namespace Omr.Engine.State
             ProbeId = row.Str("probe_id"),
             NoticeProbeId = row.Str("notice_probe_id"),
             Listings = StateValues.Listings(row.Str("listings")),
+            Software = StateValues.Software(row.Str("software")),
             NoticedAt = row.Time("noticed_at"),
             LastReminder = row.Time("last_reminder"),
         };

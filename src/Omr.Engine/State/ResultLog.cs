@@ -127,17 +127,19 @@ namespace Omr.Engine.State
                 var text = r.TranscriptText;
                 transcript = text.Length <= MaxTranscriptChars ? text : text.Substring(0, MaxTranscriptChars) + Environment.NewLine + "... (transcript capped at " + MaxTranscriptChars.ToString(CultureInfo.InvariantCulture) + " characters)";
             }
+            // Identified here, outside the write transaction (the rule runs when Software is first read).
+            var software = StateValues.Software(r.Software);
             return _db.Write((conn, tx) =>
             {
                 Sql.Exec(conn, @"INSERT INTO results(run_id, domain, address, port, computer_name, target, preference, is_mx_address, mx_hosts, verdict, reason_code, reason, change, open_since,
- relayed_by, proof, probe_id, tls, banner, verified_with, start_time, duration_ms, transcript, listings)
-VALUES ($run, $d, $a, $p, $cn, $tg, $pref, $mx, $mxh, $v, $rc, $rs, $ch, $os, $rb, $pr, $id, $tls, $b, $vw, $st, $du, $tr, $ls);", tx,
+ relayed_by, proof, probe_id, tls, banner, verified_with, start_time, duration_ms, transcript, listings, software)
+VALUES ($run, $d, $a, $p, $cn, $tg, $pref, $mx, $mxh, $v, $rc, $rs, $ch, $os, $rb, $pr, $id, $tls, $b, $vw, $st, $du, $tr, $ls, $sw);", tx,
                     ("$run", runId), ("$d", Names.Domain(r.Domain)), ("$a", Names.Address(r.Address)), ("$p", r.Port), ("$cn", r.ComputerName), ("$tg", r.Target),
                     ("$pref", r.Preference), ("$mx", isMxAddress is bool b ? (b ? 1 : 0) : (object?)null), ("$mxh", StateValues.Join(mxHosts)), ("$v", r.Verdict.ToString()),
                     ("$rc", r.ReasonCode.ToString()), ("$rs", r.Reason), ("$ch", r.Change?.ToString()), ("$os", r.OpenSince is DateTimeOffset os ? StateValues.Iso(os) : null),
                     ("$rb", StateValues.Join(r.RelayedBy)), ("$pr", r.Proof.ToString()), ("$id", r.ProbeId), ("$tls", r.Tls), ("$b", r.Banner), ("$vw", r.VerifiedWith),
                     ("$st", StateValues.Iso(r.StartTime == default ? DateTimeOffset.UtcNow : r.StartTime)), ("$du", (long)r.Duration.TotalMilliseconds), ("$tr", transcript),
-                    ("$ls", StateValues.Listings(r.Listings)));
+                    ("$ls", StateValues.Listings(r.Listings)), ("$sw", software));
                 return Sql.LastId(conn, tx);
             });
         }
@@ -210,6 +212,7 @@ VALUES ($run, $d, $a, $p, $cn, $tg, $pref, $mx, $mxh, $v, $rc, $rs, $ch, $os, $r
             Duration = TimeSpan.FromMilliseconds(row.Long("duration_ms")),
             Transcript = row.Str("transcript"),
             Listings = StateValues.Listings(row.Optional("listings")),
+            Software = StateValues.Software(row.Optional("software")),
         };
     }
 }

@@ -1,4 +1,4 @@
--- The Omr state database, schema version 3 (documented in about_Omr_State).
+-- The Omr state database, schema version 4 (documented in about_Omr_State).
 -- Times are ISO 8601 UTC text (yyyy-MM-ddTHH:mm:ss.fffZ); lists are comma-separated text.
 -- Every statement is IF NOT EXISTS: a file of an earlier version is upgraded by running this script again
 -- (StateDatabase.Migrate), so the schema is written down once.
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS results (
   start_time    TEXT NOT NULL,
   duration_ms   INTEGER NOT NULL,
   transcript    TEXT,
-  listings      TEXT
+  listings      TEXT,
+  software      TEXT
 );
 CREATE INDEX IF NOT EXISTS results_key ON results(domain, address, port, result_id);
 CREATE INDEX IF NOT EXISTS results_time ON results(start_time);

@@ -235,6 +235,55 @@ namespace Omr.Engine.State
             }
         }
 
+        /// <summary>A result's software as stored (a JSON object {product, version, confidence, evidence}); null when it has none.</summary>
+        public static string? Software(RelaySoftware? software)
+        {
+            if (software is null) return null;
+            using var ms = new System.IO.MemoryStream();
+            using (var j = new System.Text.Json.Utf8JsonWriter(ms))
+            {
+                j.WriteStartObject();
+                j.WriteString("product", software.Product);
+                if (software.Version is null) j.WriteNull("version"); else j.WriteString("version", software.Version);
+                j.WriteString("confidence", software.Confidence.ToString());
+                j.WriteString("evidence", software.Evidence);
+                j.WriteEndObject();
+            }
+            return System.Text.Encoding.UTF8.GetString(ms.ToArray());
+        }
+
+        /// <summary>
+        /// The software read back: null when none was stored (a result of an earlier version); a value that is not what
+        /// <see cref="Software(RelaySoftware)"/> wrote (not JSON, no product, an unknown confidence) reads as Unknown.
+        /// </summary>
+        public static RelaySoftware? Software(string? json)
+        {
+            if (string.IsNullOrWhiteSpace(json)) return null;
+            var unknown = new RelaySoftware { Product = RelaySoftware.UnknownProduct, Confidence = SoftwareConfidence.Unknown };
+            try
+            {
+                using var doc = System.Text.Json.JsonDocument.Parse(json!);
+                var e = doc.RootElement;
+                if (e.ValueKind != System.Text.Json.JsonValueKind.Object) return unknown;
+                string? Text(string key) => e.TryGetProperty(key, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String ? v.GetString() : null;
+                var product = Text("product");
+                var name = Text("confidence");
+                // By name, as written: Enum.TryParse would also take "7", a confidence no rule gives.
+                var confidence = name != null && System.Enum.GetNames(typeof(SoftwareConfidence)).Contains(name, StringComparer.Ordinal)
+                    ? StateValues.Enum(name, SoftwareConfidence.Unknown) : SoftwareConfidence.Unknown;
+                if (string.IsNullOrWhiteSpace(product) || confidence == SoftwareConfidence.Unknown)
+                {
+                    unknown.Evidence = Text("evidence") ?? string.Empty;
+                    return unknown;
+                }
+                return new RelaySoftware { Product = product!.Trim(), Version = Text("version"), Confidence = confidence, Evidence = Text("evidence") ?? string.Empty };
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                return unknown;
+            }
+        }
+
         /// <summary>How a key's address is stored (lower case, trimmed).</summary>
         public static string Address(string? a) => (a ?? string.Empty).Trim().ToLowerInvariant();
     }

@@ -24,8 +24,21 @@ namespace Omr.Engine.State
     /// </summary>
     public sealed class StateDatabase : IDisposable
     {
-        /// <summary>2: the report's indexes (results by run, verdict and change; open-case rows; runs by command). A version-1 file is upgraded when opened for writing.</summary>
-        public const int SchemaVersion = 3;
+        /// <summary>
+        /// 2: the report's indexes (results by run, verdict and change; open-case rows; runs by command); 3: results.listings;
+        /// 4: results.software. A file of an earlier version is upgraded when opened for writing.
+        /// </summary>
+        public const int SchemaVersion = 4;
+
+        /// <summary>
+        /// The columns added to a table after version 1 (ALTER TABLE: CREATE TABLE IF NOT EXISTS leaves a table as it is).
+        /// A file of an earlier version read as it is (read-only) may lack them: its readers ask <see cref="HasColumn"/>.
+        /// </summary>
+        private static readonly (string Table, string Column, string Type)[] AddedColumns =
+        {
+            ("results", "listings", "TEXT"), // version 3: the blocklist listings of a result
+            ("results", "software", "TEXT"), // version 4: the software a result's replies point to
+        };
         private static readonly byte[] SqliteHeader = Encoding.ASCII.GetBytes("SQLite format 3\0");
         private static readonly object InitLock = new object();
         private static bool _initialized;
@@ -181,9 +194,9 @@ namespace Omr.Engine.State
                     var version = CheckSchema(conn, tx);
                     if (version < SchemaVersion)
                     {
-                        // Version 3: the blocklist listings of a result (a column: ALTER TABLE, as CREATE TABLE IF NOT EXISTS leaves a table as it is).
-                        if (!HasColumn(conn, tx, "results", "listings"))
-                            Sql.Exec(conn, "ALTER TABLE results ADD COLUMN listings TEXT;", tx);
+                        foreach (var (table, column, type) in AddedColumns)
+                            if (!HasColumn(conn, tx, table, column))
+                                Sql.Exec(conn, "ALTER TABLE " + table + " ADD COLUMN " + column + " " + type + ";", tx);
                         // An earlier version's file: the schema script is all IF NOT EXISTS, so running it again adds
                         // what is new (version 2: the report's indexes) and leaves every row as it was.
                         Sql.Exec(conn, Schema, tx);

@@ -2,7 +2,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Omr.Engine.Tests.State;
 
-/// <summary>Reads a state database file as an outsider would: read-only, unpooled, one scalar per query.</summary>
+/// <summary>A state database file as an outsider sees it: unpooled, one statement at a time.</summary>
 internal static class StateFile
 {
     public static string Scalar(string path, string sql)
@@ -12,5 +12,15 @@ internal static class StateFile
         using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty;
+    }
+
+    /// <summary>Changes the file behind Omr's back (an older version's schema, a forged value).</summary>
+    public static void Exec(string path, string sql)
+    {
+        using var c = new SqliteConnection("Data Source=" + path + ";Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
     }
 }

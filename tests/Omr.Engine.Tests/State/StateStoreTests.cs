@@ -30,7 +30,7 @@ public class StateStoreTests
             s.Results.BeginRun("test", null, DateTimeOffset.UtcNow);
         }
         Assert.Equal("wal", StateFile.Scalar(path, "PRAGMA journal_mode;"));
-        Assert.Equal("3", StateFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
+        Assert.Equal("4", StateFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
         Assert.Equal("4", StateFile.Scalar(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'runs', 'results', 'notices');"));
     }
 
@@ -59,7 +59,7 @@ public class StateStoreTests
     }
 
     [Fact]
-    public void A_version_1_file_is_read_as_it_is_and_upgraded_to_version_3_when_opened_for_writing()
+    public void A_version_1_file_is_read_as_it_is_and_upgraded_to_version_4_when_opened_for_writing()
     {
         var path = DbPath();
         var t0 = DateTimeOffset.UtcNow.AddDays(-1);
@@ -73,7 +73,7 @@ public class StateStoreTests
         {
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = "DROP INDEX results_run; DROP INDEX results_case; DROP INDEX runs_command; ALTER TABLE results DROP COLUMN listings; UPDATE meta SET value = '1' WHERE key = 'schema_version';";
+            cmd.CommandText = "DROP INDEX results_run; DROP INDEX results_case; DROP INDEX runs_command; ALTER TABLE results DROP COLUMN listings; ALTER TABLE results DROP COLUMN software; UPDATE meta SET value = '1' WHERE key = 'schema_version';";
             cmd.ExecuteNonQuery();
         }
         const string V2Indexes = "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('results_run', 'results_case', 'runs_command');";
@@ -85,9 +85,10 @@ public class StateStoreTests
         Assert.Equal("1", StateFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
         Assert.Equal("0", StateFile.Scalar(path, V2Indexes));
         using (var s = StateStore.Open(path)) s.Results.BeginRun("Test-OpenRelay", null, t0.AddHours(1));
-        Assert.Equal("3", StateFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
+        Assert.Equal("4", StateFile.Scalar(path, "SELECT value FROM meta WHERE key = 'schema_version';"));
         Assert.Equal("3", StateFile.Scalar(path, V2Indexes));
         Assert.Equal("1", StateFile.Scalar(path, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'listings';")); // version 3's column
+        Assert.Equal("1", StateFile.Scalar(path, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'software';")); // version 4's
         using (var ro = StateStore.Open(path, readOnly: true)) Assert.Empty(Assert.Single(ro.Results.Find(new HistoryQuery { Latest = true })).Listings);
         Assert.Equal("1", StateFile.Scalar(path, "SELECT count(*) FROM results;"));
         Assert.Equal("2", StateFile.Scalar(path, "SELECT count(*) FROM runs;"));
@@ -96,7 +97,7 @@ public class StateStoreTests
         {
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = "UPDATE meta SET value = '4' WHERE key = 'schema_version';";
+            cmd.CommandText = "UPDATE meta SET value = '5' WHERE key = 'schema_version';";
             cmd.ExecuteNonQuery();
         }
         Assert.Contains("newer than this Omr understands", Assert.Throws<StateCorruptException>(() => StateStore.Open(path)).Message);
@@ -371,6 +372,6 @@ public class ResultLogQueryTests
     {
         Assert.Contains("CREATE TABLE IF NOT EXISTS results", StateDatabase.Schema);
         Assert.Contains("CREATE TABLE IF NOT EXISTS notices", StateDatabase.Schema);
-        Assert.Equal(3, StateDatabase.SchemaVersion);
+        Assert.Equal(4, StateDatabase.SchemaVersion);
     }
 }
