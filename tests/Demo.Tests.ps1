@@ -81,6 +81,8 @@ Describe 'build.ps1 Demo, as a newcomer runs it' -Tag Demo, Lab {
         ([regex]::Match($eml, 'of (.+\.eml)$').Groups[1].Value) | Should -Exist
         $Text | Should -Match '(?m)^\s+Auto-Submitted: auto-generated'
         $Text | Should -Match '(?m)^\s+Subject: Open mail relay at [a-z0-9.-]+\.omr-lab\.test'
+        # -NetworkAbuse: the network owner's abuse desk, found at the lab's RDAP server, is among the recipients.
+        $Text | Should -Match '(?m)^\s+(To: .*)?abuse@noc\.omr-lab\.test,?$'
     }
 
     It 'shows a second run that sends nothing' {

@@ -451,6 +451,19 @@ Describe 'Invoke-RelayMonitor' -Tag Lab, History, Monitor {
         $eml.IndexOf('THE HARM HAS ALREADY BEGUN') | Should -BeLessThan $eml.IndexOf('WHAT WE FOUND')
     }
 
+    It 'with -NetworkAbuse the notice also reaches the network owner''s abuse desk, found over RDAP' {
+        $root = New-MonitorRoot
+        $run = Invoke-RelayMonitor -Domain open.omr-lab.test -StatePath "$root/omr.db" -VerifyAddress relaycheck@noc.example.net -MailDrop $Lab.mailDrop `
+            -EvidenceWaitSec 5 -PickupDirectory "$root/pickup" -From noc@example.net -DnsServer $Lab.dnsServer -ScanPort $Port -TimeoutSec 20 `
+            -NetworkAbuse -RdapServer $Lab.rdapServer -WarningAction SilentlyContinue
+        $run.NoticesSent | Should -Be 1 -Because ($run.Errors -join '; ')
+        $eml = (Get-Content -Raw (Get-Eml "$root/pickup")[0].FullName) -replace '=\r?\n', ''
+        ($eml -replace '\r?\n[ \t]+', ' ') | Should -Match '(?m)^To: .*abuse@noc\.omr-lab\.test'
+        $eml | Should -Match 'abuse@noc\.omr-lab\.test: network owner of 127\.66\.0\.\d+ \(OMR-LAB-NET'
+        # The follow-ups go to the notice's recipients: the network owner is among them in the state.
+        (Get-RelayHistory -StatePath "$root/omr.db" -Notice).Recipients | Should -Contain 'abuse@noc.omr-lab.test'
+    }
+
     It 'a domain that fails is an error with its own id, exit code 2, and the report still written with it' {
         $root = New-MonitorRoot
         $errs = $null

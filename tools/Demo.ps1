@@ -79,16 +79,17 @@ try {
         Write-Host "   Readable report: $(Join-Path $proven.BundlePath 'report.html')"
     }
 
-    # Notice: one per domain, to its postmaster@, abuse@ and SOA contact (found in the lab's DNS),
-    # written to a pickup folder for review instead of being sent. A state file remembers it, so a
+    # Notice: one per domain, to its postmaster@, abuse@ and SOA contact (found in the lab's DNS) and
+    # to the abuse desk of the network that holds the server (-NetworkAbuse: found over RDAP, here at
+    # the lab's RDAP server, which answers as the regional registries do), written to a pickup folder for review instead of being sent. A state file remembers it, so a
     # second run (a scheduled task running again) does not notice the same host twice.
     $pickup = Join-Path (Split-Path -Parent $evidenceDir) 'notices'
     $state = Join-Path (Split-Path -Parent $evidenceDir) 'notices.json'
     Remove-Item -Recurse -Force -LiteralPath $pickup, $state -ErrorAction SilentlyContinue
     Write-Host ''
-    Write-Host "==> ... | Send-RelayNotice -PickupDirectory $pickup -From noc@example.net -StatePath $state" -ForegroundColor Cyan
+    Write-Host "==> ... | Send-RelayNotice -PickupDirectory $pickup -From noc@example.net -StatePath $state -NetworkAbuse -RdapServer $($lab.rdapServer)" -ForegroundColor Cyan
     $notices = $evidence | Send-RelayNotice -PickupDirectory $pickup -From noc@example.net -StatePath $state `
-        -DnsServer $lab.dnsServer -ProviderMx filter.example.net -ProviderNetwork 192.0.2.0/24 -Confirm:$false
+        -DnsServer $lab.dnsServer -ProviderMx filter.example.net -ProviderNetwork 192.0.2.0/24 -NetworkAbuse -RdapServer $lab.rdapServer -Confirm:$false
     $notices | Format-Table | Out-String -Width 120 | Write-Host
     Write-Host '==> The same evidence again (a second scheduled run): nothing is sent twice' -ForegroundColor Cyan
     $again = $evidence | Send-RelayNotice -PickupDirectory $pickup -From noc@example.net -StatePath $state `

@@ -212,6 +212,8 @@ namespace Omr.Commands
             send["From"] = From;
             send["MinimumProof"] = MinimumProof;
             send["Format"] = Format;
+            if (MyInvocation.BoundParameters.ContainsKey(nameof(NetworkAbuse))) send["NetworkAbuse"] = NetworkAbuse;
+            if (RdapServer != null) send["RdapServer"] = RdapServer;
             if (To != null) send["To"] = To;
             if (Cc != null) send["Cc"] = Cc;
             if (ProviderMx != null) send["ProviderMx"] = ProviderMx;

@@ -172,6 +172,15 @@ namespace Omr.Commands
         [Parameter]
         public NoticeFormat Format { get; set; } = NoticeFormat.Text;
 
+        /// <summary>The notices also go to the abuse desk of the network that holds each address, found over RDAP (Send-RelayNotice -NetworkAbuse).</summary>
+        [Parameter]
+        public SwitchParameter NetworkAbuse { get; set; }
+
+        /// <summary>The RDAP base URL asked instead of the IANA bootstrap (Send-RelayNotice -RdapServer).</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public Uri? RdapServer { get; set; }
+
         [Parameter]
         public TimeSpan EscalateAfter { get; set; } = TimeSpan.FromDays(7);
 
