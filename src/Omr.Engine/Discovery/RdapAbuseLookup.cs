@@ -161,6 +161,7 @@ namespace Omr.Engine.Discovery
         {
             var redirects = 0;
             var tries = 0;
+            var started = System.Diagnostics.Stopwatch.StartNew();
             while (true)
             {
                 HttpResponseMessage response;
@@ -191,10 +192,14 @@ namespace Omr.Engine.Discovery
                     }
                     if (status == 429)
                     {
-                        var wait = RdapRules.RetryAfter(response.Headers.TryGetValues("Retry-After", out var values) ? values.FirstOrDefault() : null, DateTimeOffset.UtcNow);
-                        if (++tries >= MaxTries || wait is null || wait.Value > _timeout)
-                            throw new RdapException($"{url.Host}: too many requests (429){(wait is null ? string.Empty : $", retry after {wait.Value.TotalSeconds:0} s")}; the lookup was not repeated");
-                        await _delay(wait.Value, ct).ConfigureAwait(false);
+                        var asked = RdapRules.RetryAfter(response.Headers.TryGetValues("Retry-After", out var values) ? values.FirstOrDefault() : null, DateTimeOffset.UtcNow);
+                        // Without a Retry-After: a short pause, doubled at the next 429 (RFC 7480 5.5 leaves the wait to the client).
+                        var wait = asked ?? TimeSpan.FromSeconds(1 << tries);
+                        var left = _timeout - started.Elapsed;
+                        if (++tries >= MaxTries || wait > left)
+                            throw new RdapException($"{url.Host}: too many requests (429){(asked is null ? string.Empty : $", retry after {asked.Value.TotalSeconds:0} s")}; "
+                                + (tries >= MaxTries ? $"asked {MaxTries} times" : "the wait does not fit the deadline, the lookup was not repeated"));
+                        await _delay(wait, ct).ConfigureAwait(false);
                         continue;
                     }
                     if (status == 404) throw new RdapException($"{url.Host}: the registry holds no network for {address} (404)");

@@ -19,6 +19,7 @@ namespace Omr.Lab.Rdap;
 /// <item>127.66.5.0/24: 429 with Retry-After: 3600 always. 127.66.6.0/24: a broken (truncated) body.</item>
 /// <item>127.66.7.0/24: a network whose only entity is the registrant (no abuse role). 127.66.8.0/24: redirects to itself for ever.</item>
 /// <item>127.66.9.0/24: an answer about another network (192.0.2.0/24). 127.66.10.0/24: 301 from /rir-a/ on to /rir-b/ (RIR to RIR), nested two deep.</item>
+/// <item>127.66.11.0/24: 429 without a Retry-After, always.</item>
 /// </list>
 /// GET /_stats gives the queries per path (a JSON object), so tests can see the one query per network per run.
 /// </summary>
@@ -122,6 +123,7 @@ public sealed class LabRdap : IDisposable
                 Write(res, 200, Network(ip, "OMR-SLOW-NET", "127.66.4.0", "127.66.4.255", Direct("ABUSE-SLOW", "abuse@slow.omr-lab.test")));
                 return;
             case (5, _): res.AddHeader("Retry-After", "3600"); Error(res, 429, "Too Many Requests"); return;
+            case (11, _): Error(res, 429, "Too Many Requests"); return;
             case (6, _): Write(res, 200, "{\"objectClassName\":\"ip network\",\"handle\":\"OMR-BROKEN\",\"entities\":[{\"roles\":[\"abuse\"],\"vcardArray\":[\"vcard\",[[\"email\",{}", "application/rdap+json"); return;
             case (7, _): Write(res, 200, Network(ip, "OMR-NOABUSE-NET", "127.66.7.0", "127.66.7.255", "[" + Entity("OMR-REG", "registrant", "registrant@noabuse.omr-lab.test", null) + "]")); return;
             case (8, _): Redirect(res, 302, "/ip/" + ip); return;

@@ -90,6 +90,17 @@ public sealed class RdapLookupTests
         Assert.Empty(_waits);
     }
 
+    [Fact]
+    public async Task A_429_without_Retry_After_is_retried_after_a_short_growing_pause_then_given_up()
+    {
+        using var l = Lookup();
+        var c = await Find(l, "127.66.11.1");
+        Assert.False(c.Found);
+        Assert.Contains("too many requests (429); asked 3 times", c.Problem);
+        Assert.Equal(new[] { TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2) }, _waits);
+        Assert.Equal(3, (await Stats())["/ip/127.66.11.1"]);
+    }
+
     [Theory]
     [InlineData("127.66.3.1", "holds no network for 127.66.3.1 (404)")]
     [InlineData("127.66.6.1", "the answer is not JSON")]
