@@ -171,7 +171,7 @@ namespace Omr.Engine.Notices
                 plan.Bcc.AddRange(request.Bcc);
 
                 await ResolveContactsAsync(plan, request, ct).ConfigureAwait(false);
-                if (request.NetworkAbuse != null) await NetworkOwnersAsync(plan, request.NetworkAbuse, ct).ConfigureAwait(false);
+                if (request.NetworkAbuse != null) await NetworkOwnersAsync(plan, request.NetworkAbuse, request.Resolver, ct).ConfigureAwait(false);
                 if (plan.To.Count == 0 && plan.OwnersOf(plan.Hosts).Count > 0)
                 {
                     // No usable contact of the domain's own: the network's abuse desk is the fallback, said in the result.
@@ -210,8 +210,12 @@ namespace Omr.Engine.Notices
                 ProbeIds = evidence.Select(h => h.ProbeId.Length > 0 ? h.ProbeId : h.Result?.ProbeId ?? string.Empty).ToArray(),
             };
 
-        /// <summary>Looks up the abuse desk of every host's network (one query per network per run, the lookup's cache); a failure is recorded, never thrown.</summary>
-        private static async Task NetworkOwnersAsync(PlannedNotice plan, INetworkAbuseLookup lookup, CancellationToken ct)
+        /// <summary>
+        /// Looks up the abuse desk of every host's network (one query per network per run, the lookup's cache); a failure is
+        /// recorded, never thrown. An abuse address whose domain cannot receive mail is left out, as a domain's contact would be
+        /// (one refused recipient would fail the whole notice).
+        /// </summary>
+        private static async Task NetworkOwnersAsync(PlannedNotice plan, INetworkAbuseLookup lookup, ContactResolver? resolver, CancellationToken ct)
         {
             foreach (var ev in plan.Hosts)
             {
@@ -219,6 +223,20 @@ namespace Omr.Engine.Notices
                 var contact = System.Net.IPAddress.TryParse(text, out var address)
                     ? await lookup.FindAsync(address, ct).ConfigureAwait(false)
                     : new NetworkAbuseContact { Address = text, Problem = "the evidence gives no address to look up" };
+                if (contact.Found && resolver != null)
+                {
+                    var checks = contact.Abuse.Select(a => new Contact(a, "network owner")).ToList();
+                    await resolver.CheckAsync(checks, ct).ConfigureAwait(false);
+                    if (checks.Any(c => c.Problem != null))
+                    {
+                        contact = new NetworkAbuseContact
+                        {
+                            Address = contact.Address, Network = contact.Network, Range = contact.Range, AbuseHandle = contact.AbuseHandle, Registry = contact.Registry, Cached = contact.Cached,
+                            Abuse = checks.Where(c => c.Problem is null).Select(c => c.Address).ToArray(),
+                        };
+                        if (contact.Abuse.Length == 0) contact.Problem = "the abuse address cannot receive mail: " + string.Join("; ", checks.Select(c => c.ToString()));
+                    }
+                }
                 plan.NetworkAbuse.Add((ev, contact));
                 if (contact.Found)
                     foreach (var a in contact.Abuse)

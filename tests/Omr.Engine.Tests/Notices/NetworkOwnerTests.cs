@@ -18,6 +18,8 @@ public class NetworkOwnerTests
         {
             Asked.Add(address.ToString());
             var a = address.ToString();
+            if (a == "192.0.2.99") return Task.FromResult(new NetworkAbuseContact { Address = a, Abuse = new[] { "abuse@nomail.example", "abuse@isp.example" }, Network = "NET-MIXED" });
+            if (a == "192.0.2.98") return Task.FromResult(new NetworkAbuseContact { Address = a, Abuse = new[] { "abuse@nomail.example" }, Network = "NET-NOMAIL" });
             return Task.FromResult(a.StartsWith("192.0.2.", StringComparison.Ordinal)
                 ? new NetworkAbuseContact { Address = a, Abuse = new[] { "abuse@isp.example" }, Network = "NET-ISP", Range = "192.0.2.0 - 192.0.2.255", Registry = "https://rdap.example/ip/" + a }
                 : new NetworkAbuseContact { Address = a, Problem = "the registry holds no network for " + a + " (404)" });
@@ -66,6 +68,28 @@ public class NetworkOwnerTests
         Assert.Equal(new[] { "abuse@isp.example" }, plan.RecipientsFor(plan.Hosts, abuseFirst: false));
         Assert.Contains("sent to the network owner's abuse desk only", Assert.Single(plan.Notes));
         Assert.Contains("tested directly, without a domain", plan.Notes[0]);
+    }
+
+    private sealed class MailDns : IContactDns
+    {
+        public Task<string?> RnameAsync(string domain, CancellationToken ct) => Task.FromResult<string?>(null);
+
+        public Task<(MailCapability Capability, string Detail)> CanReceiveAsync(string domain, CancellationToken ct)
+            => Task.FromResult(domain == "nomail.example" ? (MailCapability.NoMail, "nomail.example publishes a null MX") : (MailCapability.Receives, "MX"));
+    }
+
+    [Fact]
+    public async Task An_abuse_address_whose_domain_cannot_receive_mail_is_left_out()
+    {
+        var req = Request(new FakeLookup(), Ev("a", "192.0.2.99", host: "mx1.customer.example"), Ev("b", "192.0.2.98", host: "mx2.customer.example"));
+        req.Resolver = new ContactResolver(new MailDns());
+        var plan = Assert.Single(await NoticePlanner.PlanAsync(req, CancellationToken.None));
+        var mixed = plan.NetworkAbuse.Single(n => n.Contact.Address == "192.0.2.99").Contact;
+        Assert.Equal(new[] { "abuse@isp.example" }, mixed.Abuse);
+        var none = plan.NetworkAbuse.Single(n => n.Contact.Address == "192.0.2.98").Contact;
+        Assert.False(none.Found);
+        Assert.Contains("cannot receive mail", none.Problem);
+        Assert.DoesNotContain("abuse@nomail.example", plan.RecipientsFor(plan.Hosts, abuseFirst: false));
     }
 
     [Fact]
