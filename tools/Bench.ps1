@@ -468,9 +468,13 @@ finally {
 
 # --- provider scale: the report and -Latest on a generated state database -----------------------
 function Invoke-Scale {
-    # The state database is cached by its parameters and the day its runs end (today: the report's trend is the last 90 days).
+    # The state database is cached by its parameters, the schema version it was written with (a file of an earlier
+    # schema lacks the later columns and would measure less than a real one) and the day its runs end (today: the
+    # report's trend is the last 90 days).
     $day = [DateTime]::UtcNow.ToString('yyyyMMdd')
-    $db = Join-Path $OutputPath "state-${ScaleDomains}x$ScaleRuns-s$Seed-$day.db"
+    $schema = [regex]::Match((Get-Content -TotalCount 1 -LiteralPath (Join-Path $PSScriptRoot '../src/Omr.Engine/State/Schema.sql')), 'schema version (\d+)').Groups[1].Value
+    if (-not $schema) { throw 'src/Omr.Engine/State/Schema.sql does not say its schema version on its first line.' }
+    $db = Join-Path $OutputPath "state-${ScaleDomains}x$ScaleRuns-s$Seed-v$schema-$day.db"
     $info = "$db.json"
     $generated = $null
     if (-not (Test-Path -LiteralPath $db) -or -not (Test-Path -LiteralPath $info)) {

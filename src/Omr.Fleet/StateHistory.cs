@@ -26,6 +26,8 @@ internal static class StateHistory
     private sealed class Key
     {
         public string Domain = string.Empty, Host = string.Empty, Address = string.Empty;
+        /// <summary>Its software: an index into <see cref="Products"/>.</summary>
+        public int Product;
         public bool Provider;
         public PriorResult? Prior;
         /// <summary>[start, end) runs of each open case; end == runs: still open at the end.</summary>
@@ -81,12 +83,15 @@ internal static class StateHistory
             using var run = Prepare(conn, "INSERT INTO runs(run_guid, command, started_at, ended_at, status, computer, user_name, parameters, result_count) VALUES ($g, 'Test-OpenRelay', $s, $e, 'Completed', 'bench', 'omr', $p, $n);",
                 "$g", "$s", "$e", "$p", "$n");
             using var res = Prepare(conn, @"INSERT INTO results(run_id, domain, address, port, computer_name, target, preference, is_mx_address, mx_hosts, verdict, reason_code, reason, change, open_since,
- relayed_by, proof, probe_id, tls, banner, verified_with, start_time, duration_ms, transcript)
-VALUES ($run, $d, $a, 25, $cn, $d, 10, $mx, $mxh, $v, $rc, $rs, $ch, $os, $rb, $pr, $id, $tls, $b, NULL, $st, $du, $tr);",
-                "$run", "$d", "$a", "$cn", "$mx", "$mxh", "$v", "$rc", "$rs", "$ch", "$os", "$rb", "$pr", "$id", "$tls", "$b", "$st", "$du", "$tr");
+ relayed_by, proof, probe_id, tls, banner, verified_with, start_time, duration_ms, transcript, listings, software)
+VALUES ($run, $d, $a, 25, $cn, $d, 10, $mx, $mxh, $v, $rc, $rs, $ch, $os, $rb, $pr, $id, $tls, $b, NULL, $st, $du, $tr, $ls, $sw);",
+                "$run", "$d", "$a", "$cn", "$mx", "$mxh", "$v", "$rc", "$rs", "$ch", "$os", "$rb", "$pr", "$id", "$tls", "$b", "$st", "$du", "$tr", "$ls", "$sw");
             using var note = Prepare(conn, @"INSERT INTO notices(kind, status, domain, address, port, computer_name, probe_id, recipients, cc, message_id, notice_id, time, run, case_open_since)
 VALUES ($k, 'Sent', $d, $a, 25, $cn, $id, $to, NULL, $m, $m, $t, $r, $os);", "$k", "$d", "$a", "$cn", "$id", "$to", "$m", "$t", "$r", "$os");
 
+            var listed = StateValues.Listings(new[] { new BlocklistListing { Zone = "zen.spamhaus.org", Codes = new[] { "127.0.0.2" }, Text = "Listed by SBL, see https://check.spamhaus.org/", CheckedAt = end } });
+            var softwareJson = Products.Select(p => StateValues.Software(p.Software)).ToArray();
+            var softwareUnknown = StateValues.Software(new RelaySoftware { Product = RelaySoftware.UnknownProduct, Confidence = SoftwareConfidence.Unknown });
             var transcriptOpen = string.Join("\n", Enumerable.Range(0, 24).Select(i => $"2026-01-01T02:00:00.{i:D3}Z S: 250-mx.example.net offers PIPELINING SIZE 52428800 8BITMIME STARTTLS line {i}"));
             var transcriptOther = string.Join("\n", Enumerable.Range(0, 6).Select(i => $"2026-01-01T02:00:00.{i:D3}Z S: 451 4.7.1 Greylisted, please try again later (line {i})"));
             for (int r = 0; r < runs; r++)
@@ -112,8 +117,10 @@ VALUES ($k, 'Sent', $d, $a, 25, $cn, $id, $to, NULL, $m, $m, $t, $r, $os);", "$k
                         verdict == RelayVerdict.Hidden ? "mx1.filter.example.net,mx2.filter.example.net" : key.Host,
                         verdict.ToString(), code.ToString(), reason, change.Change.ToString(), change.OpenSince is DateTimeOffset os ? StateValues.Iso(os) : null,
                         open ? "percent-hack-ip,null-sender" : null, open ? (rnd.NextDouble() < 0.4 ? "Delivered" : "RecipientAccepted") : "None", probe,
-                        verdict == RelayVerdict.Unreachable ? "None" : "TLSv1.3 (certificate ok)", verdict == RelayVerdict.Unreachable ? null : "220 " + key.Host + " ESMTP Postfix",
-                        StateValues.Iso(t), (long)rnd.Next(80, 1500), verdict == RelayVerdict.Closed || verdict == RelayVerdict.Hidden ? null : open ? transcriptOpen : transcriptOther);
+                        verdict == RelayVerdict.Unreachable ? "None" : "TLSv1.3 (certificate ok)", verdict == RelayVerdict.Unreachable ? null : "220 " + key.Host + Products[key.Product].Banner,
+                        StateValues.Iso(t), (long)rnd.Next(80, 1500), verdict == RelayVerdict.Closed || verdict == RelayVerdict.Hidden ? null : open ? transcriptOpen : transcriptOther,
+                        // As the engine writes them: a third of the open relays on a blocklist, every answering server's software.
+                        open && (k % 3) == 0 ? listed : null, verdict == RelayVerdict.Unreachable ? softwareUnknown : softwareJson[key.Product]);
                     res.ExecuteNonQuery();
                     results++;
                     notices += Notices(note, rnd, key, change, t, probe, runGuid);
@@ -134,6 +141,16 @@ VALUES ($k, 'Sent', $d, $a, 25, $cn, $id, $to, NULL, $m, $m, $t, $r, $os);", "$k
         return 0;
     }
 
+    /// <summary>The software of the generated servers, by weight: what their greeting says and what the engine identifies.</summary>
+    private static readonly (string Banner, RelaySoftware Software, double Weight)[] Products =
+    {
+        (" ESMTP Postfix", new RelaySoftware { Product = "Postfix", Confidence = SoftwareConfidence.Product, Evidence = "greeting: ESMTP Postfix" }, 0.5),
+        (" ESMTP Exim 4.96 Sat, 05 Dec 2026 02:00:00 +0000", new RelaySoftware { Product = "Exim", Version = "4.96", Confidence = SoftwareConfidence.Version, Evidence = "greeting: ESMTP Exim 4.96" }, 0.2),
+        (" Microsoft ESMTP MAIL Service ready", new RelaySoftware { Product = "Microsoft Exchange", Confidence = SoftwareConfidence.Product, Evidence = "greeting: Microsoft ESMTP MAIL Service" }, 0.15),
+        (" ESMTP Sendmail 8.17.1.9/8.17.1.9", new RelaySoftware { Product = "Sendmail", Version = "8.17.1.9", Confidence = SoftwareConfidence.Version, Evidence = "greeting: Sendmail 8.17.1.9" }, 0.05),
+        (" ESMTP", new RelaySoftware { Product = RelaySoftware.UnknownProduct, Confidence = SoftwareConfidence.Unknown }, 0.1),
+    };
+
     /// <summary>The (domain, address) keys: one MX address per domain, a fifth with two; a quarter on two shared provider hosts.</summary>
     private static List<Key> MakeKeys(Random rnd, int domains, int runs)
     {
@@ -151,8 +168,11 @@ VALUES ($k, 'Sent', $d, $a, 25, $cn, $id, $to, NULL, $m, $m, $t, $r, $os);", "$k
             for (int m = 0; m < n; m++)
                 keys.Add(new Key { Domain = domain, Host = $"mx{m + 1}.{domain}", Address = $"10.{rnd.Next(256)}.{rnd.Next(256)}.{rnd.Next(1, 255)}" });
         }
+        var products = new Random(runs * 7919 + domains); // apart from rnd: the histories stay those of the same seed
         foreach (var k in keys)
         {
+            var pick = products.NextDouble();
+            while (k.Product < Products.Length - 1 && pick >= Products[k.Product].Weight) pick -= Products[k.Product++].Weight;
             k.HasContact = rnd.NextDouble() < 0.85;
             if (k.Provider || rnd.NextDouble() >= 0.085) continue;
             // One case, a few with a second: start anywhere (some before the window, so that it opens on a steady state),
