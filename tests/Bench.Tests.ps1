@@ -130,6 +130,12 @@ Describe 'Bench (quick mode)' -Tag Bench {
         $s.latest.peakRssMiB | Should -BeGreaterThan 0
         $s.latest.targetWallSec | Should -Be 2
         $Run.Text | Should -Match 'scale: 300 domains x 10 runs: [\d,]+ results'
+        # The file is what the engine writes today: its schema version in the name, and the results carry software and listings.
+        $s.path | Should -Match '-v\d+-\d{8}\.db$'
+        Import-OmrModule
+        $latest = @(Get-RelayHistory -StatePath $s.path -Latest)
+        @($latest | Where-Object { $_.Software.Product -eq 'Exim' }).Count | Should -BeGreaterThan 0
+        @(Get-RelayHistory -StatePath $s.path -Verdict Open | Where-Object { @($_.Listings).Count -gt 0 }).Count | Should -BeGreaterThan 0
         $Run.Text | Should -Match '(?m)^\s+latest\s+[\d.]+ s wall \(target <= 2 s\)'
         if ($s.report.available) {
             $s.report.targetWallSec | Should -Be 10
