@@ -31,6 +31,14 @@ namespace Omr.Engine
             return stream.ToArray();
         }
 
+        /// <summary>One JSON value as compact text (no indentation, no newline): what a state database column holds.</summary>
+        public static string WriteCompact(Action<Utf8JsonWriter> body)
+        {
+            using var stream = new MemoryStream();
+            using (var writer = new Utf8JsonWriter(stream)) body(writer);
+            return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+        }
+
         /// <summary>Parses a whole JSON document (a UTF-8 BOM is allowed); throws <see cref="JsonException"/> when malformed.</summary>
         public static JsonDocument Parse(ReadOnlyMemory<byte> utf8) => JsonDocument.Parse(utf8, ReaderOptions);
 

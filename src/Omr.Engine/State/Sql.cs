@@ -185,8 +185,7 @@ namespace Omr.Engine.State
         public static string? Listings(IReadOnlyCollection<BlocklistListing>? listings)
         {
             if (listings is null || listings.Count == 0) return null;
-            using var ms = new System.IO.MemoryStream();
-            using (var j = new System.Text.Json.Utf8JsonWriter(ms))
+            return JsonFiles.WriteCompact(j =>
             {
                 j.WriteStartArray();
                 foreach (var l in listings)
@@ -201,8 +200,7 @@ namespace Omr.Engine.State
                     j.WriteEndObject();
                 }
                 j.WriteEndArray();
-            }
-            return System.Text.Encoding.UTF8.GetString(ms.ToArray());
+            });
         }
 
         /// <summary>The listings read back; a value that is not what <see cref="Listings(IReadOnlyCollection{BlocklistListing})"/> wrote reads as none.</summary>
@@ -216,15 +214,16 @@ namespace Omr.Engine.State
                 var list = new List<BlocklistListing>();
                 foreach (var e in doc.RootElement.EnumerateArray())
                 {
-                    if (e.ValueKind != System.Text.Json.JsonValueKind.Object || !e.TryGetProperty("zone", out var zone) || zone.ValueKind != System.Text.Json.JsonValueKind.String) continue;
+                    var zone = e.Str("zone");
+                    if (zone is null) continue;
                     var codes = e.TryGetProperty("codes", out var c) && c.ValueKind == System.Text.Json.JsonValueKind.Array
                         ? c.EnumerateArray().Where(x => x.ValueKind == System.Text.Json.JsonValueKind.String).Select(x => x.GetString()!).ToArray() : Array.Empty<string>();
                     list.Add(new BlocklistListing
                     {
-                        Zone = zone.GetString()!,
+                        Zone = zone,
                         Codes = codes,
-                        Text = e.TryGetProperty("text", out var t) && t.ValueKind == System.Text.Json.JsonValueKind.String ? t.GetString() : null,
-                        CheckedAt = e.TryGetProperty("checkedAt", out var at) && at.ValueKind == System.Text.Json.JsonValueKind.String ? Time(at.GetString()) ?? default : default,
+                        Text = e.Str("text"),
+                        CheckedAt = Time(e.Str("checkedAt")) ?? default,
                     });
                 }
                 return list.ToArray();
@@ -239,8 +238,7 @@ namespace Omr.Engine.State
         public static string? Software(RelaySoftware? software)
         {
             if (software is null) return null;
-            using var ms = new System.IO.MemoryStream();
-            using (var j = new System.Text.Json.Utf8JsonWriter(ms))
+            return JsonFiles.WriteCompact(j =>
             {
                 j.WriteStartObject();
                 j.WriteString("product", software.Product);
@@ -248,8 +246,7 @@ namespace Omr.Engine.State
                 j.WriteString("confidence", software.Confidence.ToString());
                 j.WriteString("evidence", software.Evidence);
                 j.WriteEndObject();
-            }
-            return System.Text.Encoding.UTF8.GetString(ms.ToArray());
+            });
         }
 
         /// <summary>
@@ -265,18 +262,17 @@ namespace Omr.Engine.State
                 using var doc = System.Text.Json.JsonDocument.Parse(json!);
                 var e = doc.RootElement;
                 if (e.ValueKind != System.Text.Json.JsonValueKind.Object) return unknown;
-                string? Text(string key) => e.TryGetProperty(key, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String ? v.GetString() : null;
-                var product = Text("product");
-                var name = Text("confidence");
+                var product = e.Str("product");
+                var name = e.Str("confidence");
                 // By name, as written: Enum.TryParse would also take "7", a confidence no rule gives.
                 var confidence = name != null && System.Enum.GetNames(typeof(SoftwareConfidence)).Contains(name, StringComparer.Ordinal)
                     ? StateValues.Enum(name, SoftwareConfidence.Unknown) : SoftwareConfidence.Unknown;
                 if (string.IsNullOrWhiteSpace(product) || confidence == SoftwareConfidence.Unknown)
                 {
-                    unknown.Evidence = Text("evidence") ?? string.Empty;
+                    unknown.Evidence = e.Str("evidence") ?? string.Empty;
                     return unknown;
                 }
-                return new RelaySoftware { Product = product!.Trim(), Version = Text("version"), Confidence = confidence, Evidence = Text("evidence") ?? string.Empty };
+                return new RelaySoftware { Product = product!.Trim(), Version = e.Str("version"), Confidence = confidence, Evidence = e.Str("evidence") ?? string.Empty };
             }
             catch (System.Text.Json.JsonException)
             {
