@@ -96,7 +96,8 @@ namespace Omr.Engine.Discovery
             }
         }
 
-        private static NetworkAbuseContact Copy(NetworkAbuseContact c, string address, bool cached) => new NetworkAbuseContact
+        /// <summary>A copy for another address (or the same): the cached contact itself is never handed out to be changed.</summary>
+        internal static NetworkAbuseContact Copy(NetworkAbuseContact c, string address, bool cached) => new NetworkAbuseContact
         {
             Address = address, Abuse = c.Abuse.ToArray(), Network = c.Network, Range = c.Range, AbuseHandle = c.AbuseHandle,
             Registry = c.Registry, Problem = c.Problem, Cached = cached,
@@ -130,13 +131,8 @@ namespace Omr.Engine.Discovery
                 try
                 {
                     var (answer, final) = await QueryAsync(url, address, deadline.Token).ConfigureAwait(false);
-                    contact.Registry = final.AbsoluteUri;
-                    contact.Network = answer.Network;
-                    contact.Range = answer.Range;
-                    contact.AbuseHandle = answer.AbuseHandle;
-                    contact.Abuse = answer.Abuse.ToArray();
-                    contact.Problem = answer.Problem;
-                    return (contact, answer);
+                    answer.Contact.Registry = final.AbsoluteUri;
+                    return (answer.Contact, answer);
                 }
                 catch (RdapException ex)
                 {

@@ -65,7 +65,7 @@ namespace Omr.Engine.Notices
         /// </summary>
         private static void AddNetworkOwners(TemplateModel model, NoticeDraft draft, IReadOnlyList<RelayEvidence> hosts)
         {
-            var owners = draft.NetworkOwners.Where(o => hosts.Any(h => string.Equals(Names.Address(h.Address ?? h.Result?.Address), Names.Address(o.Address), StringComparison.Ordinal))).ToList();
+            var owners = draft.NetworkOwners.Where(o => hosts.Any(h => string.Equals(Names.Address(NoticePlanner.AddressOf(h)), Names.Address(o.Address), StringComparison.Ordinal))).ToList();
             model["NetworkOwner"] = owners.Count > 0;
             model["NetworkOwnerOnly"] = owners.Count > 0 && draft.NetworkOwnerOnly;
             model["NetworkOwners"] = owners.Select(o => new TemplateModel

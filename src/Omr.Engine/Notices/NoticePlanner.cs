@@ -59,7 +59,7 @@ namespace Omr.Engine.Notices
         public PlanError? Error { get; set; }
         /// <summary>Hosts of the group left out of the notice, and why (for the Reason of a sent notice).</summary>
         public List<string> LeftOut { get; } = new List<string>();
-        public string[] ProbeIds => Hosts.Select(h => h.ProbeId.Length > 0 ? h.ProbeId : h.Result?.ProbeId ?? string.Empty).ToArray();
+        public string[] ProbeIds => Hosts.Select(NoticePlanner.ProbeIdOf).ToArray();
         /// <summary>-NetworkAbuse: the abuse desk looked up for each host (found or not, and why not).</summary>
         public List<(RelayEvidence Host, NetworkAbuseContact Contact)> NetworkAbuse { get; } = new List<(RelayEvidence, NetworkAbuseContact)>();
         /// <summary>True when the domain had no usable contact and the notice goes to the network owners alone.</summary>
@@ -109,6 +109,9 @@ namespace Omr.Engine.Notices
         public static string AddressOf(RelayEvidence ev) => ev.Address ?? ev.Result?.Address ?? string.Empty;
 
         public static int PortOf(RelayEvidence ev) => ev.Port != 0 ? ev.Port : ev.Result?.Port ?? 0;
+
+        /// <summary>The evidence's probe id, or its result's; empty when neither has one.</summary>
+        public static string ProbeIdOf(RelayEvidence ev) => ev.ProbeId.Length > 0 ? ev.ProbeId : ev.Result?.ProbeId ?? string.Empty;
 
         public static NoticeHostKey KeyOf(string domain, RelayEvidence ev)
             => new NoticeHostKey(domain, ev.ComputerName ?? ev.Result?.ComputerName, AddressOf(ev), PortOf(ev), ev.ProbeId.Length > 0 ? ev.ProbeId : ev.Result?.ProbeId);
@@ -207,7 +210,7 @@ namespace Omr.Engine.Notices
                 Status = NoticeStatus.Skipped,
                 Reason = reason,
                 Format = request.Format,
-                ProbeIds = evidence.Select(h => h.ProbeId.Length > 0 ? h.ProbeId : h.Result?.ProbeId ?? string.Empty).ToArray(),
+                ProbeIds = evidence.Select(ProbeIdOf).ToArray(),
             };
 
         /// <summary>
@@ -229,11 +232,8 @@ namespace Omr.Engine.Notices
                     await resolver.CheckAsync(checks, ct).ConfigureAwait(false);
                     if (checks.Any(c => c.Problem != null))
                     {
-                        contact = new NetworkAbuseContact
-                        {
-                            Address = contact.Address, Network = contact.Network, Range = contact.Range, AbuseHandle = contact.AbuseHandle, Registry = contact.Registry, Cached = contact.Cached,
-                            Abuse = checks.Where(c => c.Problem is null).Select(c => c.Address).ToArray(),
-                        };
+                        contact = RdapAbuseLookup.Copy(contact, contact.Address, contact.Cached);
+                        contact.Abuse = checks.Where(c => c.Problem is null).Select(c => c.Address).ToArray();
                         if (contact.Abuse.Length == 0) contact.Problem = "the abuse address cannot receive mail: " + string.Join("; ", checks.Select(c => c.ToString()));
                     }
                 }

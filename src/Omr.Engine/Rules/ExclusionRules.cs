@@ -59,26 +59,16 @@ namespace Omr.Engine.Rules
             var t = (text ?? string.Empty).Trim();
             string Bad(string why) => $"{source}: '{t}' is not a host name, address or network to exclude: {why}.";
             if (t.Length == 0) throw new FormatException(Bad("it is empty"));
-            var slash = t.IndexOf('/');
-            if (slash >= 0)
+            if (t.IndexOf('/') >= 0)
             {
-                var ip = ParseAddress(t.Substring(0, slash));
-                if (ip is null) throw new FormatException(Bad("the part before '/' is not an IPv4 or IPv6 address"));
-                var bytes = Bytes(ip);
-                var bits = bytes.Length * 8;
-                var offset = ip.IsIPv4MappedToIPv6 ? 96 : 0; // ::ffff:a.b.c.d/120 is a.b.c.d/24
-                if (!int.TryParse(t.Substring(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var prefix) || prefix - offset < 0 || prefix - offset > bits)
-                    throw new FormatException(Bad($"the prefix length after '/' must be a number from 0 to {bits + offset}"));
-                prefix -= offset;
-                var network = Mask(bytes, prefix);
-                if (!network.SequenceEqual(bytes))
-                    throw new FormatException(Bad($"it has host bits set (did you mean {new IPAddress(network)}/{prefix}?)"));
+                var why = IpNetwork.TryParse(t, out var network, out var prefix);
+                if (why != null) throw new FormatException(Bad(why));
                 return new ExclusionEntry(t, ExclusionKind.Network, new IPAddress(network) + "/" + prefix.ToString(CultureInfo.InvariantCulture), network, prefix, source, owner);
             }
-            var address = ParseAddress(t);
+            var address = IpNetwork.ParseAddress(t);
             if (address != null)
             {
-                var bytes = Bytes(address);
+                var bytes = IpNetwork.Bytes(address);
                 return new ExclusionEntry(t, ExclusionKind.Address, new IPAddress(bytes).ToString(), bytes, bytes.Length * 8, source, owner);
             }
             var name = Names.Domain(t);
@@ -115,14 +105,14 @@ namespace Omr.Engine.Rules
         {
             if (entries is null || entries.Count == 0) return null;
             var hosts = (names ?? Enumerable.Empty<string?>()).Select(Names.Domain).Where(n => n.Length > 0).Distinct().ToList();
-            var bytes = address is null ? null : Bytes(address);
+            var bytes = address is null ? null : IpNetwork.Bytes(address);
             foreach (var e in entries)
             {
                 if (e.Kind == ExclusionKind.HostName)
                 {
                     if (hosts.Any(h => Wildcard.IsMatch(e.Pattern, h))) return e;
                 }
-                else if (bytes != null && e.Network!.Length == bytes.Length && Mask(bytes, e.Prefix).SequenceEqual(e.Network))
+                else if (bytes != null && IpNetwork.Contains(e.Network!, e.Prefix, bytes))
                 {
                     return e;
                 }
@@ -137,37 +127,6 @@ namespace Omr.Engine.Rules
                 ? $"-ExcludeHosted: {e.Owner ?? "a hosted mail service"} ('{e.Text}')"
                 : $"{e.Source} '{e.Text}'" + (string.IsNullOrEmpty(e.Owner) ? string.Empty : $" ({e.Owner})");
             return $"Not tested: excluded by {rule}. No connection was made.";
-        }
-
-        /// <summary>A dotted quad (all four parts), or an IPv6 address (brackets and an "IPv6:" tag allowed); null otherwise.</summary>
-        private static IPAddress? ParseAddress(string s)
-        {
-            s = s.Trim();
-            if (s.StartsWith("[", StringComparison.Ordinal) && s.EndsWith("]", StringComparison.Ordinal)) s = s.Substring(1, s.Length - 2);
-            if (s.StartsWith("IPv6:", StringComparison.OrdinalIgnoreCase)) s = s.Substring(5);
-            if (s.Length == 0) return null;
-            if (s.IndexOf(':') >= 0)
-                return s.IndexOf('%') < 0 && IPAddress.TryParse(s, out var v6) && v6.GetAddressBytes().Length == 16 ? v6 : null;
-            // IPAddress.TryParse takes "10" and "10.1" as addresses; an exclusion must be written out.
-            var parts = s.Split('.');
-            if (parts.Length != 4 || parts.Any(p => p.Length == 0 || p.Length > 3 || !p.All(char.IsDigit) || int.Parse(p, CultureInfo.InvariantCulture) > 255)) return null;
-            return IPAddress.Parse(s);
-        }
-
-        /// <summary>The address's bytes; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as its four IPv4 bytes.</summary>
-        private static byte[] Bytes(IPAddress a)
-            => Names.Plain(a).GetAddressBytes();
-
-        /// <summary>The first <paramref name="prefix"/> bits of an address, the rest cleared (also used by the RDAP bootstrap).</summary>
-        internal static byte[] Mask(byte[] bytes, int prefix)
-        {
-            var r = new byte[bytes.Length];
-            for (int i = 0; i < bytes.Length; i++)
-            {
-                var bits = Math.Max(0, Math.Min(8, prefix - i * 8));
-                r[i] = (byte)(bytes[i] & (byte)(0xFF << (8 - bits)));
-            }
-            return r;
         }
     }
 }

@@ -62,7 +62,7 @@ namespace Omr.Engine.Rules
                         .Where(u => u != null && (u.Scheme == Uri.UriSchemeHttps || u.Scheme == Uri.UriSchemeHttp)).Select(u => u!).ToList();
                     if (urls.Count == 0) continue;
                     foreach (var net in Strings(service[0]))
-                        if (RdapRules.TryParseNetwork(net, out var bytes, out var prefix)) entries.Add(new RdapBootstrapEntry(net, bytes, prefix, urls));
+                        if (IpNetwork.TryParse(net, out var bytes, out var prefix) is null) entries.Add(new RdapBootstrapEntry(net, bytes, prefix, urls));
                 }
                 if (entries.Count == 0) throw new FormatException($"{source} is not an RDAP bootstrap file for IP addresses: no service names a network.");
                 var publication = root.TryGetProperty("publication", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
@@ -83,10 +83,10 @@ namespace Omr.Engine.Rules
         /// </summary>
         public IReadOnlyList<Uri> ServersFor(IPAddress address)
         {
-            var bytes = Names.Plain(address).GetAddressBytes();
+            var bytes = IpNetwork.Bytes(address);
             RdapBootstrapEntry? best = null;
             foreach (var e in _entries)
-                if (e.Network.Length == bytes.Length && (best is null || e.Prefix > best.Prefix) && ExclusionRules.Mask(bytes, e.Prefix).SequenceEqual(e.Network))
+                if ((best is null || e.Prefix > best.Prefix) && IpNetwork.Contains(e.Network, e.Prefix, bytes))
                     best = e;
             return best is null ? Array.Empty<Uri>() : best.Urls.Where(u => u.Scheme == Uri.UriSchemeHttps).ToList();
         }
@@ -97,21 +97,15 @@ namespace Omr.Engine.Rules
                 : Enumerable.Empty<string>();
     }
 
-    /// <summary>What a registry said about the network that holds one address.</summary>
+    /// <summary>What a registry said about the network that holds one address: the contact as the notice shows it, and the range's bytes for the run's cache.</summary>
     public sealed class RdapNetworkAnswer
     {
-        /// <summary>The network's handle and name ("NET-192-0-2-0-1 (EXAMPLE-NET)").</summary>
-        public string? Network { get; set; }
-        /// <summary>"192.0.2.0 - 192.0.2.255", when the answer gives the range.</summary>
-        public string? Range { get; set; }
+        internal RdapNetworkAnswer(NetworkAbuseContact contact) { Contact = contact; }
+
+        /// <summary>Network, Range, Abuse (the e-mail addresses of the abuse entity nearest the network), AbuseHandle, or the Problem.</summary>
+        public NetworkAbuseContact Contact { get; }
         internal byte[]? Start { get; set; }
         internal byte[]? End { get; set; }
-        /// <summary>The e-mail addresses of the entities with the role "abuse" nearest the network, de-duplicated.</summary>
-        public List<string> Abuse { get; } = new List<string>();
-        /// <summary>The abuse entity's handle.</summary>
-        public string? AbuseHandle { get; set; }
-        /// <summary>Why the answer gives no usable abuse contact; null when it does.</summary>
-        public string? Problem { get; set; }
     }
 
     /// <summary>
@@ -134,28 +128,13 @@ namespace Omr.Engine.Rules
             "::/127", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "ff00::/8",
         };
 
-        private static readonly List<(byte[] Net, int Prefix)> Special = SpecialPurpose.Select(s => TryParseNetwork(s, out var b, out var p) ? (b, p) : throw new InvalidOperationException(s)).ToList();
+        private static readonly List<(byte[] Net, int Prefix)> Special = SpecialPurpose.Select(s => IpNetwork.TryParse(s, out var b, out var p) is null ? (b, p) : throw new InvalidOperationException(s)).ToList();
 
         /// <summary>True for an address no registry holds (it is not on the Internet): it is never looked up in the IANA bootstrap.</summary>
         public static bool IsSpecialPurpose(IPAddress address)
         {
-            var bytes = Names.Plain(address).GetAddressBytes();
-            return Special.Any(s => s.Net.Length == bytes.Length && ExclusionRules.Mask(bytes, s.Prefix).SequenceEqual(s.Net));
-        }
-
-        /// <summary>"a.b.c.d/n" or "x::/n", host bits clear; false otherwise.</summary>
-        public static bool TryParseNetwork(string? text, out byte[] network, out int prefix)
-        {
-            network = Array.Empty<byte>();
-            prefix = 0;
-            var t = (text ?? string.Empty).Trim();
-            var slash = t.IndexOf('/');
-            if (slash <= 0 || !IPAddress.TryParse(t.Substring(0, slash), out var ip)) return false;
-            var bytes = ip.GetAddressBytes();
-            if (bytes.Length == 4 && t.Substring(0, slash).Count(c => c == '.') != 3) return false;
-            if (!int.TryParse(t.Substring(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > bytes.Length * 8) return false;
-            network = ExclusionRules.Mask(bytes, prefix);
-            return network.SequenceEqual(bytes);
+            var bytes = IpNetwork.Bytes(address);
+            return Special.Any(s => IpNetwork.Contains(s.Net, s.Prefix, bytes));
         }
 
         /// <summary>The query of RFC 9082 3.1.1 under a base URL: "{base}ip/{address}" (the base given a trailing '/').</summary>
@@ -186,42 +165,43 @@ namespace Omr.Engine.Rules
         /// </summary>
         public static RdapNetworkAnswer ReadNetwork(JsonElement root, IPAddress address)
         {
-            var answer = new RdapNetworkAnswer();
+            var contact = new NetworkAbuseContact { Address = Names.Plain(address).ToString() };
+            var answer = new RdapNetworkAnswer(contact);
             if (root.ValueKind != JsonValueKind.Object)
             {
-                answer.Problem = "the answer is not an RDAP object";
+                contact.Problem = "the answer is not an RDAP object";
                 return answer;
             }
             if (root.TryGetProperty("errorCode", out var code))
             {
-                answer.Problem = $"the registry answered with error {OneLine(code)}{(root.TryGetProperty("title", out var title) ? ": " + OneLine(title) : string.Empty)}";
+                contact.Problem = $"the registry answered with error {OneLine(code)}{(root.TryGetProperty("title", out var title) ? ": " + OneLine(title) : string.Empty)}";
                 return answer;
             }
             var cls = Str(root, "objectClassName");
             if (cls != null && !string.Equals(cls, "ip network", StringComparison.OrdinalIgnoreCase))
             {
-                answer.Problem = $"the answer is an RDAP \"{Clip(cls, 40)}\" object, not an \"ip network\"";
+                contact.Problem = $"the answer is an RDAP \"{Clip(cls, 40)}\" object, not an \"ip network\"";
                 return answer;
             }
             var handle = Str(root, "handle");
             var name = Str(root, "name");
-            answer.Network = handle is null ? name : name is null || name == handle ? handle : handle + " (" + name + ")";
-            var bytes = Names.Plain(address).GetAddressBytes();
+            contact.Network = handle is null ? name : name is null || name == handle ? handle : handle + " (" + name + ")";
+            var bytes = IpNetwork.Bytes(address);
             if (IPAddress.TryParse(Str(root, "startAddress") ?? string.Empty, out var start) && IPAddress.TryParse(Str(root, "endAddress") ?? string.Empty, out var end))
             {
-                answer.Start = Names.Plain(start).GetAddressBytes();
-                answer.End = Names.Plain(end).GetAddressBytes();
-                answer.Range = Names.Plain(start) + " - " + Names.Plain(end);
+                answer.Start = IpNetwork.Bytes(start);
+                answer.End = IpNetwork.Bytes(end);
+                contact.Range = Names.Plain(start) + " - " + Names.Plain(end);
                 if (!Holds(answer.Start, answer.End, bytes))
                 {
-                    answer.Problem = $"the registry answered about network {answer.Range}, which does not hold {Names.Plain(address)}";
+                    contact.Problem = $"the registry answered about network {contact.Range}, which does not hold {Names.Plain(address)}";
                     answer.Start = answer.End = null;
                     return answer;
                 }
             }
-            ReadAbuse(root, answer);
-            if (answer.Abuse.Count == 0 && answer.Problem is null)
-                answer.Problem = "the network" + (answer.Network is null ? string.Empty : " " + answer.Network) + " names no abuse contact with an e-mail address";
+            ReadAbuse(root, contact);
+            if (contact.Abuse.Length == 0)
+                contact.Problem = "the network" + (contact.Network is null ? string.Empty : " " + contact.Network) + " names no abuse contact with an e-mail address";
             return answer;
         }
 
@@ -236,11 +216,12 @@ namespace Omr.Engine.Rules
             return 0;
         }
 
-        private static void ReadAbuse(JsonElement root, RdapNetworkAnswer answer)
+        private static void ReadAbuse(JsonElement root, NetworkAbuseContact contact)
         {
+            var abuse = new List<string>();
             var level = new List<JsonElement> { root };
             var seen = 0;
-            for (int depth = 0; depth < MaxEntityDepth && level.Count > 0 && answer.Abuse.Count == 0; depth++)
+            for (int depth = 0; depth < MaxEntityDepth && level.Count > 0 && abuse.Count == 0; depth++)
             {
                 var next = new List<JsonElement>();
                 foreach (var holder in level)
@@ -253,13 +234,14 @@ namespace Omr.Engine.Rules
                         if (!HasRole(entity, "abuse")) continue;
                         var emails = Emails(entity).ToList();
                         if (emails.Count == 0) continue;
-                        answer.AbuseHandle ??= Str(entity, "handle");
+                        contact.AbuseHandle ??= Str(entity, "handle");
                         foreach (var e in emails)
-                            if (!answer.Abuse.Contains(e, StringComparer.OrdinalIgnoreCase)) answer.Abuse.Add(e);
+                            if (!abuse.Contains(e, StringComparer.OrdinalIgnoreCase)) abuse.Add(e);
                     }
                 }
                 level = next;
             }
+            contact.Abuse = abuse.ToArray();
         }
 
         private static bool HasRole(JsonElement entity, string role)
@@ -286,8 +268,7 @@ namespace Omr.Engine.Rules
             }
         }
 
-        private static string? Str(JsonElement o, string name)
-            => o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? Clip(v.GetString(), 200) : null;
+        private static string? Str(JsonElement o, string name) => Clip(o.Str(name), 200);
 
         private static string OneLine(JsonElement v) => Clip(v.ValueKind == JsonValueKind.String ? v.GetString() : v.GetRawText(), 200) ?? string.Empty;
 

@@ -197,7 +197,7 @@ namespace Omr.Commands
             {
                 Domain = plan.Domain,
                 Hosts = hosts.Select(NoticeComposer.HostLabel).ToArray(),
-                ProbeIds = hosts.Select(h => h.ProbeId.Length > 0 ? h.ProbeId : h.Result?.ProbeId ?? string.Empty).ToArray(),
+                ProbeIds = hosts.Select(NoticePlanner.ProbeIdOf).ToArray(),
                 Status = NoticeStatus.Skipped,
                 Format = Format,
                 NetworkAbuse = owners,

@@ -90,10 +90,10 @@ public class RdapRulesTests
         Assert.Null(RdapRules.RetryAfter("-5", now));
     }
 
-    private static RdapNetworkAnswer Read(string json, string address = "192.0.2.77")
+    private static NetworkAbuseContact Read(string json, string address = "192.0.2.77")
     {
         using var doc = JsonDocument.Parse(json);
-        return RdapRules.ReadNetwork(doc.RootElement, IPAddress.Parse(address));
+        return RdapRules.ReadNetwork(doc.RootElement, IPAddress.Parse(address)).Contact;
     }
 
     private static string Entity(string handle, string role, string? email, string? entities = null)
