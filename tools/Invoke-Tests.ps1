@@ -95,6 +95,11 @@ $passed, $failed, $skipped = foreach ($count in 'Passed', 'Failed', 'Skipped') {
 if ($passed + $failed -eq 0) {
     Write-Warning 'No test ran.'
 }
+$failures = @($runs | ForEach-Object { if ($_.PSObject.Properties['Failures']) { $_.Failures } })
+if ($failures.Count -gt 0) {
+    Write-Host "Failed tests ($($failures.Count)):"
+    foreach ($failure in $failures) { Write-Host "  - $failure" }
+}
 $line = "$passed passed, $failed failed"
 if ($skipped) { $line += ", $skipped skipped" }
 Write-Host $line

@@ -1,16 +1,27 @@
 # Dot-sourced by Invoke-Tests.ps1: how many tests passed, failed and were skipped, read from the
 # reports the runners write (xunit's TRX, Pester's NUnit XML), never from their console output.
+# Each failed test is also kept by name, with the first line of its message, so that the end of a
+# long run says which tests failed (a CI log is often read from its tail only).
+
+function Get-FailureLine([string] $Name, [string] $Message) {
+    $first = (($Message -split "`r?`n") | Where-Object { $_.Trim() } | Select-Object -First 1)
+    if ($first) { $first = $first.Trim(); if ($first.Length -gt 240) { $first = $first.Substring(0, 240) + '...' } }
+    if ($first) { "${Name}: $first" } else { $Name }
+}
 
 function Read-TrxCounts([string] $Path) {
     $trx = [xml](Get-Content -Raw -LiteralPath $Path)
     $ns = @{ t = 'http://microsoft.com/schemas/VisualStudio/TeamTest/2010' }
-    $counts = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    $counts = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0; Failures = [System.Collections.Generic.List[string]]::new() }
     foreach ($node in Select-Xml -Xml $trx -XPath '//t:Results/t:UnitTestResult' -Namespace $ns) {
         switch ($node.Node.outcome) {
             'Passed' { $counts.Passed++ }
             'NotExecuted' { $counts.Skipped++ }
             'Inconclusive' { $counts.Skipped++ }
-            default { $counts.Failed++ }
+            default {
+                $counts.Failed++
+                $counts.Failures.Add((Get-FailureLine "xunit $($node.Node.testName)" "$($node.Node.Output.ErrorInfo.Message)"))
+            }
         }
     }
     [pscustomobject]$counts
@@ -21,17 +32,22 @@ function Read-NUnitCounts([string] $Path) {
     # test cases under it (a script that does not parse, a failing BeforeAll in discovery) is a
     # <test-suite result="Failure"> and counts as one failure.
     $xml = [xml](Get-Content -Raw -LiteralPath $Path)
-    $counts = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    $counts = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0; Failures = [System.Collections.Generic.List[string]]::new() }
     foreach ($case in $xml.SelectNodes('//test-case')) {
         switch ($case.result) {
             'Success' { $counts.Passed++ }
-            'Failure' { $counts.Failed++ }
-            'Error' { $counts.Failed++ }
-            default { if ($case.executed -eq 'True' -and $case.result -eq 'Failure') { $counts.Failed++ } else { $counts.Skipped++ } }
+            { $_ -in 'Failure', 'Error' } {
+                $counts.Failed++
+                $counts.Failures.Add((Get-FailureLine "pester $($case.name)" "$($case.SelectSingleNode('failure/message').InnerText)"))
+            }
+            { $_ -notin 'Success', 'Failure', 'Error' } { $counts.Skipped++ }
         }
     }
     foreach ($suite in $xml.SelectNodes('//test-suite[@result="Failure"]')) {
-        if ($suite.SelectNodes('.//test-case').Count -eq 0) { $counts.Failed++ }
+        if ($suite.SelectNodes('.//test-case').Count -eq 0) {
+            $counts.Failed++
+            $counts.Failures.Add((Get-FailureLine "pester $($suite.name)" "$($suite.SelectSingleNode('failure/message').InnerText)"))
+        }
     }
     [pscustomobject]$counts
 }
@@ -47,6 +63,7 @@ function Read-PesterCounts([string] $Path) {
         if ($broken.Count -gt 0) {
             Write-Warning "Pester: $($broken.Count) test file(s) failed before running any test: $($broken -join ', ')"
             $counts.Failed += $broken.Count
+            foreach ($path in $broken) { $counts.Failures.Add("pester ${path}: failed before running any test") }
         }
     }
     $counts
@@ -64,11 +81,15 @@ function Get-RunCounts {
     )
     if (Test-Path -LiteralPath $Report) {
         $counts = & $Read $Report
-        if ($ExitCode -ne 0 -and $counts.Failed -eq 0) { $counts.Failed = 1; Write-Warning "$Runner exited $ExitCode with no failed test in the report." }
+        if ($ExitCode -ne 0 -and $counts.Failed -eq 0) {
+            $counts.Failed = 1
+            $counts.Failures.Add("${Name}: $Runner exited $ExitCode with no failed test in the report")
+            Write-Warning "$Runner exited $ExitCode with no failed test in the report."
+        }
     }
     else {
         Write-Warning "$Runner exited $ExitCode and wrote no report: counted as one failure."
-        $counts = [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+        $counts = [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0; Failures = @("${Name}: $Runner exited $ExitCode and wrote no report") }
     }
     Write-Host "   ${Name}: $($counts.Passed) passed, $($counts.Failed) failed, $($counts.Skipped) skipped"
     $counts
