@@ -111,21 +111,29 @@ namespace Omr.Engine.State
     internal sealed class Row
     {
         private readonly SqliteDataReader _reader;
+        // Column name -> position, read once per query: the reader's own GetOrdinal asks SQLite for the
+        // name of each column in turn, on every call, which cost more than the query itself at 10,000 rows.
+        private Dictionary<string, int>? _ordinals;
 
         public Row(SqliteDataReader reader) { _reader = reader; }
 
-        private int At(string column) => _reader.GetOrdinal(column);
+        private Dictionary<string, int> Ordinals()
+        {
+            if (_ordinals != null) return _ordinals;
+            var map = new Dictionary<string, int>(_reader.FieldCount, StringComparer.OrdinalIgnoreCase);
+            for (var i = 0; i < _reader.FieldCount; i++)
+                if (!map.ContainsKey(_reader.GetName(i))) map.Add(_reader.GetName(i), i);
+            return _ordinals = map;
+        }
+
+        private int At(string column)
+            => Ordinals().TryGetValue(column, out var i) ? i : throw new IndexOutOfRangeException("no column '" + column + "' in this query");
 
         public bool IsNull(string column) => _reader.IsDBNull(At(column));
 
         /// <summary>A text column that an older schema version may not have (read as it is, read-only): null when absent.</summary>
         public string? Optional(string column)
-        {
-            for (var i = 0; i < _reader.FieldCount; i++)
-                if (string.Equals(_reader.GetName(i), column, StringComparison.OrdinalIgnoreCase))
-                    return _reader.IsDBNull(i) ? null : _reader.GetString(i);
-            return null;
-        }
+            => Ordinals().TryGetValue(column, out var i) && !_reader.IsDBNull(i) ? _reader.GetString(i) : null;
 
         public string? Str(string column)
         {
