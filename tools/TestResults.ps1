@@ -1,12 +1,15 @@
 # Dot-sourced by Invoke-Tests.ps1: how many tests passed, failed and were skipped, read from the
 # reports the runners write (xunit's TRX, Pester's NUnit XML), never from their console output.
-# Each failed test is also kept by name, with the first line of its message, so that the end of a
-# long run says which tests failed (a CI log is often read from its tail only).
+# Each failed test is kept by name, with the first line of its message, so that the end of a long
+# run says which tests failed (a CI log is often read from its tail only); Failed is the count of
+# that list, never kept apart from it.
 
 function Get-FailureLine([string] $Name, [string] $Message) {
-    $first = (($Message -split "`r?`n") | Where-Object { $_.Trim() } | Select-Object -First 1)
-    if ($first) { $first = $first.Trim(); if ($first.Length -gt 240) { $first = $first.Substring(0, 240) + '...' } }
-    if ($first) { "${Name}: $first" } else { $Name }
+    $first = ($Message -split "`r?`n") | Where-Object { $_.Trim() } | Select-Object -First 1
+    if (-not $first) { return $Name }
+    $first = $first.Trim()
+    if ($first.Length -gt 240) { $first = $first.Substring(0, 240) + '...' }
+    "${Name}: $first"
 }
 
 function Read-TrxCounts([string] $Path) {
@@ -18,12 +21,10 @@ function Read-TrxCounts([string] $Path) {
             'Passed' { $counts.Passed++ }
             'NotExecuted' { $counts.Skipped++ }
             'Inconclusive' { $counts.Skipped++ }
-            default {
-                $counts.Failed++
-                $counts.Failures.Add((Get-FailureLine "xunit $($node.Node.testName)" "$($node.Node.Output.ErrorInfo.Message)"))
-            }
+            default { $counts.Failures.Add((Get-FailureLine "xunit $($node.Node.testName)" "$($node.Node.Output.ErrorInfo.Message)")) }
         }
     }
+    $counts.Failed = $counts.Failures.Count
     [pscustomobject]$counts
 }
 
@@ -36,19 +37,16 @@ function Read-NUnitCounts([string] $Path) {
     foreach ($case in $xml.SelectNodes('//test-case')) {
         switch ($case.result) {
             'Success' { $counts.Passed++ }
-            { $_ -in 'Failure', 'Error' } {
-                $counts.Failed++
-                $counts.Failures.Add((Get-FailureLine "pester $($case.name)" "$($case.SelectSingleNode('failure/message').InnerText)"))
-            }
-            { $_ -notin 'Success', 'Failure', 'Error' } { $counts.Skipped++ }
+            { $_ -in 'Failure', 'Error' } { $counts.Failures.Add((Get-FailureLine "pester $($case.name)" "$($case.SelectSingleNode('failure/message').InnerText)")) }
+            default { $counts.Skipped++ }
         }
     }
     foreach ($suite in $xml.SelectNodes('//test-suite[@result="Failure"]')) {
         if ($suite.SelectNodes('.//test-case').Count -eq 0) {
-            $counts.Failed++
             $counts.Failures.Add((Get-FailureLine "pester $($suite.name)" "$($suite.SelectSingleNode('failure/message').InnerText)"))
         }
     }
+    $counts.Failed = $counts.Failures.Count
     [pscustomobject]$counts
 }
 
@@ -62,8 +60,8 @@ function Read-PesterCounts([string] $Path) {
         $broken = @($summary.FailedContainerPaths)
         if ($broken.Count -gt 0) {
             Write-Warning "Pester: $($broken.Count) test file(s) failed before running any test: $($broken -join ', ')"
-            $counts.Failed += $broken.Count
             foreach ($path in $broken) { $counts.Failures.Add("pester ${path}: failed before running any test") }
+            $counts.Failed = $counts.Failures.Count
         }
     }
     $counts
@@ -82,8 +80,8 @@ function Get-RunCounts {
     if (Test-Path -LiteralPath $Report) {
         $counts = & $Read $Report
         if ($ExitCode -ne 0 -and $counts.Failed -eq 0) {
-            $counts.Failed = 1
             $counts.Failures.Add("${Name}: $Runner exited $ExitCode with no failed test in the report")
+            $counts.Failed = $counts.Failures.Count
             Write-Warning "$Runner exited $ExitCode with no failed test in the report."
         }
     }

@@ -122,7 +122,10 @@ namespace Omr.Engine.State
             if (_ordinals != null) return _ordinals;
             var map = new Dictionary<string, int>(_reader.FieldCount, StringComparer.OrdinalIgnoreCase);
             for (var i = 0; i < _reader.FieldCount; i++)
-                if (!map.ContainsKey(_reader.GetName(i))) map.Add(_reader.GetName(i), i);
+            {
+                var name = _reader.GetName(i);
+                if (!map.ContainsKey(name)) map.Add(name, i); // the first of two same-named columns, as GetOrdinal
+            }
             return _ordinals = map;
         }
 
