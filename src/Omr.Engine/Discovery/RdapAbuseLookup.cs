@@ -219,15 +219,8 @@ namespace Omr.Engine.Discovery
             if (response.Content.Headers.ContentLength is long length && length > MaxBodyBytes)
                 throw new RdapException($"{url.Host}: the answer is {length} bytes, more than the {MaxBodyBytes} read");
             using var stream = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
-            using var ms = new MemoryStream();
-            var buffer = new byte[16384];
-            int n;
-            while ((n = await stream.ReadAsync(buffer, 0, buffer.Length, ct).ConfigureAwait(false)) > 0)
-            {
-                ms.Write(buffer, 0, n);
-                if (ms.Length > MaxBodyBytes) throw new RdapException($"{url.Host}: the answer is more than the {MaxBodyBytes} bytes read");
-            }
-            return ms.ToArray();
+            return await BoundedRead.ReadAsync(stream, MaxBodyBytes, ct).ConfigureAwait(false)
+                ?? throw new RdapException($"{url.Host}: the answer is more than the {MaxBodyBytes} bytes read");
         }
 
         private static string Inner(Exception ex)

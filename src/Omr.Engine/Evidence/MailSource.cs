@@ -134,17 +134,8 @@ namespace Omr.Engine.Evidence
         }
 
         public static async Task<byte[]> ReadBoundedAsync(Stream stream, CancellationToken ct)
-        {
-            using var ms = new MemoryStream();
-            var buffer = new byte[81920];
-            int n;
-            while ((n = await stream.ReadAsync(buffer, 0, buffer.Length, ct).ConfigureAwait(false)) > 0)
-            {
-                if (ms.Length + n > MaxMessageBytes) throw new InvalidDataException($"the message is larger than {MaxMessageBytes / (1024 * 1024)} MB");
-                ms.Write(buffer, 0, n);
-            }
-            return ms.ToArray();
-        }
+            => await BoundedRead.ReadAsync(stream, MaxMessageBytes, ct).ConfigureAwait(false)
+               ?? throw new InvalidDataException($"the message is larger than {MaxMessageBytes / (1024 * 1024)} MB");
 
         public static HeaderList ParseHeaders(byte[] data)
         {

@@ -154,6 +154,31 @@ public sealed class RdapLookupTests
         Assert.Contains("from https to plain http", c.Problem);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_answer_over_the_bound_is_not_read_whether_or_not_it_says_its_length(bool saysLength)
+    {
+        var body = new byte[RdapAbuseLookup.MaxBodyBytes + 1];
+        var handler = new RecordingHandler(_ => new HttpResponseMessage(HttpStatusCode.OK) { Content = new Body(body, saysLength) });
+        using var l = new RdapAbuseLookup(new Uri("http://rdap.example/"), TimeSpan.FromSeconds(5), handler);
+        var c = await l.FindAsync(IPAddress.Parse("192.0.2.1"), CancellationToken.None);
+        Assert.False(c.Found);
+        Assert.Contains(saysLength ? $"the answer is {body.Length} bytes, more than the {RdapAbuseLookup.MaxBodyBytes} read" : $"the answer is more than the {RdapAbuseLookup.MaxBodyBytes} bytes read", c.Problem);
+    }
+
+    /// <summary>A body that gives its length in Content-Length, or not (as a chunked answer).</summary>
+    private sealed class Body(byte[] bytes, bool saysLength) : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => stream.WriteAsync(bytes, 0, bytes.Length);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = bytes.Length;
+            return saysLength;
+        }
+    }
+
     private sealed class ThrowingHandler : HttpMessageHandler
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
