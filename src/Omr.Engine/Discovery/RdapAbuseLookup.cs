@@ -167,7 +167,7 @@ namespace Omr.Engine.Discovery
                 }
                 catch (HttpRequestException ex)
                 {
-                    throw new RdapException($"{url.Host}: {Inner(ex)}");
+                    throw new RdapException($"{url.Host}: {ex.GetBaseException().Message}");
                 }
                 using (response)
                 {
@@ -221,12 +221,6 @@ namespace Omr.Engine.Discovery
             using var stream = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
             return await BoundedRead.ReadAsync(stream, MaxBodyBytes, ct).ConfigureAwait(false)
                 ?? throw new RdapException($"{url.Host}: the answer is more than the {MaxBodyBytes} bytes read");
-        }
-
-        private static string Inner(Exception ex)
-        {
-            while (ex.InnerException != null) ex = ex.InnerException;
-            return ex.Message;
         }
 
         public void Dispose()

@@ -230,7 +230,7 @@ namespace Omr.Commands
                 throw new PipelineStoppedException();
             }
             if (!(collector.Stream().Fault is AggregateException fault)) return;
-            var ex = fault.InnerExceptions.Count == 1 ? fault.InnerExceptions[0] : fault;
+            var ex = Unwrap(fault);
             if (ex is OperationCanceledException) throw new PipelineStoppedException();
             ThrowTerminatingError(new ErrorRecord(ex, "EvidenceCollectionFailed", ErrorCategory.NotSpecified, null));
         }
@@ -258,7 +258,7 @@ namespace Omr.Commands
             }
             catch (Exception ex) when (!(ex is PipelineStoppedException))
             {
-                var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+                var inner = Unwrap(ex);
                 var notFound = inner is MailSourceException { Kind: MailSourceErrorKind.FolderNotFound };
                 var message = $"Could not {(Remove.IsPresent ? "delete" : "move")} the verification messages in {collector.SourceDescription}: {inner.Message}";
                 WriteError(new ErrorRecord(new InvalidOperationException(message, inner), notFound ? "MailboxFolderNotFound" : Remove.IsPresent ? "MessageRemoveFailed" : "MessageMoveFailed",

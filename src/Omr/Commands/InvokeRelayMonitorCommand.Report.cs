@@ -85,7 +85,7 @@ namespace Omr.Commands
             }
             catch (Exception ex) when (!(ex is PipelineStoppedException))
             {
-                var inner = ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+                var inner = Unwrap(ex);
                 run.ReportMail = NoticeStatus.Failed;
                 Fail("report-mail", new ErrorRecord(inner, "ReportMailFailed", ErrorCategory.WriteError, target));
             }

@@ -82,6 +82,9 @@ namespace Omr.Commands
         /// <summary>What the user can do about an error with this id (ErrorDetails.RecommendedAction).</summary>
         protected virtual string? RecommendedAction(string errorId) => null;
 
+        /// <summary>The one exception inside an AggregateException of one (what a faulted task holds), else the exception itself.</summary>
+        protected static Exception Unwrap(Exception ex) => ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
+
         protected static ErrorCategory Map(EngineErrorCategory c) => c switch
         {
             EngineErrorCategory.ObjectNotFound => ErrorCategory.ObjectNotFound,

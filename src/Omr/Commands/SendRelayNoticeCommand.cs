@@ -358,8 +358,6 @@ namespace Omr.Commands
             return delivered;
         }
 
-        private static Exception Unwrap(Exception ex) => ex is AggregateException agg && agg.InnerExceptions.Count == 1 ? agg.InnerExceptions[0] : ex;
-
         private INoticeDelivery CreateDelivery()
         {
             if (ParameterSetName == PickupSet) return new PickupNoticeDelivery(_pickup!);
